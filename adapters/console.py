@@ -1,0 +1,168 @@
+"""The console adapter: the whole share-check in a terminal, one question at a time.
+
+Works the same when stdin is a pipe, so checks can be scripted for tests and demos.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+import uuid
+from typing import TextIO
+
+from bot.services.checks import Actor, CheckService, Outcome, Reply
+from dialogs.content import AnswerKind
+from dialogs.messages import Cancelled, Completion, Message, Prompt
+from dialogs.state import Answer, Recipient
+
+WIDTH = 78
+COMMANDS = "Commands: 'back', 'cancel', 'help', 'urgent' (someone is in immediate danger), 'quit' (save and leave)."
+
+
+def _wrap(text: str, indent: str = "") -> str:
+    return "\n".join(
+        textwrap.fill(p, WIDTH, initial_indent=indent, subsequent_indent=indent) for p in text.splitlines() or [""]
+    )
+
+
+def render_prompt(prompt: Prompt, full_help: bool = False) -> str:
+    lines = [f"--- {prompt.pack_title} · {prompt.progress.label()} ---"]
+    if prompt.notice:
+        lines.append(_wrap(f"! {prompt.notice}"))
+    lines.append(_wrap(prompt.title.upper()))
+    lines.append(_wrap(prompt.question))
+    if prompt.help:
+        lines.append(_wrap(prompt.help, "  "))
+    for g in prompt.guidance:
+        lines.append(_wrap(g.text, "  > "))
+        if g.citation:
+            lines.append(_wrap(f"Source: {g.citation.short()}", "    "))
+    if full_help:
+        for c in prompt.citations:
+            lines.append(_wrap(f"Source: {c.short()}" + (f" {c.url}" if c.url else ""), "  "))
+    for link in prompt.links:
+        lines.append(_wrap(f"{link.title}: {link.url}", "  "))
+    spec = prompt.input
+    if spec.previous:
+        lines.append(_wrap(f"(Earlier answer: {spec.previous})", "  "))
+    if spec.choices:
+        for i, choice in enumerate(spec.choices, 1):
+            lines.append(f"  {i}) {choice.label}")
+        lines.append("Type the number" + (" or numbers, separated by commas." if spec.multiple else "."))
+    elif spec.kind is AnswerKind.RECIPIENT:
+        lines.append("Type 'organisation, role' (for example: Northshire Police, MASH detective sergeant).")
+    elif spec.kind is AnswerKind.CASE_REFERENCE:
+        lines.append("Type the case reference (no names).")
+    elif spec.kind is AnswerKind.DATETIME:
+        lines.append("Type a date (2026-11-24 or 24/11/2026), optionally with a time, or 'now'.")
+    else:
+        limit = f"up to {spec.max_length:,} characters"
+        lines.append(f"Type your answer ({limit}" + ("; or 'skip')." if spec.optional else ")."))
+    return "\n".join(lines)
+
+
+def render_completion(done: Completion) -> str:
+    bar = "=" * WIDTH
+    lines = [bar, f"DECISION RECORDED: {done.decision_label.upper()}", bar]
+    if done.immediate_risk:
+        lines.append("Immediate risk: act first, record after. This record shows what you did.")
+    lines.append("Copy this into the case notes:")
+    lines.append("")
+    lines.append(done.case_notes)
+    lines.append("")
+    for link in done.links:
+        lines.append(f"{link.title}: {link.url}")
+    lines.append(bar)
+    return "\n".join(lines)
+
+
+def render(message: Message, full_help: bool = False) -> str:
+    if isinstance(message, Prompt):
+        return render_prompt(message, full_help)
+    if isinstance(message, Completion):
+        return render_completion(message)
+    assert isinstance(message, Cancelled)
+    return message.text
+
+
+def parse_answer(prompt: Prompt, line: str) -> Answer:
+    """Translate a typed line into a neutral answer; the engine decides whether it is valid."""
+    spec = prompt.input
+    base = {"step_id": prompt.step_id, "revision": prompt.revision}
+    if spec.choices:
+        picked: list[str] = []
+        for token in line.replace(" ", ",").split(","):
+            if not token:
+                continue
+            if token.isdigit() and 1 <= int(token) <= len(spec.choices):
+                picked.append(spec.choices[int(token) - 1].id)
+            else:
+                return Answer(**base, text=line)  # the engine explains what is expected
+        return Answer(**base, choices=tuple(picked))
+    if spec.kind is AnswerKind.RECIPIENT:
+        if line.startswith("@"):
+            return Answer(**base, recipient=Recipient(user_id=line[1:].strip()))
+        org, _, role = line.partition(",")
+        return Answer(**base, recipient=Recipient(organisation=org.strip() or None, role=role.strip() or None))
+    if spec.optional and line.strip().lower() == "skip":
+        return Answer(**base, text="")
+    return Answer(**base, text=line)
+
+
+class ConsoleChat:
+    def __init__(self, checks: CheckService, actor: Actor, stdin: TextIO, stdout: TextIO) -> None:
+        self.checks = checks
+        self.actor = actor
+        self.stdin = stdin
+        self.stdout = stdout
+
+    def say(self, text: str) -> None:
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    async def read(self) -> str | None:
+        self.stdout.write("> ")
+        self.stdout.flush()
+        line = await asyncio.to_thread(self.stdin.readline)
+        if not line:
+            self.stdout.write("\n")
+            return None
+        line = line.rstrip("\n")
+        if not self.stdin.isatty():
+            self.stdout.write(line + "\n")  # piped: echo, so the output reads as a transcript
+        return line
+
+    async def run(self, pack_id: str | None = None) -> int:
+        reply = await self.checks.start(self.actor, pack_id)
+        if reply.outcome is Outcome.RESUMED:
+            self.say("You have a check in progress; carrying on where you stopped.")
+        self.say(COMMANDS)
+        message = reply.message
+        check_id = reply.check_id
+        full_help = False
+        while isinstance(message, Prompt):
+            self.say("")
+            self.say(render_prompt(message, full_help))
+            full_help = False
+            line = await self.read()
+            if line is None or line.strip().lower() in ("quit", "exit"):
+                self.say("Your check is saved. Run 'sharecheck chat' again to carry on where you stopped.")
+                return 0
+            command = line.strip().lower()
+            if command == "help":
+                full_help = True
+                continue
+            reply = await self._act(check_id, message, command, line)
+            message = reply.message
+        self.say("")
+        self.say(render(message))
+        return 0
+
+    async def _act(self, check_id: uuid.UUID, prompt: Prompt, command: str, line: str) -> Reply:
+        if command == "back":
+            return await self.checks.back(self.actor, check_id, prompt.revision)
+        if command == "cancel":
+            return await self.checks.cancel(self.actor, check_id, prompt.revision)
+        if command == "urgent":
+            return await self.checks.urgent(self.actor, check_id, prompt.revision)
+        return await self.checks.answer(self.actor, check_id, parse_answer(prompt, line))

@@ -1,0 +1,139 @@
+"""The ``sharecheck`` command line (also ``python -m bot``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.settings import Settings
+from dialogs.content import PackError
+
+log = logging.getLogger("sharecheck")
+
+
+def _date(value: str) -> datetime:
+    try:
+        parsed = date.fromisoformat(value)
+    except ValueError:
+        try:
+            return datetime.fromisoformat(value).astimezone(UTC)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
+    return datetime.combine(parsed, time(0, 0), tzinfo=UTC)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sharecheck", description="ShareCheck: guided, recorded safeguarding information-sharing decisions."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web server (Slack, Teams, health, metrics)")
+    serve.add_argument("--host", help="override HOST")
+    serve.add_argument("--port", type=int, help="override PORT")
+    serve.add_argument("--no-scheduler", action="store_true", help="do not run the scheduler in this process")
+
+    chat = sub.add_parser("chat", help="do a share-check in the terminal")
+    chat.add_argument("--pack", help="content pack id (default: SHARECHECK_CONTENT_PACK)")
+    chat.add_argument("--user", help="your user id for the record (default: your login name)")
+
+    db = sub.add_parser("db", help="database administration")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply migrations")
+
+    export = sub.add_parser("export", help="export decision records for audit")
+    export.add_argument("--since", type=_date, required=True, help="first day (YYYY-MM-DD, UTC)")
+    export.add_argument("--until", type=_date, help="day after the last (YYYY-MM-DD, UTC)")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--platform", help="only this platform (slack, teams, console)")
+    export.add_argument("--workspace", help="only this workspace (Slack team id, Teams tenant id)")
+    export.add_argument("--out", type=Path, help="write to this file instead of standard output")
+
+    sub.add_parser("packs", help="list the content packs")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"sharecheck: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _dispatch(args, settings)
+    except PackError as exc:
+        print(f"sharecheck: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "db":
+        from bot.db.migrate import upgrade
+
+        upgrade(settings.database_url)
+        print("database is up to date")
+        return 0
+    if args.command == "packs":
+        from dialogs.content import available_packs, load_pack
+
+        for pack_id in available_packs():
+            pack = load_pack(pack_id)
+            marker = " (default)" if pack_id == settings.sharecheck_content_pack else ""
+            print(f"{pack.id} {pack.version}{marker}: {pack.title}")
+        return 0
+    if args.command == "chat":
+        return asyncio.run(_chat(settings, args.pack, args.user or getpass.getuser()))
+    if args.command == "export":
+        return asyncio.run(_export(settings, args))
+    if args.command == "serve":
+        from bot.server import serve
+
+        if args.host:
+            settings.host = args.host
+        if args.port:
+            settings.port = args.port
+        return serve(settings, scheduler=not args.no_scheduler)
+    raise AssertionError(args.command)  # pragma: no cover
+
+
+async def _chat(settings: Settings, pack_id: str | None, user: str) -> int:
+    from adapters.console import ConsoleChat
+    from bot.runtime import open_runtime
+    from bot.services.checks import Actor
+
+    async with open_runtime(settings) as runtime:
+        if pack_id:
+            runtime.packs.engine(pack_id)  # unknown or broken packs fail before the conversation starts
+        chat = ConsoleChat(runtime.checks, Actor("console", "local", user), sys.stdin, sys.stdout)
+        return await chat.run(pack_id)
+
+
+async def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.runtime import open_runtime
+    from bot.services.export import ExportFilter, export_records, to_csv, to_json
+
+    async with open_runtime(settings) as runtime:
+        records = await export_records(
+            runtime.sessions,
+            ExportFilter(since=args.since, until=args.until, platform=args.platform, workspace_id=args.workspace),
+        )
+    text = to_json(records) if args.format == "json" else to_csv(records)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"wrote {len(records)} records to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,115 @@
+"""Database tables (SQLAlchemy 2). Records are append-only: a check's events are never updated or deleted."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone, so it is put back on read)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Check(Base):
+    """One share-check: its live dialog state while active, its decision record once finished."""
+
+    __tablename__ = "checks"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    platform: Mapped[str] = mapped_column(String(16))
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    pack_id: Mapped[str] = mapped_column(String(64))
+    pack_version: Mapped[str] = mapped_column(String(16))
+    state: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    case_reference: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    """The decision record, written once when the check completes (dialogs.record.RecordSnapshot)."""
+
+    __table_args__ = (
+        Index("ix_checks_actor_status", "platform", "workspace_id", "user_id", "status"),
+        Index("ix_checks_workspace_finished", "platform", "workspace_id", "finished_at"),
+        # one active check per practitioner: a second /share-check resumes the first
+        Index(
+            "uq_checks_one_active",
+            "platform",
+            "workspace_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+
+class CheckEvent(Base):
+    """The append-only trail of a check: started, answered, back, urgent, completed, cancelled, follow-ups..."""
+
+    __tablename__ = "check_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    check_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("checks.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(250))
+    data: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+
+    __table_args__ = (UniqueConstraint("check_id", "seq", name="uq_check_events_seq"),)
+
+
+class PlatformUser(Base):
+    """What we know of a chat user: time zone for working hours, and (Teams) how to reach them proactively."""
+
+    __tablename__ = "platform_users"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tz: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    conversation_ref: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProcessedRequest(Base):
+    """Keys of platform deliveries already handled, so a retry or replay is not acted on twice."""
+
+    __tablename__ = "processed_requests"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -1,0 +1,32 @@
+"""The content packs this deployment uses, loaded once and shared by every conversation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dialogs.content import Pack, available_packs, load_pack
+from dialogs.engine import Engine
+from dialogs.messages import LinkView
+
+
+class PackRegistry:
+    def __init__(self, default_pack: str, links: Sequence[LinkView] = ()) -> None:
+        self.default_pack = default_pack
+        self._links = tuple(links)
+        self._engines: dict[str, Engine] = {}
+        self.engine(default_pack)  # fail at start-up, not mid-conversation, if the configured pack is broken
+
+    def engine(self, pack_id: str | None = None) -> Engine:
+        pack_id = pack_id or self.default_pack
+        engine = self._engines.get(pack_id)
+        if engine is None:
+            engine = Engine(load_pack(pack_id), self._links)
+            self._engines[pack_id] = engine
+        return engine
+
+    def pack(self, pack_id: str | None = None) -> Pack:
+        return self.engine(pack_id).pack
+
+    @staticmethod
+    def available() -> list[str]:
+        return list(available_packs())

@@ -1,0 +1,60 @@
+"""The running application: settings, database, content packs and services, wired once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import Clock, SystemClock
+from bot.db.engine import create_engine, session_factory
+from bot.db.migrate import upgrade_async
+from bot.packs import PackRegistry
+from bot.services.checks import CheckService
+from bot.settings import Settings
+from dialogs.messages import LinkView
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    packs: PackRegistry
+    checks: CheckService
+
+    @classmethod
+    async def create(cls, settings: Settings, clock: Clock | None = None, migrate: bool | None = None) -> Runtime:
+        """Build the runtime; ``migrate`` defaults to on for SQLite (the zero-setup path)."""
+        links = [LinkView(title=link.title, url=str(link.url)) for link in settings.sharecheck_local_links]
+        packs = PackRegistry(settings.sharecheck_content_pack, links)
+        if migrate if migrate is not None else settings.is_sqlite:
+            await upgrade_async(settings.database_url)
+        engine = create_engine(settings.database_url)
+        sessions = session_factory(engine)
+        clock = clock or SystemClock()
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            clock=clock,
+            packs=packs,
+            checks=CheckService(sessions, packs, clock),
+        )
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings, clock: Clock | None = None, migrate: bool | None = None
+) -> AsyncIterator[Runtime]:
+    runtime = await Runtime.create(settings, clock, migrate)
+    try:
+        yield runtime
+    finally:
+        await runtime.close()

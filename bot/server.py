@@ -1,0 +1,61 @@
+"""``sharecheck serve``: the aiohttp server, with graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.web import build_app
+
+log = logging.getLogger(__name__)
+
+
+class StartupRefused(RuntimeError):
+    """A configuration that would be unsafe to serve."""
+
+
+def check_safe_to_serve(settings: Settings) -> None:
+    if settings.slack_bot_token and not settings.slack_signing_secret and not settings.slack_app_token:
+        raise StartupRefused(
+            "SLACK_BOT_TOKEN is set without SLACK_SIGNING_SECRET: Slack requests could not be verified."
+        )
+    if not settings.loopback_host and settings.teams_emulator_mode:
+        raise StartupRefused(
+            f"HOST={settings.host} is not a loopback address and MICROSOFT_APP_ID is unset: Teams would run in "
+            "emulator mode (no token checks) on the network. Set the Bot Framework credentials or serve on 127.0.0.1."
+        )
+
+
+async def run_server(settings: Settings, scheduler: bool = True, stop: asyncio.Event | None = None) -> None:
+    check_safe_to_serve(settings)
+    runtime = await Runtime.create(settings)
+    app = build_app(runtime)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    log.info("ShareCheck listening on http://%s:%s", settings.host, settings.port)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down: finishing in-flight requests")
+        await runner.cleanup()
+        await runtime.close()
+
+
+def serve(settings: Settings, scheduler: bool = True) -> int:
+    try:
+        asyncio.run(run_server(settings, scheduler))
+    except StartupRefused as exc:
+        log.error("refusing to start: %s", exc)
+        return 2
+    return 0

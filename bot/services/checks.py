@@ -1,0 +1,285 @@
+"""Running share-checks: the engine's moves, persisted after every step, with their event trail.
+
+Every adapter (console, Slack, Teams) calls this service; none of them touches the engine or the
+database directly. Each move is one transaction guarded by the check's revision, so a double
+click, a platform retry or two instances answering at once can never advance a check twice.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.db.models import Check
+from bot.metrics import CHECKS_FINISHED, CHECKS_STARTED
+from bot.packs import PackRegistry
+from bot.services.records import append_event
+from dialogs.engine import CorruptState, DialogClosed, DialogError, Engine, StaleAnswer, Turn
+from dialogs.messages import Message
+from dialogs.record import RecordSnapshot, build_snapshot
+from dialogs.state import Answer, DialogState, Status
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a user of one workspace (Slack team, Teams tenant) on one platform."""
+
+    platform: str
+    workspace_id: str
+    user_id: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.workspace_id}:{self.user_id}"
+
+
+class Outcome(enum.StrEnum):
+    STARTED = "started"
+    RESUMED = "resumed"
+    ADVANCED = "advanced"
+    REFUSED = "refused"
+    """The answer was not accepted; the message is the same step with the reason in its notice."""
+    STALE = "stale"
+    """The request was for a step or revision already passed (double click, retry): nothing changed."""
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Reply:
+    check_id: uuid.UUID
+    outcome: Outcome
+    message: Message
+    error: str | None = None
+
+
+class CheckNotFound(LookupError):
+    """No such check for this actor (never reveals whether it exists for someone else)."""
+
+
+CompletionHook = Callable[[AsyncSession, Check, RecordSnapshot, Actor], Awaitable[None]]
+
+
+class CheckService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        packs: PackRegistry,
+        clock: Clock,
+    ) -> None:
+        self._sessions = sessions
+        self._packs = packs
+        self._clock = clock
+        self._on_complete: list[CompletionHook] = []
+
+    def on_complete(self, hook: CompletionHook) -> None:
+        """Run ``hook`` inside the transaction that records a completed check (follow-ups hang off this)."""
+        self._on_complete.append(hook)
+
+    # --- starting and finding ------------------------------------------------------------
+
+    async def start(self, actor: Actor, pack_id: str | None = None) -> Reply:
+        """Start a check, or return the one already in progress (a practitioner has one at a time)."""
+        existing = await self.resume(actor)
+        if existing is not None:
+            return existing
+        engine = self._packs.engine(pack_id)
+        now = self._clock.now()
+        turn = engine.start(now)
+        check = Check(
+            id=uuid.uuid4(),
+            platform=actor.platform,
+            workspace_id=actor.workspace_id,
+            user_id=actor.user_id,
+            status=Status.ACTIVE.value,
+            pack_id=engine.pack.id,
+            pack_version=engine.pack.version,
+            state=turn.state.model_dump(mode="json"),
+            revision=turn.state.revision,
+            started_at=now,
+            updated_at=now,
+        )
+        try:
+            async with self._sessions.begin() as session:
+                session.add(check)
+                await session.flush()
+                await append_event(
+                    session,
+                    check.id,
+                    "started",
+                    str(actor),
+                    now,
+                    {"pack": engine.pack.id, "version": engine.pack.version},
+                )
+        except IntegrityError:
+            # another request for the same practitioner started one a moment ago: use that one
+            resumed = await self.resume(actor)
+            if resumed is None:
+                raise
+            return resumed
+        CHECKS_STARTED.labels(actor.platform).inc()
+        return Reply(check.id, Outcome.STARTED, _with_id(turn.message, check.id))
+
+    async def resume(self, actor: Actor) -> Reply | None:
+        async with self._sessions() as session:
+            check = await session.scalar(
+                select(Check).where(
+                    Check.platform == actor.platform,
+                    Check.workspace_id == actor.workspace_id,
+                    Check.user_id == actor.user_id,
+                    Check.status == Status.ACTIVE.value,
+                )
+            )
+        if check is None:
+            return None
+        engine = self._packs.engine(check.pack_id)
+        state = engine.load(check.state)
+        notice = "Carrying on with your check in progress." if state.history else None
+        return Reply(check.id, Outcome.RESUMED, _with_id(engine.view(state, notice), check.id))
+
+    async def current(self, actor: Actor, check_id: uuid.UUID) -> Reply:
+        async with self._sessions() as session:
+            check = await self._get(session, actor, check_id)
+        engine = self._packs.engine(check.pack_id)
+        return Reply(check.id, Outcome.RESUMED, _with_id(engine.view(engine.load(check.state)), check.id))
+
+    async def snapshot(self, actor: Actor, check_id: uuid.UUID) -> RecordSnapshot | None:
+        async with self._sessions() as session:
+            check = await self._get(session, actor, check_id)
+        return RecordSnapshot.model_validate(check.snapshot) if check.snapshot else None
+
+    # --- moves ---------------------------------------------------------------------------
+
+    async def answer(self, actor: Actor, check_id: uuid.UUID, answer: Answer) -> Reply:
+        def move(engine: Engine, state: DialogState) -> Turn:
+            return engine.answer(state, answer, self._clock.now())
+
+        def recorded(new: DialogState) -> dict[str, Any]:
+            value = new.answers[answer.step_id]
+            return {"step": answer.step_id, **value.model_dump(mode="json", exclude={"at"}, exclude_none=True)}
+
+        return await self._move(actor, check_id, "answered", recorded, move)
+
+    async def back(self, actor: Actor, check_id: uuid.UUID, revision: int | None = None) -> Reply:
+        return await self._move(
+            actor, check_id, "went_back", {}, lambda e, s: e.back(s, self._clock.now()), revision=revision
+        )
+
+    async def cancel(self, actor: Actor, check_id: uuid.UUID, revision: int | None = None) -> Reply:
+        return await self._move(
+            actor, check_id, "cancelled", {}, lambda e, s: e.cancel(s, self._clock.now()), revision=revision
+        )
+
+    async def urgent(self, actor: Actor, check_id: uuid.UUID, revision: int | None = None) -> Reply:
+        return await self._move(
+            actor, check_id, "urgent_exit", {}, lambda e, s: e.urgent(s, self._clock.now()), revision=revision
+        )
+
+    async def _move(
+        self,
+        actor: Actor,
+        check_id: uuid.UUID,
+        kind: str,
+        data: dict[str, Any] | Callable[[DialogState], dict[str, Any]],
+        move: Callable[[Engine, DialogState], Turn],
+        revision: int | None = None,
+    ) -> Reply:
+        async with self._sessions.begin() as session:
+            check = await self._get(session, actor, check_id)
+            engine = self._packs.engine(check.pack_id)
+            try:
+                state = engine.load(check.state)
+            except CorruptState as exc:
+                log.error("check %s has unreadable state; left untouched", check.id)
+                raise exc
+            if revision is not None and revision != state.revision:
+                return Reply(check.id, Outcome.STALE, _with_id(engine.view(state), check.id), "That was already done.")
+            try:
+                turn = move(engine, state)
+            except StaleAnswer as exc:
+                return Reply(check.id, Outcome.STALE, _with_id(engine.view(state), check.id), str(exc))
+            except DialogClosed as exc:
+                return Reply(check.id, Outcome.CLOSED, _with_id(engine.view(state), check.id), str(exc))
+            except DialogError as exc:
+                return Reply(
+                    check.id, Outcome.REFUSED, _with_id(engine.view(state, notice=str(exc)), check.id), str(exc)
+                )
+            if turn.state == state:
+                return Reply(check.id, Outcome.STALE, _with_id(turn.message, check.id))
+            now = turn.state.updated_at
+            values: dict[str, Any] = {
+                "state": turn.state.model_dump(mode="json"),
+                "revision": turn.state.revision,
+                "status": turn.state.status.value,
+                "updated_at": now,
+            }
+            snapshot = None
+            if turn.state.status is Status.COMPLETED:
+                snapshot = build_snapshot(engine.pack, turn.state)
+                values |= {
+                    "finished_at": now,
+                    "decision": snapshot.decision,
+                    "case_reference": snapshot.case_reference,
+                    "snapshot": snapshot.model_dump(mode="json"),
+                }
+            elif turn.state.status is Status.CANCELLED:
+                values["finished_at"] = now
+            result = await session.execute(
+                update(Check)
+                .where(Check.id == check.id, Check.revision == state.revision)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                # another request moved this check between our read and write
+                await session.rollback()
+                return await self._stale(actor, check_id)
+            await append_event(session, check.id, kind, str(actor), now, data(turn.state) if callable(data) else data)
+            if snapshot is not None:
+                await append_event(
+                    session,
+                    check.id,
+                    "completed",
+                    str(actor),
+                    now,
+                    {"decision": snapshot.decision, "immediate_risk": snapshot.immediate_risk},
+                )
+                for key, value in values.items():
+                    setattr(check, key, value)
+                for hook in self._on_complete:
+                    await hook(session, check, snapshot, actor)
+        if turn.state.status is not Status.ACTIVE:
+            outcome = snapshot.decision if snapshot is not None else "cancelled"
+            CHECKS_FINISHED.labels(actor.platform, outcome).inc()
+        return Reply(check.id, Outcome.ADVANCED, _with_id(turn.message, check.id))
+
+    async def _stale(self, actor: Actor, check_id: uuid.UUID) -> Reply:
+        reply = await self.current(actor, check_id)
+        return Reply(reply.check_id, Outcome.STALE, reply.message, "That was already done.")
+
+    @staticmethod
+    async def _get(session: AsyncSession, actor: Actor, check_id: uuid.UUID) -> Check:
+        check = await session.scalar(
+            select(Check).where(
+                Check.id == check_id,
+                Check.platform == actor.platform,
+                Check.workspace_id == actor.workspace_id,
+                Check.user_id == actor.user_id,
+            )
+        )
+        if check is None:
+            raise CheckNotFound("No such check for you.")
+        return check
+
+
+def _with_id(message: Message, check_id: uuid.UUID) -> Message:
+    return message.model_copy(update={"check_id": str(check_id)})

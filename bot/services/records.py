@@ -1,0 +1,40 @@
+"""The append-only event trail of a check."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import CheckEvent
+
+
+async def append_event(
+    session: AsyncSession,
+    check_id: uuid.UUID,
+    kind: str,
+    actor: str,
+    at: datetime,
+    data: dict[str, Any] | None = None,
+) -> CheckEvent:
+    """Add one event at the end of a check's trail (inside the caller's transaction)."""
+    last = await session.scalar(select(func.max(CheckEvent.seq)).where(CheckEvent.check_id == check_id))
+    event = CheckEvent(
+        check_id=check_id,
+        seq=0 if last is None else last + 1,
+        at=at,
+        kind=kind,
+        actor=actor,
+        data=data or {},
+    )
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def trail(session: AsyncSession, check_id: uuid.UUID) -> list[CheckEvent]:
+    rows = await session.scalars(select(CheckEvent).where(CheckEvent.check_id == check_id).order_by(CheckEvent.seq))
+    return list(rows)

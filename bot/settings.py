@@ -1,0 +1,84 @@
+"""Settings from the environment or a .env file (DESIGN.md section 3)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import AnyHttpUrl, BaseModel, BeforeValidator, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _duration(value: object) -> object:
+    # pydantic reads ISO 8601 ('PT4H') and numbers; plain digit strings are seconds too
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value):
+        return float(value)
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class LocalLink(BaseModel):
+    """A local procedure or contact an organisation adds to the check without code."""
+
+    title: str = Field(min_length=1, max_length=150)
+    url: AnyHttpUrl
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./var/sharecheck.db"
+    host: str = "127.0.0.1"
+    port: int = Field(default=3978, ge=1, le=65535)
+
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    microsoft_app_id: str | None = None
+    microsoft_app_password: str | None = None
+    microsoft_app_tenant_id: str | None = None
+    microsoft_app_type: str | None = None
+
+    sharecheck_confirm_after: Duration = timedelta(hours=4)
+    sharecheck_nudge_every: Duration = timedelta(hours=24)
+    sharecheck_escalate_after: Duration = timedelta(hours=72)
+    sharecheck_scheduler_interval: Duration = timedelta(seconds=15)
+    sharecheck_content_pack: str = "children-england-2024"
+    sharecheck_working_hours: str = "Mon-Fri 08:00-18:00"
+    sharecheck_admins: str | None = None
+    sharecheck_default_lead: str | None = None
+    sharecheck_public_url: AnyHttpUrl | None = None
+    sharecheck_local_links: list[LocalLink] = Field(default_factory=list)
+    """JSON list of {"title", "url"}: local procedures shown at the start, the urgent step and the summary."""
+
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "microsoft_app_id", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None
+
+    @property
+    def teams_emulator_mode(self) -> bool:
+        return self.microsoft_app_id is None
+
+    @property
+    def loopback_host(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

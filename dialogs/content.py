@@ -1,0 +1,433 @@
+"""Content packs: the share-check flow as data, validated by pydantic.
+
+A pack is a YAML file in ``dialogs/packs/``. It declares its sources (with their authority),
+the principles and golden rules it checks, and the steps of the conversation. Everything the
+practitioner reads comes from a pack, so a lead can review it and an organisation can ship its
+own without code changes.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+END = "END"
+"""The goto target that completes the check."""
+
+Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
+
+# Slack caps button text at 75 characters; keeping choices short serves Teams and the console too.
+CHOICE_LABEL_MAX = 75
+QUESTION_MAX = 300
+GUIDANCE_MAX = 1200
+
+
+class PackError(ValueError):
+    """A content pack that cannot be loaded: the message names the pack and the problem."""
+
+
+class Authority(StrEnum):
+    """What kind of source a citation is, shown beside it so practitioners know its weight."""
+
+    LEGISLATION = "legislation"
+    STATUTORY_GUIDANCE = "statutory_guidance"
+    STATUTORY_CODE = "statutory_code"
+    NON_STATUTORY_ADVICE = "non_statutory_advice"
+    PROFESSIONAL_PRINCIPLES = "professional_principles"
+    REGULATOR_GUIDANCE = "regulator_guidance"
+    LOCAL_GUIDANCE = "local_guidance"
+
+    @property
+    def label(self) -> str:
+        return _AUTHORITY_LABELS[self]
+
+
+_AUTHORITY_LABELS = {
+    Authority.LEGISLATION: "legislation",
+    Authority.STATUTORY_GUIDANCE: "statutory guidance",
+    Authority.STATUTORY_CODE: "statutory code",
+    Authority.NON_STATUTORY_ADVICE: "non-statutory advice",
+    Authority.PROFESSIONAL_PRINCIPLES: "professional principles",
+    Authority.REGULATOR_GUIDANCE: "regulator guidance",
+    Authority.LOCAL_GUIDANCE: "local guidance",
+}
+
+
+class AnswerKind(StrEnum):
+    SINGLE_CHOICE = "single_choice"
+    MULTI_CHOICE = "multi_choice"
+    YES_NO_UNSURE = "yes_no_unsure"
+    FREE_TEXT = "free_text"
+    CASE_REFERENCE = "case_reference"
+    RECIPIENT = "recipient"
+    DATETIME = "datetime"
+    NOTICE = "notice"
+    """Information to read and acknowledge; its single choice is 'continue'."""
+
+
+CHOICE_KINDS = frozenset(
+    {AnswerKind.SINGLE_CHOICE, AnswerKind.MULTI_CHOICE, AnswerKind.YES_NO_UNSURE, AnswerKind.NOTICE}
+)
+
+# Fields of the decision record (DESIGN.md section 5) a step's answer can fill.
+RECORD_FIELDS = frozenset(
+    {
+        "case_reference",
+        "request_context",
+        "immediate_risk",
+        "purpose",
+        "purpose_detail",
+        "identifiable",
+        "risk_of_harm",
+        "special_category",
+        "lawful_basis",
+        "special_category_condition",
+        "consent",
+        "consent_reason",
+        "capacity",
+        "informed",
+        "informed_reason",
+        "how_much",
+        "minimum_necessary",
+        "relevant",
+        "adequate",
+        "fact_opinion",
+        "historic",
+        "identity_protection",
+        "recipient",
+        "recipient_role",
+        "recipient_identity_check",
+        "method",
+        "method_reason",
+        "timely",
+        "onward_limits",
+        "decision",
+        "reasons",
+        "advice_from",
+        "requester_told",
+        "urgent_action",
+        "shared_at",
+    }
+)
+
+DECISIONS = ("share", "not_share", "seek_advice")
+
+
+class Source(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Slug
+    title: str
+    publisher: str
+    year: int | None = Field(default=None, ge=1989, le=2100)
+    authority: Authority
+    url: str | None = None
+
+
+class Citation(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: Slug
+    where: str | None = Field(default=None, max_length=80, description="e.g. 'golden rule 3' or 'Schedule 1 para 18'")
+
+
+class Rule(BaseModel):
+    """A principle or golden rule the pack checks."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Slug
+    number: int = Field(ge=1, le=20)
+    title: str = Field(max_length=80)
+    text: str = Field(max_length=600)
+    cite: Citation
+
+
+class Guidance(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str = Field(min_length=1, max_length=GUIDANCE_MAX)
+    cite: Citation | None = None
+
+
+class Choice(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Slug
+    label: str = Field(min_length=1, max_length=CHOICE_LABEL_MAX)
+    goto: str | None = None
+    unsure: bool = False
+    """Answering this records the step as 'unsure' (a training signal for the lead digest)."""
+    style: str | None = Field(default=None, pattern=r"^(primary|danger)$")
+
+
+class Condition(BaseModel):
+    """True when the answer already given to ``step`` includes any of ``any_of``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    step: Slug
+    any_of: tuple[Slug, ...] = Field(min_length=1)
+
+
+class Branch(BaseModel):
+    """Where to go after a step when every condition holds (checked in order, before ``next``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    when: tuple[Condition, ...] = Field(min_length=1)
+    goto: str
+
+
+class Step(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Slug
+    kind: AnswerKind
+    title: str = Field(max_length=80)
+    question: str = Field(min_length=1, max_length=QUESTION_MAX)
+    help: str | None = Field(default=None, max_length=GUIDANCE_MAX)
+    guidance: tuple[Guidance, ...] = ()
+    cite: tuple[Citation, ...] = ()
+    choices: tuple[Choice, ...] = ()
+    branches: tuple[Branch, ...] = ()
+    next: str | None = None
+    field: str | None = None
+    principles: tuple[Slug, ...] = ()
+    rules: tuple[Slug, ...] = ()
+    optional: bool = False
+    min_length: int = Field(default=0, ge=0)
+    max_length: int = Field(default=2000, ge=1, le=10000)
+    placeholder: str | None = Field(default=None, max_length=150)
+
+    @model_validator(mode="after")
+    def _choices_fit_kind(self) -> Self:
+        if self.kind in CHOICE_KINDS and self.kind is not AnswerKind.YES_NO_UNSURE and not self.choices:
+            raise ValueError(f"step {self.id!r}: a {self.kind.value} step needs choices")
+        if self.kind not in CHOICE_KINDS and self.choices:
+            raise ValueError(f"step {self.id!r}: a {self.kind.value} step takes no choices")
+        if self.kind is AnswerKind.NOTICE and len(self.choices) != 1:
+            raise ValueError(f"step {self.id!r}: a notice has exactly one choice (its 'continue' button)")
+        ids = [c.id for c in self.choices]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"step {self.id!r}: duplicate choice ids")
+        if self.min_length > self.max_length:
+            raise ValueError(f"step {self.id!r}: min_length exceeds max_length")
+        if self.field is not None and self.field not in RECORD_FIELDS:
+            raise ValueError(f"step {self.id!r}: unknown record field {self.field!r}")
+        return self
+
+    def effective_choices(self) -> tuple[Choice, ...]:
+        """The choices as shown: yes/no/unsure steps get the standard three unless the pack words them."""
+        if self.kind is AnswerKind.YES_NO_UNSURE and not self.choices:
+            return YES_NO_UNSURE_DEFAULT
+        return self.choices
+
+    def choice(self, choice_id: str) -> Choice | None:
+        return next((c for c in self.effective_choices() if c.id == choice_id), None)
+
+
+YES_NO_UNSURE_DEFAULT = (
+    Choice(id="yes", label="Yes"),
+    Choice(id="no", label="No"),
+    Choice(id="unsure", label="Not sure", unsure=True),
+)
+
+
+class Outcome(BaseModel):
+    """What the practitioner is told to do next for a decision, optionally only when conditions hold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    decision: str = Field(pattern=r"^(share|not_share|seek_advice)$")
+    label: str = Field(max_length=80)
+    next_steps: tuple[str, ...] = ()
+    when: tuple[Condition, ...] = ()
+
+
+class Pack(BaseModel):
+    """One versioned content pack."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{2,63}$")]
+    version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
+    title: str = Field(max_length=80)
+    audience: str = Field(max_length=200)
+    jurisdiction: str = Field(max_length=40)
+    summary: str = Field(max_length=600)
+    sources: tuple[Source, ...] = Field(min_length=1)
+    principles: tuple[Rule, ...] = Field(min_length=1)
+    golden_rules: tuple[Rule, ...] = Field(min_length=1)
+    start: Slug
+    urgent_step: Slug
+    """Where the 'someone is in immediate danger' exit, offered at every step, leads."""
+    steps: tuple[Step, ...] = Field(min_length=1)
+    outcomes: tuple[Outcome, ...] = Field(min_length=3)
+    _index: dict[str, Step] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _graph_is_sound(self) -> Self:
+        _validate_graph(self)
+        return self
+
+    def step(self, step_id: str) -> Step:
+        step = self._steps_by_id().get(step_id)
+        if step is None:
+            raise KeyError(step_id)
+        return step
+
+    def has_step(self, step_id: str) -> bool:
+        return step_id in self._steps_by_id()
+
+    def source(self, source_id: str) -> Source:
+        return next(s for s in self.sources if s.id == source_id)
+
+    def rule_titles(self) -> dict[str, str]:
+        return {r.id: r.title for r in (*self.principles, *self.golden_rules)}
+
+    def _steps_by_id(self) -> dict[str, Step]:
+        return self._index
+
+    def model_post_init(self, context: object, /) -> None:
+        self._index = {s.id: s for s in self.steps}
+
+
+def successors(step: Step) -> list[str]:
+    """Every target a step can lead to."""
+    targets = [c.goto for c in step.effective_choices() if c.goto]
+    targets += [b.goto for b in step.branches]
+    if step.next:
+        targets.append(step.next)
+    return targets
+
+
+def _validate_graph(pack: Pack) -> None:
+    ids = [s.id for s in pack.steps]
+    dupes = {i for i in ids if ids.count(i) > 1}
+    if dupes:
+        raise ValueError(f"duplicate step ids: {sorted(dupes)}")
+    by_id = {s.id: s for s in pack.steps}
+    source_ids = {s.id for s in pack.sources}
+    rule_ids = {r.id for r in (*pack.principles, *pack.golden_rules)}
+    for special in (pack.start, pack.urgent_step):
+        if special not in by_id:
+            raise ValueError(f"{special!r} is not a step")
+
+    def check_cite(where: str, cite: Citation) -> None:
+        if cite.source not in source_ids:
+            raise ValueError(f"{where}: cites unknown source {cite.source!r}")
+
+    for rule in (*pack.principles, *pack.golden_rules):
+        check_cite(f"rule {rule.id!r}", rule.cite)
+    for step in pack.steps:
+        for c in step.cite:
+            check_cite(f"step {step.id!r}", c)
+        for g in step.guidance:
+            if g.cite:
+                check_cite(f"step {step.id!r} guidance", g.cite)
+        for r in (*step.principles, *step.rules):
+            if r not in rule_ids:
+                raise ValueError(f"step {step.id!r}: checks unknown principle or rule {r!r}")
+        for target in successors(step):
+            if target != END and target not in by_id:
+                raise ValueError(f"step {step.id!r}: goes to unknown step {target!r}")
+        every_choice_routes = step.kind in CHOICE_KINDS and all(c.goto for c in step.effective_choices())
+        if step.next is None and not every_choice_routes:
+            raise ValueError(f"step {step.id!r}: has no way on (set 'next', or 'goto' on every choice)")
+        for branch in step.branches:
+            for cond in branch.when:
+                tested = by_id.get(cond.step)
+                if tested is None:
+                    raise ValueError(f"step {step.id!r}: a branch tests unknown step {cond.step!r}")
+                known = {c.id for c in tested.effective_choices()}
+                unknown = set(cond.any_of) - known
+                if unknown:
+                    raise ValueError(
+                        f"step {step.id!r}: a branch tests unknown choices {sorted(unknown)} of {cond.step!r}"
+                    )
+
+    reachable = _reachable(by_id, [pack.start, pack.urgent_step])
+    unreachable = [i for i in ids if i not in reachable]
+    if unreachable:
+        raise ValueError(f"steps nothing leads to: {unreachable}")
+    # every step must be able to finish, or a practitioner could be trapped in a loop
+    can_finish = {END}
+    changed = True
+    while changed:
+        changed = False
+        for step in pack.steps:
+            if step.id not in can_finish and any(t in can_finish for t in successors(step)):
+                can_finish.add(step.id)
+                changed = True
+    trapped = [i for i in ids if i not in can_finish]
+    if trapped:
+        raise ValueError(f"steps from which the check can never finish: {trapped}")
+    decision_steps = [s for s in pack.steps if s.field == "decision"]
+    if not decision_steps:
+        raise ValueError("no step records the decision (field: decision)")
+    for s in decision_steps:
+        bad = {c.id for c in s.effective_choices()} - set(DECISIONS)
+        if bad:
+            raise ValueError(f"decision step {s.id!r}: choices must be among {DECISIONS}, not {sorted(bad)}")
+    if not any(s.field == "reasons" and s.kind is AnswerKind.FREE_TEXT and not s.optional for s in pack.steps):
+        raise ValueError("no required free-text step records the reasons (field: reasons)")
+    unconditional = {o.decision for o in pack.outcomes if not o.when}
+    missing = set(DECISIONS) - unconditional
+    if missing:
+        raise ValueError(f"outcomes without a default entry for {sorted(missing)}")
+    for outcome in pack.outcomes:
+        for cond in outcome.when:
+            if cond.step not in by_id:
+                raise ValueError(f"an outcome for {outcome.decision!r} tests unknown step {cond.step!r}")
+    checked = {r for s in pack.steps for r in (*s.principles, *s.rules)}
+    unchecked = sorted(rule_ids - checked)
+    if unchecked:
+        raise ValueError(f"principles or rules no step checks: {unchecked}")
+
+
+def _reachable(by_id: dict[str, Step], roots: list[str]) -> set[str]:
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        sid = todo.pop()
+        if sid in seen or sid == END:
+            continue
+        seen.add(sid)
+        todo.extend(successors(by_id[sid]))
+    return seen
+
+
+PACKS_DIR = Path(__file__).parent / "packs"
+_PACK_FILE = re.compile(r"^[a-z0-9][a-z0-9-]+\.ya?ml$")
+
+
+def load_pack_file(path: Path) -> Pack:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise PackError(f"content pack {path.name}: cannot read it ({exc.__class__.__name__}: {exc})") from exc
+    try:
+        return Pack.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'pack'}: {e['msg']}" for e in exc.errors()[:10])
+        raise PackError(f"content pack {path.name} is not valid: {problems}") from exc
+
+
+def available_packs(directory: Path = PACKS_DIR) -> dict[str, Path]:
+    return {p.stem: p for p in sorted(directory.iterdir()) if _PACK_FILE.match(p.name)}
+
+
+def load_pack(pack_id: str, directory: Path = PACKS_DIR) -> Pack:
+    files = available_packs(directory)
+    if pack_id not in files:
+        raise PackError(f"unknown content pack {pack_id!r}; available: {', '.join(files) or 'none'}")
+    pack = load_pack_file(files[pack_id])
+    if pack.id != pack_id:
+        raise PackError(f"content pack file {files[pack_id].name} declares id {pack.id!r}")
+    return pack

@@ -1,0 +1,354 @@
+"""The dialog engine: pure functions of (pack, state, answer, now). No I/O, no clock, no platform."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+
+from pydantic import ValidationError
+
+from dialogs.content import END, AnswerKind, Citation, Pack, Step
+from dialogs.messages import (
+    Cancelled,
+    ChoiceView,
+    CitationView,
+    Completion,
+    GuidanceView,
+    InputSpec,
+    LinkView,
+    Message,
+    Progress,
+    Prompt,
+)
+from dialogs.record import build_completion, display_answer
+from dialogs.state import Answer, AnswerValue, DialogState, Recipient, Status
+
+CASE_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.:#-]{1,39}$")
+# Tab and newline are the only control characters a practitioner has reason to type.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+class DialogError(Exception):
+    """An answer or request the engine refuses; ``str(exc)`` is safe to show the practitioner."""
+
+
+class InvalidAnswer(DialogError):
+    pass
+
+
+class StaleAnswer(DialogError):
+    """The answer was for a step or revision that is no longer current (a double click, a replay)."""
+
+
+class DialogClosed(DialogError):
+    pass
+
+
+class CorruptState(DialogError):
+    pass
+
+
+@dataclass(frozen=True)
+class Turn:
+    state: DialogState
+    message: Message
+
+
+class Engine:
+    def __init__(self, pack: Pack, links: Sequence[LinkView] = ()) -> None:
+        self.pack = pack
+        self.links = tuple(links)
+
+    # --- moving through the check -------------------------------------------------------
+
+    def start(self, now: datetime) -> Turn:
+        state = DialogState(
+            pack_id=self.pack.id,
+            pack_version=self.pack.version,
+            step=self.pack.start,
+            started_at=now,
+            updated_at=now,
+        )
+        return Turn(state, self.view(state))
+
+    def answer(self, state: DialogState, answer: Answer, now: datetime) -> Turn:
+        self._require_active(state)
+        if answer.step_id != state.step or (answer.revision is not None and answer.revision != state.revision):
+            raise StaleAnswer("That answer was for an earlier question; the check has moved on.")
+        assert state.step is not None
+        step = self.pack.step(state.step)
+        value = self._validate(step, answer, now)
+        new = state.model_copy(deep=True)
+        new.answers[step.id] = value
+        new.history.append(step.id)
+        new.revision += 1
+        new.updated_at = now
+        target = self._next(step, new)
+        if target == END:
+            new.status = Status.COMPLETED
+            new.step = None
+        else:
+            new.step = target
+            new.urgent = new.urgent or target == self.pack.urgent_step
+        return Turn(new, self.view(new))
+
+    def back(self, state: DialogState, now: datetime) -> Turn:
+        self._require_active(state)
+        if not state.history:
+            raise InvalidAnswer("This is the first question: there is nothing to go back to.")
+        new = state.model_copy(deep=True)
+        new.step = new.history.pop()
+        new.revision += 1
+        new.updated_at = now
+        new.urgent = self.pack.urgent_step in new.history or new.step == self.pack.urgent_step
+        return Turn(new, self.view(new))
+
+    def cancel(self, state: DialogState, now: datetime) -> Turn:
+        self._require_active(state)
+        new = state.model_copy(deep=True)
+        new.status = Status.CANCELLED
+        new.revision += 1
+        new.updated_at = now
+        return Turn(new, Cancelled())
+
+    def urgent(self, state: DialogState, now: datetime) -> Turn:
+        """The exit offered at every step: someone is in immediate danger, act now and record after."""
+        self._require_active(state)
+        assert state.step is not None
+        if state.urgent:
+            return Turn(state, self.view(state))
+        new = state.model_copy(deep=True)
+        new.answers.pop(state.step, None)
+        new.history.append(state.step)  # unanswered: 'back' returns here, the record skips it
+        new.step = self.pack.urgent_step
+        new.urgent = True
+        new.revision += 1
+        new.updated_at = now
+        return Turn(new, self.view(new))
+
+    # --- reading a state -----------------------------------------------------------------
+
+    def load(self, raw: str | bytes | dict[str, object]) -> DialogState:
+        """Parse stored state, refusing anything that does not fit this pack."""
+        try:
+            state = DialogState.model_validate(raw) if isinstance(raw, dict) else DialogState.model_validate_json(raw)
+        except ValidationError as exc:
+            raise CorruptState("This check's saved state cannot be read; it has been left as it was.") from exc
+        if state.pack_id != self.pack.id:
+            raise CorruptState(f"This check was started with the {state.pack_id!r} guidance, not {self.pack.id!r}.")
+        known = [s for s in (*state.history, *([state.step] if state.step else [])) if not self.pack.has_step(s)]
+        if known:
+            raise CorruptState("This check refers to questions the current guidance no longer has.")
+        if state.status is Status.ACTIVE and state.step is None:
+            raise CorruptState("This check's saved state has no current question.")
+        return state
+
+    def view(self, state: DialogState, notice: str | None = None) -> Message:
+        if state.status is Status.CANCELLED:
+            return Cancelled()
+        if state.status is Status.COMPLETED:
+            return build_completion(self.pack, state, self.links)
+        assert state.step is not None
+        step = self.pack.step(state.step)
+        previous = state.answers.get(step.id)
+        return Prompt(
+            pack_title=self.pack.title,
+            step_id=step.id,
+            revision=state.revision,
+            title=step.title,
+            question=step.question,
+            help=step.help,
+            input=InputSpec(
+                kind=step.kind,
+                choices=tuple(ChoiceView(id=c.id, label=c.label, style=c.style) for c in step.effective_choices()),
+                multiple=step.kind is AnswerKind.MULTI_CHOICE,
+                optional=step.optional,
+                min_length=step.min_length,
+                max_length=step.max_length,
+                placeholder=step.placeholder,
+                previous=display_answer(step, previous) if previous else None,
+            ),
+            guidance=tuple(
+                GuidanceView(text=g.text, citation=self._citation(g.cite) if g.cite else None) for g in step.guidance
+            ),
+            citations=tuple(self._citation(c) for c in step.cite),
+            links=self.links if step.id in (self.pack.urgent_step, self.pack.start) else (),
+            progress=self.progress(state),
+            can_go_back=bool(state.history),
+            urgent_exit=not state.urgent,
+            notice=notice,
+        )
+
+    def progress(self, state: DialogState) -> Progress:
+        done = len(state.history)
+        if state.step is None:
+            return Progress(current=done, total=done)
+        remaining = 0
+        seen: set[str] = set()
+        sid: str = state.step
+        answers = state.path_answers()
+        while sid != END and sid not in seen:
+            seen.add(sid)
+            remaining += 1
+            step = self.pack.step(sid)
+            sid = self._predict(step, answers)
+        return Progress(current=done + 1, total=done + remaining)
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _require_active(self, state: DialogState) -> None:
+        if state.status is not Status.ACTIVE:
+            raise DialogClosed(f"This check is already {state.status.value}.")
+
+    def _citation(self, cite: Citation) -> CitationView:
+        source = self.pack.source(cite.source)
+        return CitationView(
+            title=source.title,
+            publisher=source.publisher,
+            year=source.year,
+            authority=source.authority.label,
+            url=source.url,
+            where=cite.where,
+        )
+
+    def _next(self, step: Step, state: DialogState) -> str:
+        answers = state.path_answers()
+        chosen = answers[step.id].choices
+        for choice in step.effective_choices():
+            if choice.id in chosen and choice.goto:
+                return choice.goto
+        for branch in step.branches:
+            if all(_holds(cond.step, cond.any_of, answers) for cond in branch.when):
+                return branch.goto
+        assert step.next is not None  # the pack validator guarantees a way on
+        return step.next
+
+    def _predict(self, step: Step, answers: dict[str, AnswerValue]) -> str:
+        """The likeliest next step for the progress count: the first choice where nothing is answered yet."""
+        for branch in step.branches:
+            if all(_holds(cond.step, cond.any_of, answers) for cond in branch.when):
+                return branch.goto
+        if step.next is not None:
+            return step.next
+        first = step.effective_choices()[0]
+        assert first.goto is not None
+        return first.goto
+
+    def _validate(self, step: Step, answer: Answer, now: datetime) -> AnswerValue:
+        kind = step.kind
+        if kind in (AnswerKind.SINGLE_CHOICE, AnswerKind.MULTI_CHOICE, AnswerKind.YES_NO_UNSURE, AnswerKind.NOTICE):
+            options = step.effective_choices()
+            listed = ", ".join(f"'{c.label}'" for c in options)
+            if answer.text is not None or answer.recipient is not None or not answer.choices:
+                raise InvalidAnswer(f"Please pick one of the options: {listed}.")
+            unknown = [c for c in answer.choices if step.choice(c) is None]
+            if unknown:
+                raise InvalidAnswer(f"That is not one of the options here. Please pick from: {listed}.")
+            if kind is not AnswerKind.MULTI_CHOICE and len(answer.choices) != 1:
+                raise InvalidAnswer("Please pick just one option.")
+            ordered = tuple(c.id for c in options if c.id in answer.choices)  # dedupe, pack order
+            return AnswerValue(choices=ordered, at=now)
+        if answer.choices:
+            raise InvalidAnswer("This question needs a typed answer, not an option.")
+        if kind is AnswerKind.RECIPIENT:
+            return AnswerValue(recipient=_recipient(answer.recipient, answer.text), at=now)
+        text = clean_text(answer.text)
+        if kind is AnswerKind.FREE_TEXT:
+            if not text:
+                if step.optional:
+                    return AnswerValue(text=None, at=now)
+                raise InvalidAnswer("This answer is required: please type it.")
+            if len(text) < step.min_length:
+                raise InvalidAnswer(f"Please say a little more (at least {step.min_length} characters).")
+            if len(text) > step.max_length:
+                raise InvalidAnswer(
+                    f"That answer is {len(text):,} characters long; the limit here is {step.max_length:,}. "
+                    "Keep to the key points: the case record holds the detail."
+                )
+            return AnswerValue(text=text, at=now)
+        if kind is AnswerKind.CASE_REFERENCE:
+            if not text:
+                raise InvalidAnswer("Please type the case reference from your case system.")
+            if not CASE_REFERENCE.match(text):
+                raise InvalidAnswer(
+                    "A case reference is 2 to 40 letters, digits or - / _ . : # with no spaces, "
+                    "for example CS-2024-0113. Use the reference, never the person's name."
+                )
+            return AnswerValue(text=text, at=now)
+        if kind is AnswerKind.DATETIME:
+            return AnswerValue(text=parse_when(text, now).isoformat(timespec="minutes"), at=now)
+        raise InvalidAnswer("This question cannot take that answer.")  # pragma: no cover
+
+
+def _holds(step_id: str, any_of: Sequence[str], answers: dict[str, AnswerValue]) -> bool:
+    given = answers.get(step_id)
+    return given is not None and any(c in given.choices for c in any_of)
+
+
+def clean_text(text: str | None) -> str:
+    """Normalise typed text: NFC, no control or bidi-override characters, trimmed."""
+    if text is None:
+        return ""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    if _CONTROL.search(text):
+        raise InvalidAnswer("That answer contains control characters; please type it again as plain text.")
+    return text.strip()
+
+
+def _recipient(recipient: Recipient | None, text: str | None) -> Recipient:
+    if recipient is None and text:
+        # 'Organisation, role' typed in one line (the console and chat fallbacks)
+        org, _, role = clean_text(text).partition(",")
+        recipient = Recipient(organisation=org.strip() or None, role=role.strip() or None)
+    if recipient is None:
+        raise InvalidAnswer("Please name the recipient: pick a colleague, or type the organisation and role.")
+    if recipient.user_id is not None:
+        if recipient.organisation or recipient.role:
+            raise InvalidAnswer("Pick a colleague or type an organisation and role, not both.")
+        if not re.fullmatch(r"[A-Za-z0-9:_@.\-]{1,200}", recipient.user_id):
+            raise InvalidAnswer("That colleague could not be recognised; please pick them again.")
+        return recipient
+    org = clean_text(recipient.organisation)
+    role = clean_text(recipient.role)
+    if not org or not role:
+        raise InvalidAnswer(
+            "Please give both the organisation and the recipient's role (for example: "
+            "'Northshire Police, MASH detective sergeant'). A role, not a name, is enough."
+        )
+    if len(org) > 200 or len(role) > 200:
+        raise InvalidAnswer("Keep the organisation and role under 200 characters each.")
+    return Recipient(organisation=org, role=role)
+
+
+_DATE_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M", "%Y-%m-%d", "%d/%m/%Y")
+
+
+def parse_when(text: str, now: datetime) -> datetime:
+    """A date or date and time as a practitioner types it (UK day/month order), in UTC."""
+    lowered = text.strip().lower()
+    if lowered in ("now", "today"):
+        return now.astimezone(UTC).replace(second=0, microsecond=0)
+    for fmt in _DATE_FORMATS:
+        try:
+            parsed = datetime.strptime(text.strip(), fmt)
+        except ValueError:
+            continue
+        if "%H" not in fmt:
+            parsed = datetime.combine(parsed.date(), time(9, 0))
+        return parsed.replace(tzinfo=UTC)
+    raise InvalidAnswer("Please give a date like 2026-11-24 or 24/11/2026, optionally with a time (14:30), or 'now'.")
+
+
+__all__ = [
+    "Completion",
+    "CorruptState",
+    "DialogClosed",
+    "DialogError",
+    "Engine",
+    "InvalidAnswer",
+    "StaleAnswer",
+    "Turn",
+]

@@ -1,0 +1,140 @@
+"""Neutral messages: everything an adapter needs to render a step or an outcome, and nothing platform-specific.
+
+User-typed text inside these models is raw; each adapter escapes it for its own markup.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from dialogs.content import AnswerKind
+
+
+class ChoiceView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    label: str
+    style: str | None = None
+
+
+class InputSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: AnswerKind
+    choices: tuple[ChoiceView, ...] = ()
+    multiple: bool = False
+    optional: bool = False
+    min_length: int = 0
+    max_length: int = 2000
+    placeholder: str | None = None
+    previous: str | None = None
+    """The earlier answer, shown when the practitioner comes back to a step."""
+
+
+class CitationView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    title: str
+    publisher: str
+    year: int | None
+    authority: str
+    """Human label: 'statutory guidance', 'non-statutory advice', ..."""
+    url: str | None = None
+    where: str | None = None
+
+    def short(self) -> str:
+        when = f" ({self.year})" if self.year else ""
+        where = f", {self.where}" if self.where else ""
+        return f"{self.publisher}, {self.title}{when}{where} [{self.authority}]"
+
+
+class GuidanceView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    citation: CitationView | None = None
+
+
+class LinkView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    title: str
+    url: str
+
+
+class Progress(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    current: int
+    total: int
+
+    def label(self) -> str:
+        return f"Step {self.current} of {self.total}"
+
+
+class Prompt(BaseModel):
+    """One step of the check, waiting for an answer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["prompt"] = "prompt"
+    check_id: str | None = None
+    pack_title: str
+    step_id: str
+    revision: int
+    title: str
+    question: str
+    help: str | None = None
+    input: InputSpec
+    guidance: tuple[GuidanceView, ...] = ()
+    citations: tuple[CitationView, ...] = ()
+    links: tuple[LinkView, ...] = ()
+    progress: Progress
+    can_go_back: bool
+    urgent_exit: bool
+    """Offer 'someone is in immediate danger' (hidden once the check is on that path)."""
+    notice: str | None = None
+    """A line to show above the question: why an answer was refused, or that a check was resumed."""
+
+
+class SummaryLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    label: str
+    value: str
+
+
+class Completion(BaseModel):
+    """The recorded outcome of a finished check."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["completion"] = "completion"
+    check_id: str | None = None
+    pack_title: str
+    decision: str
+    decision_label: str
+    case_reference: str | None
+    reasons: str | None
+    immediate_risk: bool
+    lines: tuple[SummaryLine, ...]
+    next_steps: tuple[str, ...]
+    unsure: tuple[str, ...]
+    """Titles of the principles or rules the practitioner was unsure about."""
+    links: tuple[LinkView, ...] = ()
+    case_notes: str
+    """Plain text ready to paste into the case record."""
+
+
+class Cancelled(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["cancelled"] = "cancelled"
+    check_id: str | None = None
+    text: str = "Check cancelled. Nothing was decided; the cancellation is recorded."
+
+
+Message = Prompt | Completion | Cancelled

@@ -1,0 +1,192 @@
+"""What a finished check records, and the summary a practitioner pastes into case notes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from dialogs.content import AnswerKind, Pack, Step
+from dialogs.messages import Completion, LinkView, SummaryLine
+from dialogs.state import AnswerValue, DialogState, Recipient
+
+# Record fields in the order a reader of the case notes expects them (DESIGN.md section 5).
+FIELD_LABELS: dict[str, str] = {
+    "case_reference": "Case reference",
+    "request_context": "Asked to share, or sharing on own initiative",
+    "immediate_risk": "Immediate risk of harm",
+    "urgent_action": "Urgent action taken",
+    "purpose": "Purpose",
+    "purpose_detail": "Purpose in brief",
+    "identifiable": "Identifies a living person",
+    "risk_of_harm": "Risk of harm if not shared",
+    "special_category": "Special category or criminal offence information",
+    "consent": "Consent",
+    "consent_reason": "Consent: why",
+    "capacity": "Mental capacity",
+    "lawful_basis": "Lawful basis (UK GDPR Article 6)",
+    "special_category_condition": "Special category condition (Article 9 / DPA 2018 Schedule 1)",
+    "how_much": "How much is shared",
+    "minimum_necessary": "Could less do",
+    "relevant": "Relevant to the concern",
+    "adequate": "Enough to be understood",
+    "fact_opinion": "Fact and opinion distinguished",
+    "historic": "Historic information flagged",
+    "identity_protection": "Identities protected",
+    "recipient": "Recipient",
+    "recipient_role": "Recipient's safeguarding role",
+    "recipient_identity_check": "Recipient identity and address checked",
+    "method": "Method of sharing",
+    "method_reason": "Why this method",
+    "timely": "Timing",
+    "shared_at": "When shared",
+    "informed": "Person informed",
+    "informed_reason": "Why not informed",
+    "onward_limits": "Limits on onward sharing",
+    "advice_from": "Advice sought from",
+    "requester_told": "Requester told",
+    "decision": "Decision",
+    "reasons": "Reasons",
+}
+
+
+class AnsweredStep(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    step_id: str
+    title: str
+    question: str
+    answer: str
+    choices: tuple[str, ...] = ()
+    field: str | None = None
+    unsure: bool = False
+
+
+class RecordSnapshot(BaseModel):
+    """The decision record of a completed check, as stored and exported."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pack_id: str
+    pack_version: str
+    decision: str
+    case_reference: str | None
+    reasons: str | None
+    immediate_risk: bool
+    recipient: Recipient | None
+    fields: dict[str, str]
+    answers: tuple[AnsweredStep, ...]
+    unsure_steps: tuple[str, ...]
+    unsure_rules: tuple[str, ...]
+    """Ids of the principles and golden rules checked by steps answered 'not sure'."""
+
+
+def display_answer(step: Step, value: AnswerValue) -> str:
+    if value.recipient is not None:
+        return describe_recipient(value.recipient)
+    if value.choices:
+        return "; ".join(c.label for c in step.effective_choices() if c.id in value.choices)
+    return value.text or "(left blank)"
+
+
+def describe_recipient(recipient: Recipient) -> str:
+    if recipient.user_id:
+        return f"workspace user {recipient.user_id}"
+    return f"{recipient.role}, {recipient.organisation}"
+
+
+def build_snapshot(pack: Pack, state: DialogState) -> RecordSnapshot:
+    answers = state.path_answers()
+    answered: list[AnsweredStep] = []
+    fields: dict[str, str] = {}
+    decision = None
+    recipient = None
+    unsure_steps: list[str] = []
+    unsure_rules: list[str] = []
+    for sid, value in answers.items():
+        step = pack.step(sid)
+        if step.kind is AnswerKind.NOTICE:
+            continue
+        unsure = any((c := step.choice(cid)) is not None and c.unsure for cid in value.choices)
+        shown = display_answer(step, value)
+        answered.append(
+            AnsweredStep(
+                step_id=sid,
+                title=step.title,
+                question=step.question,
+                answer=shown,
+                choices=value.choices,
+                field=step.field,
+                unsure=unsure,
+            )
+        )
+        if step.field:
+            fields[step.field] = shown if step.field not in fields else f"{fields[step.field]}; {shown}"
+            if step.field == "decision":
+                decision = value.choices[0]
+            if step.field == "recipient" and value.recipient:
+                recipient = value.recipient
+        if unsure:
+            unsure_steps.append(sid)
+            unsure_rules.extend(r for r in (*step.principles, *step.rules) if r not in unsure_rules)
+    urgent = state.urgent or pack.urgent_step in answers
+    fields.setdefault("immediate_risk", "Yes" if urgent else "No")
+    if decision is None:  # pragma: no cover - the pack validator makes a decision step mandatory on every path
+        decision = "seek_advice"
+    return RecordSnapshot(
+        pack_id=pack.id,
+        pack_version=pack.version,
+        decision=decision,
+        case_reference=fields.get("case_reference"),
+        reasons=fields.get("reasons"),
+        immediate_risk=urgent,
+        recipient=recipient,
+        fields=fields,
+        answers=tuple(answered),
+        unsure_steps=tuple(unsure_steps),
+        unsure_rules=tuple(unsure_rules),
+    )
+
+
+def build_completion(pack: Pack, state: DialogState, links: Sequence[LinkView] = ()) -> Completion:
+    snap = build_snapshot(pack, state)
+    answers = state.path_answers()
+    outcomes = [
+        o
+        for o in pack.outcomes
+        if o.decision == snap.decision
+        and all(
+            (given := answers.get(c.step)) is not None and any(x in given.choices for x in c.any_of) for c in o.when
+        )
+    ]
+    label = outcomes[0].label if outcomes else snap.decision
+    next_steps = tuple(s for o in outcomes for s in o.next_steps)
+    titles = pack.rule_titles()
+    unsure = tuple(titles[r] for r in snap.unsure_rules)
+    lines = tuple(
+        SummaryLine(label=FIELD_LABELS.get(f, f), value=snap.fields[f]) for f in FIELD_LABELS if f in snap.fields
+    )
+    when = state.updated_at.strftime("%Y-%m-%d %H:%M UTC")
+    notes = [
+        "Information-sharing decision (recorded with ShareCheck)",
+        f"Date: {when}",
+        f"Guidance: {pack.title}, content version {pack.version}",
+        *(f"{line.label}: {line.value}" for line in lines),
+    ]
+    if unsure:
+        notes.append("Unsure about: " + "; ".join(unsure))
+    if next_steps:
+        notes.append("Next steps: " + " ".join(next_steps))
+    return Completion(
+        pack_title=pack.title,
+        decision=snap.decision,
+        decision_label=label,
+        case_reference=snap.case_reference,
+        reasons=snap.reasons,
+        immediate_risk=snap.immediate_risk,
+        lines=lines,
+        next_steps=next_steps,
+        unsure=unsure,
+        links=tuple(links),
+        case_notes="\n".join(notes),
+    )

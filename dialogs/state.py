@@ -1,0 +1,73 @@
+"""The dialog state of one check and the answers that move it on. Plain data, stored as JSON."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class Recipient(BaseModel):
+    """Who receives the information: a user of the same workspace, or a role at another organisation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    user_id: str | None = Field(default=None, max_length=200)
+    organisation: str | None = Field(default=None, max_length=200)
+    role: str | None = Field(default=None, max_length=200)
+
+    @property
+    def in_workspace(self) -> bool:
+        return self.user_id is not None
+
+
+class AnswerValue(BaseModel):
+    """What was answered at one step."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    choices: tuple[str, ...] = ()
+    text: str | None = None
+    recipient: Recipient | None = None
+    at: datetime
+
+
+class DialogState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pack_id: str
+    pack_version: str
+    status: Status = Status.ACTIVE
+    step: str | None
+    history: list[str] = Field(default_factory=list)
+    """Steps answered on the way to ``step``, oldest first: the path 'back' walks."""
+    answers: dict[str, AnswerValue] = Field(default_factory=dict)
+    revision: int = 0
+    """Bumped on every change; an answer must name the revision it was given for, so a double
+    click or a replayed request cannot advance the check twice."""
+    started_at: datetime
+    updated_at: datetime
+    urgent: bool = False
+
+    def path_answers(self) -> dict[str, AnswerValue]:
+        """Answers on the path actually taken (steps abandoned by going back are left out)."""
+        return {sid: self.answers[sid] for sid in self.history if sid in self.answers}
+
+
+class Answer(BaseModel):
+    """An answer as it arrives from an adapter, before the engine checks it against the step."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    step_id: str = Field(max_length=64)
+    revision: int | None = None
+    choices: tuple[str, ...] = Field(default=(), max_length=50)
+    text: str | None = None
+    recipient: Recipient | None = None

@@ -1,0 +1,166 @@
+"""`sharecheck chat` driven through a pipe, end to end, then `sharecheck export` of the record."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.services.export import COLUMNS
+
+# Answers for a complete 'share' check with every record field of DESIGN.md section 5 filled in.
+SHARE_SCRIPT = [
+    "CS-2024-0113",  # case reference
+    "2",  # immediate danger: no
+    "1",  # asked to share
+    "1",  # purpose: yes
+    "So the health visitor can monitor the weight concerns from the review.",
+    "1",  # identifies someone
+    "1",  # risk of harm: yes
+    "1",  # special category: yes
+    "1",  # notice: consent not needed
+    "1",  # lawful basis: public task
+    "1",  # Sch 1 para 18
+    "3",  # inform: no, increases risk
+    "Telling the father now could increase the risk to the child.",
+    "1",  # summary
+    "1",  # relevant
+    "1",  # adequate
+    "1",  # fact and opinion
+    "2",  # identities protected
+    "Northshire Community Health, health visitor",
+    "1",  # safeguarding role
+    "1",  # identity checked
+    "1",  # secure email
+    "1",  # now
+    "1",  # onward limits stated
+    "1",  # share
+    "Unexplained weight loss; the health visitor needs the summary to monitor it.",
+]
+
+
+def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SHARECHECK_", "SLACK_", "MICROSOFT_"))}
+    return clean | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'sc.db'}"}
+
+
+def test_piped_chat_records_a_check_that_exports_every_field(env: dict[str, str], tmp_path: Path) -> None:
+    chat = run(["chat", "--user", "practitioner-7"], env, "\n".join(SHARE_SCRIPT) + "\n")
+    assert chat.returncode == 0, chat.stderr
+    out = chat.stdout
+    assert "Step 1 of" in out
+    assert "DECISION RECORDED: SHARE" in out
+    assert "Copy this into the case notes:" in out
+    assert "Case reference: CS-2024-0113" in out
+    assert "Reasons: Unexplained weight loss" in out
+    assert "! " not in out, "no answer in the script should have been refused"
+
+    exported = run(["export", "--since", "2000-01-01", "--format", "json"], env)
+    assert exported.returncode == 0, exported.stderr
+    records = json.loads(exported.stdout)
+    assert len(records) == 1
+    r = records[0]
+    # DESIGN.md section 5: every field of the record
+    assert r["case_reference"] == "CS-2024-0113"
+    assert r["practitioner"] == "practitioner-7"
+    assert (r["platform"], r["workspace_id"]) == ("console", "local")
+    assert r["started_at"] and r["finished_at"]
+    assert r["pack_id"] == "children-england-2024" and r["pack_version"] == "1.0.0"
+    assert r["purpose"] == "Yes" and r["purpose_detail"].startswith("So the health visitor")
+    assert r["lawful_basis"] == "Public task (statutory functions)"
+    assert r["special_category_condition"].startswith("Safeguarding of children")
+    assert r["informed"] == "No: telling them could increase the risk"
+    assert r["informed_reason"].startswith("Telling the father")
+    assert r["recipient"] == "health visitor, Northshire Community Health"
+    assert r["method"] == "Secure or encrypted email (NHSmail, Egress)"
+    assert r["onward_limits"] == "Yes, I will state the limits"
+    assert r["decision"] == "share"
+    assert r["reasons"].startswith("Unexplained weight loss")
+    assert r["immediate_risk"] is False
+    assert len(r["answers"]) >= 20
+    trail = [e["event"] for e in r["trail"]]
+    assert trail[0] == "started" and trail[-1] == "completed"
+    # consent: the 2024 pack records that it was not needed rather than asking
+    assert any(a["step"] == "lawful_basis" for a in r["answers"])
+
+    as_csv = run(["export", "--since", "2000-01-01", "--format", "csv"], env)
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert list(rows[0].keys()) == list(COLUMNS)
+    assert rows[0]["case_reference"] == "CS-2024-0113" and rows[0]["decision"] == "share"
+
+    later = run(["export", "--since", "2999-01-01"], env)
+    assert list(csv.DictReader(io.StringIO(later.stdout))) == []
+
+
+def test_piped_chat_can_stop_and_resume(env: dict[str, str]) -> None:
+    first = run(["chat", "--user", "p1"], env, "CS-5\n2\n")
+    assert first.returncode == 0
+    assert "Your check is saved" in first.stdout
+    second = run(["chat", "--user", "p1"], env, "back\nback\ncancel\n")
+    assert "carrying on where you stopped" in second.stdout
+    assert second.stdout.count("Step 3 of") >= 1
+    assert "Check cancelled" in second.stdout
+
+
+def test_piped_chat_refuses_bad_answers_with_a_reason(env: dict[str, str]) -> None:
+    out = run(["chat", "--user", "p2"], env, "Jane Smith\nCS-1\n7\nyes\n2\nquit\n").stdout
+    assert "Use the reference, never the person's name" in out
+    assert "not one of the options" in out or "pick one of the options" in out
+    assert "Step 3 of" in out
+
+
+def test_help_shows_sources_with_their_authority(env: dict[str, str]) -> None:
+    out = run(["chat", "--user", "p3"], env, "CS-1\n2\nhelp\nquit\n").stdout
+    assert "[non-statutory advice]" in out or "[local guidance]" in out
+
+
+def test_urgent_command_jumps_to_act_now(env: dict[str, str]) -> None:
+    out = run(["chat", "--user", "p4"], env, "CS-1\nurgent\nquit\n").stdout
+    assert "ACT NOW" in out
+    assert "Call 999" in out
+
+
+def test_export_rejects_a_bad_date(env: dict[str, str]) -> None:
+    result = run(["export", "--since", "last week"], env)
+    assert result.returncode == 2
+    assert "not a date" in result.stderr
+
+
+def test_unknown_pack_is_a_clear_error(env: dict[str, str]) -> None:
+    result = run(["chat", "--pack", "no-such-pack"], env)
+    assert result.returncode == 2
+    assert "unknown content pack 'no-such-pack'" in result.stderr
+
+
+def test_db_upgrade_and_packs(env: dict[str, str]) -> None:
+    assert run(["db", "upgrade"], env).stdout.strip() == "database is up to date"
+    listing = run(["packs"], env).stdout
+    assert "children-england-2024 1.0.0 (default)" in listing
+    assert "adults-england" in listing and "children-england-2018" in listing
+
+
+def test_export_csv_neutralises_formulas() -> None:
+    from bot.services.export import _cell
+
+    assert _cell('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
+    assert _cell("-1") == "'-1"
+    assert _cell("plain") == "plain"

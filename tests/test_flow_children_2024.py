@@ -1,0 +1,184 @@
+"""The children (England, 2024) flow: each branch the issue names, with the record it produces."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialogs.content import load_pack
+from dialogs.engine import Engine
+from dialogs.record import build_completion, build_snapshot
+from dialogs.state import Recipient
+from tests.conftest import T0
+from tests.support.flows import AnswerSpec
+from tests.support.flows import walk as walk_any
+
+
+def walk(engine: Engine, now, script: dict[str, AnswerSpec]):
+    """Walk the usual way in (nobody in immediate danger) unless the script says otherwise."""
+    return walk_any(engine, now, {"immediate_danger": "no", **script})
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine(load_pack("children-england-2024"))
+
+
+def test_share_path_checks_every_principle(engine: Engine) -> None:
+    state, visited = walk(
+        engine,
+        T0,
+        {
+            "immediate_danger": "no",
+            "risk_of_harm": "yes",
+            "special_category": "yes",
+            "lawful_basis": "public_task",
+            "special_condition": "sch1_para18",
+            "inform": "will_tell",
+            "decision": "share",
+            "recipient": Recipient(user_id="U024BE7LH"),
+        },
+    )
+    snap = build_snapshot(engine.pack, state)
+    assert snap.decision == "share"
+    assert "consent" not in visited, "2024 rule 3: no consent question when a child is at risk"
+    assert "consent_not_needed" in visited
+    assert snap.fields["lawful_basis"] == "Public task (statutory functions)"
+    assert snap.fields["special_category_condition"].startswith("Safeguarding of children")
+    assert snap.recipient == Recipient(user_id="U024BE7LH")
+    checked = {p for sid in visited for p in engine.pack.step(sid).principles}
+    assert checked == {p.id for p in engine.pack.principles}
+
+
+def test_immediate_risk_acts_first_and_records_after(engine: Engine) -> None:
+    state, visited = walk(engine, T0, {"immediate_danger": "yes", "urgent_action": ("called_999", "told_lead")})
+    assert visited == [
+        "case_reference",
+        "immediate_danger",
+        "urgent_action",
+        "urgent_recipient",
+        "urgent_decision",
+        "urgent_reasons",
+    ]
+    snap = build_snapshot(engine.pack, state)
+    assert snap.immediate_risk is True
+    assert snap.fields["urgent_action"] == "Called 999 / the police; Told my designated safeguarding lead"
+    assert build_completion(engine.pack, state).immediate_risk
+
+
+def test_not_sure_about_danger_is_treated_as_urgent(engine: Engine) -> None:
+    state, visited = walk(engine, T0, {"immediate_danger": "unsure"})
+    assert "urgent_action" in visited
+    assert "immediate_danger" in build_snapshot(engine.pack, state).unsure_steps
+
+
+def test_no_legitimate_purpose_stops_at_not_share(engine: Engine) -> None:
+    state, visited = walk(engine, T0, {"purpose": "no", "decision": "not_share", "request_context": "own_initiative"})
+    assert visited[-4:] == ["purpose", "no_purpose", "decision", "reasons"]
+    assert build_snapshot(engine.pack, state).decision == "not_share"
+
+
+def test_unsure_purpose_offers_advice_and_can_be_asked_again(engine: Engine) -> None:
+    turn = engine.start(T0)
+    from tests.support.flows import answer_for
+
+    for step_id, spec in [
+        ("case_reference", "CS-9"),
+        ("immediate_danger", "no"),
+        ("request_context", "asked"),
+        ("purpose", "unsure"),
+        ("advice_purpose", "ask_again"),
+    ]:
+        assert turn.state.step == step_id
+        turn = engine.answer(turn.state, answer_for(engine.pack.step(step_id), turn.state, spec), T0)
+    assert turn.state.step == "purpose"
+
+
+def test_seek_advice_is_a_recorded_outcome(engine: Engine) -> None:
+    state, _ = walk(engine, T0, {"purpose": "unsure", "advice_purpose": "record_advice", "advice_from": "dpo"})
+    snap = build_snapshot(engine.pack, state)
+    assert snap.decision == "seek_advice"
+    assert snap.fields["advice_from"] == "Data protection officer or IG lead"
+    assert "purpose" in snap.unsure_steps
+    done = build_completion(engine.pack, state)
+    assert "Seek advice" in done.decision_label
+    assert done.unsure == ("Necessary and proportionate", "Protection comes before privacy")
+
+
+def test_information_identifying_nobody_skips_lawful_basis(engine: Engine) -> None:
+    _, visited = walk(engine, T0, {"identifiable": "no"})
+    assert "not_identifiable" in visited
+    assert "lawful_basis" not in visited and "consent" not in visited
+    assert "method" in visited, "the principles still apply"
+
+
+def test_consent_asked_when_no_child_at_risk_and_refusal_needs_a_reason(engine: Engine) -> None:
+    state, visited = walk(engine, T0, {"risk_of_harm": "no", "special_category": "no", "consent": "refused"})
+    assert "consent" in visited and "consent_reason" in visited
+    snap = build_snapshot(engine.pack, state)
+    assert snap.fields["consent"] == "No, they refused"
+    assert "special_condition" not in visited
+
+
+def test_lawful_basis_unsure_leads_to_advice(engine: Engine) -> None:
+    _, visited = walk(engine, T0, {"lawful_basis": "unsure", "advice_lawful": "record_advice"})
+    assert "advice_lawful" in visited and "advice_from" in visited
+
+
+def test_not_telling_the_person_needs_a_reason(engine: Engine) -> None:
+    state, visited = walk(engine, T0, {"inform": "no_increases_risk"})
+    assert "inform_reason" in visited
+    snap = build_snapshot(engine.pack, state)
+    assert snap.fields["informed"] == "No: telling them could increase the risk"
+    assert snap.fields["informed_reason"]
+
+
+def test_whole_file_and_insecure_method_need_justification(engine: Engine) -> None:
+    state, visited = walk(engine, T0, {"how_much": "whole_file", "method": "insecure"})
+    assert "whole_file_reason" in visited and "method_reason" in visited
+    snap = build_snapshot(engine.pack, state)
+    assert snap.fields["method"] == "Personal email, messaging app or ordinary post"
+    assert snap.fields["method_reason"]
+
+
+@pytest.mark.parametrize(
+    "method",
+    ["secure_email", "cjsm", "portal", "phone", "in_person"],
+)
+def test_secure_methods_need_no_extra_reason(engine: Engine, method: str) -> None:
+    state, visited = walk(engine, T0, {"method": method})
+    assert "method_reason" not in visited
+    assert build_snapshot(engine.pack, state).fields["method"]
+
+
+def test_not_share_after_request_reminds_to_tell_the_requester(engine: Engine) -> None:
+    state, visited = walk(engine, T0, {"request_context": "asked", "decision": "not_share"})
+    assert visited[-1] == "requester_told"
+    done = build_completion(engine.pack, state)
+    assert any("Tell the requester" in s for s in done.next_steps)
+
+
+def test_not_share_on_own_initiative_has_no_requester_step(engine: Engine) -> None:
+    state, visited = walk(engine, T0, {"request_context": "own_initiative", "decision": "not_share"})
+    assert "requester_told" not in visited
+    assert not any("requester" in s for s in build_completion(engine.pack, state).next_steps)
+
+
+def test_unsure_answers_are_recorded_as_training_signals(engine: Engine) -> None:
+    state, _ = walk(engine, T0, {"relevant": "unsure", "fact_opinion": "unsure", "identity_protection": "unsure"})
+    snap = build_snapshot(engine.pack, state)
+    assert set(snap.unsure_steps) == {"relevant", "fact_opinion", "identity_protection"}
+    assert {"relevant", "accurate", "protect_identities"} <= set(snap.unsure_rules)
+
+
+def test_going_back_drops_the_abandoned_branch_from_the_record(engine: Engine) -> None:
+    from tests.support.flows import answer_for
+
+    turn = engine.start(T0)
+    for spec in ("CS-9", "no", "own_initiative", "yes", "A clear purpose stated.", "yes", "no", "no", "refused"):
+        step = engine.pack.step(turn.state.step)
+        turn = engine.answer(turn.state, answer_for(step, turn.state, spec), T0)
+    assert turn.state.step == "consent_reason"
+    turn = engine.back(turn.state, T0)
+    turn = engine.answer(turn.state, answer_for(engine.pack.step("consent"), turn.state, "given"), T0)
+    assert turn.state.step == "lawful_basis"
+    assert "consent_reason" not in turn.state.path_answers()
