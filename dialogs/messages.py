@@ -137,4 +137,35 @@ class Cancelled(BaseModel):
     text: str = "Check cancelled. Nothing was decided; the cancellation is recorded."
 
 
+class Info(BaseModel):
+    """A short informational reply: help, a list, a confirmation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["info"] = "info"
+    title: str
+    lines: tuple[str, ...] = ()
+    links: tuple[LinkView, ...] = ()
+
+
+class PendingItem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["check_in_progress", "follow_up"]
+    case_reference: str | None
+    status: str
+    """Human words: 'in progress, step 4 of 12', 'awaiting confirmation', 'overdue since ...'."""
+    check_id: str
+
+
+class PendingList(BaseModel):
+    """What is still open for a practitioner: a check in progress and follow-ups not yet closed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["pending"] = "pending"
+    items: tuple[PendingItem, ...] = ()
+    empty_text: str = "Nothing open: no check in progress and no follow-ups waiting."
+
+
 Message = Prompt | Completion | Cancelled

@@ -24,7 +24,7 @@ from bot.metrics import CHECKS_FINISHED, CHECKS_STARTED
 from bot.packs import PackRegistry
 from bot.services.records import append_event
 from dialogs.engine import CorruptState, DialogClosed, DialogError, Engine, StaleAnswer, Turn
-from dialogs.messages import Message
+from dialogs.messages import Message, PendingItem, PendingList, Prompt
 from dialogs.record import RecordSnapshot, build_snapshot
 from dialogs.state import Answer, DialogState, Status
 
@@ -145,6 +145,31 @@ class CheckService:
         state = engine.load(check.state)
         notice = "Carrying on with your check in progress." if state.history else None
         return Reply(check.id, Outcome.RESUMED, _with_id(engine.view(state, notice), check.id))
+
+    async def pending(self, actor: Actor) -> PendingList:
+        """What is still open for this practitioner (the follow-up service adds its items to this)."""
+        items: list[PendingItem] = []
+        resumed = await self.resume(actor)
+        if resumed is not None and isinstance(resumed.message, Prompt):
+            engine_state = resumed.message
+            items.append(
+                PendingItem(
+                    kind="check_in_progress",
+                    case_reference=await self._case_reference(resumed.check_id),
+                    status=f"check in progress, {engine_state.progress.label().lower()}",
+                    check_id=str(resumed.check_id),
+                )
+            )
+        return PendingList(items=tuple(items))
+
+    async def _case_reference(self, check_id: uuid.UUID) -> str | None:
+        async with self._sessions() as session:
+            check = await session.get(Check, check_id)
+        if check is None:
+            return None
+        answer = (check.state.get("answers") or {}).get("case_reference") or {}
+        text = answer.get("text") if isinstance(answer, dict) else None
+        return text if isinstance(text, str) else None
 
     async def current(self, actor: Actor, check_id: uuid.UUID) -> Reply:
         async with self._sessions() as session:

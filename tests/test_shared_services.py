@@ -1,0 +1,51 @@
+"""Small services every adapter uses: pending list, help text, user memory, delivery dedupe."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.clock import ManualClock
+from bot.runtime import Runtime
+from bot.services.checks import Actor
+from bot.services.dedupe import first_time, forget_before
+from bot.services.help import help_message
+from bot.services.users import get_user, remember_user
+from dialogs.state import Answer
+
+ALICE = Actor("slack", "T1", "U1")
+
+
+async def test_pending_lists_the_check_in_progress(runtime: Runtime) -> None:
+    assert (await runtime.checks.pending(ALICE)).items == ()
+    reply = await runtime.checks.start(ALICE)
+    await runtime.checks.answer(ALICE, reply.check_id, Answer(step_id="case_reference", revision=0, text="CS-42"))
+    pending = await runtime.checks.pending(ALICE)
+    assert len(pending.items) == 1
+    item = pending.items[0]
+    assert item.kind == "check_in_progress" and item.case_reference == "CS-42"
+    assert item.status.startswith("check in progress, step 2 of")
+    assert (await runtime.checks.pending(Actor("slack", "T2", "U1"))).items == ()
+
+
+def test_help_names_the_commands_as_each_platform_types_them(runtime: Runtime) -> None:
+    pack = runtime.packs.pack()
+    slack = help_message(pack, "/share-check")
+    assert any("`/share-check pending`" in line for line in slack.lines)
+    teams = help_message(pack, "share-check")
+    assert any(line.startswith("`pending`") for line in teams.lines)
+    assert any("999" in line for line in teams.lines)
+
+
+async def test_users_are_remembered_and_updated(runtime: Runtime, clock: ManualClock) -> None:
+    await remember_user(runtime.sessions, "teams", "tenant", "29:abc", clock.now(), tz="Europe/London")
+    await remember_user(runtime.sessions, "teams", "tenant", "29:abc", clock.now(), conversation_ref={"x": 1})
+    user = await get_user(runtime.sessions, "teams", "tenant", "29:abc")
+    assert user is not None and user.tz == "Europe/London" and user.conversation_ref == {"x": 1}
+    assert await get_user(runtime.sessions, "teams", "other-tenant", "29:abc") is None
+
+
+async def test_a_delivery_is_handled_once(runtime: Runtime, clock: ManualClock) -> None:
+    assert await first_time(runtime.sessions, "slack:retry:1", clock.now()) is True
+    assert await first_time(runtime.sessions, "slack:retry:1", clock.now()) is False
+    assert await forget_before(runtime.sessions, clock.now() + timedelta(seconds=1)) == 1
+    assert await first_time(runtime.sessions, "slack:retry:1", clock.now()) is True
