@@ -25,7 +25,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy bot dialogs adapters
+	$(BIN)/mypy bot dialogs adapters bench
 
 pytest: install
 	$(BIN)/python -m pytest

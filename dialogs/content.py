@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 END = "END"
 """The goto target that completes the check."""
@@ -269,7 +270,6 @@ class Pack(BaseModel):
     """Where the 'someone is in immediate danger' exit, offered at every step, leads."""
     steps: tuple[Step, ...] = Field(min_length=1)
     outcomes: tuple[Outcome, ...] = Field(min_length=3)
-    _index: dict[str, Step] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _graph_is_sound(self) -> Self:
@@ -277,13 +277,13 @@ class Pack(BaseModel):
         return self
 
     def step(self, step_id: str) -> Step:
-        step = self._steps_by_id().get(step_id)
+        step = self._steps_by_id.get(step_id)
         if step is None:
             raise KeyError(step_id)
         return step
 
     def has_step(self, step_id: str) -> bool:
-        return step_id in self._steps_by_id()
+        return step_id in self._steps_by_id
 
     def source(self, source_id: str) -> Source:
         return next(s for s in self.sources if s.id == source_id)
@@ -291,11 +291,9 @@ class Pack(BaseModel):
     def rule_titles(self) -> dict[str, str]:
         return {r.id: r.title for r in (*self.principles, *self.golden_rules)}
 
+    @cached_property
     def _steps_by_id(self) -> dict[str, Step]:
-        return self._index
-
-    def model_post_init(self, context: object, /) -> None:
-        self._index = {s.id: s for s in self.steps}
+        return {s.id: s for s in self.steps}
 
 
 def successors(step: Step) -> list[str]:

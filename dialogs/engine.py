@@ -61,6 +61,9 @@ class Engine:
     def __init__(self, pack: Pack, links: Sequence[LinkView] = ()) -> None:
         self.pack = pack
         self.links = tuple(links)
+        self._templates: dict[str, Prompt] = {}
+        self._tested = tuple(sorted({c.step for s in pack.steps for b in s.branches for c in b.when}))
+        self._remaining: dict[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], int] = {}
 
     # --- moving through the check -------------------------------------------------------
 
@@ -81,7 +84,7 @@ class Engine:
         assert state.step is not None
         step = self.pack.step(state.step)
         value = self._validate(step, answer, now)
-        new = state.model_copy(deep=True)
+        new = _copy(state)
         new.answers[step.id] = value
         new.history.append(step.id)
         new.revision += 1
@@ -99,7 +102,7 @@ class Engine:
         self._require_active(state)
         if not state.history:
             raise InvalidAnswer("This is the first question: there is nothing to go back to.")
-        new = state.model_copy(deep=True)
+        new = _copy(state)
         new.step = new.history.pop()
         new.revision += 1
         new.updated_at = now
@@ -108,7 +111,7 @@ class Engine:
 
     def cancel(self, state: DialogState, now: datetime) -> Turn:
         self._require_active(state)
-        new = state.model_copy(deep=True)
+        new = _copy(state)
         new.status = Status.CANCELLED
         new.revision += 1
         new.updated_at = now
@@ -120,7 +123,7 @@ class Engine:
         assert state.step is not None
         if state.urgent:
             return Turn(state, self.view(state))
-        new = state.model_copy(deep=True)
+        new = _copy(state)
         new.answers.pop(state.step, None)
         new.history.append(state.step)  # unanswered: 'back' returns here, the record skips it
         new.step = self.pack.urgent_step
@@ -154,10 +157,26 @@ class Engine:
         assert state.step is not None
         step = self.pack.step(state.step)
         previous = state.answers.get(step.id)
+        template = self._templates.get(step.id)
+        if template is None:
+            template = self._templates[step.id] = self._template(step)
+        update: dict[str, object] = {
+            "revision": state.revision,
+            "progress": self.progress(state),
+            "can_go_back": bool(state.history),
+            "urgent_exit": not state.urgent,
+            "notice": notice,
+        }
+        if previous is not None:
+            update["input"] = template.input.model_copy(update={"previous": display_answer(step, previous)})
+        return template.model_copy(update=update)
+
+    def _template(self, step: Step) -> Prompt:
+        """The parts of a step's prompt that never change, built once per step."""
         return Prompt(
             pack_title=self.pack.title,
             step_id=step.id,
-            revision=state.revision,
+            revision=0,
             title=step.title,
             question=step.question,
             help=step.help,
@@ -169,32 +188,34 @@ class Engine:
                 min_length=step.min_length,
                 max_length=step.max_length,
                 placeholder=step.placeholder,
-                previous=display_answer(step, previous) if previous else None,
             ),
             guidance=tuple(
                 GuidanceView(text=g.text, citation=self._citation(g.cite) if g.cite else None) for g in step.guidance
             ),
             citations=tuple(self._citation(c) for c in step.cite),
             links=self.links if step.id in (self.pack.urgent_step, self.pack.start) else (),
-            progress=self.progress(state),
-            can_go_back=bool(state.history),
-            urgent_exit=not state.urgent,
-            notice=notice,
+            progress=Progress(current=1, total=1),
+            can_go_back=False,
+            urgent_exit=True,
         )
 
     def progress(self, state: DialogState) -> Progress:
         done = len(state.history)
         if state.step is None:
             return Progress(current=done, total=done)
-        remaining = 0
-        seen: set[str] = set()
-        sid: str = state.step
         answers = state.path_answers()
-        while sid != END and sid not in seen:
-            seen.add(sid)
-            remaining += 1
-            step = self.pack.step(sid)
-            sid = self._predict(step, answers)
+        # the way ahead depends only on the current step and the answers that branches test
+        key = (state.step, tuple((sid, answers[sid].choices) for sid in self._tested if sid in answers))
+        remaining = self._remaining.get(key)
+        if remaining is None:
+            remaining = 0
+            seen: set[str] = set()
+            sid: str = state.step
+            while sid != END and sid not in seen:
+                seen.add(sid)
+                remaining += 1
+                sid = self._predict(self.pack.step(sid), answers)
+            self._remaining[key] = remaining
         return Progress(current=done + 1, total=done + remaining)
 
     # --- internals -----------------------------------------------------------------------
@@ -281,6 +302,11 @@ class Engine:
         if kind is AnswerKind.DATETIME:
             return AnswerValue(text=parse_when(text, now).isoformat(timespec="minutes"), at=now)
         raise InvalidAnswer("This question cannot take that answer.")  # pragma: no cover
+
+
+def _copy(state: DialogState) -> DialogState:
+    """A copy safe to change: new containers, shared (frozen) answer values. Much cheaper than deep copy."""
+    return state.model_copy(update={"history": list(state.history), "answers": dict(state.answers)})
 
 
 def _holds(step_id: str, any_of: Sequence[str], answers: dict[str, AnswerValue]) -> bool:
