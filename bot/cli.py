@@ -58,6 +58,25 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, help="write to this file instead of standard output")
 
     sub.add_parser("packs", help="list the content packs")
+
+    scheduler = sub.add_parser("scheduler", help="run the scheduler alone (follow-ups, digests)")
+    scheduler.add_argument("--once", action="store_true", help="process what is due now, then exit")
+
+    leads = sub.add_parser("leads", help="who is the safeguarding lead for whom")
+    leads_sub = leads.add_subparsers(dest="leads_command", required=True)
+    add = leads_sub.add_parser("add", help="make someone a lead")
+    add.add_argument("--platform", required=True, choices=("slack", "teams"))
+    add.add_argument("--workspace", required=True, help="Slack team id or Teams tenant id")
+    add.add_argument("--lead", required=True, help="the lead's user id")
+    scope = add.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--all", action="store_true", help="for everyone in the workspace")
+    scope.add_argument("--user", action="append", help="for this practitioner (repeatable)")
+    scope.add_argument("--channel", action="append", help="for this channel or team (repeatable)")
+    remove = leads_sub.add_parser("remove", help="remove every assignment of a lead")
+    remove.add_argument("--platform", required=True, choices=("slack", "teams"))
+    remove.add_argument("--workspace", required=True)
+    remove.add_argument("--lead", required=True)
+    leads_sub.add_parser("list", help="list the assignments")
     return parser
 
 
@@ -94,6 +113,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             marker = " (default)" if pack_id == settings.sharecheck_content_pack else ""
             print(f"{pack.id} {pack.version}{marker}: {pack.title}")
         return 0
+    if args.command == "scheduler":
+        from bot.server import run_scheduler
+
+        return asyncio.run(run_scheduler(settings, once=args.once))
+    if args.command == "leads":
+        return asyncio.run(_leads(settings, args))
     if args.command == "chat":
         return asyncio.run(_chat(settings, args.pack, args.user or getpass.getuser()))
     if args.command == "export":
@@ -137,3 +162,28 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+async def _leads(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.runtime import open_runtime
+
+    async with open_runtime(settings) as runtime:
+        now = runtime.clock.now()
+        if args.leads_command == "list":
+            for row in await runtime.leads.list():
+                scope = row.scope if row.scope == "workspace" else f"{row.scope} {row.scope_value}"
+                print(f"{row.platform} {row.workspace_id}: {row.lead_id} leads {scope}")
+            return 0
+        if args.leads_command == "remove":
+            removed = await runtime.leads.remove(args.platform, args.workspace, args.lead)
+            print(f"removed {removed} assignment(s)")
+            return 0
+        targets = (
+            [("workspace", "")]
+            if args.all
+            else [("user", u) for u in args.user or []] + [("channel", c) for c in args.channel or []]
+        )
+        for scope, value in targets:
+            added = await runtime.leads.assign(args.platform, args.workspace, args.lead, scope, value, now)
+            print(("added" if added else "already there") + f": {args.lead} leads {scope} {value}".rstrip())
+        return 0

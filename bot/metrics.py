@@ -10,3 +10,9 @@ CHECKS_STARTED = Counter("sharecheck_checks_started_total", "Share-checks starte
 CHECKS_FINISHED = Counter(
     "sharecheck_checks_finished_total", "Share-checks completed or cancelled", ["platform", "outcome"]
 )
+DELIVERIES = Counter("sharecheck_deliveries_total", "Outbox delivery attempts by result", ["platform", "result"])
+SCHEDULER_LAG = Histogram(
+    "sharecheck_scheduler_lag_seconds",
+    "From a message falling due to its delivery",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 15, 60, 300, 900, 3600),
+)

@@ -13,6 +13,8 @@ from bot.db.engine import create_engine, session_factory
 from bot.db.migrate import upgrade_async
 from bot.packs import PackRegistry
 from bot.services.checks import CheckService
+from bot.services.followups import FollowUpService
+from bot.services.leads import LeadDirectory
 from bot.settings import Settings
 from dialogs.messages import LinkView
 
@@ -25,6 +27,8 @@ class Runtime:
     clock: Clock
     packs: PackRegistry
     checks: CheckService
+    leads: LeadDirectory
+    followups: FollowUpService
 
     @classmethod
     async def create(cls, settings: Settings, clock: Clock | None = None, migrate: bool | None = None) -> Runtime:
@@ -36,13 +40,20 @@ class Runtime:
         engine = create_engine(settings.database_url)
         sessions = session_factory(engine)
         clock = clock or SystemClock()
+        checks = CheckService(sessions, packs, clock)
+        leads = LeadDirectory(sessions, settings.sharecheck_default_lead)
+        followups = FollowUpService(sessions, clock, settings, leads)
+        checks.on_complete(followups.on_check_completed)
+        checks.add_pending_source(followups.pending_items)
         return cls(
             settings=settings,
             engine=engine,
             sessions=sessions,
             clock=clock,
             packs=packs,
-            checks=CheckService(sessions, packs, clock),
+            checks=checks,
+            leads=leads,
+            followups=followups,
         )
 
     async def close(self) -> None:

@@ -8,7 +8,9 @@ import signal
 
 from aiohttp import web
 
+from bot.platforms import build_deliverers
 from bot.runtime import Runtime
+from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.web import build_app
 
@@ -41,15 +43,45 @@ async def run_server(settings: Settings, scheduler: bool = True, stop: asyncio.E
     await site.start()
     log.info("ShareCheck listening on http://%s:%s", settings.host, settings.port)
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    _stop_on_signals(stop)
+    scheduler_task = asyncio.create_task(Scheduler(runtime, build_deliverers(runtime)).run(stop)) if scheduler else None
     try:
         await stop.wait()
     finally:
         log.info("shutting down: finishing in-flight requests")
         await runner.cleanup()
+        if scheduler_task is not None:
+            await scheduler_task  # it releases its claims as it stops
         await runtime.close()
+
+
+async def run_scheduler(settings: Settings, once: bool = False, stop: asyncio.Event | None = None) -> int:
+    """``sharecheck scheduler``: the scheduler alone, for scale-out; ``--once`` for cron-style runs."""
+    runtime = await Runtime.create(settings)
+    try:
+        scheduler = Scheduler(runtime, build_deliverers(runtime))
+        if once:
+            stats = await scheduler.run_once()
+            log.info(
+                "scheduler pass: %d follow-ups advanced, %d delivered, %d retried, %d undeliverable",
+                stats.advanced,
+                stats.delivered,
+                stats.retried,
+                stats.failed,
+            )
+            return 0
+        stop = stop or asyncio.Event()
+        _stop_on_signals(stop)
+        await scheduler.run(stop)
+        return 0
+    finally:
+        await runtime.close()
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
 
 
 def serve(settings: Settings, scheduler: bool = True) -> int:

@@ -6,9 +6,12 @@ import ipaddress
 import re
 from datetime import timedelta
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AnyHttpUrl, BaseModel, BeforeValidator, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.working_hours import WorkingHours
 
 
 def _duration(value: object) -> object:
@@ -51,6 +54,8 @@ class Settings(BaseSettings):
     sharecheck_scheduler_interval: Duration = timedelta(seconds=15)
     sharecheck_content_pack: str = "children-england-2024"
     sharecheck_working_hours: str = "Mon-Fri 08:00-18:00"
+    sharecheck_default_tz: str = "Europe/London"
+    """Time zone for users whose own zone is not known (Slack users.info tz, Teams localTimezone)."""
     sharecheck_admins: str | None = None
     sharecheck_default_lead: str | None = None
     sharecheck_public_url: AnyHttpUrl | None = None
@@ -61,6 +66,25 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("sharecheck_working_hours")
+    @classmethod
+    def _working_hours_parse(cls, value: str) -> str:
+        WorkingHours.parse(value)
+        return value
+
+    @field_validator("sharecheck_default_tz")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def working_hours(self) -> WorkingHours:
+        return WorkingHours.parse(self.sharecheck_working_hours)
 
     @property
     def slack_enabled(self) -> bool:

@@ -168,4 +168,27 @@ class PendingList(BaseModel):
     empty_text: str = "Nothing open: no check in progress and no follow-ups waiting."
 
 
+class FollowUpPrompt(BaseModel):
+    """A 'received and understood' question with one-click answers.
+
+    ``lines`` may hold ``{user:ID}`` tokens, which each adapter turns into a mention; all other text
+    is plain and is escaped by the adapter.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["follow_up"] = "follow_up"
+    follow_up_id: str
+    title: str
+    lines: tuple[str, ...]
+    choices: tuple[ChoiceView, ...]
+    note_required: tuple[str, ...] = ()
+    """Choices that need a typed note (for example what is unclear)."""
+    note_optional: tuple[str, ...] = ()
+    note_prompt: str = ""
+
+
+Outbound = FollowUpPrompt | Info
+"""What the scheduler delivers to people outside a conversation turn."""
+
 Message = Prompt | Completion | Cancelled

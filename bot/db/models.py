@@ -53,6 +53,8 @@ class Check(Base):
     pack_version: Mapped[str] = mapped_column(String(16))
     state: Mapped[dict[str, Any]] = mapped_column(JsonType)
     revision: Mapped[int] = mapped_column(Integer, default=0)
+    events_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How many events the trail has: bumped atomically to number the next one, which also locks the row."""
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -113,3 +115,84 @@ class ProcessedRequest(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class FollowUp(Base):
+    """A 'received and understood' loop for one completed check: when to act next, and where it stands."""
+
+    __tablename__ = "follow_ups"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    check_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("checks.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(24))
+    """recipient_confirm (recipient in the workspace), sender_confirm (recipient outside), tell_requester."""
+    sender_id: Mapped[str] = mapped_column(String(200))
+    target_id: Mapped[str] = mapped_column(String(200))
+    """Who is asked: the recipient for recipient_confirm, otherwise the sender."""
+    case_reference: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    """What the messages need: method, recipient description, when it was shared."""
+    state: Mapped[str] = mapped_column(String(24))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When the scheduler acts next (send, nudge or escalate); None once nothing more is scheduled."""
+    escalate_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    nudges: Mapped[int] = mapped_column(Integer, default=0)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        Index("ix_follow_ups_due", "due_at"),
+        Index("ix_follow_ups_target", "platform", "workspace_id", "target_id", "state"),
+        Index("ix_follow_ups_sender", "platform", "workspace_id", "sender_id", "state"),
+    )
+
+
+class OutboxMessage(Base):
+    """A message to deliver to a chat user, sent at least once by the scheduler, never silently dropped."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    platform: Mapped[str] = mapped_column(String(16))
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(String(32))
+    follow_up_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("follow_ups.id"), nullable=True, index=True)
+    message: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    status: Mapped[str] = mapped_column(String(16))
+    """queued, sent, failed (permanently: the sender is told)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    delivery_ref: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+
+
+class LeadAssignment(Base):
+    """Who is the safeguarding lead for whom: a whole workspace, a channel, or one practitioner."""
+
+    __tablename__ = "lead_assignments"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    lead_id: Mapped[str] = mapped_column(String(200))
+    scope: Mapped[str] = mapped_column(String(16))
+    """workspace, channel or user."""
+    scope_value: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("platform", "workspace_id", "lead_id", "scope", "scope_value", name="uq_lead_assignment"),
+        Index("ix_lead_assignments_scope", "platform", "workspace_id", "scope", "scope_value"),
+    )

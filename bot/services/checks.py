@@ -66,7 +66,8 @@ class CheckNotFound(LookupError):
     """No such check for this actor (never reveals whether it exists for someone else)."""
 
 
-CompletionHook = Callable[[AsyncSession, Check, RecordSnapshot, Actor], Awaitable[None]]
+CompletionHook = Callable[[AsyncSession, Check, RecordSnapshot, "Actor"], Awaitable[None]]
+PendingSource = Callable[["Actor"], Awaitable[list[PendingItem]]]
 
 
 class CheckService:
@@ -80,10 +81,15 @@ class CheckService:
         self._packs = packs
         self._clock = clock
         self._on_complete: list[CompletionHook] = []
+        self._pending_sources: list[PendingSource] = []
 
     def on_complete(self, hook: CompletionHook) -> None:
         """Run ``hook`` inside the transaction that records a completed check (follow-ups hang off this)."""
         self._on_complete.append(hook)
+
+    def add_pending_source(self, source: PendingSource) -> None:
+        """Other services (follow-ups) add their open items to ``pending``."""
+        self._pending_sources.append(source)
 
     # --- starting and finding ------------------------------------------------------------
 
@@ -160,6 +166,8 @@ class CheckService:
                     check_id=str(resumed.check_id),
                 )
             )
+        for source in self._pending_sources:
+            items.extend(await source(actor))
         return PendingList(items=tuple(items))
 
     async def _case_reference(self, check_id: uuid.UUID) -> str | None:

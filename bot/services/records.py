@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import CheckEvent
+from bot.db.models import Check, CheckEvent
 
 
 async def append_event(
@@ -21,10 +21,19 @@ async def append_event(
     data: dict[str, Any] | None = None,
 ) -> CheckEvent:
     """Add one event at the end of a check's trail (inside the caller's transaction)."""
-    last = await session.scalar(select(func.max(CheckEvent.seq)).where(CheckEvent.check_id == check_id))
+    # one statement numbers the event and locks the check, so concurrent appends cannot collide
+    seq = await session.scalar(
+        update(Check)
+        .where(Check.id == check_id)
+        .values(events_seq=Check.events_seq + 1)
+        .returning(Check.events_seq)
+        .execution_options(synchronize_session=False)
+    )
+    if seq is None:
+        raise LookupError(f"no check {check_id}")
     event = CheckEvent(
         check_id=check_id,
-        seq=0 if last is None else last + 1,
+        seq=seq - 1,
         at=at,
         kind=kind,
         actor=actor,

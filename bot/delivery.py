@@ -1,0 +1,35 @@
+"""How the scheduler hands a message to a platform, and what the platform can answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from dialogs.messages import Outbound
+
+
+@dataclass(frozen=True)
+class Delivered:
+    ref: dict[str, Any] = field(default_factory=dict)
+    """Where it landed (channel and ts, activity id), so a later update can find it."""
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    reason: str
+    after: float | None = None
+    """Seconds the platform asked us to wait (HTTP 429 Retry-After)."""
+
+
+@dataclass(frozen=True)
+class Undeliverable:
+    """The person cannot be reached this way (left, blocked the app, never installed it)."""
+
+    reason: str
+
+
+DeliveryResult = Delivered | RetryLater | Undeliverable
+
+
+class Deliverer(Protocol):
+    async def deliver(self, workspace_id: str, user_id: str, message: Outbound) -> DeliveryResult: ...

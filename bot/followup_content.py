@@ -1,0 +1,66 @@
+"""The follow-up wording (bot/content/followups.yaml), validated once at start."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from dialogs.content import Choice
+
+CONTENT_FILE = Path(__file__).parent / "content" / "followups.yaml"
+
+
+class Question(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = Field(max_length=150)
+    lines: tuple[str, ...]
+    choices: tuple[Choice, ...] = Field(min_length=1, max_length=5)
+    note_required: tuple[str, ...] = ()
+    note_optional: tuple[str, ...] = ()
+    note_prompt: str = ""
+
+
+class Notices(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    confirmed: str
+    clarification: str
+    not_received: str
+    sender_confirmed: str
+    remind_later: str
+    told_requester: str
+    already_answered: str
+    thanks: str
+    undeliverable: str
+    escalation_title: str
+    escalation_overdue: str
+    escalation_not_received: str
+    escalation_could_not_confirm: str
+    escalation_undeliverable: str
+    escalation_trail: str
+    no_lead: str
+
+
+class FollowUpContent(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: str
+    recipient_confirm: Question
+    sender_confirm: Question
+    tell_requester: Question
+    nudge_prefix: str
+    notices: Notices
+
+    def question(self, kind: str) -> Question:
+        question = getattr(self, kind)
+        assert isinstance(question, Question)
+        return question
+
+
+@cache
+def followup_content() -> FollowUpContent:
+    return FollowUpContent.model_validate(yaml.safe_load(CONTENT_FILE.read_text(encoding="utf-8")))

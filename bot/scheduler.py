@@ -1,0 +1,264 @@
+"""The scheduler: advances due follow-ups and delivers the outbox, safely from several instances.
+
+Two passes, each its own transaction:
+1. follow-ups whose time has come are asked, nudged or escalated (rows locked with SKIP LOCKED);
+2. queued outbox messages are claimed with a lease (``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE
+   SKIP LOCKED) RETURNING``), delivered concurrently, then marked sent, retried with backoff and
+   jitter, or closed as undeliverable with the sender told. A crashed instance's claims expire with
+   their lease and are taken over. Delivery is at least once; claims make duplicates rare.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import FollowUp, OutboxMessage
+from bot.delivery import Delivered, Deliverer, DeliveryResult, RetryLater, Undeliverable
+from bot.metrics import DELIVERIES, SCHEDULER_LAG
+from bot.runtime import Runtime
+from bot.services.records import append_event
+from dialogs.messages import Outbound
+
+log = logging.getLogger(__name__)
+
+OUTBOUND: TypeAdapter[Outbound] = TypeAdapter(Outbound)
+
+
+@dataclass
+class PassStats:
+    advanced: int = 0
+    claimed: int = 0
+    delivered: int = 0
+    retried: int = 0
+    failed: int = 0
+    lags: list[float] = field(default_factory=list)
+
+    @property
+    def busy(self) -> bool:
+        return self.advanced > 0 or self.claimed > 0
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: uuid.UUID
+    platform: str
+    workspace_id: str
+    user_id: str
+    purpose: str
+    follow_up_id: uuid.UUID | None
+    message: dict[str, Any]
+    attempts: int
+    due_at: datetime
+
+
+class Scheduler:
+    def __init__(
+        self,
+        runtime: Runtime,
+        deliverers: Mapping[str, Deliverer],
+        instance_id: str | None = None,
+        batch: int = 200,
+        lease: timedelta = timedelta(minutes=2),
+        concurrency: int = 32,
+        max_attempts: int = 12,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.deliverers = dict(deliverers)
+        self.instance_id = instance_id or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self.batch = batch
+        self.lease = lease
+        self.max_attempts = max_attempts
+        self._limit = asyncio.Semaphore(concurrency)
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self._warned: set[str] = set()
+
+    async def run_once(self) -> PassStats:
+        """One pass: everything due now is advanced and delivered (in batches) before returning."""
+        stats = PassStats()
+        while True:
+            advanced = await self.runtime.followups.advance_due(self.batch)
+            stats.advanced += advanced
+            if advanced < self.batch:
+                break
+        while True:
+            claimed = await self.deliver_due(stats)
+            if claimed < self.batch:
+                break
+        return stats
+
+    async def run(self, stop: asyncio.Event) -> None:
+        interval = self.runtime.settings.sharecheck_scheduler_interval.total_seconds()
+        log.info("scheduler %s started (every %ss)", self.instance_id, interval)
+        try:
+            while not stop.is_set():
+                try:
+                    await self.run_once()
+                except Exception:  # a failed pass must not stop the scheduler; the next one retries
+                    log.exception("scheduler pass failed")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=interval)
+        finally:
+            released = await self.release()
+            log.info("scheduler %s stopped; released %d claims", self.instance_id, released)
+
+    # --- outbox ---------------------------------------------------------------------------
+
+    async def claim(self) -> list[Claimed]:
+        now = self.runtime.clock.now()
+        due = (
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.status == "queued",
+                OutboxMessage.due_at <= now,
+                or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
+            )
+            .order_by(OutboxMessage.due_at)
+            .limit(self.batch)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(due.scalar_subquery()),
+                OutboxMessage.status == "queued",
+                or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
+            )
+            .values(lease_until=now + self.lease, claimed_by=self.instance_id, attempts=OutboxMessage.attempts + 1)
+            .returning(
+                OutboxMessage.id,
+                OutboxMessage.platform,
+                OutboxMessage.workspace_id,
+                OutboxMessage.user_id,
+                OutboxMessage.purpose,
+                OutboxMessage.follow_up_id,
+                OutboxMessage.message,
+                OutboxMessage.attempts,
+                OutboxMessage.due_at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        async with self.runtime.sessions.begin() as session:
+            rows = (await session.execute(stmt)).all()
+        return [Claimed(*row) for row in rows]
+
+    async def deliver_due(self, stats: PassStats | None = None) -> int:
+        stats = stats if stats is not None else PassStats()
+        claimed = await self.claim()
+        stats.claimed += len(claimed)
+        if not claimed:
+            return 0
+        results = await asyncio.gather(*(self._deliver(item) for item in claimed))
+        now = self.runtime.clock.now()
+        async with self.runtime.sessions.begin() as session:
+            for item, result in zip(claimed, results, strict=True):
+                mine = (
+                    OutboxMessage.id == item.id,
+                    OutboxMessage.claimed_by == self.instance_id,
+                    OutboxMessage.status == "queued",
+                )
+                if isinstance(result, RetryLater) and item.attempts >= self.max_attempts:
+                    result = Undeliverable(f"gave up after {item.attempts} attempts: {result.reason}")
+                DELIVERIES.labels(item.platform, type(result).__name__).inc()
+                if isinstance(result, Delivered):
+                    stats.delivered += 1
+                    lag = (now - item.due_at).total_seconds()
+                    stats.lags.append(lag)
+                    SCHEDULER_LAG.observe(max(lag, 0.0))
+                    await session.execute(
+                        update(OutboxMessage)
+                        .where(*mine)
+                        .values(status="sent", sent_at=now, delivery_ref=result.ref, lease_until=None)
+                        .execution_options(synchronize_session=False)
+                    )
+                elif isinstance(result, RetryLater):
+                    stats.retried += 1
+                    await session.execute(
+                        update(OutboxMessage)
+                        .where(*mine)
+                        .values(
+                            due_at=now + self._backoff(item.attempts, result.after),
+                            lease_until=None,
+                            last_error=result.reason[:200],
+                        )
+                        .execution_options(synchronize_session=False)
+                    )
+                else:
+                    stats.failed += 1
+                    await session.execute(
+                        update(OutboxMessage)
+                        .where(*mine)
+                        .values(status="failed", lease_until=None, last_error=result.reason[:200])
+                        .execution_options(synchronize_session=False)
+                    )
+                    await self._undeliverable(session, item, result, now)
+        return len(claimed)
+
+    async def _deliver(self, item: Claimed) -> DeliveryResult:
+        deliverer = self.deliverers.get(item.platform)
+        if deliverer is None:
+            if item.platform not in self._warned:
+                self._warned.add(item.platform)
+                log.warning("no deliverer for platform %s: its messages wait in the outbox", item.platform)
+            return RetryLater(f"{item.platform} is not configured on this instance", after=300)
+        try:
+            message = OUTBOUND.validate_python(item.message)
+        except ValidationError:
+            return Undeliverable("stored message could not be read")
+        async with self._limit:
+            try:
+                return await deliverer.deliver(item.workspace_id, item.user_id, message)
+            except Exception as exc:  # a deliverer bug or network fault must become a retry, never a lost message
+                log.warning("delivery of %s raised %s; will retry", item.id, type(exc).__name__)
+                return RetryLater(type(exc).__name__)
+
+    async def _undeliverable(self, session: AsyncSession, item: Claimed, result: Undeliverable, now: datetime) -> None:
+        log.warning("outbox %s (%s) undeliverable: %s", item.id, item.purpose, result.reason)
+        if item.follow_up_id is None:
+            return
+        if item.purpose in ("ask", "nudge"):
+            await self.runtime.followups.undeliverable(session, item.follow_up_id, now, result.reason)
+            return
+        fu = await session.get(FollowUp, item.follow_up_id)
+        if fu is not None:
+            await append_event(
+                session,
+                fu.check_id,
+                "notice_undeliverable",
+                "sharecheck:scheduler",
+                now,
+                {"follow_up": str(fu.id), "purpose": item.purpose, "to": item.user_id, "reason": result.reason},
+            )
+
+    def _backoff(self, attempts: int, after: float | None) -> timedelta:
+        base = min(900.0, 2.0 * 2 ** max(attempts - 1, 0))
+        delay = base * (0.5 + self._rng.random() / 2)  # jitter spreads retries from many instances
+        return timedelta(seconds=max(delay, after or 0.0))
+
+    async def release(self) -> int:
+        """Give back this instance's unfinished claims (graceful shutdown)."""
+        async with self.runtime.sessions.begin() as session:
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.claimed_by == self.instance_id,
+                    OutboxMessage.status == "queued",
+                    OutboxMessage.lease_until.is_not(None),
+                )
+                .values(lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,32 @@
+"""Operations from the command line: leads, the scheduler as its own process."""
+
+from __future__ import annotations
+
+from tests.test_console_and_export import env, run  # noqa: F401  (fixture re-used)
+
+
+def test_leads_add_list_remove(env: dict[str, str]) -> None:  # noqa: F811
+    added = run(["leads", "add", "--platform", "slack", "--workspace", "T1", "--lead", "ULEAD", "--all"], env)
+    assert added.returncode == 0, added.stderr
+    assert "added: ULEAD leads workspace" in added.stdout
+    again = run(["leads", "add", "--platform", "slack", "--workspace", "T1", "--lead", "ULEAD", "--all"], env)
+    assert "already there" in again.stdout
+    run(
+        ["leads", "add", "--platform", "slack", "--workspace", "T1", "--lead", "UL2", "--user", "U1", "--user", "U2"],
+        env,
+    )
+    listing = run(["leads", "list"], env).stdout
+    assert "slack T1: ULEAD leads workspace" in listing
+    assert "slack T1: UL2 leads user U1" in listing and "slack T1: UL2 leads user U2" in listing
+    assert (
+        "removed 2 assignment(s)"
+        in run(["leads", "remove", "--platform", "slack", "--workspace", "T1", "--lead", "UL2"], env).stdout
+    )
+    bad = run(["leads", "add", "--platform", "slack", "--workspace", "T1", "--lead", "X"], env)
+    assert bad.returncode == 2 and "one of the arguments --all --user --channel is required" in bad.stderr
+
+
+def test_scheduler_once_runs_and_exits(env: dict[str, str]) -> None:  # noqa: F811
+    result = run(["scheduler", "--once"], env)
+    assert result.returncode == 0, result.stderr
+    assert "scheduler pass: 0 follow-ups advanced, 0 delivered" in result.stderr

@@ -1,0 +1,456 @@
+"""'Received and understood': asking, nudging, escalating, answering, working hours, platform faults."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.clock import ManualClock
+from bot.db.models import CheckEvent, FollowUp, OutboxMessage
+from bot.delivery import RetryLater, Undeliverable
+from bot.runtime import Runtime
+from bot.scheduler import Scheduler
+from bot.services.checks import Actor
+from bot.services.followups import FollowUpNotFound, NoteRequired
+from bot.services.users import remember_user
+from dialogs.messages import FollowUpPrompt, Info, Prompt
+from dialogs.state import Recipient
+from tests.conftest import make_settings
+from tests.support.deliverers import RecordingDeliverer
+from tests.support.flows import answer_for, default_answer
+
+SENDER = Actor("slack", "T1", "USENDER")
+RECIPIENT = Actor("slack", "T1", "URECIP")
+LEAD = "ULEAD"
+
+
+async def complete(runtime: Runtime, actor: Actor, script: dict) -> uuid.UUID:
+    script = {"immediate_danger": "no", **script}
+    reply = await runtime.checks.start(actor)
+    engine = runtime.packs.engine()
+    while isinstance(reply.message, Prompt):
+        step = engine.pack.step(reply.message.step_id)
+        async with runtime.sessions() as s:
+            from bot.db.models import Check
+
+            row = await s.get(Check, reply.check_id)
+            assert row is not None
+            state = engine.load(row.state)
+        answer = answer_for(step, state, script[step.id]) if step.id in script else default_answer(step, state)
+        reply = await runtime.checks.answer(actor, reply.check_id, answer)
+    return reply.check_id
+
+
+async def follow_up_of(runtime: Runtime, check_id: uuid.UUID) -> FollowUp:
+    async with runtime.sessions() as s:
+        fu = await s.scalar(select(FollowUp).where(FollowUp.check_id == check_id))
+        assert fu is not None
+        return fu
+
+
+async def trail(runtime: Runtime, check_id: uuid.UUID) -> list[str]:
+    async with runtime.sessions() as s:
+        return list(
+            await s.scalars(select(CheckEvent.kind).where(CheckEvent.check_id == check_id).order_by(CheckEvent.seq))
+        )
+
+
+@pytest.fixture
+def platform() -> RecordingDeliverer:
+    return RecordingDeliverer()
+
+
+@pytest.fixture
+def scheduler(runtime: Runtime, platform: RecordingDeliverer) -> Scheduler:
+    return Scheduler(runtime, {"slack": platform}, instance_id="test-1")
+
+
+async def share_with_colleague(runtime: Runtime) -> uuid.UUID:
+    await runtime.leads.assign("slack", "T1", LEAD, "workspace", "", runtime.clock.now())
+    return await complete(runtime, SENDER, {"decision": "share", "recipient": Recipient(user_id=RECIPIENT.user_id)})
+
+
+async def test_recipient_is_asked_after_the_delay_and_confirms(
+    runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer, scheduler: Scheduler
+) -> None:
+    check_id = await share_with_colleague(runtime)
+    fu = await follow_up_of(runtime, check_id)
+    assert fu.kind == "recipient_confirm" and fu.target_id == RECIPIENT.user_id and fu.state == "scheduled"
+    assert fu.due_at == clock.now() + timedelta(hours=4)
+
+    await scheduler.run_once()
+    assert platform.sent == []  # not yet due
+    clock.advance(timedelta(hours=4))
+    await scheduler.run_once()
+    [ask] = platform.to(RECIPIENT.user_id)
+    assert isinstance(ask, FollowUpPrompt)
+    assert [c.label for c in ask.choices] == [
+        "Received and understood",
+        "Received, I need clarification",
+        "Not received",
+    ]
+    assert "{user:USENDER} shared information with you about case CS-2024-0113" in ask.lines[0]
+    assert "Secure or encrypted email" in ask.lines[0] or "by " in ask.lines[0]
+
+    result = await runtime.followups.answer(RECIPIENT, fu.id, "understood")
+    assert result.changed
+    await scheduler.run_once()
+    [notice] = platform.to(SENDER.user_id)
+    assert isinstance(notice, Info) and "confirmed" in notice.lines[0]
+
+    again = await runtime.followups.answer(RECIPIENT, fu.id, "understood")
+    assert not again.changed and "already answered" in again.reply.lines[0]
+    # confirmed: no nudge, no escalation, ever
+    platform.clear()
+    for _ in range(5):
+        clock.advance(timedelta(days=1))
+        await scheduler.run_once()
+    assert platform.sent == []
+    assert (await follow_up_of(runtime, check_id)).state == "confirmed"
+    kinds = await trail(runtime, check_id)
+    assert kinds[-4:] == ["completed", "follow_up_scheduled", "follow_up_asked", "follow_up_answered"]
+
+
+async def test_clarification_needs_a_note_and_reaches_the_sender(
+    runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer, scheduler: Scheduler
+) -> None:
+    check_id = await share_with_colleague(runtime)
+    fu = await follow_up_of(runtime, check_id)
+    clock.advance(timedelta(hours=4))
+    await scheduler.run_once()
+    with pytest.raises(NoteRequired, match="What is unclear"):
+        await runtime.followups.answer(RECIPIENT, fu.id, "clarification")
+    await runtime.followups.answer(
+        RECIPIENT, fu.id, "clarification", "Which {user:UX} school does the <b>sibling</b> attend?"
+    )
+    await scheduler.run_once()
+    [notice] = platform.to(SENDER.user_id)
+    assert isinstance(notice, Info)
+    assert "needs clarification" in notice.lines[0]
+    assert "(user:UX)" in notice.lines[0], "typed notes cannot forge mentions"
+    assert (await follow_up_of(runtime, check_id)).state == "clarification"
+
+
+async def test_not_received_alerts_the_sender_and_the_lead_at_once(
+    runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer, scheduler: Scheduler
+) -> None:
+    check_id = await share_with_colleague(runtime)
+    fu = await follow_up_of(runtime, check_id)
+    clock.advance(timedelta(hours=4))
+    await scheduler.run_once()
+    await runtime.followups.answer(RECIPIENT, fu.id, "not_received")
+    await scheduler.run_once()
+    [alert] = platform.to(SENDER.user_id)
+    assert isinstance(alert, Info) and "NOT arrived" in alert.lines[0]
+    [escalation] = platform.to(LEAD)
+    assert isinstance(escalation, Info) and "CS-2024-0113" in escalation.title
+    assert "NOT arrived" in escalation.lines[0]
+    assert "asked" in escalation.lines[1]  # the trail
+    assert "follow_up_escalated" in await trail(runtime, check_id)
+
+
+async def test_unanswered_follow_ups_are_nudged_then_escalated(
+    runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer, scheduler: Scheduler
+) -> None:
+    check_id = await share_with_colleague(runtime)  # Tue 10:00
+    for _ in range(4 * 24):
+        clock.advance(timedelta(hours=1))
+        await scheduler.run_once()
+    to_recipient = platform.to(RECIPIENT.user_id)
+    assert isinstance(to_recipient[0], FollowUpPrompt) and not to_recipient[0].title.startswith("Reminder")
+    reminders = [m for m in to_recipient if m.title.startswith("Reminder")]
+    assert len(reminders) == 2  # Wed 14:00 and Thu 14:00; escalation at Fri 10:00 stops the nudging
+    [escalation] = platform.to(LEAD)
+    assert isinstance(escalation, Info) and "still no confirmation" in escalation.lines[0]
+    fu = await follow_up_of(runtime, check_id)
+    assert fu.state == "escalated" and fu.escalated_at == datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+    # a late answer is still taken
+    assert (await runtime.followups.answer(RECIPIENT, fu.id, "understood")).changed
+
+
+async def test_recipient_outside_the_workspace_means_the_sender_is_asked(
+    runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer, scheduler: Scheduler
+) -> None:
+    await runtime.leads.assign("slack", "T1", LEAD, "user", SENDER.user_id, clock.now())
+    check_id = await complete(runtime, SENDER, {"decision": "share"})  # recipient: an organisation and role
+    fu = await follow_up_of(runtime, check_id)
+    assert fu.kind == "sender_confirm" and fu.target_id == SENDER.user_id
+    clock.advance(timedelta(hours=4))
+    await scheduler.run_once()
+    [ask] = platform.to(SENDER.user_id)
+    assert isinstance(ask, FollowUpPrompt)
+    assert [c.id for c in ask.choices] == ["confirmed", "remind_me", "could_not_confirm"]
+    assert "MASH detective sergeant, Northshire Police" in ask.lines[0]
+
+    remind = await runtime.followups.answer(SENDER, fu.id, "remind_me")
+    assert "ask again" in remind.reply.lines[0]
+    clock.advance(timedelta(hours=24))
+    await scheduler.run_once()
+    assert len([m for m in platform.to(SENDER.user_id) if isinstance(m, FollowUpPrompt)]) == 2
+    await runtime.followups.answer(SENDER, fu.id, "could_not_confirm")
+    await scheduler.run_once()
+    [escalation] = platform.to(LEAD)
+    assert isinstance(escalation, Info) and "could not confirm" in escalation.lines[0]
+
+
+async def test_sender_confirmation_takes_an_optional_note(runtime: Runtime, clock: ManualClock) -> None:
+    check_id = await complete(runtime, SENDER, {"decision": "share"})
+    fu = await follow_up_of(runtime, check_id)
+    result = await runtime.followups.answer(SENDER, fu.id, "confirmed", "Phone call with the duty worker")
+    assert result.changed and "confirmed" in result.reply.lines[0]
+    async with runtime.sessions() as s:
+        event = await s.scalar(select(CheckEvent).where(CheckEvent.kind == "follow_up_answered"))
+        assert event is not None and event.data["note"] == "Phone call with the duty worker"
+
+
+async def test_not_sharing_after_a_request_reminds_to_tell_the_requester(
+    runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer, scheduler: Scheduler
+) -> None:
+    check_id = await complete(
+        runtime, SENDER, {"request_context": "asked", "decision": "not_share", "requester_told": "will_tell"}
+    )
+    fu = await follow_up_of(runtime, check_id)
+    assert fu.kind == "tell_requester"
+    clock.advance(timedelta(hours=4))
+    await scheduler.run_once()
+    [ask] = platform.to(SENDER.user_id)
+    assert isinstance(ask, FollowUpPrompt) and "Tell the requester" in ask.title
+    result = await runtime.followups.answer(SENDER, fu.id, "told")
+    assert "requester has been told" in result.reply.lines[0]
+    assert (await follow_up_of(runtime, check_id)).state == "told"
+
+
+async def test_already_told_requester_needs_no_reminder(runtime: Runtime) -> None:
+    check_id = await complete(
+        runtime, SENDER, {"request_context": "asked", "decision": "not_share", "requester_told": "told"}
+    )
+    async with runtime.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(FollowUp).where(FollowUp.check_id == check_id)) == 0
+
+
+async def test_console_checks_have_no_follow_ups(runtime: Runtime) -> None:
+    check_id = await complete(runtime, Actor("console", "local", "me"), {"decision": "share"})
+    async with runtime.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(FollowUp).where(FollowUp.check_id == check_id)) == 0
+
+
+async def test_only_the_person_asked_can_answer(runtime: Runtime) -> None:
+    check_id = await share_with_colleague(runtime)
+    fu = await follow_up_of(runtime, check_id)
+    for intruder in (SENDER, Actor("slack", "T2", RECIPIENT.user_id), Actor("teams", "T1", RECIPIENT.user_id)):
+        with pytest.raises(FollowUpNotFound):
+            await runtime.followups.answer(intruder, fu.id, "understood")
+    with pytest.raises(ValueError, match="not one of the answers"):
+        await runtime.followups.answer(RECIPIENT, fu.id, "told")
+
+
+async def test_pending_lists_follow_ups_for_both_sides(
+    runtime: Runtime, clock: ManualClock, scheduler: Scheduler
+) -> None:
+    await share_with_colleague(runtime)
+    clock.advance(timedelta(hours=4))
+    await scheduler.run_once()
+    mine = await runtime.checks.pending(RECIPIENT)
+    assert [i.kind for i in mine.items] == ["follow_up"]
+    assert "you are asked to confirm" in mine.items[0].status
+    theirs = await runtime.checks.pending(SENDER)
+    assert "waiting for the recipient" in theirs.items[0].status
+    assert (await runtime.checks.pending(Actor("slack", "T2", "URECIP"))).items == ()
+
+
+# --- working hours -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("finished", "tz", "expected"),
+    [
+        # Friday 17:00 London + 4 h = 21:00: waits for Monday 08:00
+        (datetime(2026, 11, 27, 17, 0, tzinfo=UTC), None, datetime(2026, 11, 30, 8, 0, tzinfo=UTC)),
+        # a recipient in New York: Friday 22:00 UTC + 4 h is 21:00 there; Monday 08:00 there is 13:00 UTC
+        (datetime(2026, 11, 27, 22, 0, tzinfo=UTC), "America/New_York", datetime(2026, 11, 30, 13, 0, tzinfo=UTC)),
+        # across the end of British Summer Time (25 Oct 2026): Friday 17:00 BST + 4 h, Monday 08:00 GMT
+        (datetime(2026, 10, 23, 16, 0, tzinfo=UTC), None, datetime(2026, 10, 26, 8, 0, tzinfo=UTC)),
+        # within hours: no deferral
+        (datetime(2026, 11, 24, 9, 0, tzinfo=UTC), None, datetime(2026, 11, 24, 13, 0, tzinfo=UTC)),
+    ],
+)
+async def test_follow_ups_wait_for_working_hours_in_the_recipients_zone(
+    runtime: Runtime, clock: ManualClock, finished: datetime, tz: str | None, expected: datetime
+) -> None:
+    if tz:
+        await remember_user(runtime.sessions, "slack", "T1", RECIPIENT.user_id, clock.now(), tz=tz)
+    clock.set(finished)
+    check_id = await complete(runtime, SENDER, {"decision": "share", "recipient": Recipient(user_id=RECIPIENT.user_id)})
+    assert (await follow_up_of(runtime, check_id)).due_at == expected
+
+
+async def test_always_means_no_deferral(db_url: str, clock: ManualClock) -> None:
+    rt = await Runtime.create(make_settings(db_url, sharecheck_working_hours="always"), clock=clock, migrate=True)
+    try:
+        clock.set(datetime(2026, 11, 28, 23, 0, tzinfo=UTC))  # Saturday night
+        check_id = await complete(rt, SENDER, {"decision": "share", "recipient": Recipient(user_id="UR")})
+        assert (await follow_up_of(rt, check_id)).due_at == datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
+    finally:
+        await rt.close()
+
+
+# --- platform faults ---------------------------------------------------------------------
+
+
+async def test_rate_limit_honours_retry_after_and_nothing_is_duplicated(
+    runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer, scheduler: Scheduler
+) -> None:
+    await share_with_colleague(runtime)
+    clock.advance(timedelta(hours=4))
+    platform.fail_next(
+        RECIPIENT.user_id, RetryLater("ratelimited", after=30), RetryLater("http 503"), RetryLater("timeout")
+    )
+    stats = await scheduler.run_once()
+    assert stats.retried == 1 and platform.sent == []
+    clock.advance(timedelta(seconds=29))
+    assert (await scheduler.run_once()).claimed == 0  # Retry-After is honoured
+    for _ in range(10):
+        clock.advance(timedelta(seconds=60))
+        await scheduler.run_once()
+    assert len(platform.to(RECIPIENT.user_id)) == 1
+    async with runtime.sessions() as s:
+        row = await s.scalar(select(OutboxMessage).where(OutboxMessage.user_id == RECIPIENT.user_id))
+        assert row is not None and row.status == "sent" and row.attempts == 4
+
+
+async def test_a_recipient_who_left_is_marked_undeliverable_and_the_sender_told(
+    runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer, scheduler: Scheduler
+) -> None:
+    check_id = await share_with_colleague(runtime)
+    clock.advance(timedelta(hours=4))
+    platform.fail_next(RECIPIENT.user_id, Undeliverable("account_inactive"))
+    await scheduler.run_once()
+    await scheduler.run_once()
+    assert (await follow_up_of(runtime, check_id)).state == "undeliverable"
+    [notice] = platform.to(SENDER.user_id)
+    assert isinstance(notice, Info) and "could not reach" in notice.lines[0]
+    assert "follow_up_undeliverable" in await trail(runtime, check_id)
+
+
+async def test_endless_failures_end_as_undeliverable_not_silence(
+    runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer
+) -> None:
+    scheduler = Scheduler(runtime, {"slack": platform}, instance_id="t", max_attempts=3)
+    check_id = await share_with_colleague(runtime)
+    clock.advance(timedelta(hours=4))
+    platform.fail_next(RECIPIENT.user_id, *[RetryLater("http 500")] * 10)
+    for _ in range(10):
+        await scheduler.run_once()
+        clock.advance(timedelta(minutes=20))
+    assert (await follow_up_of(runtime, check_id)).state == "undeliverable"
+    assert platform.to(SENDER.user_id), "the sender hears about it"
+
+
+async def test_a_crashed_instances_claims_are_taken_over_after_the_lease(
+    runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer
+) -> None:
+    for i in range(5):
+        await complete(
+            runtime, Actor("slack", "T1", f"US{i}"), {"decision": "share", "recipient": Recipient(user_id=f"UR{i}")}
+        )
+    clock.advance(timedelta(hours=4))
+    crashed = Scheduler(runtime, {"slack": platform}, instance_id="crashed", lease=timedelta(minutes=2))
+    await runtime.followups.advance_due()
+    claimed = await crashed.claim()  # claimed, then the instance dies before sending
+    assert len(claimed) == 5
+    survivor = Scheduler(runtime, {"slack": platform}, instance_id="survivor")
+    assert (await survivor.run_once()).claimed == 0  # the lease still holds
+    clock.advance(timedelta(minutes=3))
+    stats = await survivor.run_once()
+    assert stats.delivered == 5
+    assert sorted(s.user_id for s in platform.sent) == [f"UR{i}" for i in range(5)]
+
+
+async def test_graceful_shutdown_releases_claims(
+    runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer
+) -> None:
+    await share_with_colleague(runtime)
+    clock.advance(timedelta(hours=4))
+    a = Scheduler(runtime, {"slack": platform}, instance_id="a")
+    await runtime.followups.advance_due()
+    assert len(await a.claim()) == 1
+    assert await a.release() == 1
+    assert (await Scheduler(runtime, {"slack": platform}, instance_id="b").run_once()).delivered == 1
+
+
+async def test_the_scheduler_loop_runs_and_stops(
+    runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer
+) -> None:
+    await share_with_colleague(runtime)
+    clock.advance(timedelta(hours=4))
+    stop = asyncio.Event()
+    task = asyncio.create_task(Scheduler(runtime, {"slack": platform}).run(stop))
+    for _ in range(100):
+        if platform.sent:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert len(platform.to(RECIPIENT.user_id)) == 1
+
+
+# --- several instances on one PostgreSQL --------------------------------------------------
+
+
+async def seed_due_follow_ups(runtime: Runtime, n: int) -> list[uuid.UUID]:
+    """One real completed check, and n follow-ups hanging off it, all due now."""
+    check_id = await complete(runtime, SENDER, {"decision": "share", "recipient": Recipient(user_id="UR")})
+    now = runtime.clock.now()
+    ids = [uuid.uuid4() for _ in range(n)]
+    async with runtime.sessions.begin() as s:
+        s.add_all(
+            FollowUp(
+                id=i,
+                check_id=check_id,
+                platform="slack",
+                workspace_id="T1",
+                kind="recipient_confirm",
+                sender_id=SENDER.user_id,
+                target_id=f"UR{k}",
+                case_reference="CS-1",
+                details={},
+                state="scheduled",
+                due_at=now,
+                escalate_at=now + timedelta(days=3),
+                nudges=0,
+                created_at=now,
+                updated_at=now,
+            )
+            for k, i in enumerate(ids)
+        )
+    return ids
+
+
+@pytest.mark.postgres
+async def test_two_schedulers_on_postgres_send_each_follow_up_once(postgres_url: str, clock: ManualClock) -> None:
+    a = await Runtime.create(make_settings(postgres_url), clock=clock, migrate=True)
+    b = await Runtime.create(make_settings(postgres_url), clock=clock, migrate=False)
+    platform = RecordingDeliverer(delay=0.001)
+    try:
+        ids = await seed_due_follow_ups(a, 2000)
+        await asyncio.gather(
+            Scheduler(a, {"slack": platform}, instance_id="a", batch=100).run_once(),
+            Scheduler(b, {"slack": platform}, instance_id="b", batch=100).run_once(),
+        )
+        asked = [m.follow_up_id for m in (s.message for s in platform.sent) if isinstance(m, FollowUpPrompt)]
+        assert len(asked) == 2000
+        assert sorted(asked) == sorted(str(i) for i in ids)
+        async with a.sessions() as s:
+            by = dict(
+                (
+                    await s.execute(select(OutboxMessage.claimed_by, func.count()).group_by(OutboxMessage.claimed_by))
+                ).all()
+            )
+        assert by.get("a", 0) > 0 and by.get("b", 0) > 0, f"both instances did work: {by}"
+    finally:
+        await a.close()
+        await b.close()
