@@ -65,12 +65,14 @@ async def test_a_complete_check_is_recorded_with_its_trail(runtime: Runtime, clo
     assert snap.pack_id == "children-england-2024" and snap.pack_version == row.pack_version
     events = await _events(runtime, check_id)
     kinds = [e.kind for e in events]
-    assert kinds[0] == "started" and kinds[-1] == "completed"
+    assert kinds[0] == "started"
+    assert kinds[-2:] == ["completed", "follow_up_scheduled"]  # sharing with a colleague starts the follow-up
     assert kinds.count("answered") == len(snap.answers) + sum(
         1 for e in events if e.kind == "answered" and runtime.packs.pack().step(e.data["step"]).kind.value == "notice"
     )
     assert [e.seq for e in events] == list(range(len(events)))
-    assert all(e.actor == str(ALICE) for e in events)
+    assert all(e.actor == str(ALICE) for e in events[:-1])
+    assert events[-1].actor == "sharecheck:scheduler"
 
 
 async def test_restart_resumes_where_the_practitioner_stopped(db_url: str, clock: ManualClock) -> None:
