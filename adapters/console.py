@@ -12,7 +12,7 @@ from typing import TextIO
 
 from bot.services.checks import Actor, CheckService, Outcome, Reply
 from dialogs.content import AnswerKind
-from dialogs.messages import Cancelled, Completion, Message, Prompt
+from dialogs.messages import Cancelled, Completion, Digest, Message, Prompt
 from dialogs.state import Answer, Recipient
 
 WIDTH = 78
@@ -73,6 +73,27 @@ def render_completion(done: Completion) -> str:
     for link in done.links:
         lines.append(f"{link.title}: {link.url}")
     lines.append(bar)
+    return "\n".join(lines)
+
+
+def render_digest(digest: Digest) -> str:
+    lines = [digest.title, digest.period, ""]
+    if digest.empty:
+        lines.append(digest.empty_text)
+    if digest.needs_you:
+        lines.append("NEEDS YOU")
+        lines.extend(f"  {item.case_reference}: {item.text}" for item in digest.needs_you)
+        lines.append("")
+    for figure in digest.figures:
+        change = f"{figure.change:+d}" if figure.change else "no change"
+        lines.append(f"  {figure.label}: {figure.value} ({change})")
+    if digest.unsure:
+        lines.append("")
+        lines.append("Where practitioners were unsure most often:")
+        lines.extend(f"  {f.label}: {f.value} (previously {f.previous})" for f in digest.unsure)
+    if digest.trend:
+        lines.append("")
+        lines.append(f"{digest.trend_label}: {digest.sparkline()}  {' '.join(map(str, digest.trend))}")
     return "\n".join(lines)
 
 

@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("--workspace", required=True)
     remove.add_argument("--lead", required=True)
     leads_sub.add_parser("list", help="list the assignments")
+
+    digest = sub.add_parser("digest", help="a lead's digest now")
+    digest.add_argument("--lead", required=True, help="the lead's user id")
+    digest.add_argument("--platform", choices=("slack", "teams"), help="needed if the lead is on several")
+    digest.add_argument("--workspace", help="needed if the lead is in several workspaces")
+    digest.add_argument("--dry-run", action="store_true", help="print it here instead of sending it")
     return parser
 
 
@@ -119,6 +125,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(run_scheduler(settings, once=args.once))
     if args.command == "leads":
         return asyncio.run(_leads(settings, args))
+    if args.command == "digest":
+        return asyncio.run(_digest(settings, args))
     if args.command == "chat":
         return asyncio.run(_chat(settings, args.pack, args.user or getpass.getuser()))
     if args.command == "export":
@@ -186,4 +194,28 @@ async def _leads(settings: Settings, args: argparse.Namespace) -> int:
         for scope, value in targets:
             added = await runtime.leads.assign(args.platform, args.workspace, args.lead, scope, value, now)
             print(("added" if added else "already there") + f": {args.lead} leads {scope} {value}".rstrip())
+        return 0
+
+
+async def _digest(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.console import render_digest
+    from bot.runtime import open_runtime
+
+    async with open_runtime(settings) as runtime:
+        places = [
+            (p, w)
+            for p, w, lead in await runtime.digests.leads()
+            if lead == args.lead and args.platform in (None, p) and args.workspace in (None, w)
+        ]
+        if len(places) != 1:
+            found = ", ".join(f"{p} {w}" for p, w in places) or "nowhere"
+            print(f"sharecheck: {args.lead} is a lead in {found}; name --platform and --workspace", file=sys.stderr)
+            return 2
+        platform, workspace = places[0]
+        digest = await runtime.digests.build(platform, workspace, args.lead, runtime.packs.pack())
+        if args.dry_run:
+            print(render_digest(digest))
+            return 0
+        await runtime.digests.send_now(platform, workspace, args.lead, digest)
+        print(f"queued the digest for {args.lead}; the scheduler delivers it", file=sys.stderr)
         return 0

@@ -13,6 +13,7 @@ from bot.db.engine import create_engine, session_factory
 from bot.db.migrate import upgrade_async
 from bot.packs import PackRegistry
 from bot.services.checks import CheckService
+from bot.services.digests import DigestService
 from bot.services.followups import FollowUpService
 from bot.services.leads import LeadDirectory
 from bot.settings import Settings
@@ -29,6 +30,7 @@ class Runtime:
     checks: CheckService
     leads: LeadDirectory
     followups: FollowUpService
+    digests: DigestService
 
     @classmethod
     async def create(cls, settings: Settings, clock: Clock | None = None, migrate: bool | None = None) -> Runtime:
@@ -54,6 +56,7 @@ class Runtime:
             checks=checks,
             leads=leads,
             followups=followups,
+            digests=DigestService(sessions, clock, settings),
         )
 
     async def close(self) -> None:

@@ -40,6 +40,7 @@ OUTBOUND: TypeAdapter[Outbound] = TypeAdapter(Outbound)
 @dataclass
 class PassStats:
     advanced: int = 0
+    digests: int = 0
     claimed: int = 0
     delivered: int = 0
     retried: int = 0
@@ -48,7 +49,7 @@ class PassStats:
 
     @property
     def busy(self) -> bool:
-        return self.advanced > 0 or self.claimed > 0
+        return self.advanced > 0 or self.claimed > 0 or self.digests > 0
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class Scheduler:
     async def run_once(self) -> PassStats:
         """One pass: everything due now is advanced and delivered (in batches) before returning."""
         stats = PassStats()
+        stats.digests = await self.runtime.digests.queue_due(self.runtime.packs.pack())
         while True:
             advanced = await self.runtime.followups.advance_due(self.batch)
             stats.advanced += advanced

@@ -188,7 +188,54 @@ class FollowUpPrompt(BaseModel):
     note_prompt: str = ""
 
 
-Outbound = FollowUpPrompt | Info
+class DigestFigure(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    label: str
+    value: int
+    previous: int
+
+    @property
+    def change(self) -> int:
+        return self.value - self.previous
+
+
+class DigestItem(BaseModel):
+    """Something that needs the lead: a case reference and what is wrong."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_reference: str
+    text: str
+
+
+class Digest(BaseModel):
+    """A lead's summary for one period, actionable items first."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["digest"] = "digest"
+    title: str
+    period: str
+    needs_you: tuple[DigestItem, ...] = ()
+    figures: tuple[DigestFigure, ...] = ()
+    unsure: tuple[DigestFigure, ...] = ()
+    """Principles and rules practitioners most often answered 'not sure' about."""
+    trend_label: str = ""
+    trend: tuple[int, ...] = ()
+    """Completed checks per period, oldest first (the last is this period)."""
+    empty: bool = False
+    empty_text: str = "Nothing this period: no checks were completed and no follow-ups need you."
+
+    def sparkline(self) -> str:
+        bars = "▁▂▃▄▅▆▇█"
+        top = max(self.trend, default=0)
+        if top == 0:
+            return bars[0] * len(self.trend)
+        return "".join(bars[min(7, round(v * 7 / top))] for v in self.trend)
+
+
+Outbound = FollowUpPrompt | Info | Digest
 """What the scheduler delivers to people outside a conversation turn."""
 
 Message = Prompt | Completion | Cancelled

@@ -30,3 +30,14 @@ def test_scheduler_once_runs_and_exits(env: dict[str, str]) -> None:  # noqa: F8
     result = run(["scheduler", "--once"], env)
     assert result.returncode == 0, result.stderr
     assert "scheduler pass: 0 follow-ups advanced, 0 delivered" in result.stderr
+
+
+def test_digest_dry_run_prints_the_digest(env: dict[str, str]) -> None:  # noqa: F811
+    run(["leads", "add", "--platform", "slack", "--workspace", "T1", "--lead", "ULEAD", "--all"], env)
+    result = run(["digest", "--lead", "ULEAD", "--dry-run"], env)
+    assert result.returncode == 0, result.stderr
+    assert "Information sharing in your team: week to" in result.stdout
+    assert "Nothing this period" in result.stdout
+    assert "Checks completed, last 8 weeks" in result.stdout
+    unknown = run(["digest", "--lead", "UNOBODY", "--dry-run"], env)
+    assert unknown.returncode == 2 and "is a lead in nowhere" in unknown.stderr

@@ -48,6 +48,8 @@ class Check(Base):
     platform: Mapped[str] = mapped_column(String(16))
     workspace_id: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[str] = mapped_column(String(200))
+    channel_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """Where the check was started (Slack channel, Teams team), for leads whose scope is a channel."""
     status: Mapped[str] = mapped_column(String(16))
     pack_id: Mapped[str] = mapped_column(String(64))
     pack_version: Mapped[str] = mapped_column(String(16))
@@ -196,3 +198,44 @@ class LeadAssignment(Base):
         UniqueConstraint("platform", "workspace_id", "lead_id", "scope", "scope_value", name="uq_lead_assignment"),
         Index("ix_lead_assignments_scope", "platform", "workspace_id", "scope", "scope_value"),
     )
+
+
+class Role(Base):
+    """Administrators (who may change roles) per workspace; SHARECHECK_ADMINS are administrators too."""
+
+    __tablename__ = "roles"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    granted_by: Mapped[str] = mapped_column(String(250))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DigestSchedule(Base):
+    """When a lead wants their digest: daily or weekly, at an hour, in their time zone."""
+
+    __tablename__ = "digest_schedules"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lead_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    cadence: Mapped[str] = mapped_column(String(8))
+    weekday: Mapped[int] = mapped_column(Integer)
+    hour: Mapped[int] = mapped_column(Integer)
+    tz: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DigestSent(Base):
+    """One row per lead per period: the unique key makes a digest go out once even from several instances."""
+
+    __tablename__ = "digests_sent"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lead_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
