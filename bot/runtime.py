@@ -16,6 +16,7 @@ from bot.services.checks import CheckService
 from bot.services.digests import DigestService
 from bot.services.followups import FollowUpService
 from bot.services.leads import LeadDirectory
+from bot.services.roles import RoleService
 from bot.settings import Settings
 from dialogs.messages import LinkView
 
@@ -31,6 +32,7 @@ class Runtime:
     leads: LeadDirectory
     followups: FollowUpService
     digests: DigestService
+    roles: RoleService
 
     @classmethod
     async def create(cls, settings: Settings, clock: Clock | None = None, migrate: bool | None = None) -> Runtime:
@@ -57,6 +59,7 @@ class Runtime:
             leads=leads,
             followups=followups,
             digests=DigestService(sessions, clock, settings),
+            roles=RoleService(sessions, clock, settings, leads),
         )
 
     async def close(self) -> None:
