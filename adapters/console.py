@@ -29,6 +29,8 @@ def render_prompt(prompt: Prompt, full_help: bool = False) -> str:
     lines = [f"--- {prompt.pack_title} · {prompt.progress.label()} ---"]
     if prompt.notice:
         lines.append(_wrap(f"! {prompt.notice}"))
+    if prompt.personal_data_warning:
+        lines.append("  Type a new answer, or 'keep' to keep it as it is.")
     lines.append(_wrap(prompt.title.upper()))
     lines.append(_wrap(prompt.question))
     if prompt.help:
@@ -106,7 +108,7 @@ def render(message: Message, full_help: bool = False) -> str:
     return message.text
 
 
-def parse_answer(prompt: Prompt, line: str) -> Answer:
+def parse_answer(prompt: Prompt, line: str, last_text: str | None = None) -> Answer:
     """Translate a typed line into a neutral answer; the engine decides whether it is valid."""
     spec = prompt.input
     base = {"step_id": prompt.step_id, "revision": prompt.revision}
@@ -125,6 +127,8 @@ def parse_answer(prompt: Prompt, line: str) -> Answer:
             return Answer(**base, recipient=Recipient(user_id=line[1:].strip()))
         org, _, role = line.partition(",")
         return Answer(**base, recipient=Recipient(organisation=org.strip() or None, role=role.strip() or None))
+    if prompt.personal_data_warning and line.strip().lower() == "keep" and last_text is not None:
+        return Answer(**base, text=last_text, confirm_personal_data=True)
     if spec.optional and line.strip().lower() == "skip":
         return Answer(**base, text="")
     return Answer(**base, text=line)
@@ -136,6 +140,7 @@ class ConsoleChat:
         self.actor = actor
         self.stdin = stdin
         self.stdout = stdout
+        self._last_text: str | None = None
 
     def say(self, text: str) -> None:
         self.stdout.write(text + "\n")
@@ -186,4 +191,6 @@ class ConsoleChat:
             return await self.checks.cancel(self.actor, check_id, prompt.revision)
         if command == "urgent":
             return await self.checks.urgent(self.actor, check_id, prompt.revision)
-        return await self.checks.answer(self.actor, check_id, parse_answer(prompt, line))
+        answer = parse_answer(prompt, line, self._last_text)
+        self._last_text = answer.text
+        return await self.checks.answer(self.actor, check_id, answer)

@@ -23,6 +23,7 @@ from dialogs.messages import (
     Progress,
     Prompt,
 )
+from dialogs.personal_data import find_identifiers, warning_text
 from dialogs.record import build_completion, display_answer
 from dialogs.state import Answer, AnswerValue, DialogState, Recipient, Status
 
@@ -37,6 +38,14 @@ class DialogError(Exception):
 
 class InvalidAnswer(DialogError):
     pass
+
+
+class PersonalDataWarning(InvalidAnswer):
+    """Typed text looks like it holds personal identifiers; it can be confirmed and sent again."""
+
+    def __init__(self, message: str, kinds: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.kinds = kinds
 
 
 class StaleAnswer(DialogError):
@@ -149,7 +158,7 @@ class Engine:
             raise CorruptState("This check's saved state has no current question.")
         return state
 
-    def view(self, state: DialogState, notice: str | None = None) -> Message:
+    def view(self, state: DialogState, notice: str | None = None, personal_data_warning: bool = False) -> Message:
         if state.status is Status.CANCELLED:
             return Cancelled()
         if state.status is Status.COMPLETED:
@@ -166,6 +175,7 @@ class Engine:
             "can_go_back": bool(state.history),
             "urgent_exit": not state.urgent,
             "notice": notice,
+            "personal_data_warning": personal_data_warning,
         }
         if previous is not None:
             update["input"] = template.input.model_copy(update={"previous": display_answer(step, previous)})
@@ -289,7 +299,11 @@ class Engine:
                     f"That answer is {len(text):,} characters long; the limit here is {step.max_length:,}. "
                     "Keep to the key points: the case record holds the detail."
                 )
-            return AnswerValue(text=text, at=now)
+            findings = find_identifiers(text)
+            kinds = tuple(f.kind for f in findings)
+            if findings and not answer.confirm_personal_data:
+                raise PersonalDataWarning(warning_text(findings), kinds)
+            return AnswerValue(text=text, personal_data=kinds, at=now)
         if kind is AnswerKind.CASE_REFERENCE:
             if not text:
                 raise InvalidAnswer("Please type the case reference from your case system.")
@@ -375,6 +389,7 @@ __all__ = [
     "DialogError",
     "Engine",
     "InvalidAnswer",
+    "PersonalDataWarning",
     "StaleAnswer",
     "Turn",
 ]

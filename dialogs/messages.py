@@ -98,6 +98,8 @@ class Prompt(BaseModel):
     """Offer 'someone is in immediate danger' (hidden once the check is on that path)."""
     notice: str | None = None
     """A line to show above the question: why an answer was refused, or that a check was resumed."""
+    personal_data_warning: bool = False
+    """The notice warns of likely personal details; offer 'keep my answer as it is' (confirm_personal_data)."""
 
 
 class SummaryLine(BaseModel):

@@ -36,6 +36,8 @@ class AnswerValue(BaseModel):
     choices: tuple[str, ...] = ()
     text: str | None = None
     recipient: Recipient | None = None
+    personal_data: tuple[str, ...] = ()
+    """Kinds of identifier the practitioner was warned about and confirmed as needed."""
     at: datetime
 
 
@@ -71,3 +73,5 @@ class Answer(BaseModel):
     choices: tuple[str, ...] = Field(default=(), max_length=50)
     text: str | None = None
     recipient: Recipient | None = None
+    confirm_personal_data: bool = False
+    """The practitioner saw the personal-data warning and keeps the text as it is."""

@@ -164,3 +164,11 @@ def test_export_csv_neutralises_formulas() -> None:
     assert _cell('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
     assert _cell("-1") == "'-1"
     assert _cell("plain") == "plain"
+
+
+def test_console_warns_about_personal_details_and_can_keep(env: dict[str, str]) -> None:
+    script = "CS-1\n2\n2\n2\n1\n2\nThe father's email is dad@example.org\nkeep\n"
+    out = run(["chat", "--user", "p5"], env, script).stdout
+    assert "looks like it contains an email address" in out
+    assert "'keep' to keep it as it is" in out
+    assert "DECISION RECORDED: DO NOT SHARE" in out

@@ -23,7 +23,7 @@ from bot.db.models import Check
 from bot.metrics import CHECKS_FINISHED, CHECKS_STARTED
 from bot.packs import PackRegistry
 from bot.services.records import append_event
-from dialogs.engine import CorruptState, DialogClosed, DialogError, Engine, StaleAnswer, Turn
+from dialogs.engine import CorruptState, DialogClosed, DialogError, Engine, PersonalDataWarning, StaleAnswer, Turn
 from dialogs.messages import Message, PendingItem, PendingList, Prompt
 from dialogs.record import RecordSnapshot, build_snapshot
 from dialogs.state import Answer, DialogState, Status
@@ -242,6 +242,18 @@ class CheckService:
                 return Reply(check.id, Outcome.STALE, _with_id(engine.view(state), check.id), str(exc))
             except DialogClosed as exc:
                 return Reply(check.id, Outcome.CLOSED, _with_id(engine.view(state), check.id), str(exc))
+            except PersonalDataWarning as exc:
+                # the warning itself is recorded (which kinds, never the text), even if they then edit
+                await append_event(
+                    session,
+                    check.id,
+                    "personal_data_warning",
+                    str(actor),
+                    self._clock.now(),
+                    {"step": state.step, "kinds": list(exc.kinds)},
+                )
+                message = engine.view(state, notice=str(exc), personal_data_warning=True)
+                return Reply(check.id, Outcome.REFUSED, _with_id(message, check.id), str(exc))
             except DialogError as exc:
                 return Reply(
                     check.id, Outcome.REFUSED, _with_id(engine.view(state, notice=str(exc)), check.id), str(exc)
