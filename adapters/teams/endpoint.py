@@ -143,7 +143,20 @@ def make_handler(teams: TeamsApp) -> Handler:
         return web.Response(status=result.status_code, headers=result.headers)
 
     # the decorator (not middleware) so only this route needs a token: /healthz and /slack/events stay open
-    return cast(Handler, jwt_authorization_decorator(messages))  # type: ignore[no-untyped-call]
+    checked = cast(Handler, jwt_authorization_decorator(messages))  # type: ignore[no-untyped-call]
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        try:
+            return await checked(request)
+        except web.HTTPException:
+            raise
+        except Exception as exc:
+            # `messages` answers its own failures, so this came from the token check: the SDK 1.9 raises
+            # KeyError for a signed token without a 'kid' header instead of rejecting it
+            log.warning("teams: token rejected: %s", type(exc).__name__)
+            return _error(401, "Invalid token or authentication failed.")
+
+    return guarded
 
 
 def mount(app: web.Application, runtime: Runtime) -> None:
