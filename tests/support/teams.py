@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from aiohttp.test_utils import TestClient
@@ -120,7 +121,7 @@ def press(
 class Session:
     """One practitioner's conversation with the bot through the real HTTP endpoint and the fake connector."""
 
-    client: TestClient
+    client: TestClient[Any, Any]
     connector: FakeConnector
     engine: Engine
     style: Literal["execute", "submit"] = "execute"
@@ -167,8 +168,8 @@ class Session:
     ) -> dict[str, Any]:
         step = self.engine.pack.step(state_step)
         revision = find_action(card, "cancel")["data"]["revision"]
-        fake_state = DialogState.model_construct(revision=revision)
-        answer = default_answer(step, state or fake_state)
+        now = datetime(2026, 11, 24, 10, tzinfo=UTC)
+        answer = default_answer(step, state or self.engine.start(now).state.model_copy(update={"revision": revision}))
         if step.id == "immediate_danger":
             answer = answer.model_copy(update={"choices": ("no",)})
         recipient = answer.recipient
