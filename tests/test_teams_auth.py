@@ -194,3 +194,23 @@ async def test_bad_tokens_get_401_and_nothing_happens(
         assert "Traceback" not in body
     assert connector.calls == []
     assert await _nothing_recorded(secured)
+
+
+async def test_proactive_with_an_app_id_uses_the_app_identity(
+    secured: Runtime, keys: KeyServer, connector: FakeConnector
+) -> None:
+    from adapters.teams.proactive import send_proactive
+    from bot.services.users import get_user
+    from dialogs.messages import Info
+    from tests.support.teams import TENANT, USER
+
+    async with TestClient(TestServer(build_app(secured))) as client:
+        act = activity(connector.url, text="help")
+        resp = await client.post("/api/messages", json=act, headers={"Authorization": f"Bearer {token(connector.url)}"})
+        assert resp.status == 202
+    user = await get_user(secured.sessions, "teams", TENANT, USER)
+    assert user is not None
+    sent = await send_proactive(secured, user, Info(title="Follow-up"))
+    last = connector.calls[-1]
+    assert last.kind == "send" and last.response_id == sent
+    assert last.authorization == f"Bearer {OUTBOUND_TOKEN}"
