@@ -185,7 +185,7 @@ async def test_channel_falls_back_to_telling_them_where_to_go(client: TestClient
     assert "Open the chat with ShareCheck" in str(connector.cards()[-1])
 
 
-async def test_missing_tenant_outside_the_emulator_records_nothing(
+async def test_emulator_messages_without_a_tenant_get_a_stand_in_workspace(
     client: TestClient, connector: FakeConnector, runtime: Runtime
 ) -> None:
     # in emulator mode a message without a tenant is the Bot Framework Emulator's: it gets a stand-in workspace
