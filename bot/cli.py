@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     digest.add_argument("--platform", choices=("slack", "teams"), help="needed if the lead is on several")
     digest.add_argument("--workspace", help="needed if the lead is in several workspaces")
     digest.add_argument("--dry-run", action="store_true", help="print it here instead of sending it")
+
+    manifest = sub.add_parser("manifest", help="the app manifest for a chat platform, filled in from settings")
+    manifest.add_argument("platform", choices=("teams",))
+    manifest.add_argument("--out", type=Path, help="where to write it (Teams: the upload-ready zip)")
     return parser
 
 
@@ -131,6 +135,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_chat(settings, args.pack, args.user or getpass.getuser()))
     if args.command == "export":
         return asyncio.run(_export(settings, args))
+    if args.command == "manifest":
+        return _manifest(settings, args.platform, args.out)
     if args.command == "serve":
         from bot.server import serve
 
@@ -140,6 +146,20 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             settings.port = args.port
         return serve(settings, scheduler=not args.no_scheduler)
     raise AssertionError(args.command)  # pragma: no cover
+
+
+def _manifest(settings: Settings, platform: str, out: Path | None) -> int:
+    if platform == "teams":
+        from adapters.teams.manifest import ManifestError, write_package
+
+        try:
+            path = write_package(settings, out or Path("sharecheck-teams.zip"))
+        except ManifestError as exc:
+            print(f"sharecheck: {exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {path}: upload it in Teams (Apps, Manage your apps, Upload an app)", file=sys.stderr)
+        return 0
+    raise AssertionError(platform)  # pragma: no cover
 
 
 async def _chat(settings: Settings, pack_id: str | None, user: str) -> int:

@@ -64,4 +64,7 @@ def build_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    from adapters.teams import mount_teams  # lazily: the Agents SDK loads only when the app is built
+
+    mount_teams(app, runtime)
     return app

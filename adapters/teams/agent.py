@@ -1,0 +1,287 @@
+"""The Teams activity handler: Activity in, CheckService call, Adaptive Card out. No domain rules here.
+
+Answers arrive as Action.Submit (a message activity whose ``value`` holds the card's data and inputs) or as
+Action.Execute (an ``adaptiveCard/action`` invoke answered with the next card in the InvokeResponse). Every
+answer names its check, step and revision, so a double click or a replayed delivery is refused by the
+service (Outcome.STALE) and never recorded twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, cast
+
+from microsoft_agents.activity import (
+    Activity,
+    ActivityTypes,
+    Attachment,
+    ChannelAccount,
+    ConversationAccount,
+    ConversationParameters,
+    ConversationReference,
+    InvokeResponse,
+    TurnContextProtocol,
+)
+from microsoft_agents.hosting.core import ActivityHandler, TurnContext
+from microsoft_agents.hosting.core.connector import ConnectorClientBase
+
+from adapters.teams.cards import CARD_CONTENT_TYPE, WELCOME, ActionStyle, Card, render, render_info, render_notice
+from adapters.teams.parse import ActionData, UnknownAction, parse_command, parse_execute, parse_submit
+from bot.runtime import Runtime
+from bot.services.checks import Actor, CheckNotFound
+from bot.services.dedupe import first_time
+from bot.services.help import help_message
+from bot.services.users import remember_user
+from dialogs.messages import Info, LinkView, Message, PendingList
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "teams"
+EMULATOR_TENANT = "emulator"
+ADAPTIVE_CARD_ACTION = "adaptiveCard/action"
+Neutral = Message | Info | PendingList
+
+UNKNOWN_ACTION = (
+    "Sorry, I did not recognise that button. It may be from an older card: message me 'share-check' to carry on."
+)
+NOT_FOUND = "That check is not available to you. Message me 'share-check' to start or carry on with yours."
+NO_TENANT = "I could not tell which organisation this message came from, so I have not recorded anything."
+MOVED = "I have sent you a private message: carry on with the check there, so your answers stay between us."
+OPEN_PERSONAL = (
+    "I could not message you privately. Open the chat with ShareCheck (Apps, then ShareCheck) and type 'share-check'."
+)
+FAILED = "Sorry, something went wrong on my side. Your check is saved: try again in a moment."
+NO_CHECK = Info(title="No check in progress", lines=("Message me `share-check` to start one.",))
+
+
+def card_attachment(card: Card) -> Attachment:
+    return Attachment(content_type=CARD_CONTENT_TYPE, content=card)
+
+
+def card_activity(card: Card) -> Activity:
+    return Activity(type=ActivityTypes.message, attachments=[card_attachment(card)])
+
+
+def card_invoke_response(card: Card) -> InvokeResponse:
+    """The Universal Actions response: Teams replaces the card that was clicked with this one."""
+    return InvokeResponse(status=200, body={"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": card})
+
+
+def tenant_of(activity: Activity) -> str | None:
+    data = activity.channel_data
+    if isinstance(data, dict):
+        tenant = data.get("tenant")
+        if isinstance(tenant, dict) and isinstance(tenant.get("id"), str) and tenant["id"]:
+            return str(tenant["id"])
+    if activity.conversation is not None and activity.conversation.tenant_id:
+        return str(activity.conversation.tenant_id)
+    return None
+
+
+def conversation_ref_json(ref: ConversationReference) -> dict[str, Any]:
+    dumped: dict[str, Any] = ref.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return dumped
+
+
+def _is_personal(activity: Activity) -> bool:
+    kind = activity.conversation.conversation_type if activity.conversation else None
+    return kind in (None, "personal")
+
+
+class ShareCheckAgent(ActivityHandler):
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.emulator = runtime.settings.teams_emulator_mode
+        self.links = tuple(LinkView(title=x.title, url=str(x.url)) for x in runtime.settings.sharecheck_local_links)
+
+    # --- who and where -------------------------------------------------------------------
+
+    def _actor(self, activity: Activity) -> Actor | None:
+        tenant = tenant_of(activity) or (EMULATOR_TENANT if self.emulator else None)
+        user = activity.from_property.id if activity.from_property else None
+        if not tenant or not user:
+            return None
+        return Actor(PLATFORM, tenant, user)
+
+    async def _remember(self, activity: Activity, actor: Actor) -> None:
+        """Store how to reach this user later (their 1:1 chat) and their time zone, in our database."""
+        ref = activity.get_conversation_reference()
+        ref.activity_id = None  # a later proactive message is a new message, not a reply
+        await remember_user(
+            self.runtime.sessions,
+            actor.platform,
+            actor.workspace_id,
+            actor.user_id,
+            self.runtime.clock.now(),
+            tz=activity.local_timezone or None,
+            conversation_ref=conversation_ref_json(ref) if _is_personal(activity) else None,
+        )
+
+    async def _first_delivery(self, activity: Activity) -> bool:
+        """Teams redelivers an activity it got no timely answer for: act on each activity id once."""
+        if not activity.id or activity.conversation is None:
+            return True
+        key = f"teams:{activity.conversation.id}:{activity.id}"
+        return await first_time(self.runtime.sessions, key, self.runtime.clock.now())
+
+    # --- the service calls ---------------------------------------------------------------
+
+    async def perform(self, actor: Actor, data: ActionData) -> Neutral:
+        checks = self.runtime.checks
+        try:
+            if data.verb == "start":
+                return (await checks.start(actor)).message
+            if data.verb == "resume":
+                if data.check_id is not None:
+                    return (await checks.current(actor, data.check_id)).message
+                resumed = await checks.resume(actor)
+                return resumed.message if resumed else NO_CHECK
+            if data.verb == "pending":
+                return await checks.pending(actor)
+            if data.verb == "help":
+                return help_message(self.runtime.packs.pack(), "share-check", self.links)
+            if data.check_id is None:
+                raise UnknownAction("no check named")
+            if data.verb == "answer":
+                return (await checks.answer(actor, data.check_id, data.answer())).message
+            move = {"back": checks.back, "cancel": checks.cancel, "urgent": checks.urgent}[data.verb]
+            return (await move(actor, data.check_id, data.revision)).message
+        except CheckNotFound:
+            return Info(title=NOT_FOUND)
+        except (UnknownAction, ValueError):
+            return Info(title=UNKNOWN_ACTION)
+
+    # --- activities ----------------------------------------------------------------------
+
+    async def on_message_activity(self, context: TurnContextProtocol[Any]) -> None:
+        turn_context = cast(TurnContext, context)
+        activity: Activity = turn_context.activity
+        actor = self._actor(activity)
+        if actor is None:
+            await turn_context.send_activity(card_activity(render_notice(NO_TENANT)))
+            return
+        if not await self._first_delivery(activity):
+            return
+        if activity.value is not None:
+            try:
+                action = parse_submit(activity.value)
+            except UnknownAction as exc:
+                log.info("teams: unrecognised card submission (%s)", exc)
+                await turn_context.send_activity(card_activity(render_notice(UNKNOWN_ACTION)))
+                return
+            if not _is_personal(activity):
+                await self._to_personal(turn_context, actor, action.data, action.style)
+                return
+            message = await self.perform(actor, action.data)
+            await self._replace_or_send(turn_context, render(message, action.style))
+            return
+        text = activity.remove_recipient_mention() if not _is_personal(activity) else activity.text
+        verb = parse_command(text)
+        style: ActionStyle = "execute" if activity.channel_id == "msteams" else "submit"
+        if verb is None:
+            verb = "help"
+        data = ActionData.model_validate({"sc_verb": verb})
+        if not _is_personal(activity):
+            await self._to_personal(turn_context, actor, data, style)
+            return
+        await self._remember(activity, actor)
+        message = await self.perform(actor, data)
+        await turn_context.send_activity(card_activity(render(message, style)))
+
+    async def on_invoke_activity(self, context: TurnContextProtocol[Any]) -> InvokeResponse:
+        turn_context = cast(TurnContext, context)
+        activity: Activity = turn_context.activity
+        if activity.name != ADAPTIVE_CARD_ACTION:
+            return InvokeResponse(status=200, body={})  # other invokes (tab, config) are not ours
+        try:
+            action = parse_execute(activity.value)
+        except UnknownAction as exc:
+            log.info("teams: unrecognised Action.Execute (%s)", exc)
+            return card_invoke_response(render_notice(UNKNOWN_ACTION))
+        actor = self._actor(activity)
+        if actor is None:
+            return card_invoke_response(render_notice(NO_TENANT))
+        try:
+            if not _is_personal(activity):
+                moved = await self._to_personal(turn_context, actor, action.data, action.style, reply=False)
+                return card_invoke_response(render_notice(MOVED if moved else OPEN_PERSONAL))
+            message = await self.perform(actor, action.data)
+            return card_invoke_response(render(message, action.style))
+        except Exception as exc:  # the card must still get an answer; details stay in our log, typed text nowhere
+            log.error("teams: Action.Execute failed: %s", type(exc).__name__)
+            return card_invoke_response(render_notice(FAILED))
+
+    async def on_conversation_update_activity(self, context: TurnContextProtocol[Any]) -> None:
+        turn_context = cast(TurnContext, context)
+        activity: Activity = turn_context.activity
+        bot_id = activity.recipient.id if activity.recipient else None
+        if not any(m.id == bot_id for m in activity.members_added or ()):
+            return
+        actor = self._actor(activity)
+        if actor is None or not await self._first_delivery(activity):
+            return
+        if _is_personal(activity):
+            await self._remember(activity, actor)
+        style: ActionStyle = "execute" if activity.channel_id == "msteams" else "submit"
+        await turn_context.send_activity(card_activity(render_info(WELCOME, style, start_button=True)))
+
+    # --- sending -------------------------------------------------------------------------
+
+    async def _replace_or_send(self, turn_context: TurnContext, card: Card) -> None:
+        """Update the clicked card in place where Teams allows it; otherwise post the card as a new message."""
+        reply_to = turn_context.activity.reply_to_id
+        if reply_to:
+            update = card_activity(card)
+            update.id = reply_to
+            try:
+                await turn_context.update_activity(update)
+                return
+            except Exception as exc:  # e.g. the card is too old to edit: a new message still moves things on
+                log.info("teams: could not update card in place (%s); sending a new one", type(exc).__name__)
+        await turn_context.send_activity(card_activity(card))
+
+    async def _to_personal(
+        self, turn_context: TurnContext, actor: Actor, data: ActionData, style: ActionStyle, reply: bool = True
+    ) -> bool:
+        """Carry a request made in a channel on in the user's 1:1 chat with the bot (answers are not for a team)."""
+        activity: Activity = turn_context.activity
+        connector = turn_context.services.get(ConnectorClientBase)  # type: ignore[type-abstract]
+        moved = False
+        if connector is not None and activity.from_property is not None:
+            try:
+                created = await connector.conversations.create_conversation(
+                    ConversationParameters(
+                        is_group=False,
+                        agent=activity.recipient,
+                        members=[ChannelAccount(id=activity.from_property.id)],
+                        tenant_id=actor.workspace_id,
+                        channel_data={"tenant": {"id": actor.workspace_id}},
+                    )
+                )
+                ref = ConversationReference(
+                    conversation=ConversationAccount(
+                        id=created.id, tenant_id=actor.workspace_id, conversation_type="personal"
+                    ),
+                    user=activity.from_property,
+                    agent=activity.recipient,
+                    channel_id=activity.channel_id,
+                    service_url=activity.service_url,
+                )
+                await remember_user(
+                    self.runtime.sessions,
+                    actor.platform,
+                    actor.workspace_id,
+                    actor.user_id,
+                    self.runtime.clock.now(),
+                    tz=activity.local_timezone or None,
+                    conversation_ref=conversation_ref_json(ref),
+                )
+                message = await self.perform(actor, data)
+                outgoing = card_activity(render(message, style)).apply_conversation_reference(ref)
+                await connector.conversations.send_to_conversation(created.id, outgoing)
+                moved = True
+            except Exception as exc:  # no 1:1 possible (app not installed personally, policy): tell them where to go
+                log.info("teams: could not open a personal chat (%s)", type(exc).__name__)
+        if reply:
+            await turn_context.send_activity(card_activity(render_notice(MOVED if moved else OPEN_PERSONAL)))
+        return moved

@@ -1,0 +1,295 @@
+"""Adaptive Cards (schema 1.5, the highest Teams renders everywhere) from the neutral messages.
+
+Pure functions from neutral messages to card dicts: no SDK, no I/O, so every card can be checked against
+the official schema in tests. Text a practitioner typed is rendered as a ``TextRun`` (never parsed as
+markdown) or as an input's value, so it cannot break or restyle a card.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from dialogs.content import AnswerKind
+from dialogs.messages import (
+    Cancelled,
+    CitationView,
+    Completion,
+    Info,
+    LinkView,
+    Message,
+    PendingList,
+    Prompt,
+)
+
+CARD_VERSION = "1.5"
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+Card = dict[str, Any]
+ActionStyle = Literal["execute", "submit"]
+"""Action.Execute (invoke, card replaced from the response) or Action.Submit (message with ``value``)."""
+
+# Input and element ids: the parser reads these names back (adapters/teams/parse.py).
+VERB = "sc_verb"
+CHOICE = "sc_choice"
+TEXT = "sc_text"
+ORG = "sc_org"
+ROLE = "sc_role"
+GUIDANCE_ID = "sc_guidance"
+NOTES_ID = "sc_case_notes"
+
+MAX_BUTTONS = 5
+"""Up to this many single choices become buttons; more become a compact choice set (Teams shows about 6 actions)."""
+MULTILINE_FROM = 200
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!~>|<])")
+
+
+def escape_markdown(text: str) -> str:
+    """Backslash-escape the markdown subset TextBlocks interpret (for content that must sit in a TextBlock)."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def plain(text: str, **style: Any) -> dict[str, Any]:
+    """A paragraph shown exactly as typed: TextRuns are never parsed as markdown."""
+    return {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": text, **style}]}
+
+
+def _text(text: str, **props: Any) -> dict[str, Any]:
+    """A TextBlock for our own (content pack) wording, which may use the markdown subset on purpose."""
+    return {"type": "TextBlock", "text": text, "wrap": True, **props}
+
+
+def _own(text: str) -> str:
+    # pack and help texts mark commands with backticks, which card markdown does not render
+    return re.sub(r"`([^`]+)`", r"**\1**", text)
+
+
+def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None, fallback: str = "") -> Card:
+    card: Card = {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": CARD_VERSION,
+        "body": body,
+    }
+    if actions:
+        card["actions"] = actions
+    if fallback:
+        card["fallbackText"] = fallback
+    return card
+
+
+def action(
+    style: ActionStyle, title: str, verb: str, data: dict[str, Any], *, inputs: bool = True, emphasis: str | None = None
+) -> dict[str, Any]:
+    """One button. ``inputs=False`` for Back/Cancel/Urgent: they must not be blocked by required inputs."""
+    payload = {VERB: verb, **data}
+    act: dict[str, Any] = (
+        {"type": "Action.Execute", "title": title, "verb": verb, "data": payload}
+        if style == "execute"
+        else {"type": "Action.Submit", "title": title, "data": payload}
+    )
+    if not inputs:
+        act["associatedInputs"] = "none"
+    if emphasis:
+        act["style"] = emphasis
+    return act
+
+
+def _citation(c: CitationView) -> str:
+    return f"Source: {c.short()}"
+
+
+def _links(links: tuple[LinkView, ...]) -> list[dict[str, Any]]:
+    return [{"type": "Action.OpenUrl", "title": link.title[:60], "url": link.url} for link in links]
+
+
+def render_prompt(prompt: Prompt, style: ActionStyle) -> Card:
+    ids = {"check_id": prompt.check_id, "step_id": prompt.step_id, "revision": prompt.revision}
+    body: list[dict[str, Any]] = [
+        _text(f"{prompt.pack_title} · {prompt.progress.label()}", size="Small", isSubtle=True),
+    ]
+    if prompt.notice:
+        body.append(plain(prompt.notice, color="Attention"))
+    body.append(_text(prompt.title, size="Medium", weight="Bolder"))
+    body.append(_text(prompt.question))
+    if prompt.help:
+        body.append(_text(prompt.help, isSubtle=True))
+    spec = prompt.input
+    if spec.previous:
+        body.append(plain(f"Earlier answer: {spec.previous}", isSubtle=True))
+    step_actions: list[dict[str, Any]] = []
+    if spec.choices and not spec.multiple and len(spec.choices) <= MAX_BUTTONS:
+        for choice in spec.choices:
+            emphasis = {"primary": "positive", "danger": "destructive"}.get(choice.style or "")
+            step_actions.append(action(style, choice.label, "answer", {**ids, CHOICE: choice.id}, emphasis=emphasis))
+    elif spec.choices:
+        body.append(
+            {
+                "type": "Input.ChoiceSet",
+                "id": CHOICE,
+                "label": "Choose all that apply" if spec.multiple else "Choose one",
+                "isMultiSelect": spec.multiple,
+                "style": "expanded",
+                "isRequired": not spec.optional,
+                "errorMessage": "Choose an answer.",
+                "choices": [{"title": c.label, "value": c.id} for c in spec.choices],
+            }
+        )
+        step_actions.append(action(style, "Continue", "answer", ids, emphasis="positive"))
+    elif spec.kind is AnswerKind.RECIPIENT:
+        for input_id, label, hint in (
+            (ORG, "Organisation", "Northshire Police"),
+            (ROLE, "Role (no names needed)", "MASH detective sergeant"),
+        ):
+            body.append(
+                {
+                    "type": "Input.Text",
+                    "id": input_id,
+                    "label": label,
+                    "placeholder": hint,
+                    "maxLength": 200,
+                    "isRequired": True,
+                    "errorMessage": f"Give the {label.split()[0].lower()}.",
+                }
+            )
+        step_actions.append(action(style, "Continue", "answer", ids, emphasis="positive"))
+    else:
+        placeholder = spec.placeholder or {
+            AnswerKind.CASE_REFERENCE: "Case reference, for example CS-2024-0113 (no names)",
+            AnswerKind.DATETIME: "'now', or a date such as 24/11/2026 14:30",
+        }.get(spec.kind)
+        field: dict[str, Any] = {
+            "type": "Input.Text",
+            "id": TEXT,
+            "label": "Your answer" + (" (optional)" if spec.optional else ""),
+            "maxLength": spec.max_length,
+            "isMultiline": spec.kind is AnswerKind.FREE_TEXT and spec.max_length > MULTILINE_FROM,
+            "isRequired": not spec.optional,
+            "errorMessage": "An answer is needed here.",
+        }
+        if placeholder:
+            field["placeholder"] = placeholder
+        body.append(field)
+        step_actions.append(action(style, "Continue", "answer", ids, emphasis="positive"))
+    body.append({"type": "ActionSet", "actions": step_actions})
+
+    sources = [g for g in prompt.guidance] if prompt.guidance else []
+    if sources or prompt.citations:
+        items: list[dict[str, Any]] = []
+        for g in sources:
+            items.append(_text(g.text))
+            if g.citation:
+                items.append(_text(_citation(g.citation), size="Small", isSubtle=True))
+        for c in prompt.citations:
+            items.append(_text(_citation(c), size="Small", isSubtle=True))
+        body.append({"type": "Container", "id": GUIDANCE_ID, "isVisible": False, "style": "emphasis", "items": items})
+
+    actions: list[dict[str, Any]] = []
+    if sources or prompt.citations:
+        actions.append(
+            {"type": "Action.ToggleVisibility", "title": "Guidance and sources", "targetElements": [GUIDANCE_ID]}
+        )
+    if prompt.can_go_back:
+        actions.append(action(style, "Back", "back", ids, inputs=False))
+    actions.append(action(style, "Cancel", "cancel", ids, inputs=False))
+    if prompt.urgent_exit:
+        actions.append(
+            action(style, "Someone is in immediate danger", "urgent", ids, inputs=False, emphasis="destructive")
+        )
+    actions.extend(_links(prompt.links))
+    return _card(body, actions, fallback=f"{prompt.progress.label()}: {prompt.question}")
+
+
+def render_completion(done: Completion, style: ActionStyle) -> Card:
+    body: list[dict[str, Any]] = [
+        _text(done.pack_title, size="Small", isSubtle=True),
+        _text(f"Decision recorded: {done.decision_label}", size="Large", weight="Bolder", color="Good"),
+    ]
+    if done.immediate_risk:
+        body.append(
+            _text("Immediate risk: act first, record after. This record shows what you did.", color="Attention")
+        )
+    for line in done.lines:
+        body.append(
+            {
+                "type": "RichTextBlock",
+                "inlines": [
+                    {"type": "TextRun", "text": f"{line.label}: ", "weight": "Bolder"},
+                    {"type": "TextRun", "text": line.value},
+                ],
+            }
+        )
+    if done.next_steps:
+        body.append(_text("Next steps", weight="Bolder", spacing="Medium"))
+        body.extend(plain(f"• {step}") for step in done.next_steps)
+    if done.unsure:
+        body.append(_text("You were unsure about", weight="Bolder", spacing="Medium"))
+        body.extend(plain(f"• {title}") for title in done.unsure)
+    # an input's value is plain text and selectable on every client: the notes copy cleanly
+    body.append(
+        {
+            "type": "Input.Text",
+            "id": NOTES_ID,
+            "label": "Copy this into the case notes",
+            "isMultiline": True,
+            "value": done.case_notes,
+        }
+    )
+    actions = [action(style, "What is still open", "pending", {}, inputs=False), *_links(done.links)]
+    return _card(body, actions, fallback=f"Decision recorded: {done.decision_label}")
+
+
+def render_cancelled(cancelled: Cancelled, style: ActionStyle) -> Card:
+    return _card(
+        [plain(cancelled.text)],
+        [action(style, "Start a new check", "start", {}, inputs=False)],
+        fallback=cancelled.text,
+    )
+
+
+def render_info(info: Info, style: ActionStyle, start_button: bool = False) -> Card:
+    body: list[dict[str, Any]] = [_text(info.title, size="Medium", weight="Bolder")]
+    body.extend(_text(_own(line)) for line in info.lines)
+    actions = [action(style, "Start a share-check", "start", {}, inputs=False)] if start_button else []
+    actions.extend(_links(info.links))
+    return _card(body, actions, fallback=info.title)
+
+
+def render_pending(pending: PendingList, style: ActionStyle) -> Card:
+    body: list[dict[str, Any]] = [_text("Still open for you", size="Medium", weight="Bolder")]
+    actions: list[dict[str, Any]] = []
+    if not pending.items:
+        body.append(plain(pending.empty_text))
+    for item in pending.items:
+        ref = item.case_reference or "no case reference yet"
+        body.append(plain(f"{ref}: {item.status}"))
+        if item.kind == "check_in_progress" and not actions:
+            actions.append(action(style, f"Carry on with {ref}"[:60], "resume", {"check_id": item.check_id}))
+    return _card(body, actions, fallback="Still open for you")
+
+
+def render_notice(text: str) -> Card:
+    """A one-line card for replies such as 'that button is no longer valid'."""
+    return _card([plain(text)], fallback=text)
+
+
+WELCOME = Info(
+    title="Hello, I'm ShareCheck",
+    lines=(
+        "I walk you through the information-sharing principles and golden rules when you are deciding whether to "
+        "share, and record your decision and reasons.",
+        "Message me `share-check` to start, `pending` for what is still open, `help` for more.",
+    ),
+)
+
+
+def render(message: Message | Info | PendingList, style: ActionStyle) -> Card:
+    if isinstance(message, Prompt):
+        return render_prompt(message, style)
+    if isinstance(message, Completion):
+        return render_completion(message, style)
+    if isinstance(message, Cancelled):
+        return render_cancelled(message, style)
+    if isinstance(message, PendingList):
+        return render_pending(message, style)
+    return render_info(message, style)

@@ -1,0 +1,171 @@
+"""``POST /api/messages``: token check, request validation, then the SDK's CloudAdapter runs the turn.
+
+The SDK's own request handling answers 500 to a body that is not an Activity and prints stack traces
+from its default turn-error handler, so requests are checked here first (415, 400) and turn errors are
+logged by type only: neither responses nor logs carry what a practitioner typed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from aiohttp import web
+from microsoft_agents.activity import Activity, ActivityTypes
+from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_decorator
+from microsoft_agents.hosting.core import AgentAuthConfiguration, TurnContext
+from microsoft_agents.hosting.core.authorization import ClaimsIdentity
+from microsoft_agents.hosting.core.http import HttpResponse
+from pydantic import ValidationError
+
+from adapters.teams.agent import FAILED, ShareCheckAgent, card_activity
+from adapters.teams.auth import connection_manager
+from adapters.teams.cards import render_notice
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# The key under which the SDK's JWT decorator looks for the auth configuration on the aiohttp app.
+AGENT_CONFIGURATION = "agent_configuration"
+# Activity types that act for a user and so must say who the user is.
+USER_ACTIVITIES = frozenset({ActivityTypes.message, ActivityTypes.invoke})
+
+
+@dataclass
+class TeamsApp:
+    """One adapter and agent per runtime: the web app and the scheduler's proactive sends share them."""
+
+    runtime: Runtime
+    adapter: CloudAdapter
+    agent: ShareCheckAgent
+    auth: AgentAuthConfiguration
+
+
+_APPS: dict[int, TeamsApp] = {}
+
+
+def teams_app(runtime: Runtime) -> TeamsApp:
+    key = id(runtime)
+    found = _APPS.get(key)
+    if found is not None and found.runtime is runtime:
+        return found
+    connections = connection_manager(runtime.settings)
+    adapter = CloudAdapter(connection_manager=connections)
+    adapter.on_turn_error = _on_turn_error
+    app = TeamsApp(runtime, adapter, ShareCheckAgent(runtime), connections.get_default_connection_configuration())
+    _APPS[key] = app
+    weakref.finalize(runtime, _APPS.pop, key, None)
+    return app
+
+
+async def _on_turn_error(context: TurnContext, error: Exception) -> None:
+    """Replaces the SDK default, which prints a traceback and sends the exception text to the user."""
+    activity = context.activity
+    log.error("teams: turn failed for a %s activity: %s", activity.type if activity else "?", type(error).__name__)
+    if activity is not None and activity.type == ActivityTypes.message:
+        try:
+            await context.send_activity(card_activity(render_notice(FAILED)))
+        except Exception as exc:  # the connector itself may be what failed
+            log.info("teams: could not tell the user about the failure (%s)", type(exc).__name__)
+
+
+class _ParsedRequest:
+    """The SDK's HttpRequestProtocol over a request whose JSON body was already read and checked."""
+
+    def __init__(self, request: web.Request, body: dict[str, Any]) -> None:
+        self._request = request
+        self._body = body
+
+    @property
+    def method(self) -> str:
+        return self._request.method
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._request.headers
+
+    async def json(self) -> dict[str, Any]:
+        return self._body
+
+    def get_claims_identity(self) -> ClaimsIdentity | None:
+        claims: ClaimsIdentity | None = self._request.get("claims_identity")
+        return claims
+
+    def get_path_param(self, name: str) -> str:
+        return self._request.match_info[name]
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _problem(body: dict[str, Any]) -> str | None:
+    """Why this body is not an activity we can act on, or None."""
+    try:
+        activity = Activity.model_validate(body)
+    except ValidationError as exc:
+        return f"not a valid activity ({exc.error_count()} invalid field(s))"
+    if not activity.type or not activity.conversation or not activity.conversation.id:
+        return "an activity needs type and conversation.id"
+    if not activity.service_url:
+        return "an activity needs serviceUrl"
+    if activity.type in USER_ACTIVITIES and not (activity.from_property and activity.from_property.id):
+        return "an activity needs from.id"
+    return None
+
+
+def make_handler(teams: TeamsApp) -> Handler:
+    async def messages(request: web.Request) -> web.StreamResponse:
+        if request.content_type != "application/json":
+            return _error(415, "Content-Type must be application/json")
+        try:
+            body = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "body is not JSON")
+        if not isinstance(body, dict):
+            return _error(400, "body must be a JSON object")
+        problem = _problem(body)
+        if problem is not None:
+            return _error(400, problem)
+        try:
+            result: HttpResponse = await teams.adapter.process_request(_ParsedRequest(request, body), teams.agent)
+        except Exception as exc:  # never a stack trace in a response
+            log.error("teams: request failed: %s", type(exc).__name__)
+            return _error(500, "internal error")
+        if result.body is not None:
+            return web.json_response(result.body, status=result.status_code, headers=result.headers)
+        return web.Response(status=result.status_code, headers=result.headers)
+
+    # the decorator (not middleware) so only this route needs a token: /healthz and /slack/events stay open
+    checked = cast(Handler, jwt_authorization_decorator(messages))  # type: ignore[no-untyped-call]
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        try:
+            return await checked(request)
+        except web.HTTPException:
+            raise
+        except Exception as exc:
+            # `messages` answers its own failures, so this came from the token check: the SDK 1.9 raises
+            # KeyError for a signed token without a 'kid' header instead of rejecting it
+            log.warning("teams: token rejected: %s", type(exc).__name__)
+            return _error(401, "Invalid token or authentication failed.")
+
+    return guarded
+
+
+def mount(app: web.Application, runtime: Runtime) -> None:
+    teams = teams_app(runtime)
+    if runtime.settings.teams_emulator_mode:
+        # without an app id the SDK warns on every turn that it has none: expected here, so keep logs readable
+        logging.getLogger("microsoft_agents.hosting.core.connector.client.user_token_client").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        # the SDK reads this plain-string key; aiohttp prefers AppKey objects and would warn
+        warnings.simplefilter("ignore")
+        app[AGENT_CONFIGURATION] = teams.auth
+    app.router.add_post("/api/messages", make_handler(teams))

@@ -1,0 +1,289 @@
+"""Teams: one card-submission step through /api/messages, against a bare Agents SDK echo bot served the same way.
+
+Each server runs in its own process on 127.0.0.1 (real TCP); this process runs the load, and the fake Bot
+Framework connector both servers reply to. Our step is an Action.Submit answer that advances a real check
+(database write, event trail) and updates the card in place on the connector; the echo bot replies with a
+text message. Also: proactive sends per second through stored conversation references to a connector that
+takes 100 ms per call, and the cards a complete check produces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing as mp
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from tests.support.fake_connector import FakeConnector
+from tests.support.teams import USER, activity, find_action, step_of
+
+CONCURRENCY = 32
+REQUESTS = 1200
+WARMUP = 100
+PROACTIVE_SENDS = 300
+PROACTIVE_CONCURRENCY = 32
+CONNECTOR_LATENCY = 0.1
+
+
+# --- the two servers (each in its own process) ---------------------------------------------
+
+
+def _serve_sharecheck(db: str, ready: Any) -> None:
+    async def main() -> None:
+        from bot.runtime import Runtime
+        from bot.settings import Settings
+        from bot.web import build_app
+
+        settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{db}")
+        runtime = await Runtime.create(settings, migrate=True)
+        await _run(build_app(runtime), ready)
+
+    asyncio.run(main())
+
+
+def _serve_echo(ready: Any) -> None:
+    async def main() -> None:
+        from microsoft_agents.activity import TurnContextProtocol
+        from microsoft_agents.authentication.msal import MsalConnectionManager
+        from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_decorator
+        from microsoft_agents.hosting.core import ActivityHandler, AgentAuthConfiguration
+
+        class Echo(ActivityHandler):
+            async def on_message_activity(self, turn_context: TurnContextProtocol[Any]) -> None:
+                await turn_context.send_activity(f"echo: {turn_context.activity.text}")
+
+        cfg = AgentAuthConfiguration(anonymous_allowed=True)
+        connections = MsalConnectionManager(connections_configurations={"SERVICE_CONNECTION": cfg})
+        adapter = CloudAdapter(connection_manager=connections)
+        agent = Echo()
+
+        @jwt_authorization_decorator  # type: ignore[untyped-decorator]
+        async def messages(request: web.Request) -> web.StreamResponse:
+            response = await adapter.process(request, agent)
+            return response or web.Response(status=202)
+
+        app = web.Application()
+        app["agent_configuration"] = connections.get_default_connection_configuration()
+        app.router.add_post("/api/messages", messages)
+        await _run(app, ready)
+
+    asyncio.run(main())
+
+
+async def _run(app: web.Application, ready: Any) -> None:
+    import logging
+
+    logging.disable(logging.WARNING)  # the SDK logs every turn without an app id
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    ready.put(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+    await asyncio.Event().wait()
+
+
+def _start(target: Callable[..., None], *args: Any) -> tuple[Any, str]:
+    ctx = mp.get_context("spawn")
+    ready = ctx.Queue()
+    proc = ctx.Process(target=target, args=(*args, ready), daemon=True)
+    proc.start()
+    return proc, f"http://127.0.0.1:{ready.get(timeout=60)}/api/messages"
+
+
+# --- load ----------------------------------------------------------------------------------
+
+
+async def _load(url: str, bodies: list[dict[str, Any]], concurrency: int, expect: int) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    queue = list(reversed(bodies))
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
+        async def worker() -> None:
+            while queue:
+                body = queue.pop()
+                started = time.perf_counter()
+                async with session.post(url, json=body) as resp:
+                    await resp.read()
+                    assert resp.status == expect, resp.status
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return len(bodies) / elapsed, latencies
+
+
+async def _post_all(url: str, bodies: list[dict[str, Any]], concurrency: int = 16) -> None:
+    await _load(url, bodies, concurrency, 202)
+
+
+async def bench_step(connector: FakeConnector, tmp: Path) -> dict[str, float]:
+    proc, url = _start(_serve_sharecheck, str(tmp / "bench.db"))
+    try:
+        users = [f"29:bench-user-{i}" for i in range(WARMUP + REQUESTS)]
+        await _post_all(url, [activity(connector.url, text="share-check", user=u) for u in users])
+        # the first card each user got, and its id on the connector (Submit answers name it as replyToId)
+        first: dict[str, tuple[dict[str, Any], str]] = {}
+        for call in connector.calls:
+            if call.cards() and call.kind == "reply":
+                first[call.body["recipient"]["id"]] = (call.cards()[0], call.response_id or "")
+        submissions = []
+        for user in users:
+            card, card_id = first[user]
+            answer = find_action(card, "answer")
+            value = {**answer["data"], "sc_text": "CS-2024-0113"}
+            submissions.append(activity(connector.url, value=value, user=user, reply_to=card_id))
+        connector.calls.clear()
+        await _load(url, submissions[:WARMUP], CONCURRENCY, 202)
+        rate, latencies = await _load(url, submissions[WARMUP:], CONCURRENCY, 202)
+        updates = sum(1 for c in connector.calls if c.kind == "update")
+        assert updates == WARMUP + REQUESTS, f"expected every step to update its card, got {updates}"
+        return {"rps": rate, "p50_ms": statistics.median(latencies) * 1000}
+    finally:
+        proc.kill()
+
+
+async def bench_echo(connector: FakeConnector) -> dict[str, float]:
+    proc, url = _start(_serve_echo)
+    try:
+        bodies = [activity(connector.url, text=f"hello {i}") for i in range(WARMUP + REQUESTS)]
+        await _load(url, bodies[:WARMUP], CONCURRENCY, 202)
+        rate, latencies = await _load(url, bodies[WARMUP:], CONCURRENCY, 202)
+        return {"rps": rate, "p50_ms": statistics.median(latencies) * 1000}
+    finally:
+        proc.kill()
+
+
+# --- proactive and cards per check (in this process) ---------------------------------------
+
+
+async def bench_proactive(tmp: Path) -> dict[str, float]:
+    from adapters.teams.proactive import send_proactive
+    from bot.runtime import Runtime
+    from bot.services.users import get_user, remember_user
+    from bot.settings import Settings
+    from dialogs.messages import Info
+
+    connector = FakeConnector(latency=CONNECTOR_LATENCY, record=False)
+    await connector.start()
+    settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp / 'proactive.db'}")
+    runtime = await Runtime.create(settings, migrate=True)
+    try:
+        ref = {
+            "bot": {"id": "28:sharecheck-bot"},
+            "conversation": {"id": "a:1personal-conversation", "conversationType": "personal"},
+            "channelId": "msteams",
+            "serviceUrl": connector.url,
+            "user": {"id": USER},
+        }
+        await remember_user(runtime.sessions, "teams", "tenant", USER, runtime.clock.now(), conversation_ref=ref)
+        user = await get_user(runtime.sessions, "teams", "tenant", USER)
+        assert user is not None
+        message = Info(title="Did the information for CS-2024-0113 arrive?", lines=("Please confirm.",))
+
+        async def run(n: int, concurrency: int) -> float:
+            sem = asyncio.Semaphore(concurrency)
+
+            async def one() -> None:
+                async with sem:
+                    await send_proactive(runtime, user, message)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(one() for _ in range(n)))
+            return n / (time.perf_counter() - started)
+
+        sequential = await run(20, 1)
+        concurrent = await run(PROACTIVE_SENDS, PROACTIVE_CONCURRENCY)
+        return {"sequential_per_s": sequential, "concurrent_per_s": concurrent}
+    finally:
+        await runtime.close()
+        await connector.stop()
+
+
+async def cards_per_check(tmp: Path) -> dict[str, int]:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.runtime import Runtime
+    from bot.settings import Settings
+    from bot.web import build_app
+    from tests.support.teams import Session
+
+    counts: dict[str, int] = {}
+    for style in ("execute", "submit"):
+        connector = FakeConnector()
+        await connector.start()
+        db = tmp / f"cards-{style}.db"
+        settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{db}")
+        runtime = await Runtime.create(settings, migrate=True)
+        try:
+            async with TestClient(TestServer(build_app(runtime))) as client:
+                session = Session(client, connector, runtime.packs.engine(), style=style)
+                card = await session.say("share-check")
+                while (step := step_of(card)) is not None:
+                    card = await session.answer_step(card, step)
+            counts[f"cards_{style}"] = len(session.cards)
+            counts[f"connector_calls_{style}"] = len(connector.calls)
+        finally:
+            await runtime.close()
+            await connector.stop()
+    return counts
+
+
+async def main() -> None:
+    import logging
+
+    logging.disable(logging.WARNING)
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        connector = FakeConnector(record=True)
+        await connector.start()
+        try:
+            echo = await bench_echo(connector)
+            connector.calls.clear()
+            step = await bench_step(connector, tmp)
+        finally:
+            await connector.stop()
+        proactive = await bench_proactive(tmp)
+        cards = await cards_per_check(tmp)
+    ratio = step["rps"] / echo["rps"]
+    print(f"/api/messages, {CONCURRENCY} concurrent, {REQUESTS} requests each, replies to a local fake connector:")
+    print(f"  ShareCheck card-submission step: {step['rps']:,.0f} req/s, p50 {step['p50_ms']:.1f} ms")
+    print(f"  bare Agents SDK echo bot:        {echo['rps']:,.0f} req/s, p50 {echo['p50_ms']:.1f} ms")
+    print(f"  step/echo = {ratio:.2f}")
+    print(
+        f"proactive sends, connector at {CONNECTOR_LATENCY * 1000:.0f} ms: "
+        f"{proactive['sequential_per_s']:.1f}/s one at a time, "
+        f"{proactive['concurrent_per_s']:.0f}/s with {PROACTIVE_CONCURRENCY} in flight"
+    )
+    print(
+        f"cards per complete check: {cards['cards_execute']} (Action.Execute: 1 sent, the rest in invoke responses, "
+        f"{cards['connector_calls_execute']} connector call); {cards['cards_submit']} (Action.Submit: "
+        f"{cards['connector_calls_submit']} connector calls, each step an in-place update)"
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "teams_step",
+                "step_rps": round(step["rps"]),
+                "step_p50_ms": round(step["p50_ms"], 1),
+                "echo_rps": round(echo["rps"]),
+                "echo_p50_ms": round(echo["p50_ms"], 1),
+                "ratio": round(ratio, 3),
+                "proactive_sequential_per_s": round(proactive["sequential_per_s"], 1),
+                "proactive_concurrent_per_s": round(proactive["concurrent_per_s"]),
+                **cards,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,177 @@
+"""Every card the Teams adapter can send, against the official Adaptive Card 1.5 schema; plain-text safety."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from adapters.teams.cards import WELCOME, escape_markdown, render, render_info, render_notice
+from adapters.teams.parse import UnknownAction, parse_command, parse_execute, parse_submit
+from bot.services.help import help_message
+from dialogs.content import available_packs, load_pack
+from dialogs.engine import Engine
+from dialogs.messages import Cancelled, Completion, Info, PendingItem, PendingList, Prompt
+from dialogs.state import DialogState
+from tests.support.flows import explore
+
+DATA = Path(__file__).parent / "data"
+NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
+TEAMS_CARD_LIMIT = 28 * 1024
+HOSTILE = "**Bold** _it_ [click](https://evil.example) <at>x</at> # heading\n- list\n\\ `code`"
+
+
+@cache
+def card_validator() -> jsonschema.Draft6Validator:
+    schema = json.loads((DATA / "adaptive-card-1.5.0.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft6Validator({"$ref": "#/definitions/AdaptiveCard", "definitions": schema["definitions"]})
+
+
+def ids(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("id"), str) and "type" in node:
+            yield node["id"]
+        for value in node.values():
+            yield from ids(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from ids(item)
+
+
+def assert_valid(card: dict[str, Any]) -> None:
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}" for e in card_validator().iter_errors(card)]
+    assert not errors, errors[:5]
+    assert card["version"] <= "1.5"
+    dupes = [i for i, n in Counter(ids(card)).items() if n > 1]
+    assert not dupes, f"duplicate ids {dupes}"
+    assert len(json.dumps(card)) < TEAMS_CARD_LIMIT
+
+
+def prompts(engine: Engine) -> Iterator[Prompt]:
+    """Every step of the pack, fresh, and again as revisited with an earlier answer and a notice."""
+    start = engine.start(NOW).state
+    for step in engine.pack.steps:
+        state = start.model_copy(update={"step": step.id, "history": [engine.pack.start]})
+        view = engine.view(state)
+        assert isinstance(view, Prompt)
+        yield view.model_copy(update={"check_id": "5f0c6f8e-0000-4000-8000-000000000001"})
+        spec = view.input.model_copy(update={"previous": HOSTILE})
+        yield view.model_copy(update={"input": spec, "notice": HOSTILE, "urgent_exit": False, "can_go_back": False})
+
+
+def completions(engine: Engine) -> Iterator[Completion]:
+    _, finished = explore(engine, NOW, max_walks=400)
+    seen: set[tuple[str, bool]] = set()
+    for state in finished:
+        done = engine.view(state)
+        assert isinstance(done, Completion)
+        key = (done.decision, done.immediate_risk)
+        if key not in seen:
+            seen.add(key)
+            yield done
+
+
+@pytest.mark.parametrize("pack_id", available_packs())
+@pytest.mark.parametrize("style", ["execute", "submit"])
+def test_every_step_and_summary_is_a_valid_card(pack_id: str, style: str) -> None:
+    engine = Engine(load_pack(pack_id))
+    count = 0
+    for prompt in prompts(engine):
+        assert_valid(render(prompt, style))  # type: ignore[arg-type]
+        count += 1
+    assert count == 2 * len(engine.pack.steps)
+    done = list(completions(engine))
+    assert done
+    for completion in done:
+        card = render(completion, style)  # type: ignore[arg-type]
+        assert_valid(card)
+        notes = [b for b in card["body"] if b.get("id") == "sc_case_notes"]
+        assert notes and notes[0]["value"] == completion.case_notes and notes[0]["isMultiline"]
+
+
+@pytest.mark.parametrize("style", ["execute", "submit"])
+def test_info_pending_welcome_and_notices_are_valid_cards(style: str) -> None:
+    pack = load_pack("children-england-2024")
+    messages: list[Any] = [
+        help_message(pack, "share-check"),
+        Info(title="No check in progress", lines=("Message me `share-check` to start one.",)),
+        Cancelled(),
+        PendingList(),
+        PendingList(
+            items=(
+                PendingItem(kind="check_in_progress", case_reference=HOSTILE, status="step 4 of 12", check_id="c1"),
+                PendingItem(kind="follow_up", case_reference=None, status="awaiting confirmation", check_id="c2"),
+            )
+        ),
+    ]
+    for message in messages:
+        assert_valid(render(message, style))  # type: ignore[arg-type]
+    assert_valid(render_info(WELCOME, style, start_button=True))  # type: ignore[arg-type]
+    assert_valid(render_notice(HOSTILE))
+
+
+def _text_blocks(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if node.get("type") == "TextBlock":
+            yield node["text"]
+        for value in node.values():
+            yield from _text_blocks(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _text_blocks(item)
+
+
+def test_typed_text_is_never_parsed_as_markdown() -> None:
+    engine = Engine(load_pack("children-england-2024"))
+    prompt = next(p for p in prompts(engine) if p.notice)
+    card = render(prompt, "execute")
+    assert not any("evil.example" in t for t in _text_blocks(card)), "typed text must sit in TextRuns, not TextBlocks"
+    runs = json.dumps(card)
+    assert json.dumps(HOSTILE)[1:-1] in runs  # shown exactly as typed
+    assert escape_markdown("**a** [b](c)") == r"\*\*a\*\* \[b\]\(c\)"
+
+
+def test_choices_render_as_buttons_or_a_multi_select() -> None:
+    engine = Engine(load_pack("children-england-2024"))
+    for prompt in prompts(engine):
+        card = render(prompt, "submit")
+        text = json.dumps(card)
+        if prompt.input.multiple:
+            assert '"isMultiSelect": true' in text
+        elif prompt.input.choices and len(prompt.input.choices) <= 5:
+            for choice in prompt.input.choices:
+                assert f'"sc_choice": "{choice.id}"' in text
+        if prompt.urgent_exit:
+            assert "Someone is in immediate danger" in text
+        assert f'"revision": {prompt.revision}' in text and f'"step_id": "{prompt.step_id}"' in text
+
+
+def test_parsing_card_actions() -> None:
+    data = {"sc_verb": "answer", "check_id": "5f0c6f8e-0000-4000-8000-000000000001", "step_id": "s", "revision": 3}
+    submit = parse_submit({**data, "sc_choice": "a,b", "msteams": {"x": 1}})
+    assert submit.style == "submit" and submit.data.answer().choices == ("a", "b")
+    execute = parse_execute({"action": {"type": "Action.Execute", "verb": "answer", "data": {**data, "sc_text": "x"}}})
+    assert execute.style == "execute" and execute.data.answer().text == "x" and execute.data.answer().revision == 3
+    recipient = parse_submit({**data, "sc_org": " Police ", "sc_role": ""}).data.answer().recipient
+    assert recipient is not None and recipient.organisation == "Police" and recipient.role is None
+    for bad in (None, "x", {"sc_verb": "delete_everything"}, {**data, "revision": "many"}, {**data, "check_id": "1"}):
+        with pytest.raises(UnknownAction):
+            parse_submit(bad)
+    with pytest.raises(UnknownAction):
+        parse_execute({"action": {"type": "Action.Submit"}})
+    assert parse_command(" Share-Check ") == "start" and parse_command("/help") == "help"
+    assert parse_command("tell me a joke") is None
+
+
+def test_empty_progress_state_is_a_prompt() -> None:
+    # sanity for prompts(): a state positioned on a step renders as that step
+    engine = Engine(load_pack("adults-england"))
+    state: DialogState = engine.start(NOW).state
+    assert isinstance(engine.view(state), Prompt)

@@ -1,0 +1,92 @@
+"""A whole share-check through Teams: real Activity JSON into /api/messages, the real Agents SDK stack,
+cards out to a fake Bot Framework connector; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Literal
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
+
+from bot.db.models import Check, CheckEvent, PlatformUser
+from bot.runtime import Runtime
+from bot.web import build_app
+from tests.support.fake_connector import FakeConnector
+from tests.support.teams import TENANT, USER, Session, activity, find_action, press, step_of
+
+
+@pytest.fixture
+async def connector() -> AsyncIterator[FakeConnector]:
+    fake = FakeConnector()
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[TestClient]:
+    async with TestClient(TestServer(build_app(runtime))) as c:
+        yield c
+
+
+async def _events(runtime: Runtime) -> int:
+    async with runtime.sessions() as s:
+        return int(await s.scalar(select(func.count()).select_from(CheckEvent)) or 0)
+
+
+@pytest.mark.parametrize("style", ["execute", "submit"])
+async def test_whole_check_through_cards(
+    runtime: Runtime, client: TestClient, connector: FakeConnector, style: Literal["execute", "submit"]
+) -> None:
+    session = Session(client, connector, runtime.packs.engine(), style=style)
+    card = await session.say("share-check")
+    assert card["version"] == "1.5"
+    first = card
+    steps: list[str] = []
+    while (step := step_of(card)) is not None:
+        steps.append(step)
+        assert len(steps) < 60
+        card = await session.answer_step(card, step)
+    assert any(b.get("id") == "sc_case_notes" for b in card["body"]), "the summary carries copyable case notes"
+
+    async with runtime.sessions() as s:
+        check = (await s.scalars(select(Check))).one()
+        user = await s.get(PlatformUser, ("teams", TENANT, USER))
+    assert check.platform == "teams" and check.workspace_id == TENANT and check.user_id == USER
+    assert check.status == "completed" and check.decision == "share"
+    assert check.case_reference == "CS-2024-0113"
+    assert check.snapshot is not None and check.snapshot["decision"] == "share"
+    assert user is not None and user.tz == "Europe/London"
+    assert (
+        user.conversation_ref is not None and user.conversation_ref["conversation"]["id"] == "a:1personal-conversation"
+    )
+
+    if style == "submit":
+        # answers came back as message activities with replyToId: the card was updated in place
+        updates = [c for c in connector.calls if c.kind == "update"]
+        assert len(updates) == len(steps)
+        assert {c.activity_id for c in updates} == {session.card_id}
+    else:
+        # Action.Execute: the next card travels in the invoke response; nothing extra goes to the connector
+        assert [c.kind for c in connector.calls] == ["reply"]
+
+    # a double click on the first card, long after: refused as stale, nothing recorded again
+    events = await _events(runtime)
+    again = press(find_action(first, "answer"), {"sc_text": "CS-2024-0113"}, connector.url, session.card_id)
+    resp = await client.post("/api/messages", json=again)
+    assert resp.status in (200, 202)
+    assert await _events(runtime) == events
+
+
+async def test_replayed_delivery_is_acted_on_once(
+    runtime: Runtime, client: TestClient, connector: FakeConnector
+) -> None:
+    act = activity(connector.url, text="share-check")
+    for _ in range(2):
+        resp = await client.post("/api/messages", json=act)
+        assert resp.status == 202
+    assert len([c for c in connector.calls if c.cards()]) == 1
