@@ -64,4 +64,8 @@ def build_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    if runtime.settings.slack_enabled:
+        from adapters.slack import mount_slack
+
+        mount_slack(app, runtime)
     return app
