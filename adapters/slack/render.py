@@ -98,7 +98,7 @@ def split(text: str, limit: int) -> list[str]:
     while len(text) > limit:
         cut = _safe_cut(text, limit) or limit
         pieces.append(text[:cut])
-        text = text[cut:].lstrip("\n")
+        text = text[cut + 1 :] if text[cut] in "\n " else text[cut:]  # the separator is not carried over
     if text or not pieces:
         pieces.append(text)
     return pieces
