@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, help="write to this file instead of standard output")
 
     sub.add_parser("packs", help="list the content packs")
+
+    manifest = sub.add_parser("manifest", help="print a platform's app manifest, filled in from settings")
+    manifest.add_argument("platform", choices=("slack",), help="which platform's manifest")
+    manifest.add_argument("--out", type=Path, help="write to this file instead of standard output")
     return parser
 
 
@@ -94,6 +98,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             marker = " (default)" if pack_id == settings.sharecheck_content_pack else ""
             print(f"{pack.id} {pack.version}{marker}: {pack.title}")
         return 0
+    if args.command == "manifest":
+        return _manifest(settings, args)
     if args.command == "chat":
         return asyncio.run(_chat(settings, args.pack, args.user or getpass.getuser()))
     if args.command == "export":
@@ -107,6 +113,20 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             settings.port = args.port
         return serve(settings, scheduler=not args.no_scheduler)
     raise AssertionError(args.command)  # pragma: no cover
+
+
+def _manifest(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.slack.manifest import slack_manifest
+
+    text = slack_manifest(settings)
+    if settings.sharecheck_public_url is None and settings.slack_app_token is None:
+        print("sharecheck: SHARECHECK_PUBLIC_URL is unset: replace the example URLs before use", file=sys.stderr)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"wrote the {args.platform} manifest to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 async def _chat(settings: Settings, pack_id: str | None, user: str) -> int:
