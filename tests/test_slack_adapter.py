@@ -130,6 +130,8 @@ async def test_a_whole_check_through_slack_is_recorded(db_url: str, clock: Manua
         await fake.wait_calls("views.open")
         pack = runtime.packs.pack()
         steps = await alice.complete(pack)
+        # every typed step's form opened by itself (after the command, a click or the previous form)
+        assert alice.requests == 1 + steps
 
         done = await checks_of(runtime)
         assert len(done) == 1

@@ -108,6 +108,10 @@ class _Validate(AsyncMiddleware):
         return await next()
 
 
+def _wants_form(message: Message) -> bool:
+    return isinstance(message, Prompt) and render.needs_form(message)
+
+
 def web_client(token: str, api_url: str) -> AsyncWebClient:
     """The Web API client: retries once more on connection errors, and waits out a 429's Retry-After."""
     return AsyncWebClient(
@@ -292,6 +296,12 @@ class SlackAdapter:
             # keep the modal open with what they typed, and say what to change
             await ack(response_action="errors", errors={block: render.truncate(reply.error, 500)})
             return
+        if reply is not None and reply.outcome is Outcome.ADVANCED and _wants_form(reply.message):
+            # the next question is typed too: show its form in place of this one
+            assert isinstance(reply.message, Prompt)
+            view = render.answer_modal(reply.message, ref.ch, ref.ts)
+            await ack(response_action="update", view=view.to_dict())
+            return
         await ack()
 
     async def _on_closed(self, ack: Any) -> None:
@@ -317,8 +327,9 @@ class SlackAdapter:
             return
         channel = await self._dm_channel(actor)
         posted = await self._post(channel, reply.message)
-        if isinstance(reply.message, Prompt) and render.needs_form(reply.message):
+        if _wants_form(reply.message):
             # the first question wants typing: open its form at once, while the command's trigger is fresh
+            assert isinstance(reply.message, Prompt)
             view = render.answer_modal(reply.message, posted.channel, posted.ts)
             await self.client.views_open(trigger_id=cmd.trigger_id, view=view.to_dict())
 
@@ -351,6 +362,12 @@ class SlackAdapter:
         else:
             assert isinstance(ref, ChoiceRef)  # parse.Action.ref gives a ChoiceRef for every choice button
             reply = await checks.answer(actor, ref.c, choice_answer(ref))
+        if reply.outcome is Outcome.ADVANCED and _wants_form(reply.message) and payload.trigger_id and where:
+            # the next question is typed: open its form first, while the trigger is fresh, saving a click
+            # (the DM message gets the form button too, in case the modal is closed)
+            assert isinstance(reply.message, Prompt)
+            view = render.answer_modal(reply.message, *where)
+            await self.client.views_open(trigger_id=payload.trigger_id, view=view.to_dict())
         await self._show(actor, reply, where)
 
     async def _open_form(

@@ -181,6 +181,8 @@ class Practitioner:
     user: str = "U0000001"
     requests: int = 0
     sent: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    pushed: dict[str, Any] | None = None
+    """The modal our last submission's ack put in place of the old one."""
 
     @property
     def dm(self) -> str:
@@ -240,6 +242,12 @@ class Practitioner:
                     return {"id": "V" + str(revision), **view}
             return None
 
+        pushed = self.pushed
+        if pushed is not None and (
+            json.loads(pushed["private_metadata"])["s"],
+            json.loads(pushed["private_metadata"])["r"],
+        ) == (step, revision):
+            return {"id": "V" + str(revision), **pushed}
         if opened() is None:
             await self.click("sc:form", message)
         view: dict[str, Any] = await self.fake.wait_for(opened)
@@ -256,6 +264,8 @@ class Practitioner:
         assert resp.status == 200
         body = await resp.text()
         assert "errors" not in body, body
+        # Slack replaces the modal when the ack says so (the next question is typed too)
+        self.pushed = json.loads(body)["view"] if body.startswith("{") else None
         await self.fake.wait_for(lambda: message.updates > before)
         return message
 
