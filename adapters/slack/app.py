@@ -90,6 +90,18 @@ class _UserInfo(BaseModel):
     user: _Profile
 
 
+class _SameTokenWarning(logging.Filter):
+    """Bolt warns that its token is unused whenever SLACK_BOT_TOKEN is in the environment and a client is given;
+    our client carries that very token, so the warning would only puzzle an operator."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+BOLT_LOG = logging.getLogger("sharecheck.bolt")
+BOLT_LOG.addFilter(_SameTokenWarning())
+
+
 class _Validate(AsyncMiddleware):
     """Runs after Bolt's signature check and before anything else reads the body: refuse the wrong shape with 400.
 
@@ -139,7 +151,7 @@ class SlackAdapter:
             signing_secret=secret or "",
             process_before_response=False,  # ack at once; our listeners go on in their own tasks
             before_authorize=_Validate(),
-            logger=logging.getLogger("sharecheck.bolt"),
+            logger=BOLT_LOG,
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._dm: dict[tuple[str, str], str] = {}
