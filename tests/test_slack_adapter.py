@@ -23,7 +23,7 @@ from bot.web import build_app
 from dialogs.record import RecordSnapshot
 from dialogs.state import Recipient
 from tests.conftest import make_settings
-from tests.support.fake_slack import BOT_TOKEN, FakeSlack
+from tests.support.fake_slack import BOT_TOKEN, FakeSlack, Message
 from tests.support.slack_requests import (
     EVENTS,
     SECRET,
@@ -317,8 +317,6 @@ async def test_a_double_click_advances_one_step(
 
 def _snapshot_of(message: Any, button: dict[str, Any]) -> Any:
     """The message as it was when ``button`` was on it (Slack still shows it to a user who scrolled back)."""
-    from tests.support.fake_slack import Message
-
     return Message(message.channel, message.ts, [{"type": "actions", "block_id": "old", "elements": [button]}], "")
 
 

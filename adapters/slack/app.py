@@ -34,6 +34,7 @@ from adapters.slack.parse import (
     BlockActions,
     ChoiceRef,
     FormRef,
+    Ref,
     SlackId,
     SlashCommand,
     ViewSubmission,
@@ -266,7 +267,10 @@ class SlackAdapter:
         cmd: SlashCommand = context[PAYLOAD]
         sub = cmd.subcommand
         if sub in ("", "start", "resume"):
-            await ack(text="Your check is in your direct messages with ShareCheck.")
+            if sub == "resume":
+                await ack()  # nothing to say yet: there may be no check to carry on with
+            else:
+                await ack(text="Your check is in your direct messages with ShareCheck.")
             self._spawn("command", self._open_check(cmd, sub == "resume", respond))
         elif sub == "pending":
             await ack()
@@ -360,7 +364,7 @@ class SlackAdapter:
             return
         checks = self.runtime.checks
         if action.action_id == ids.FORM:
-            await self._open_form(actor, ref.c, ref.s, ref.r, payload.trigger_id, where)
+            await self._open_form(actor, ref, payload.trigger_id, where)
             return
         reply: Reply
         if action.action_id == ids.BACK:
@@ -382,18 +386,10 @@ class SlackAdapter:
             await self.client.views_open(trigger_id=payload.trigger_id, view=view.to_dict())
         await self._show(actor, reply, where)
 
-    async def _open_form(
-        self,
-        actor: Actor,
-        check_id: Any,
-        step_id: str,
-        revision: int,
-        trigger_id: str | None,
-        where: tuple[str, str] | None,
-    ) -> None:
-        current = (await self.runtime.checks.current(actor, check_id)).message
-        if not isinstance(current, Prompt) or (current.step_id, current.revision) != (step_id, revision):
-            log.info("slack: ignored a form button for a step already passed (check %s)", check_id)
+    async def _open_form(self, actor: Actor, ref: Ref, trigger_id: str | None, where: tuple[str, str] | None) -> None:
+        current = (await self.runtime.checks.current(actor, ref.c)).message
+        if not isinstance(current, Prompt) or (current.step_id, current.revision) != (ref.s, ref.r):
+            log.info("slack: ignored a form button for a step already passed (check %s)", ref.c)
             return
         if trigger_id is None or where is None:
             return

@@ -237,17 +237,12 @@ class Practitioner:
         def opened() -> dict[str, Any] | None:
             for call in reversed(self.fake.calls_to("views.open")):
                 view: dict[str, Any] = call.args["view"]
-                ref = json.loads(view["private_metadata"])
-                if (ref["s"], ref["r"]) == (step, revision):
+                if opened_for(view) == (step, revision):
                     return {"id": "V" + str(revision), **view}
             return None
 
-        pushed = self.pushed
-        if pushed is not None and (
-            json.loads(pushed["private_metadata"])["s"],
-            json.loads(pushed["private_metadata"])["r"],
-        ) == (step, revision):
-            return {"id": "V" + str(revision), **pushed}
+        if self.pushed is not None and opened_for(self.pushed) == (step, revision):
+            return {"id": "V" + str(revision), **self.pushed}
         if opened() is None:
             await self.click("sc:form", message)
         view: dict[str, Any] = await self.fake.wait_for(opened)
@@ -308,6 +303,12 @@ class Practitioner:
     async def wait_for_new_message(self, after: int) -> Message:
         await self.fake.wait_for(lambda: len(self.dm_messages()) > after)
         return self.dm_messages()[-1]
+
+
+def opened_for(view: dict[str, Any]) -> tuple[str, int]:
+    """The step and revision a modal of ours answers."""
+    ref = json.loads(view["private_metadata"])
+    return ref["s"], ref["r"]
 
 
 def checkbox_state(message: Message, picked: tuple[str, ...]) -> dict[str, Any]:
