@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     digest.add_argument("--dry-run", action="store_true", help="print it here instead of sending it")
 
     manifest = sub.add_parser("manifest", help="the app manifest for a chat platform, filled in from settings")
-    manifest.add_argument("platform", choices=("teams",))
+    manifest.add_argument("platform", choices=("slack", "teams"))
     manifest.add_argument("--out", type=Path, help="where to write it (Teams: the upload-ready zip)")
     return parser
 
@@ -149,6 +149,18 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _manifest(settings: Settings, platform: str, out: Path | None) -> int:
+    if platform == "slack":
+        from adapters.slack.manifest import slack_manifest
+
+        text = slack_manifest(settings)
+        if settings.sharecheck_public_url is None and settings.slack_app_token is None:
+            print("sharecheck: SHARECHECK_PUBLIC_URL is unset: replace the example URLs before use", file=sys.stderr)
+        if out:
+            out.write_text(text, encoding="utf-8")
+            print(f"wrote the slack manifest to {out}", file=sys.stderr)
+        else:
+            sys.stdout.write(text)
+        return 0
     if platform == "teams":
         from adapters.teams.manifest import ManifestError, write_package
 

@@ -64,6 +64,11 @@ def build_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    if runtime.settings.slack_enabled:
+        from adapters.slack import mount_slack
+
+        mount_slack(app, runtime)
+
     from adapters.teams import mount_teams  # lazily: the Agents SDK loads only when the app is built
 
     mount_teams(app, runtime)

@@ -1,0 +1,23 @@
+"""Slack: slash command, interactivity and Socket Mode through slack-bolt, rendered with Block Kit."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from adapters.slack.app import SlackAdapter
+from bot.runtime import Runtime
+
+SLACK_EVENTS = "/slack/events"
+SLACK_ADAPTER = web.AppKey("slack_adapter", SlackAdapter)
+
+
+def mount_slack(app: web.Application, runtime: Runtime) -> None:
+    """Add ``POST /slack/events`` (when a signing secret is set) and the adapter's lifespan to ``app``."""
+    adapter = SlackAdapter(runtime)
+    app[SLACK_ADAPTER] = adapter
+    if adapter.http_enabled:
+        app.router.add_post(SLACK_EVENTS, adapter.handle)
+    app.cleanup_ctx.append(adapter.lifespan)
+
+
+__all__ = ["SLACK_ADAPTER", "SLACK_EVENTS", "SlackAdapter", "mount_slack"]

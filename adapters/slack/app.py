@@ -1,0 +1,472 @@
+"""The Slack adapter: a slack-bolt AsyncApp whose listeners translate Slack payloads into CheckService calls.
+
+Every listener acknowledges first (Slack allows 3 seconds) and does the rest in a guarded background task:
+an exception there is logged, never turned into Bolt's 404. The conversation lives in the practitioner's DM
+with the bot, in one message that is updated in place; typed answers are taken in a modal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, ValidationError
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import ids, render
+from adapters.slack.parse import (
+    BlockActions,
+    ChoiceRef,
+    FormRef,
+    Ref,
+    SlackId,
+    SlashCommand,
+    ViewSubmission,
+    choice_answer,
+    error_block,
+    form_answer,
+    multi_answer,
+    parse_payload,
+)
+from adapters.slack.socket import build_socket_handler
+from bot.runtime import Runtime
+from bot.services.checks import Actor, CheckNotFound, Outcome, Reply
+from bot.services.dedupe import first_time
+from bot.services.help import help_message
+from bot.services.users import remember_user
+from dialogs.messages import Completion, Message, Prompt
+from dialogs.state import Answer
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+COMMAND = "/share-check"
+PAYLOAD = "sharecheck_payload"
+"""Key in Bolt's context where the validated payload waits for the listener."""
+SUBMIT_WAIT = 2.0
+"""How long a modal submission waits for the answer to be checked before acknowledging anyway (Slack allows 3 s)."""
+DRAIN_TIMEOUT = 10.0
+BAD_REQUEST = "Bad request: not a payload ShareCheck understands."
+
+
+class _Channel(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: SlackId
+
+
+class _Opened(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    channel: _Channel
+
+
+class _Posted(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    channel: SlackId
+    ts: SlackId
+
+
+class _Profile(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    tz: str | None = None
+
+
+class _UserInfo(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    user: _Profile
+
+
+class _SameTokenWarning(logging.Filter):
+    """Bolt warns that its token is unused whenever SLACK_BOT_TOKEN is in the environment and a client is given;
+    our client carries that very token, so the warning would only puzzle an operator."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+BOLT_LOG = logging.getLogger("sharecheck.bolt")
+BOLT_LOG.addFilter(_SameTokenWarning())
+
+
+class _Validate(AsyncMiddleware):
+    """Runs after Bolt's signature check and before anything else reads the body: refuse the wrong shape with 400.
+
+    A plain middleware class, not a function: Bolt's argument injection would itself trip over a malformed body.
+    """
+
+    async def async_process(self, *, req: Any, resp: Any, next: Callable[[], Awaitable[Any]]) -> Any:
+        try:
+            payload = parse_payload(req.body)
+        except ValidationError as exc:
+            where = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors(include_input=False)})
+            log.info("slack: refused a malformed payload (%s)", ", ".join(where)[:300])
+            return BoltResponse(status=400, body=BAD_REQUEST)
+        if payload is not None:
+            req.context[PAYLOAD] = payload
+        return await next()
+
+
+def _wants_form(message: Message) -> bool:
+    return isinstance(message, Prompt) and render.needs_form(message)
+
+
+def web_client(token: str, api_url: str) -> AsyncWebClient:
+    """The Web API client: retries once more on connection errors, and waits out a 429's Retry-After."""
+    return AsyncWebClient(
+        token=token,
+        base_url=api_url,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+class SlackAdapter:
+    def __init__(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        if settings.slack_bot_token is None:
+            raise ValueError("the Slack adapter needs SLACK_BOT_TOKEN")
+        self.runtime = runtime
+        self.client = web_client(settings.slack_bot_token, settings.slack_api_url)
+        secret = settings.slack_signing_secret
+        self._verifier = SignatureVerifier(secret) if secret else None
+        self.bolt = AsyncApp(
+            name="sharecheck",
+            client=self.client,
+            signing_secret=secret or "",
+            process_before_response=False,  # ack at once; our listeners go on in their own tasks
+            before_authorize=_Validate(),
+            logger=BOLT_LOG,
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._dm: dict[tuple[str, str], str] = {}
+        self._known_users: set[tuple[str, str]] = set()
+        self._register()
+
+    @property
+    def http_enabled(self) -> bool:
+        """HTTP needs the signing secret; without one only Socket Mode can be served."""
+        return self._verifier is not None
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.runtime.settings.slack_app_token is not None
+
+    # --- wiring ---------------------------------------------------------------------------
+
+    def _register(self) -> None:
+        bolt = self.bolt
+        bolt.command(COMMAND)(self._on_command)
+        bolt.action(re.compile("^" + re.escape(ids.MULTI)))(self._on_toggle)
+        bolt.action(re.compile("^" + re.escape(ids.CHOICE)))(self._on_action)
+        for action_id in sorted(ids.REF_ACTIONS):
+            bolt.action(action_id)(self._on_action)
+        bolt.action(re.compile(".*"))(self._on_unknown_action)  # registered last: Bolt takes the first match
+        bolt.view_submission(ids.ANSWER_VIEW)(self._on_submit)
+        bolt.view_closed(ids.ANSWER_VIEW)(self._on_closed)
+        bolt.view_submission(re.compile(".*"))(self._on_unknown_view)
+        bolt.view_closed(re.compile(".*"))(self._on_unknown_view)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """POST /slack/events: Bolt verifies the signature, our middleware the payload, then a listener acks."""
+        try:
+            bolt_request = await to_bolt_request(request)
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError):
+            # Bolt cannot even parse the body: answer 401 if it is not signed by Slack, else 400
+            body = await request.text()
+            if not self._signed(body, request.headers):
+                return web.Response(status=401, text="invalid request")
+            log.info("slack: refused a request whose body could not be parsed")
+            return web.Response(status=400, text=BAD_REQUEST)
+        return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
+
+    def _signed(self, body: str, headers: Mapping[str, str]) -> bool:
+        if self._verifier is None:
+            return False
+        timestamp = headers.get("X-Slack-Request-Timestamp", "0")
+        signature = headers.get("X-Slack-Signature", "")
+        return bool(self._verifier.is_valid(body, timestamp, signature))
+
+    async def lifespan(self, _app: web.Application) -> AsyncIterator[None]:
+        """aiohttp cleanup context: one HTTP session for all Web API calls, Socket Mode, finishing tasks on stop."""
+        session = aiohttp.ClientSession()
+        self.client.session = session
+        socket = None
+        if self.socket_mode:
+            socket = build_socket_handler(self.bolt, self.runtime.settings)
+            await socket.connect_async()  # type: ignore[no-untyped-call]
+            log.info("slack: connected in Socket Mode")
+        try:
+            yield
+        finally:
+            if socket is not None:
+                await socket.close_async()  # type: ignore[no-untyped-call]
+            try:
+                async with asyncio.timeout(DRAIN_TIMEOUT):
+                    await self.drain()
+            except TimeoutError:
+                log.warning("slack: %d tasks still running at shutdown", len(self._tasks))
+            self.client.session = None
+            await session.close()
+
+    # --- background work ------------------------------------------------------------------
+
+    def _spawn(self, name: str, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._guarded(name, work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    @staticmethod
+    async def _guarded(name: str, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except SlackApiError as exc:
+            log.warning("slack %s: Web API answered %s", name, exc.response.get("error", "an error"))
+        except CheckNotFound:
+            log.info("slack %s: no such check for this user", name)
+        except Exception as exc:
+            # the type and where, never the message: it could quote what someone typed
+            where = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("slack %s failed: %s\n%s", name, type(exc).__name__, where)
+
+    async def drain(self) -> None:
+        """Wait for the work started after acks (tests; shutdown: callers bound it with asyncio.timeout)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _first_time(self, team_id: str, trigger_id: str | None) -> bool:
+        """False for Slack's retry of a delivery already handled (same trigger id)."""
+        if trigger_id is None:
+            return True
+        key = f"{PLATFORM}:{team_id}:{trigger_id}"
+        if await first_time(self.runtime.sessions, key, self.runtime.clock.now()):
+            return True
+        log.info("slack: ignored a repeated delivery for team %s", team_id)
+        return False
+
+    # --- listeners: acknowledge, then hand over -------------------------------------------
+
+    async def _on_command(self, ack: Any, context: Any, respond: Any) -> None:
+        cmd: SlashCommand = context[PAYLOAD]
+        sub = cmd.subcommand
+        if sub in ("", "start", "resume"):
+            if sub == "resume":
+                await ack()  # nothing to say yet: there may be no check to carry on with
+            else:
+                await ack(text="Your check is in your direct messages with ShareCheck.")
+            self._spawn("command", self._open_check(cmd, sub == "resume", respond))
+        elif sub == "pending":
+            await ack()
+            self._spawn("pending", self._pending(cmd, respond))
+        else:
+            engine = self.runtime.packs.engine()
+            info = help_message(engine.pack, COMMAND, engine.links)
+            await ack(text=render.fallback(info.title), blocks=render.to_dicts(render.info_blocks(info)))
+
+    async def _on_toggle(self, ack: Any) -> None:
+        await ack()  # ticking a box changes nothing until Continue
+
+    async def _on_action(self, ack: Any, context: Any) -> None:
+        await ack()
+        self._spawn("action", self._act(context[PAYLOAD]))
+
+    async def _on_unknown_action(self, ack: Any, context: Any) -> None:
+        await ack()
+        payload = context.get(PAYLOAD)
+        if isinstance(payload, BlockActions):
+            log.info("slack: ignored unknown action id %r (team %s)", payload.action.action_id[:64], payload.team.id)
+
+    async def _on_submit(self, ack: Any, context: Any) -> None:
+        sub: ViewSubmission = context[PAYLOAD]
+        ref = sub.view.form_ref()
+        block = error_block(sub.view.state)
+        try:
+            answer = form_answer(ref, sub.view.state)
+        except ValidationError:
+            await ack(response_action="errors", errors={block: "That is too long: keep it under 200 characters."})
+            return
+        decided: asyncio.Future[Reply | None] = asyncio.get_running_loop().create_future()
+        self._spawn("submission", self._submit(sub, ref, answer, decided))
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(decided), SUBMIT_WAIT)
+        except TimeoutError:
+            reply = None  # still being recorded: close the modal, the DM message is updated when it is done
+        if reply is not None and reply.outcome is Outcome.REFUSED and reply.error:
+            # keep the modal open with what they typed, and say what to change
+            await ack(response_action="errors", errors={block: render.truncate(reply.error, 500)})
+            return
+        if reply is not None and reply.outcome is Outcome.ADVANCED and _wants_form(reply.message):
+            # the next question is typed too: show its form in place of this one
+            assert isinstance(reply.message, Prompt)
+            view = render.answer_modal(reply.message, ref.ch, ref.ts)
+            await ack(response_action="update", view=view.to_dict())
+            return
+        await ack()
+
+    async def _on_closed(self, ack: Any) -> None:
+        await ack()  # closing the modal leaves the check where it was; the DM message still has its buttons
+
+    async def _on_unknown_view(self, ack: Any, context: Any) -> None:
+        await ack()
+        payload = context.get(PAYLOAD)
+        callback = getattr(getattr(payload, "view", None), "callback_id", "")
+        log.info("slack: ignored a view with unknown callback id %r", str(callback)[:64])
+
+    # --- the work after the ack -----------------------------------------------------------
+
+    async def _open_check(self, cmd: SlashCommand, resume_only: bool, respond: Any) -> None:
+        if not await self._first_time(cmd.team_id, cmd.trigger_id):
+            return
+        actor = Actor(PLATFORM, cmd.team_id, cmd.user_id)
+        await self._remember(actor)
+        checks = self.runtime.checks
+        reply = await checks.resume(actor) if resume_only else await checks.start(actor)
+        if reply is None:
+            await respond(text="You have no check in progress. Type `/share-check` to start one.")
+            return
+        channel = await self._dm_channel(actor)
+        posted = await self._post(channel, reply.message)
+        if _wants_form(reply.message):
+            # the first question wants typing: open its form at once, while the command's trigger is fresh
+            assert isinstance(reply.message, Prompt)
+            view = render.answer_modal(reply.message, posted.channel, posted.ts)
+            await self.client.views_open(trigger_id=cmd.trigger_id, view=view.to_dict())
+
+    async def _pending(self, cmd: SlashCommand, respond: Any) -> None:
+        actor = Actor(PLATFORM, cmd.team_id, cmd.user_id)
+        pending = await self.runtime.checks.pending(actor)
+        blocks = render.pending_blocks(pending)
+        await respond(text="Still open for you", blocks=render.to_dicts(blocks), response_type="ephemeral")
+
+    async def _act(self, payload: BlockActions) -> None:
+        action = payload.action
+        ref = action.ref()
+        actor = Actor(PLATFORM, payload.team.id, payload.user.id)
+        where = payload.message
+        if not await self._first_time(actor.workspace_id, payload.trigger_id):
+            return
+        checks = self.runtime.checks
+        if action.action_id == ids.FORM:
+            await self._open_form(actor, ref, payload.trigger_id, where)
+            return
+        reply: Reply
+        if action.action_id == ids.BACK:
+            reply = await checks.back(actor, ref.c, ref.r)
+        elif action.action_id == ids.CANCEL:
+            reply = await checks.cancel(actor, ref.c, ref.r)
+        elif action.action_id == ids.URGENT:
+            reply = await checks.urgent(actor, ref.c, ref.r)
+        elif action.action_id == ids.MULTI_SUBMIT:
+            reply = await checks.answer(actor, ref.c, multi_answer(ref, payload.state))
+        else:
+            assert isinstance(ref, ChoiceRef)  # parse.Action.ref gives a ChoiceRef for every choice button
+            reply = await checks.answer(actor, ref.c, choice_answer(ref))
+        if reply.outcome is Outcome.ADVANCED and _wants_form(reply.message) and payload.trigger_id and where:
+            # the next question is typed: open its form first, while the trigger is fresh, saving a click
+            # (the DM message gets the form button too, in case the modal is closed)
+            assert isinstance(reply.message, Prompt)
+            view = render.answer_modal(reply.message, *where)
+            await self.client.views_open(trigger_id=payload.trigger_id, view=view.to_dict())
+        await self._show(actor, reply, where)
+
+    async def _open_form(self, actor: Actor, ref: Ref, trigger_id: str | None, where: tuple[str, str] | None) -> None:
+        current = (await self.runtime.checks.current(actor, ref.c)).message
+        if not isinstance(current, Prompt) or (current.step_id, current.revision) != (ref.s, ref.r):
+            log.info("slack: ignored a form button for a step already passed (check %s)", ref.c)
+            return
+        if trigger_id is None or where is None:
+            return
+        view = render.answer_modal(current, *where)
+        await self.client.views_open(trigger_id=trigger_id, view=view.to_dict())
+
+    async def _submit(
+        self, sub: ViewSubmission, ref: FormRef, answer: Answer, decided: asyncio.Future[Reply | None]
+    ) -> None:
+        reply: Reply | None = None
+        try:
+            actor = Actor(PLATFORM, sub.team.id, sub.user.id)
+            if await self._first_time(actor.workspace_id, sub.trigger_id):
+                reply = await self.runtime.checks.answer(actor, ref.c, answer)
+        finally:
+            if not decided.done():
+                decided.set_result(reply)
+        if reply is not None and reply.outcome is not Outcome.REFUSED:
+            await self._show(actor, reply, (ref.ch, ref.ts))
+
+    async def _show(self, actor: Actor, reply: Reply, where: tuple[str, str] | None) -> None:
+        """Update the check's message in place; a finished check also gets its summary as a new message."""
+        if reply.outcome in (Outcome.STALE, Outcome.CLOSED):
+            # a double click, a stale button or a retry: the message already shows the current step
+            log.info("slack: %s answer ignored for check %s", reply.outcome.value, reply.check_id)
+            return
+        message = reply.message
+        if isinstance(message, Completion):
+            await self._update(actor, where, render.finished_blocks(message), render.completion_fallback(message))
+            channel = where[0] if where else await self._dm_channel(actor)
+            await self._post(channel, message)
+            return
+        blocks, text = render.message_blocks(message)
+        await self._update(actor, where, blocks, text)
+
+    # --- Web API calls --------------------------------------------------------------------
+
+    async def _remember(self, actor: Actor) -> None:
+        """Keep the user's time zone (follow-ups respect working hours); once per user per process."""
+        key = (actor.workspace_id, actor.user_id)
+        if key in self._known_users:
+            return
+        try:
+            info = _UserInfo.model_validate((await self.client.users_info(user=actor.user_id)).data)
+        except (SlackApiError, ValidationError) as exc:
+            log.warning("slack: users.info failed for %s (%s); time zone not stored", actor, type(exc).__name__)
+            return
+        await remember_user(
+            self.runtime.sessions,
+            PLATFORM,
+            actor.workspace_id,
+            actor.user_id,
+            self.runtime.clock.now(),
+            tz=info.user.tz,
+        )
+        self._known_users.add(key)
+
+    async def _dm_channel(self, actor: Actor) -> str:
+        key = (actor.workspace_id, actor.user_id)
+        channel = self._dm.get(key)
+        if channel is None:
+            opened = _Opened.model_validate((await self.client.conversations_open(users=actor.user_id)).data)
+            channel = self._dm[key] = opened.channel.id
+        return channel
+
+    async def _post(self, channel: str, message: Message) -> _Posted:
+        blocks, text = render.message_blocks(message)
+        response = await self.client.chat_postMessage(channel=channel, blocks=render.to_dicts(blocks), text=text)
+        return _Posted.model_validate(response.data)
+
+    async def _update(self, actor: Actor, where: tuple[str, str] | None, blocks: render.Blocks, text: str) -> None:
+        if where is not None:
+            try:
+                await self.client.chat_update(channel=where[0], ts=where[1], blocks=render.to_dicts(blocks), text=text)
+                return
+            except SlackApiError as exc:
+                # the message was deleted or can no longer be edited: carry on in a new one
+                log.info("slack: chat.update answered %s; posting a new message", exc.response.get("error"))
+        channel = await self._dm_channel(actor)
+        await self.client.chat_postMessage(channel=channel, blocks=render.to_dicts(blocks), text=text)

@@ -1,0 +1,33 @@
+"""The action, block and callback ids ShareCheck puts into Slack messages and modals.
+
+Rendering (render.py) writes them and parsing (parse.py) reads them back, so both import them from here.
+"""
+
+from __future__ import annotations
+
+PREFIX = "sc:"
+CHOICE = "sc:choice:"
+"""Prefix of a choice button's action id; the choice id follows (action ids must be unique in a message)."""
+MULTI = "sc:multi:"
+"""Prefix of a checkboxes element's action id (toggling one is acknowledged and ignored)."""
+MULTI_SUBMIT = "sc:multi_submit"
+FORM = "sc:form"
+"""Opens the modal for a typed answer."""
+BACK = "sc:back"
+CANCEL = "sc:cancel"
+URGENT = "sc:urgent"
+
+MULTI_BLOCK = "sc_multi"
+NAV_BLOCK = "sc_nav"
+
+ANSWER_VIEW = "sc:answer"
+"""callback_id of the modal that takes a typed answer."""
+TEXT_BLOCK = "sc_text"
+USER_BLOCK = "sc_user"
+ORG_BLOCK = "sc_org"
+ROLE_BLOCK = "sc_role"
+INPUT_ACTION = "value"
+"""action_id of the single element inside each input block."""
+
+REF_ACTIONS = frozenset({MULTI_SUBMIT, FORM, BACK, CANCEL, URGENT})
+"""Our action ids (besides choices) whose value carries a check reference."""

@@ -1,0 +1,262 @@
+"""Slack payloads -> validated models -> neutral answers.
+
+Every request body is validated here (after Bolt has checked its signature) before any listener sees it:
+a payload that does not fit gets 400. Only the shape is checked; whether an answer is acceptable is the
+engine's decision.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+from adapters.slack import ids
+from dialogs.state import Answer, Recipient
+
+SlackId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+"""Team, user, channel ids, message timestamps and trigger ids: never free text."""
+Short = Annotated[str, Field(max_length=255)]
+Typed = Annotated[str, Field(max_length=3000)]
+"""Text a user typed (Slack caps plain_text_input at 3000 characters)."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Ref(_Model):
+    """What a button or modal refers to: one step of one check at one revision (kept short: c, s, r)."""
+
+    c: uuid.UUID
+    s: Annotated[str, Field(min_length=1, max_length=64)]
+    r: Annotated[int, Field(ge=0)]
+
+
+class ChoiceRef(Ref):
+    v: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class FormRef(Ref):
+    """A modal's private_metadata: the step it answers and the DM message to update afterwards."""
+
+    ch: SlackId
+    ts: SlackId
+
+
+class SlashCommand(_Model):
+    team_id: SlackId
+    user_id: SlackId
+    channel_id: SlackId | None = None
+    command: Annotated[str, Field(pattern=r"^/[a-z0-9_-]{1,31}$")]
+    text: Typed = ""
+    trigger_id: SlackId
+    response_url: Annotated[str, Field(max_length=2000)] | None = None
+
+    @property
+    def subcommand(self) -> str:
+        return self.text.strip().lower()
+
+
+class Team(_Model):
+    id: SlackId
+
+
+class User(_Model):
+    id: SlackId
+
+
+class Channel(_Model):
+    id: SlackId
+
+
+class Container(_Model):
+    type: Short
+    message_ts: SlackId | None = None
+    channel_id: SlackId | None = None
+
+
+class SelectedOption(_Model):
+    value: Annotated[str, Field(max_length=150)]
+
+
+class StateValue(_Model):
+    type: Short
+    value: Typed | None = None
+    selected_user: SlackId | None = None
+    selected_options: Annotated[list[SelectedOption], Field(max_length=100)] | None = None
+
+
+class State(_Model):
+    values: dict[Short, dict[Short, StateValue]] = Field(default_factory=dict)
+
+    def get(self, block_id: str) -> StateValue | None:
+        return self.values.get(block_id, {}).get(ids.INPUT_ACTION)
+
+
+class Action(_Model):
+    action_id: Short
+    block_id: Short | None = None
+    type: Short
+    value: Annotated[str, Field(max_length=2000)] | None = None
+
+    @property
+    def ours(self) -> bool:
+        return self.action_id.startswith(ids.CHOICE) or self.action_id in ids.REF_ACTIONS
+
+    def ref(self) -> Ref:
+        model = ChoiceRef if self.action_id.startswith(ids.CHOICE) else Ref
+        return model.model_validate_json(self.value or "")
+
+
+class BlockActions(_Model):
+    type: Literal["block_actions"]
+    team: Team
+    user: User
+    trigger_id: SlackId | None = None
+    container: Container
+    channel: Channel | None = None
+    actions: Annotated[list[Action], Field(min_length=1, max_length=25)]
+    state: State = Field(default_factory=State)
+
+    @model_validator(mode="after")
+    def _our_values_parse(self) -> BlockActions:
+        for action in self.actions:
+            if action.ours:
+                try:
+                    action.ref()
+                except ValidationError:
+                    raise ValueError("a button of ours with a value we did not write") from None
+        return self
+
+    @property
+    def action(self) -> Action:
+        return self.actions[0]
+
+    @property
+    def message(self) -> tuple[str, str] | None:
+        """(channel, ts) of the message the button was in, when it was in a message."""
+        channel = self.container.channel_id or (self.channel.id if self.channel else None)
+        if channel is None or self.container.message_ts is None:
+            return None
+        return channel, self.container.message_ts
+
+
+class View(_Model):
+    id: SlackId
+    type: Short
+    """'modal' (Bolt itself reads it, so it must be there)."""
+    callback_id: Short = ""
+    private_metadata: Annotated[str, Field(max_length=3000)] = ""
+    state: State = Field(default_factory=State)
+
+    def form_ref(self) -> FormRef:
+        return FormRef.model_validate_json(self.private_metadata)
+
+
+class ViewSubmission(_Model):
+    type: Literal["view_submission"]
+    team: Team
+    user: User
+    trigger_id: SlackId | None = None
+    view: View
+
+    @model_validator(mode="after")
+    def _our_metadata_parses(self) -> ViewSubmission:
+        if self.view.callback_id == ids.ANSWER_VIEW:
+            try:
+                self.view.form_ref()
+            except ValidationError:
+                raise ValueError("our modal with metadata we did not write") from None
+        return self
+
+
+class ViewClosed(_Model):
+    type: Literal["view_closed"]
+    team: Team
+    user: User
+    view: View
+
+
+Interaction = Annotated[BlockActions | ViewSubmission | ViewClosed, Field(discriminator="type")]
+_INTERACTION: TypeAdapter[BlockActions | ViewSubmission | ViewClosed] = TypeAdapter(Interaction)
+INTERACTION_TYPES = frozenset({"block_actions", "view_submission", "view_closed"})
+
+Payload = SlashCommand | BlockActions | ViewSubmission | ViewClosed
+
+
+def parse_payload(body: dict[str, Any]) -> Payload | None:
+    """The validated payload, or None for kinds ShareCheck does not handle (Bolt answers those itself).
+
+    Raises ``ValidationError`` for a slash command or interaction that does not have Slack's shape.
+    """
+    if "command" in body:
+        return SlashCommand.model_validate(body)
+    if body.get("type") in INTERACTION_TYPES:
+        return _INTERACTION.validate_python(body)
+    return None
+
+
+def error_block(state: State) -> str:
+    """The input block of our modal that a refusal is shown under."""
+    return ids.USER_BLOCK if ids.USER_BLOCK in state.values else ids.TEXT_BLOCK
+
+
+# --- neutral answers ---------------------------------------------------------------------
+
+
+def choice_answer(ref: ChoiceRef) -> Answer:
+    return Answer(step_id=ref.s, revision=ref.r, choices=(ref.v,))
+
+
+def multi_answer(ref: Ref, state: State) -> Answer:
+    """The ticked boxes of every checkboxes element in the message (long lists are split over several)."""
+    picked: list[str] = []
+    for block_id, elements in state.values.items():
+        if not block_id.startswith(ids.MULTI_BLOCK):
+            continue
+        for action_id, value in elements.items():
+            if action_id.startswith(ids.MULTI):
+                picked.extend(option.value for option in value.selected_options or ())
+    return Answer(step_id=ref.s, revision=ref.r, choices=tuple(picked))
+
+
+def form_answer(ref: FormRef, state: State) -> Answer:
+    """A typed answer from our modal: free text, or a recipient (a colleague, or organisation and role).
+
+    Raises ``ValidationError`` when a typed value breaks a length limit of the neutral model.
+    """
+    base: dict[str, Any] = {"step_id": ref.s, "revision": ref.r}
+    user = state.get(ids.USER_BLOCK)
+    org = state.get(ids.ORG_BLOCK)
+    role = state.get(ids.ROLE_BLOCK)
+    if user is None and org is None and role is None:
+        text = state.get(ids.TEXT_BLOCK)
+        return Answer(**base, text=(text.value if text else None) or "")
+    parts = {
+        "user_id": user.selected_user if user else None,
+        "organisation": org.value if org else None,
+        "role": role.value if role else None,
+    }
+    if not any(parts.values()):
+        return Answer(**base)  # nothing given: the engine asks for a recipient
+    # both a colleague and an organisation may arrive: the engine decides what is acceptable
+    return Answer(**base, recipient=Recipient(**parts))
+
+
+__all__ = [
+    "BlockActions",
+    "ChoiceRef",
+    "FormRef",
+    "Payload",
+    "Ref",
+    "SlashCommand",
+    "ValidationError",
+    "ViewClosed",
+    "ViewSubmission",
+    "choice_answer",
+    "form_answer",
+    "multi_answer",
+    "parse_payload",
+]

@@ -1,0 +1,175 @@
+"""/share-check ack time under 50 concurrent requests: ShareCheck's whole Slack stack against a bare slack-bolt app.
+
+Ours: signature check, payload validation, our listener's ack, and after the ack the dedupe row, the new check's
+row, users.info, conversations.open, chat.postMessage and views.open, all competing for the same loop (SQLite).
+Baseline: a bare AsyncApp whose listener only acks the same signed request. Both are mounted on aiohttp the
+same way and served on loopback, both talk to the same fake Web API, and the load comes from this process.
+Also counts the HTTP requests one whole check takes. Prints figures, then one line of JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import SLACK_ADAPTER
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.web import build_app
+from tests.support.fake_slack import BOT_TOKEN, FakeSlack
+from tests.support.slack_requests import EVENTS, SECRET, Practitioner, command_body, signature
+
+CONCURRENCY = 50
+ROUNDS = 10
+
+
+def settings(db: Path, fake: FakeSlack) -> Settings:
+    return Settings(
+        _env_file=None,
+        database_url=f"sqlite+aiosqlite:///{db}",
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SECRET,
+        slack_api_url=fake.api_url,
+    )
+
+
+def bare_app(fake: FakeSlack) -> web.Application:
+    bolt = AsyncApp(
+        client=AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url),
+        signing_secret=SECRET,
+        process_before_response=False,
+    )
+
+    @bolt.command("/share-check")
+    async def ack_only(ack: Any) -> None:
+        await ack()
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+
+    app = web.Application()
+    app.router.add_post(EVENTS, events)
+    return app
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}{EVENTS}"
+
+
+async def one(session: aiohttp.ClientSession, url: str, fake: FakeSlack, team: str, user: str) -> float:
+    body = command_body(team, user, "", fake.response_url(user))
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **signature(body)}
+    started = time.perf_counter()
+    async with session.post(url, data=body.encode(), headers=headers) as resp:
+        await resp.read()
+        assert resp.status == 200, resp.status
+    return time.perf_counter() - started
+
+
+async def load(url: str, fake: FakeSlack, tag: str, app: web.Application | None) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    busy = 0.0
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await one(session, url, fake, "T0000001", f"W{tag}warm")  # Bolt's lazy auth.test, connections
+        for r in range(ROUNDS):
+            started = time.perf_counter()
+            batch = [one(session, url, fake, "T0000001", f"U{tag}{r:02d}{i:03d}") for i in range(CONCURRENCY)]
+            latencies.extend(await asyncio.gather(*batch))
+            busy += time.perf_counter() - started
+            if app is not None:
+                await app[SLACK_ADAPTER].drain()  # finish this round's post-ack work before the next round
+    return latencies, ROUNDS * CONCURRENCY / busy
+
+
+def summary(latencies: list[float]) -> tuple[float, float]:
+    ms = sorted(x * 1000 for x in latencies)
+    return statistics.median(ms), statistics.quantiles(ms, n=100)[98]
+
+
+async def whole_check(db: Path, fake: FakeSlack) -> tuple[int, int, Counter[str]]:
+    """Inbound requests and outbound Web API calls for one complete check, as the tests drive it."""
+    runtime = await Runtime.create(settings(db, fake), migrate=True)
+    try:
+        async with TestClient(TestServer(build_app(runtime))) as client:
+            before = len(fake.calls)
+            alice = Practitioner(client, fake, "T0000009", "U0000009")
+            await alice.start()
+            steps = await alice.complete(runtime.packs.pack())
+            await client.app[SLACK_ADAPTER].drain()
+            methods = Counter(c.method for c in fake.calls[before:])
+            print(f"whole check: {steps} steps")
+            return alice.requests, len(fake.calls) - before, methods
+    finally:
+        await runtime.close()
+
+
+async def main() -> None:
+    fake = FakeSlack()
+    await fake.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        runtime = await Runtime.create(settings(Path(tmp) / "bench.db", fake), migrate=True)
+        ours_app = build_app(runtime)
+        ours_runner, ours_url = await serve(ours_app)
+        bare_runner, bare_url = await serve(bare_app(fake))
+        try:
+            bare, bare_rps = await load(bare_url, fake, "b", None)
+            ours, ours_rps = await load(ours_url, fake, "o", ours_app)
+            bare2, bare_rps2 = await load(bare_url, fake, "c", None)  # again, to see drift
+        finally:
+            await ours_runner.cleanup()
+            await bare_runner.cleanup()
+            await runtime.close()
+        inbound, outbound, methods = await whole_check(Path(tmp) / "check.db", fake)
+    await fake.stop()
+
+    bare_all = bare + bare2
+    o_med, o_p99 = summary(ours)
+    b_med, b_p99 = summary(bare_all)
+    n = ROUNDS * CONCURRENCY
+    print(f"{n} signed /share-check requests per run, {CONCURRENCY} concurrent, loopback, SQLite")
+    print(f"ours (full stack): median {o_med:.1f} ms, p99 {o_p99:.1f} ms, {ours_rps:,.0f} acks/s")
+    print(f"bare slack-bolt ack: median {b_med:.1f} ms, p99 {b_p99:.1f} ms, {(bare_rps + bare_rps2) / 2:,.0f} acks/s")
+    print(f"ours/bare: median {o_med / b_med:.2f}x, p99 {o_p99 / b_p99:.2f}x; Slack's limit is 3000 ms")
+    print(f"one whole check: {inbound} requests from Slack + {outbound} Web API calls = {inbound + outbound}")
+    print("  Web API calls: " + ", ".join(f"{m} {k}" for m, k in sorted(methods.items())))
+    print(
+        json.dumps(
+            {
+                "bench": "slack_ack",
+                "concurrency": CONCURRENCY,
+                "requests": n,
+                "ours_median_ms": round(o_med, 2),
+                "ours_p99_ms": round(o_p99, 2),
+                "bare_median_ms": round(b_med, 2),
+                "bare_p99_ms": round(b_p99, 2),
+                "ratio_median": round(o_med / b_med, 3),
+                "ratio_p99": round(o_p99 / b_p99, 3),
+                "check_inbound_requests": inbound,
+                "check_web_api_calls": outbound,
+                "check_http_requests": inbound + outbound,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,210 @@
+"""A local stand-in for the Slack Web API: an aiohttp server on 127.0.0.1 that records calls and answers as Slack does.
+
+It keeps the messages it was asked to post and update, so a test can read what the practitioner would see and
+click its buttons. Failures (``ok: false``) and HTTP 429 with Retry-After can be queued per method.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+BOT_USER = "UBOT0001"
+BOT_TOKEN = "xoxb-test-token"
+
+
+class SlackError(Exception):
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    token: str | None
+    status: int = 200
+
+
+@dataclass
+class Failure:
+    error: str | None = None
+    """``ok: false`` with this error; None with retry_after set means HTTP 429."""
+    retry_after: int | None = None
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    blocks: list[dict[str, Any]]
+    text: str
+    updates: int = 0
+
+
+@dataclass
+class FakeSlack:
+    token: str = BOT_TOKEN
+    token_team: str = "T0000001"
+    calls: list[Call] = field(default_factory=list)
+    messages: dict[str, Message] = field(default_factory=dict)
+    """By ts, in posting order."""
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failures: dict[str, list[Failure]] = field(default_factory=dict)
+    _runner: web.AppRunner | None = None
+    _base: str = ""
+    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/response/{name}", self._response_url)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._base = f"http://127.0.0.1:{port}"
+        return self.api_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        return f"{self._base}/api/"
+
+    def response_url(self, name: str = "cmd") -> str:
+        return f"{self._base}/response/{name}"
+
+    # --- scripting ---------------------------------------------------------------------------
+
+    def fail(self, method: str, error: str, times: int = 1) -> None:
+        self.failures.setdefault(method, []).extend(Failure(error=error) for _ in range(times))
+
+    def rate_limit(self, method: str, retry_after: int = 1, times: int = 1) -> None:
+        self.failures.setdefault(method, []).extend(Failure(retry_after=retry_after) for _ in range(times))
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method and c.status == 200]
+
+    async def wait_for(self, predicate: Callable[[], Any], within: float = 5.0) -> Any:
+        """Poll until ``predicate()`` is truthy (the adapter works after its ack), returning its value."""
+        deadline = time.monotonic() + within
+        while True:
+            result = predicate()
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {within}s; calls so far: {[c.method for c in self.calls]}")
+            await asyncio.sleep(0.01)
+
+    async def wait_calls(self, method: str, count: int = 1) -> list[Call]:
+        calls: list[Call] = await self.wait_for(lambda: len(self.calls_to(method)) >= count and self.calls_to(method))
+        return calls
+
+    # --- the API ------------------------------------------------------------------------------
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args: dict[str, Any] = dict(request.query)
+        raw = await request.text()
+        if raw:
+            if request.content_type == "application/json":
+                args.update(json.loads(raw))
+            else:
+                args.update(parse_qsl(raw, keep_blank_values=True))
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.get("token")
+        queued = self.failures.get(method)
+        if queued:
+            failure = queued.pop(0)
+            if failure.retry_after is not None:
+                self.calls.append(Call(method, args, token, status=429))
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited"},
+                    status=429,
+                    headers={"Retry-After": str(failure.retry_after)},
+                )
+            self.calls.append(Call(method, args, token, status=200))
+            return web.json_response({"ok": False, "error": failure.error})
+        self.calls.append(Call(method, args, token))
+        if token != self.token:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        if handler is None:
+            return web.json_response({"ok": False, "error": "unknown_method"})
+        try:
+            body: dict[str, Any] = handler(args)
+        except SlackError as exc:
+            return web.json_response({"ok": False, "error": exc.error})
+        return web.json_response({"ok": True, **body})
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        self.calls.append(Call("response_url", await request.json(), None))
+        return web.Response(text="ok")
+
+    def _auth_test(self, _args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "url": "https://example.slack.com/",
+            "team": "Example",
+            "user": "sharecheck",
+            "team_id": self.token_team,
+            "user_id": BOT_USER,
+            "bot_id": "B0000001",
+            "is_enterprise_install": False,
+        }
+
+    def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user_id = args["user"]
+        user = {"id": user_id, "name": user_id.lower(), "tz": "Europe/London", "tz_offset": 0, "is_bot": False}
+        return {"user": user | self.users.get(user_id, {})}
+
+    def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"channel": {"id": "D" + str(args["users"])[1:]}}
+
+    def _next_ts(self) -> str:
+        return f"1764000000.{next(self._ts):06d}"
+
+    def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        ts = self._next_ts()
+        blocks = _json(args.get("blocks", []))
+        self.messages[ts] = Message(args["channel"], ts, blocks, args.get("text", ""))
+        return {"channel": args["channel"], "ts": ts, "message": {"text": args.get("text", ""), "blocks": blocks}}
+
+    def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        message = self.messages.get(args["ts"])
+        if message is None or message.channel != args["channel"]:
+            raise SlackError("message_not_found")
+        message.blocks = _json(args.get("blocks", []))
+        message.text = args.get("text", "")
+        message.updates += 1
+        return {"channel": message.channel, "ts": message.ts, "text": message.text}
+
+    def _chat_postEphemeral(self, _args: dict[str, Any]) -> dict[str, Any]:
+        return {"message_ts": self._next_ts()}
+
+    def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = _json(args["view"])
+        return {"view": {"id": f"V{next(self._ts):08d}", **view}}
+
+    def _views_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"view": {"id": args.get("view_id", "V0"), **_json(args["view"])}}
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value

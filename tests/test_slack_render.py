@@ -1,0 +1,167 @@
+"""Block Kit rendering: every step of every pack round-trips through slack_sdk.models within Slack's limits."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+from adapters.slack import render
+from bot.services.help import help_message
+from dialogs.content import AnswerKind, available_packs, load_pack
+from dialogs.engine import Engine
+from dialogs.messages import Completion, LinkView, PendingItem, PendingList, Prompt, SummaryLine
+from dialogs.state import DialogState
+from tests.support.flows import explore
+
+NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
+CHECK_ID = str(uuid.UUID(int=7))
+LINKS = (LinkView(title="Northshire MASH | front door", url="https://example.org/mash?a=1&b=<2>"),)
+
+
+def round_trip(blocks: list[Block], limit: int = render.MESSAGE_BLOCKS_MAX) -> list[dict[str, Any]]:
+    dicts = render.to_dicts(blocks)  # slack_sdk checks its limits here
+    assert 1 <= len(dicts) <= limit
+    for d in dicts:
+        parsed = Block.parse(d)
+        assert parsed is not None, d  # parse() returns None for a type it does not know
+        assert parsed.to_dict() == d
+    return dicts
+
+
+def check_text_limits(dicts: list[dict[str, Any]]) -> None:
+    for block in dicts:
+        if block["type"] == "section":
+            assert len(block["text"]["text"]) <= render.SECTION_MAX
+            assert block["text"].get("verbatim") is True
+        if block["type"] == "header":
+            assert len(block["text"]["text"]) <= render.HEADER_MAX
+        for element in block.get("elements", []):
+            if element.get("type") == "button":
+                assert len(element["text"]["text"]) <= render.BUTTON_TEXT_MAX
+                assert len(element.get("value", "")) <= 2000
+            if element.get("type") == "mrkdwn":
+                assert element.get("verbatim") is True
+
+
+def every_prompt() -> list[tuple[str, Engine, str]]:
+    cases = []
+    for pack_id in available_packs():
+        engine = Engine(load_pack(pack_id), LINKS)
+        cases.extend((pack_id, engine, step.id) for step in engine.pack.steps)
+    return cases
+
+
+def prompt_at(engine: Engine, step_id: str, notice: str | None = None) -> Prompt:
+    state = DialogState(
+        pack_id=engine.pack.id,
+        pack_version=engine.pack.version,
+        step=step_id,
+        history=[engine.pack.start] if step_id != engine.pack.start else [],
+        started_at=NOW,
+        updated_at=NOW,
+        revision=12345,
+    )
+    message = engine.view(state, notice)
+    assert isinstance(message, Prompt)
+    return message.model_copy(update={"check_id": CHECK_ID})
+
+
+@pytest.mark.parametrize(
+    ("pack_id", "engine", "step_id"), every_prompt(), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_every_step_renders_within_slack_limits(pack_id: str, engine: Engine, step_id: str) -> None:
+    prompt = prompt_at(engine, step_id, notice="That is not one of the options here. " * 100)
+    dicts = round_trip(render.prompt_blocks(prompt))
+    check_text_limits(dicts)
+    text = json.dumps(dicts)
+    assert prompt.progress.label() in text
+    assert ("Someone is in immediate danger" in text) == prompt.urgent_exit
+    for citation in (*prompt.citations, *(g.citation for g in prompt.guidance if g.citation)):
+        assert render.escape(citation.authority) in text  # every source shows its authority
+    # every button routes back to this check, step and revision
+    for block in dicts:
+        for element in block.get("elements", []):
+            if element.get("type") == "button":
+                ref = json.loads(element["value"])
+                assert (ref["c"], ref["s"], ref["r"]) == (CHECK_ID, step_id, 12345)
+    if render.needs_form(prompt):
+        view = render.answer_modal(prompt, "D0000001", "1764000000.000001")
+        as_dict = view.to_dict()
+        assert View(**as_dict).to_dict() == as_dict
+        round_trip(view.blocks, render.MODAL_BLOCKS_MAX)
+        assert len(as_dict["private_metadata"]) <= 3000 and len(as_dict["title"]["text"]) <= 24
+        kinds = {b["element"]["type"] for b in as_dict["blocks"] if b["type"] == "input"}
+        assert kinds == (
+            {"users_select", "plain_text_input"} if prompt.input.kind is AnswerKind.RECIPIENT else {"plain_text_input"}
+        )
+    elif prompt.input.multiple:
+        assert any(e.get("type") == "checkboxes" for b in dicts for e in b.get("elements", []))
+
+
+@pytest.mark.parametrize("pack_id", sorted(available_packs()))
+def test_every_completion_renders_within_slack_limits(pack_id: str) -> None:
+    engine = Engine(load_pack(pack_id), LINKS)
+    _, finished = explore(engine, NOW, max_walks=300)
+    for state in finished[:60]:
+        done = engine.view(state)
+        assert isinstance(done, Completion)
+        dicts = round_trip(render.completion_blocks(done))
+        check_text_limits(dicts)
+        assert done.decision_label in json.dumps(dicts)
+        round_trip(render.finished_blocks(done))
+
+
+def test_long_text_is_split_not_cut_and_stays_escaped() -> None:
+    nasty = "<!channel> & <https://evil|click> " * 400  # ~14,000 characters, mostly escapes
+    done = Completion(
+        pack_title="Pack",
+        decision="share",
+        decision_label="Share",
+        case_reference="CS-1",
+        reasons=nasty,
+        immediate_risk=True,
+        lines=(SummaryLine(label="Reasons", value=nasty),),
+        next_steps=(nasty[:500],),
+        unsure=("Rule <1>",),
+        links=LINKS,
+        case_notes=f"Reasons: {nasty}\n" * 2,
+    )
+    dicts = round_trip(render.completion_blocks(done))
+    check_text_limits(dicts)
+    text = json.dumps(dicts)
+    assert "<!channel>" not in text and "<https://evil" not in text
+    sections = [b["text"]["text"] for b in dicts if b["type"] == "section"]
+    for piece in sections:  # no entity cut in half at a split
+        assert not piece.rstrip("`\n").endswith(("&", "&a", "&am", "&amp", "&l", "&lt", "&g", "&gt"))
+    assert len(dicts) <= render.MESSAGE_BLOCKS_MAX
+
+
+def test_escape_and_links() -> None:
+    assert render.escape("a & <b> <!here>") == "a &amp; &lt;b&gt; &lt;!here&gt;"
+    link = render.link(LinkView(title="A|B <c>", url="https://x.example/p?q=<1>|2"))
+    assert link == "<https://x.example/p?q=%3C1%3E%7C2|A/B &lt;c&gt;>"
+
+
+def test_help_and_pending_render() -> None:
+    pack = load_pack("children-england-2024")
+    round_trip(render.info_blocks(help_message(pack, "/share-check", LINKS)))
+    round_trip(render.pending_blocks(PendingList()))
+    items = (
+        PendingItem(kind="check_in_progress", case_reference="<!here>", status="step 2 of 9", check_id=CHECK_ID),
+        PendingItem(kind="follow_up", case_reference=None, status="awaiting confirmation", check_id=CHECK_ID),
+    )
+    dicts = round_trip(render.pending_blocks(PendingList(items=items)))
+    assert "<!here>" not in json.dumps(dicts)
+
+
+def test_split_and_truncate() -> None:
+    assert render.split("", 10) == [""]
+    assert render.split("abc def ghi", 5) == ["abc", "def", "ghi"]
+    assert render.truncate("x" * 200, 150) == "x" * 149 + "…"
+    assert render.split("&amp;" * 10, 12) == ["&amp;&amp;", "&amp;&amp;", "&amp;&amp;", "&amp;&amp;", "&amp;&amp;"]
