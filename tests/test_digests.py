@@ -169,3 +169,30 @@ async def test_two_instances_queue_one_digest(postgres_url: str, clock: ManualCl
     finally:
         await a.close()
         await b.close()
+
+
+async def test_a_lead_scoped_by_channel_sees_checks_started_there(runtime: Runtime, clock: ManualClock) -> None:
+    await runtime.leads.assign("slack", "T1", "ULEADCH", "channel", "C-TEAM", clock.now())
+    started = await runtime.checks.start(P1, channel_id="C-TEAM")
+    await runtime.checks.cancel(P1, started.check_id)
+    await complete(runtime, P2, {"case_reference": "CASE-ELSEWHERE", "decision": "share"})
+    reply = await runtime.checks.start(P1, channel_id="C-TEAM")
+    from tests.support.flows import default_answer
+
+    engine = runtime.packs.engine()
+    from bot.db.models import Check
+
+    while reply.message.type == "prompt":
+        step = engine.pack.step(reply.message.step_id)
+        async with runtime.sessions() as s:
+            state = engine.load((await s.get(Check, reply.check_id)).state)
+        answer = default_answer(step, state)
+        if step.id == "immediate_danger":
+            answer = answer.model_copy(update={"choices": ("no",)})
+        if step.id == "case_reference":
+            answer = answer.model_copy(update={"text": "CASE-CHANNEL"})
+        reply = await runtime.checks.answer(P1, reply.check_id, answer)
+    clock.set(MON_0900)
+    d = await digest_for(runtime, "ULEADCH")
+    figures = {f.label: f.value for f in d.figures}
+    assert figures["Checks completed"] == 1

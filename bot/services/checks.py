@@ -93,8 +93,11 @@ class CheckService:
 
     # --- starting and finding ------------------------------------------------------------
 
-    async def start(self, actor: Actor, pack_id: str | None = None) -> Reply:
-        """Start a check, or return the one already in progress (a practitioner has one at a time)."""
+    async def start(self, actor: Actor, pack_id: str | None = None, channel_id: str | None = None) -> Reply:
+        """Start a check, or return the one already in progress (a practitioner has one at a time).
+
+        ``channel_id`` is where it was asked for (a Slack channel, a Teams team), for leads scoped by channel.
+        """
         existing = await self.resume(actor)
         if existing is not None:
             return existing
@@ -106,6 +109,7 @@ class CheckService:
             platform=actor.platform,
             workspace_id=actor.workspace_id,
             user_id=actor.user_id,
+            channel_id=channel_id,
             status=Status.ACTIVE.value,
             pack_id=engine.pack.id,
             pack_version=engine.pack.version,
