@@ -31,6 +31,10 @@ def render_prompt(prompt: Prompt, full_help: bool = False) -> str:
         lines.append(_wrap(f"! {prompt.notice}"))
     if prompt.personal_data_warning:
         lines.append("  Type a new answer, or 'keep' to keep it as it is.")
+    for myth in prompt.myths:
+        lines.append(_wrap(f"* {myth.title}"))
+        lines.append(_wrap(myth.text, "  "))
+        lines.append(_wrap(f"Source: {myth.citation.short()}", "    "))
     lines.append(_wrap(prompt.title.upper()))
     lines.append(_wrap(prompt.question))
     if prompt.help:
@@ -72,6 +76,10 @@ def render_completion(done: Completion) -> str:
     lines.append("")
     lines.append(done.case_notes)
     lines.append("")
+    if done.covering_note:
+        lines.append("-" * WIDTH)
+        lines.append(done.covering_note)
+        lines.append("-" * WIDTH)
     for link in done.links:
         lines.append(f"{link.title}: {link.url}")
     lines.append(bar)

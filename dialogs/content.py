@@ -9,10 +9,11 @@ own without code changes.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Protocol, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -113,6 +114,10 @@ RECORD_FIELDS = frozenset(
         "requester_told",
         "urgent_action",
         "shared_at",
+        "recipient_type",
+        "others_involved",
+        "others_confirmed",
+        "hesitation",
     }
 )
 
@@ -156,6 +161,29 @@ class Guidance(BaseModel):
     cite: Citation | None = None
 
 
+class Condition(BaseModel):
+    """True when the answer already given to ``step`` includes any of ``any_of``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    step: Slug
+    any_of: tuple[Slug, ...] = Field(min_length=1)
+
+
+class _Answered(Protocol):
+    @property
+    def choices(self) -> tuple[str, ...]: ...
+
+
+def holds(conditions: Iterable[Condition], answers: Mapping[str, _Answered]) -> bool:
+    """Whether every condition holds for the answers given so far (no conditions: true)."""
+    for cond in conditions:
+        given = answers.get(cond.step)
+        if given is None or not any(c in given.choices for c in cond.any_of):
+            return False
+    return True
+
+
 class Choice(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -165,15 +193,44 @@ class Choice(BaseModel):
     unsure: bool = False
     """Answering this records the step as 'unsure' (a training signal for the lead digest)."""
     style: str | None = Field(default=None, pattern=r"^(primary|danger)$")
+    when: tuple[Condition, ...] = ()
+    """Offer this choice only when every condition holds (e.g. methods that suit the recipient)."""
+    myth: Slug | None = None
+    """A myth-buster to show right after this answer: it reveals a common worry."""
+    exclusive: bool = False
+    """On a multi-choice step, this choice cannot be combined with others ('none of these')."""
 
 
-class Condition(BaseModel):
-    """True when the answer already given to ``step`` includes any of ``any_of``."""
+class Myth(BaseModel):
+    """A short answer to a common worry, shown at the point of hesitation, with its source."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    step: Slug
-    any_of: tuple[Slug, ...] = Field(min_length=1)
+    id: Slug
+    title: str = Field(max_length=100)
+    text: str = Field(min_length=1, max_length=600)
+    cite: Citation
+
+
+class CoveringLine(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str = Field(min_length=1, max_length=600)
+    when: tuple[Condition, ...] = ()
+
+
+class CoveringNote(BaseModel):
+    """The note a practitioner pastes into the secure email, or reads out, when sharing.
+
+    Lines are templates over the record's fields ({purpose_detail}, {how_much}, ...) and {confirm_by};
+    a line is included when its conditions hold and every field it names was answered.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = Field(max_length=100)
+    lines: tuple[CoveringLine, ...] = Field(min_length=1)
+    confirm_within_working_days: int = Field(default=2, ge=1, le=10)
 
 
 class Branch(BaseModel):
@@ -270,6 +327,8 @@ class Pack(BaseModel):
     """Where the 'someone is in immediate danger' exit, offered at every step, leads."""
     steps: tuple[Step, ...] = Field(min_length=1)
     outcomes: tuple[Outcome, ...] = Field(min_length=3)
+    myths: tuple[Myth, ...] = ()
+    covering_note: CoveringNote | None = None
 
     @model_validator(mode="after")
     def _graph_is_sound(self) -> Self:
@@ -287,6 +346,9 @@ class Pack(BaseModel):
 
     def source(self, source_id: str) -> Source:
         return next(s for s in self.sources if s.id == source_id)
+
+    def myth(self, myth_id: str) -> Myth:
+        return next(m for m in self.myths if m.id == myth_id)
 
     def rule_titles(self) -> dict[str, str]:
         return {r.id: r.title for r in (*self.principles, *self.golden_rules)}
@@ -323,6 +385,9 @@ def _validate_graph(pack: Pack) -> None:
 
     for rule in (*pack.principles, *pack.golden_rules):
         check_cite(f"rule {rule.id!r}", rule.cite)
+    myth_ids = {m.id for m in pack.myths}
+    for myth in pack.myths:
+        check_cite(f"myth {myth.id!r}", myth.cite)
     for step in pack.steps:
         for c in step.cite:
             check_cite(f"step {step.id!r}", c)
@@ -335,6 +400,15 @@ def _validate_graph(pack: Pack) -> None:
         for target in successors(step):
             if target != END and target not in by_id:
                 raise ValueError(f"step {step.id!r}: goes to unknown step {target!r}")
+        choices = step.effective_choices()
+        for choice in choices:
+            if choice.myth and choice.myth not in myth_ids:
+                raise ValueError(f"step {step.id!r}: choice {choice.id!r} shows unknown myth {choice.myth!r}")
+            for cond in choice.when:
+                if cond.step not in by_id:
+                    raise ValueError(f"step {step.id!r}: choice {choice.id!r} tests unknown step {cond.step!r}")
+        if choices and all(c.when for c in choices):
+            raise ValueError(f"step {step.id!r}: at least one choice must be offered unconditionally")
         every_choice_routes = step.kind in CHOICE_KINDS and all(c.goto for c in step.effective_choices())
         if step.next is None and not every_choice_routes:
             raise ValueError(f"step {step.id!r}: has no way on (set 'next', or 'goto' on every choice)")

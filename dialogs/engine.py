@@ -10,7 +10,7 @@ from datetime import UTC, datetime, time
 
 from pydantic import ValidationError
 
-from dialogs.content import END, AnswerKind, Citation, Pack, Step
+from dialogs.content import END, AnswerKind, Choice, Citation, Pack, Step, holds
 from dialogs.messages import (
     Cancelled,
     ChoiceView,
@@ -20,6 +20,7 @@ from dialogs.messages import (
     InputSpec,
     LinkView,
     Message,
+    MythView,
     Progress,
     Prompt,
 )
@@ -92,10 +93,13 @@ class Engine:
             raise StaleAnswer("That answer was for an earlier question; the check has moved on.")
         assert state.step is not None
         step = self.pack.step(state.step)
-        value = self._validate(step, answer, now)
+        value = self._validate(step, answer, now, state.path_answers())
         new = _copy(state)
         new.answers[step.id] = value
         new.history.append(step.id)
+        myths = [c.myth for c in step.effective_choices() if c.id in value.choices and c.myth]
+        new.show_myths = myths
+        new.myths_shown = [*state.myths_shown, *(m for m in myths if m not in state.myths_shown)]
         new.revision += 1
         new.updated_at = now
         target = self._next(step, new)
@@ -112,6 +116,7 @@ class Engine:
         if not state.history:
             raise InvalidAnswer("This is the first question: there is nothing to go back to.")
         new = _copy(state)
+        new.show_myths = []
         new.step = new.history.pop()
         new.revision += 1
         new.updated_at = now
@@ -177,9 +182,27 @@ class Engine:
             "notice": notice,
             "personal_data_warning": personal_data_warning,
         }
+        input_update: dict[str, object] = {}
         if previous is not None:
-            update["input"] = template.input.model_copy(update={"previous": display_answer(step, previous)})
+            input_update["previous"] = display_answer(step, previous)
+        if any(c.when for c in step.effective_choices()):
+            input_update["choices"] = tuple(
+                ChoiceView(id=c.id, label=c.label, style=c.style)
+                for c in self.visible_choices(step, state.path_answers())
+            )
+        if input_update:
+            update["input"] = template.input.model_copy(update=input_update)
+        if state.show_myths:
+            update["myths"] = tuple(self._myth(m) for m in state.show_myths)
         return template.model_copy(update=update)
+
+    def visible_choices(self, step: Step, answers: dict[str, AnswerValue]) -> tuple[Choice, ...]:
+        """The choices offered now: conditional ones only when their conditions hold."""
+        return tuple(c for c in step.effective_choices() if holds(c.when, answers))
+
+    def _myth(self, myth_id: str) -> MythView:
+        myth = self.pack.myth(myth_id)
+        return MythView(title=myth.title, text=myth.text, citation=self._citation(myth.cite))
 
     def _template(self, step: Step) -> Prompt:
         """The parts of a step's prompt that never change, built once per step."""
@@ -252,7 +275,7 @@ class Engine:
             if choice.id in chosen and choice.goto:
                 return choice.goto
         for branch in step.branches:
-            if all(_holds(cond.step, cond.any_of, answers) for cond in branch.when):
+            if holds(branch.when, answers):
                 return branch.goto
         assert step.next is not None  # the pack validator guarantees a way on
         return step.next
@@ -260,7 +283,7 @@ class Engine:
     def _predict(self, step: Step, answers: dict[str, AnswerValue]) -> str:
         """The likeliest next step for the progress count: the first choice where nothing is answered yet."""
         for branch in step.branches:
-            if all(_holds(cond.step, cond.any_of, answers) for cond in branch.when):
+            if holds(branch.when, answers):
                 return branch.goto
         if step.next is not None:
             return step.next
@@ -268,10 +291,12 @@ class Engine:
         assert first.goto is not None
         return first.goto
 
-    def _validate(self, step: Step, answer: Answer, now: datetime) -> AnswerValue:
+    def _validate(
+        self, step: Step, answer: Answer, now: datetime, state_answers: dict[str, AnswerValue]
+    ) -> AnswerValue:
         kind = step.kind
         if kind in (AnswerKind.SINGLE_CHOICE, AnswerKind.MULTI_CHOICE, AnswerKind.YES_NO_UNSURE, AnswerKind.NOTICE):
-            options = step.effective_choices()
+            options = self.visible_choices(step, state_answers)
             listed = ", ".join(f"'{c.label}'" for c in options)
             if answer.text is not None or answer.recipient is not None or not answer.choices:
                 raise InvalidAnswer(f"Please pick one of the options: {listed}.")
@@ -280,6 +305,12 @@ class Engine:
                 raise InvalidAnswer(f"That is not one of the options here. Please pick from: {listed}.")
             if kind is not AnswerKind.MULTI_CHOICE and len(answer.choices) != 1:
                 raise InvalidAnswer("Please pick just one option.")
+            unknown_now = [c for c in answer.choices if c not in {o.id for o in options}]
+            if unknown_now:
+                raise InvalidAnswer(f"That is not one of the options here. Please pick from: {listed}.")
+            exclusive = [o for o in options if o.exclusive and o.id in answer.choices]
+            if exclusive and len(set(answer.choices)) > 1:
+                raise InvalidAnswer(f"'{exclusive[0].label}' cannot be combined with other options.")
             ordered = tuple(c.id for c in options if c.id in answer.choices)  # dedupe, pack order
             return AnswerValue(choices=ordered, at=now)
         if answer.choices:
@@ -321,11 +352,6 @@ class Engine:
 def _copy(state: DialogState) -> DialogState:
     """A copy safe to change: new containers, shared (frozen) answer values. Much cheaper than deep copy."""
     return state.model_copy(update={"history": list(state.history), "answers": dict(state.answers)})
-
-
-def _holds(step_id: str, any_of: Sequence[str], answers: dict[str, AnswerValue]) -> bool:
-    given = answers.get(step_id)
-    return given is not None and any(c in given.choices for c in any_of)
 
 
 def clean_text(text: str | None) -> str:

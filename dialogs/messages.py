@@ -58,6 +58,14 @@ class GuidanceView(BaseModel):
     citation: CitationView | None = None
 
 
+class MythView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    title: str
+    text: str
+    citation: CitationView
+
+
 class LinkView(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -98,6 +106,8 @@ class Prompt(BaseModel):
     """Offer 'someone is in immediate danger' (hidden once the check is on that path)."""
     notice: str | None = None
     """A line to show above the question: why an answer was refused, or that a check was resumed."""
+    myths: tuple[MythView, ...] = ()
+    """Short answers to the worry the last answer revealed, shown above the question."""
     personal_data_warning: bool = False
     """The notice warns of likely personal details; offer 'keep my answer as it is' (confirm_personal_data)."""
 
@@ -129,6 +139,8 @@ class Completion(BaseModel):
     links: tuple[LinkView, ...] = ()
     case_notes: str
     """Plain text ready to paste into the case record."""
+    covering_note: str | None = None
+    """When sharing: a note for the recipient, to paste into the secure email or read out."""
 
 
 class Cancelled(BaseModel):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
+from string import Formatter
 
 from pydantic import BaseModel, ConfigDict
 
-from dialogs.content import AnswerKind, Pack, Step
+from dialogs.content import AnswerKind, Pack, Step, holds
 from dialogs.messages import Completion, LinkView, SummaryLine
 from dialogs.state import AnswerValue, DialogState, Recipient
 
@@ -33,7 +35,11 @@ FIELD_LABELS: dict[str, str] = {
     "fact_opinion": "Fact and opinion distinguished",
     "historic": "Historic information flagged",
     "identity_protection": "Identities protected",
+    "others_involved": "Another agency already involved or aware",
+    "others_confirmed": "Confirmed they hold this information",
+    "hesitation": "What made them hesitate",
     "recipient": "Recipient",
+    "recipient_type": "Kind of recipient",
     "recipient_role": "Recipient's safeguarding role",
     "recipient_identity_check": "Recipient identity and address checked",
     "method": "Method of sharing",
@@ -79,6 +85,7 @@ class RecordSnapshot(BaseModel):
     unsure_steps: tuple[str, ...]
     unsure_rules: tuple[str, ...]
     """Ids of the principles and golden rules checked by steps answered 'not sure'."""
+    myths_shown: tuple[str, ...] = ()
 
 
 def display_answer(step: Step, value: AnswerValue) -> str:
@@ -145,20 +152,14 @@ def build_snapshot(pack: Pack, state: DialogState) -> RecordSnapshot:
         answers=tuple(answered),
         unsure_steps=tuple(unsure_steps),
         unsure_rules=tuple(unsure_rules),
+        myths_shown=tuple(state.myths_shown),
     )
 
 
 def build_completion(pack: Pack, state: DialogState, links: Sequence[LinkView] = ()) -> Completion:
     snap = build_snapshot(pack, state)
     answers = state.path_answers()
-    outcomes = [
-        o
-        for o in pack.outcomes
-        if o.decision == snap.decision
-        and all(
-            (given := answers.get(c.step)) is not None and any(x in given.choices for x in c.any_of) for c in o.when
-        )
-    ]
+    outcomes = [o for o in pack.outcomes if o.decision == snap.decision and holds(o.when, answers)]
     label = outcomes[0].label if outcomes else snap.decision
     next_steps = tuple(s for o in outcomes for s in o.next_steps)
     titles = pack.rule_titles()
@@ -177,6 +178,7 @@ def build_completion(pack: Pack, state: DialogState, links: Sequence[LinkView] =
         notes.append("Unsure about: " + "; ".join(unsure))
     if next_steps:
         notes.append("Next steps: " + " ".join(next_steps))
+    note = covering_note(pack, state, snap)
     return Completion(
         pack_title=pack.title,
         decision=snap.decision,
@@ -189,4 +191,36 @@ def build_completion(pack: Pack, state: DialogState, links: Sequence[LinkView] =
         unsure=unsure,
         links=tuple(links),
         case_notes="\n".join(notes),
+        covering_note=note,
     )
+
+
+def covering_note(pack: Pack, state: DialogState, snap: RecordSnapshot) -> str | None:
+    """The recipient's covering note for a 'share' decision (None otherwise)."""
+    template = pack.covering_note
+    if template is None or snap.decision != "share":
+        return None
+    answers = state.path_answers()
+    values = dict(snap.fields)
+    values["confirm_by"] = add_working_days(state.updated_at, template.confirm_within_working_days).strftime(
+        "%A %d %B %Y"
+    )
+    lines = [template.title]
+    for line in template.lines:
+        if not all(
+            (given := answers.get(c.step)) is not None and set(c.any_of) & set(given.choices) for c in line.when
+        ):
+            continue
+        names = [name for _, name, _, _ in Formatter().parse(line.text) if name]
+        if all(name in values for name in names):
+            lines.append(line.text.format(**values))
+    return "\n".join(lines)
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    day = start
+    while days > 0:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            days -= 1
+    return day

@@ -57,6 +57,10 @@ class DialogState(BaseModel):
     started_at: datetime
     updated_at: datetime
     urgent: bool = False
+    myths_shown: list[str] = Field(default_factory=list)
+    """Myth-busters shown during the check (a training signal for the lead digest)."""
+    show_myths: list[str] = Field(default_factory=list)
+    """Myth-busters to show with the current question (prompted by the answer just given)."""
 
     def path_answers(self) -> dict[str, AnswerValue]:
         """Answers on the path actually taken (steps abandoned by going back are left out)."""

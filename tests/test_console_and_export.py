@@ -14,6 +14,13 @@ import pytest
 
 from bot.services.export import COLUMNS
 
+
+def runtime_pack_version() -> str:
+    from dialogs.content import load_pack
+
+    return load_pack("children-england-2024").version
+
+
 # Answers for a complete 'share' check with every record field of DESIGN.md section 5 filled in.
 SHARE_SCRIPT = [
     "CS-2024-0113",  # case reference
@@ -21,6 +28,8 @@ SHARE_SCRIPT = [
     "1",  # asked to share
     "1",  # purpose: yes
     "So the health visitor can monitor the weight concerns from the review.",
+    "1",  # no other agency involved
+    "1",  # nothing holding me back
     "1",  # identifies someone
     "1",  # risk of harm: yes
     "1",  # special category: yes
@@ -37,7 +46,8 @@ SHARE_SCRIPT = [
     "Northshire Community Health, health visitor",
     "1",  # safeguarding role
     "1",  # identity checked
-    "1",  # secure email
+    "2",  # recipient is in health
+    "1",  # NHSmail
     "1",  # now
     "1",  # onward limits stated
     "1",  # share
@@ -73,6 +83,8 @@ def test_piped_chat_records_a_check_that_exports_every_field(env: dict[str, str]
     assert "Case reference: CS-2024-0113" in out
     assert "Reasons: Unexplained weight loss" in out
     assert "! " not in out, "no answer in the script should have been refused"
+    assert "Covering note (paste into the secure email, or read it out)" in out
+    assert "Please confirm that you have received this, that it is clear, and what your next step will be, by" in out
 
     exported = run(["export", "--since", "2000-01-01", "--format", "json"], env)
     assert exported.returncode == 0, exported.stderr
@@ -84,14 +96,17 @@ def test_piped_chat_records_a_check_that_exports_every_field(env: dict[str, str]
     assert r["practitioner"] == "practitioner-7"
     assert (r["platform"], r["workspace_id"]) == ("console", "local")
     assert r["started_at"] and r["finished_at"]
-    assert r["pack_id"] == "children-england-2024" and r["pack_version"] == "1.0.0"
+    assert r["pack_id"] == "children-england-2024" and r["pack_version"] == runtime_pack_version()
     assert r["purpose"] == "Yes" and r["purpose_detail"].startswith("So the health visitor")
     assert r["lawful_basis"] == "Public task (statutory functions)"
     assert r["special_category_condition"].startswith("Safeguarding of children")
     assert r["informed"] == "No: telling them could increase the risk"
     assert r["informed_reason"].startswith("Telling the father")
     assert r["recipient"] == "health visitor, Northshire Community Health"
-    assert r["method"] == "Secure or encrypted email (NHSmail, Egress)"
+    assert r["method"] == "NHSmail or a DCB1596-accredited secure email"
+    assert r["recipient_type"] == "Health (GP, hospital, health visiting, school nursing)"
+    assert r["others_involved"] == "No, as far as I know"
+    assert r["hesitation"] == "No, nothing"
     assert r["onward_limits"] == "Yes, I will state the limits"
     assert r["decision"] == "share"
     assert r["reasons"].startswith("Unexplained weight loss")
@@ -154,7 +169,7 @@ def test_unknown_pack_is_a_clear_error(env: dict[str, str]) -> None:
 def test_db_upgrade_and_packs(env: dict[str, str]) -> None:
     assert run(["db", "upgrade"], env).stdout.strip() == "database is up to date"
     listing = run(["packs"], env).stdout
-    assert "children-england-2024 1.0.0 (default)" in listing
+    assert f"children-england-2024 {runtime_pack_version()} (default)" in listing
     assert "adults-england" in listing and "children-england-2018" in listing
 
 

@@ -141,11 +141,19 @@ def test_whole_file_and_insecure_method_need_justification(engine: Engine) -> No
 
 
 @pytest.mark.parametrize(
-    "method",
-    ["secure_email", "cjsm", "portal", "phone", "in_person"],
+    ("recipient_type", "method"),
+    [
+        ("police_courts", "cjsm"),
+        ("health", "nhsmail"),
+        ("health", "secure_email"),
+        ("la_school", "secure_email"),
+        ("voluntary", "portal"),
+        ("other", "phone"),
+        ("police_courts", "in_person"),
+    ],
 )
-def test_secure_methods_need_no_extra_reason(engine: Engine, method: str) -> None:
-    state, visited = walk(engine, T0, {"method": method})
+def test_secure_methods_need_no_extra_reason(engine: Engine, recipient_type: str, method: str) -> None:
+    state, visited = walk(engine, T0, {"recipient_type": recipient_type, "method": method})
     assert "method_reason" not in visited
     assert build_snapshot(engine.pack, state).fields["method"]
 
@@ -174,7 +182,19 @@ def test_going_back_drops_the_abandoned_branch_from_the_record(engine: Engine) -
     from tests.support.flows import answer_for
 
     turn = engine.start(T0)
-    for spec in ("CS-9", "no", "own_initiative", "yes", "A clear purpose stated.", "yes", "no", "no", "refused"):
+    for spec in (
+        "CS-9",
+        "no",
+        "own_initiative",
+        "yes",
+        "A clear purpose stated.",
+        "no",
+        ("none",),
+        "yes",
+        "no",
+        "no",
+        "refused",
+    ):
         step = engine.pack.step(turn.state.step)
         turn = engine.answer(turn.state, answer_for(step, turn.state, spec), T0)
     assert turn.state.step == "consent_reason"
@@ -182,3 +202,102 @@ def test_going_back_drops_the_abandoned_branch_from_the_record(engine: Engine) -
     turn = engine.answer(turn.state, answer_for(engine.pack.step("consent"), turn.state, "given"), T0)
     assert turn.state.step == "lawful_basis"
     assert "consent_reason" not in turn.state.path_answers()
+
+
+@pytest.mark.parametrize(
+    ("recipient_type", "offered", "not_offered"),
+    [
+        ("police_courts", {"cjsm", "portal", "phone", "in_person", "insecure"}, {"nhsmail", "secure_email"}),
+        ("health", {"nhsmail", "secure_email", "portal"}, {"cjsm"}),
+        ("la_school", {"secure_email", "portal"}, {"cjsm", "nhsmail"}),
+    ],
+)
+def test_methods_offered_fit_the_recipient(
+    engine: Engine, recipient_type: str, offered: set[str], not_offered: set[str]
+) -> None:
+    from dialogs.messages import Prompt
+    from tests.support.flows import answer_for, default_answer
+
+    turn = engine.start(T0)
+    while turn.state.step != "method":
+        step = engine.pack.step(turn.state.step)
+        spec = {"immediate_danger": "no", "recipient_type": recipient_type}.get(step.id)
+        answer = answer_for(step, turn.state, spec) if spec else default_answer(step, turn.state)
+        turn = engine.answer(turn.state, answer, T0)
+    assert isinstance(turn.message, Prompt)
+    shown = {c.id for c in turn.message.input.choices}
+    assert offered <= shown and not (not_offered & shown)
+    from dialogs.engine import InvalidAnswer
+    from dialogs.state import Answer
+
+    for hidden in not_offered:
+        with pytest.raises(InvalidAnswer):
+            engine.answer(turn.state, Answer(step_id="method", revision=turn.state.revision, choices=(hidden,)), T0)
+
+
+def test_dont_assume_someone_else_told_them(engine: Engine) -> None:
+    state, visited = walk(engine, T0, {"others_involved": "involved", "others_confirmed": "assuming"})
+    assert "others_confirmed" in visited
+    snap = build_snapshot(engine.pack, state)
+    assert snap.fields["others_confirmed"] == "No, I am assuming they have it"
+    _, visited = walk(engine, T0, {"others_involved": "no"})
+    assert "others_confirmed" not in visited
+
+
+def test_myths_are_shown_at_the_point_of_hesitation_and_recorded(engine: Engine) -> None:
+    from dialogs.messages import Prompt
+    from tests.support.flows import answer_for, default_answer
+
+    turn = engine.start(T0)
+    while turn.state.step != "hesitation":
+        step = engine.pack.step(turn.state.step)
+        spec = {"immediate_danger": "no"}.get(step.id)
+        turn = engine.answer(
+            turn.state, answer_for(step, turn.state, spec) if spec else default_answer(step, turn.state), T0
+        )
+    turn = engine.answer(
+        turn.state, answer_for(engine.pack.step("hesitation"), turn.state, ("data_protection", "criticism")), T0
+    )
+    assert isinstance(turn.message, Prompt)
+    assert [m.title for m in turn.message.myths] == [
+        "Myth: data protection law stops me sharing",
+        "Worried about criticism?",
+    ]
+    assert all(m.citation.authority for m in turn.message.myths)
+    state, _ = walk(engine, T0, {"hesitation": ("consent",)})
+    assert build_snapshot(engine.pack, state).myths_shown == ("consent",)
+
+
+def test_none_of_these_cannot_be_combined(engine: Engine) -> None:
+    from dialogs.engine import InvalidAnswer
+    from tests.support.flows import answer_for, default_answer
+
+    turn = engine.start(T0)
+    while turn.state.step != "hesitation":
+        step = engine.pack.step(turn.state.step)
+        spec = {"immediate_danger": "no"}.get(step.id)
+        turn = engine.answer(
+            turn.state, answer_for(step, turn.state, spec) if spec else default_answer(step, turn.state), T0
+        )
+    with pytest.raises(InvalidAnswer, match="cannot be combined"):
+        engine.answer(turn.state, answer_for(engine.pack.step("hesitation"), turn.state, ("none", "consent")), T0)
+
+
+def test_covering_note_for_the_recipient(engine: Engine) -> None:
+    state, _ = walk(
+        engine,
+        T0,
+        {"decision": "share", "fact_opinion": "yes", "identity_protection": "protected", "onward_limits": "stated"},
+    )
+    note = build_completion(engine.pack, state).covering_note
+    assert note is not None
+    assert "Case reference: CS-2024-0113" in note
+    assert "Why I am sharing this: Sharing is needed" in note
+    assert "What is shared: A summary of the relevant points." in note
+    assert "marked separately" in note
+    assert "do not disclose" in note
+    assert "Onward sharing:" in note
+    # completed on Tuesday 24 Nov 2026 + 2 working days
+    assert note.endswith("by Thursday 26 November 2026.")
+    not_shared, _ = walk(engine, T0, {"decision": "not_share"})
+    assert build_completion(engine.pack, not_shared).covering_note is None

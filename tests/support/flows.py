@@ -6,7 +6,7 @@ import random
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from dialogs.content import END, AnswerKind, Pack, Step, successors
+from dialogs.content import END, AnswerKind, Choice, Pack, Step, holds, successors
 from dialogs.engine import Engine
 from dialogs.messages import Prompt
 from dialogs.state import Answer, DialogState, Recipient, Status
@@ -26,7 +26,13 @@ def default_answer(step: Step, state: DialogState) -> Answer:
         return Answer(**base, recipient=DEFAULT_RECIPIENT)
     if step.kind is AnswerKind.DATETIME:
         return Answer(**base, text="now")
-    return Answer(**base, choices=(step.effective_choices()[0].id,))
+    return Answer(**base, choices=(offered(step, state)[0].id,))
+
+
+def offered(step: Step, state: DialogState) -> tuple[Choice, ...]:
+    """The choices shown now (conditional ones only when their conditions hold)."""
+    answers = state.path_answers()
+    return tuple(c for c in step.effective_choices() if holds(c.when, answers))
 
 
 def answer_for(step: Step, state: DialogState, spec: AnswerSpec) -> Answer:
@@ -84,7 +90,7 @@ def explore(
                 break
             assert state.step is not None
             step = pack.step(state.step)
-            choices = step.effective_choices()
+            choices = offered(step, state)
             answer = (
                 Answer(step_id=step.id, revision=state.revision, choices=(rng.choice(choices).id,))
                 if choices
