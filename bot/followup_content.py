@@ -42,6 +42,9 @@ class Notices(BaseModel):
     escalation_could_not_confirm: str
     escalation_undeliverable: str
     escalation_trail: str
+    advice_asked: str
+    advice_no_lead: str
+    advice_given: str
     no_lead: str
 
 
@@ -52,6 +55,7 @@ class FollowUpContent(BaseModel):
     recipient_confirm: Question
     sender_confirm: Question
     tell_requester: Question
+    advice: Question
     nudge_prefix: str
     notices: Notices
 

@@ -46,9 +46,10 @@ class Runtime:
         clock = clock or SystemClock()
         checks = CheckService(sessions, packs, clock)
         leads = LeadDirectory(sessions, settings.sharecheck_default_lead)
-        followups = FollowUpService(sessions, clock, settings, leads)
+        followups = FollowUpService(sessions, clock, settings, leads, packs=packs)
         checks.on_complete(followups.on_check_completed)
         checks.add_pending_source(followups.pending_items)
+        checks.on_action("ask_lead", followups.ask_lead)
         return cls(
             settings=settings,
             engine=engine,

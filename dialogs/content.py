@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Protocol, Self
+from typing import Annotated, Literal, Protocol, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -199,6 +199,8 @@ class Choice(BaseModel):
     """A myth-buster to show right after this answer: it reveals a common worry."""
     exclusive: bool = False
     """On a multi-choice step, this choice cannot be combined with others ('none of these')."""
+    action: Literal["ask_lead"] | None = None
+    """Something the application does when this is chosen: 'ask_lead' sends the question to the lead now."""
 
 
 class Myth(BaseModel):

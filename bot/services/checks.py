@@ -68,6 +68,8 @@ class CheckNotFound(LookupError):
 
 CompletionHook = Callable[[AsyncSession, Check, RecordSnapshot, "Actor"], Awaitable[None]]
 PendingSource = Callable[["Actor"], Awaitable[list[PendingItem]]]
+ActionHook = Callable[[AsyncSession, Check, DialogState, str, "Actor"], Awaitable[str | None]]
+"""Runs when an answer carries an action (e.g. 'ask_lead'); may return a notice for the practitioner."""
 
 
 class CheckService:
@@ -82,10 +84,14 @@ class CheckService:
         self._clock = clock
         self._on_complete: list[CompletionHook] = []
         self._pending_sources: list[PendingSource] = []
+        self._actions: dict[str, ActionHook] = {}
 
     def on_complete(self, hook: CompletionHook) -> None:
         """Run ``hook`` inside the transaction that records a completed check (follow-ups hang off this)."""
         self._on_complete.append(hook)
+
+    def on_action(self, action: str, hook: ActionHook) -> None:
+        self._actions[action] = hook
 
     def add_pending_source(self, source: PendingSource) -> None:
         """Other services (follow-ups) add their open items to ``pending``."""
@@ -306,10 +312,17 @@ class CheckService:
                     setattr(check, key, value)
                 for hook in self._on_complete:
                     await hook(session, check, snapshot, actor)
+            notice = None
+            action = _action_of(engine, state, turn.state) if kind == "answered" else None
+            if action is not None and action in self._actions:
+                for key, value in values.items():
+                    setattr(check, key, value)
+                notice = await self._actions[action](session, check, turn.state, state.step or "", actor)
         if turn.state.status is not Status.ACTIVE:
             outcome = snapshot.decision if snapshot is not None else "cancelled"
             CHECKS_FINISHED.labels(actor.platform, outcome).inc()
-        return Reply(check.id, Outcome.ADVANCED, _with_id(turn.message, check.id))
+        message = engine.view(turn.state, notice=notice) if notice else turn.message
+        return Reply(check.id, Outcome.ADVANCED, _with_id(message, check.id))
 
     async def _stale(self, actor: Actor, check_id: uuid.UUID) -> Reply:
         reply = await self.current(actor, check_id)
@@ -332,3 +345,16 @@ class CheckService:
 
 def _with_id(message: Message, check_id: uuid.UUID) -> Message:
     return message.model_copy(update={"check_id": str(check_id)})
+
+
+def _action_of(engine: Engine, before: DialogState, after: DialogState) -> str | None:
+    """The action of the choice just answered, if it has one."""
+    step_id = before.step
+    if step_id is None or step_id not in after.answers or after.revision == before.revision:
+        return None
+    step = engine.pack.step(step_id)
+    for choice_id in after.answers[step_id].choices:
+        choice = step.choice(choice_id)
+        if choice is not None and choice.action:
+            return choice.action
+    return None

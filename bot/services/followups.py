@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.db.models import Check, CheckEvent, FollowUp, OutboxMessage, PlatformUser
 from bot.followup_content import FollowUpContent, Question, followup_content
+from bot.packs import PackRegistry
 from bot.services.checks import Actor
 from bot.services.leads import LeadDirectory
 from bot.services.records import append_event
@@ -30,6 +31,7 @@ from bot.settings import Settings
 from bot.working_hours import WorkingHours, zone
 from dialogs.messages import ChoiceView, FollowUpPrompt, Info, Outbound, PendingItem
 from dialogs.record import RecordSnapshot, describe_recipient
+from dialogs.state import DialogState
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,7 @@ class FollowUpService:
         settings: Settings,
         leads: LeadDirectory,
         content: FollowUpContent | None = None,
+        packs: PackRegistry | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
@@ -77,6 +80,7 @@ class FollowUpService:
         self._leads = leads
         self._hours: WorkingHours = settings.working_hours
         self.content = content or followup_content()
+        self._packs = packs
 
     # --- creation (runs inside the transaction that completes the check) ------------------
 
@@ -138,6 +142,52 @@ class FollowUpService:
             {"follow_up": str(follow_up.id), "kind": kind, "target": target, "due": first.isoformat()},
         )
 
+    async def ask_lead(
+        self, session: AsyncSession, check: Check, state: DialogState, step_id: str, actor: Actor
+    ) -> str:
+        """'Ask my lead now': the question goes to the practitioner's lead at once; the check waits."""
+        notices = self.content.notices
+        now = self._clock.now()
+        lead = await self._leads.lead_for(session, check.platform, check.workspace_id, check.user_id, check.channel_id)
+        if lead is None or check.platform not in PLATFORMS_WITH_DELIVERY:
+            await append_event(session, check.id, "advice_not_asked", str(actor), now, {"step": step_id})
+            return notices.advice_no_lead
+        question_step = state.step or step_id
+        case_answer = state.answers.get("case_reference")
+        fu = FollowUp(
+            id=uuid.uuid4(),
+            check_id=check.id,
+            platform=check.platform,
+            workspace_id=check.workspace_id,
+            kind="advice",
+            sender_id=check.user_id,
+            target_id=lead,
+            case_reference=case_answer.text if case_answer else None,
+            details={"question": self._question_text(check.pack_id, question_step)},
+            state="awaiting",
+            due_at=None,  # leads are asked once, at once; the practitioner can ask again
+            escalate_at=now,
+            nudges=0,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(fu)
+        await session.flush()
+        await self._queue(session, fu, lead, "advice", self._prompt(fu, self.content.advice, nudge=False), now)
+        await append_event(
+            session,
+            check.id,
+            "advice_requested",
+            str(actor),
+            now,
+            {"follow_up": str(fu.id), "lead": lead, "step": question_step},
+        )
+        return notices.advice_asked
+
+    def _question_text(self, pack_id: str, step_id: str) -> str:
+        pack = self._packs.pack(pack_id) if self._packs else None
+        return pack.step(step_id).question if pack is not None and pack.has_step(step_id) else step_id
+
     # --- the scheduler's side -------------------------------------------------------------
 
     async def advance_due(self, limit: int = 200) -> int:
@@ -188,7 +238,8 @@ class FollowUpService:
     def _prompt(self, fu: FollowUp, question: Question, nudge: bool) -> FollowUpPrompt:
         values = self._values(fu)
         lines = tuple(line.format(**values) for line in question.lines)
-        title = (self.content.nudge_prefix + question.title) if nudge else question.title
+        title = question.title.format(**values)
+        title = self.content.nudge_prefix + title if nudge else title
         return FollowUpPrompt(
             follow_up_id=str(fu.id),
             title=title,
@@ -209,6 +260,7 @@ class FollowUpService:
             "case_reference": fu.case_reference or "(no reference)",
             "method": str(details.get("method", "")),
             "shared_on": str(details.get("shared_on", "")),
+            "question": str(details.get("question", "")),
             **extra,
         }
 
@@ -326,7 +378,11 @@ class FollowUpService:
             if fu.state not in OPEN_STATES:
                 answered = fu.answered_at.strftime("%d %b %Y %H:%M UTC") if fu.answered_at else "earlier"
                 return AnswerResult(
-                    False, Info(title=question.title, lines=(notices.already_answered.format(answered_on=answered),))
+                    False,
+                    Info(
+                        title=question.title.format(**values),
+                        lines=(notices.already_answered.format(answered_on=answered),),
+                    ),
                 )
             await append_event(
                 session,
@@ -342,7 +398,9 @@ class FollowUpService:
                 tz = await self._zone(session, fu.platform, fu.workspace_id, fu.target_id)
                 fu.state = "awaiting"
                 fu.due_at = self._hours.next_open(now + self._settings.sharecheck_nudge_every, tz)
-                return AnswerResult(True, Info(title=question.title, lines=(notices.remind_later.format(**values),)))
+                return AnswerResult(
+                    True, Info(title=question.title.format(**values), lines=(notices.remind_later.format(**values),))
+                )
             fu.answered_at = now
             fu.due_at = None
             reply = notices.thanks
@@ -365,7 +423,20 @@ class FollowUpService:
             elif choice == "told":
                 fu.state = "told"
                 reply = notices.told_requester
-            return AnswerResult(True, Info(title=question.title, lines=(reply.format(**values),)))
+            elif fu.kind == "advice":
+                fu.state = "advised"
+                label = next(c.label for c in question.choices if c.id == choice)
+                advice = notices.advice_given.format(**values | {"advice": label, "note": f"“{note}” " if note else ""})
+                await self._notify_sender(session, fu, advice, now)
+                await append_event(
+                    session,
+                    fu.check_id,
+                    "advice_given",
+                    str(actor),
+                    now,
+                    {"follow_up": str(fu.id), "advice": choice, **({"note": note} if note else {})},
+                )
+            return AnswerResult(True, Info(title=question.title.format(**values), lines=(reply.format(**values),)))
 
     async def _escalate_now(self, session: AsyncSession, fu: FollowUp, now: datetime, reason: str) -> None:
         state = fu.state
@@ -373,7 +444,7 @@ class FollowUpService:
         fu.state = state  # keep the answer as the state; the escalation is in the trail
 
     async def _notify_sender(self, session: AsyncSession, fu: FollowUp, text: str, now: datetime) -> None:
-        title = self.content.question(fu.kind).title
+        title = self.content.question(fu.kind).title.format(**self._values(fu))
         await self._queue(session, fu, fu.sender_id, "notice", Info(title=title, lines=(text,)), now)
 
     # --- reading ------------------------------------------------------------------------
@@ -393,7 +464,10 @@ class FollowUpService:
             )
             items = []
             for fu in rows:
-                role = "you are asked to confirm" if fu.target_id == actor.user_id else "waiting for the recipient"
+                if fu.kind == "advice":
+                    role = "you are asked to advise" if fu.target_id == actor.user_id else "waiting for your lead"
+                else:
+                    role = "you are asked to confirm" if fu.target_id == actor.user_id else "waiting for the recipient"
                 when = f", next reminder {fu.due_at:%d %b %H:%M} UTC" if fu.due_at else ""
                 state = {
                     "scheduled": "not yet sent",
