@@ -10,7 +10,7 @@ import textwrap
 import uuid
 from typing import TextIO
 
-from bot.services.checks import Actor, CheckService, Outcome, Reply
+from bot.services.checks import Actor, CheckNotFound, CheckService, Outcome, Reply
 from dialogs.content import AnswerKind
 from dialogs.messages import Cancelled, Completion, Digest, Message, Prompt
 from dialogs.state import Answer, Recipient
@@ -82,6 +82,8 @@ def render_completion(done: Completion) -> str:
         lines.append("-" * WIDTH)
     for link in done.links:
         lines.append(f"{link.title}: {link.url}")
+    if done.can_reconsider and done.case_reference:
+        lines.append(f"New information? Reconsider with: sharecheck chat --reconsider {done.case_reference}")
     lines.append(bar)
     return "\n".join(lines)
 
@@ -166,8 +168,18 @@ class ConsoleChat:
             self.stdout.write(line + "\n")  # piped: echo, so the output reads as a transcript
         return line
 
-    async def run(self, pack_id: str | None = None) -> int:
-        reply = await self.checks.start(self.actor, pack_id)
+    async def run(self, pack_id: str | None = None, reconsider: str | None = None) -> int:
+        if reconsider:
+            try:
+                reply = await self.checks.reconsider(self.actor, case_reference=reconsider)
+            except CheckNotFound as exc:
+                self.say(str(exc))
+                return 2
+            if reply.error:
+                self.say(reply.error)
+                return 2
+        else:
+            reply = await self.checks.start(self.actor, pack_id)
         if reply.outcome is Outcome.RESUMED:
             self.say("You have a check in progress; carrying on where you stopped.")
         self.say(COMMANDS)

@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="do a share-check in the terminal")
     chat.add_argument("--pack", help="content pack id (default: SHARECHECK_CONTENT_PACK)")
     chat.add_argument("--user", help="your user id for the record (default: your login name)")
+    chat.add_argument("--reconsider", metavar="CASE_REF", help="reopen your 'do not share' decision for this case")
 
     db = sub.add_parser("db", help="database administration")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -132,7 +133,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "digest":
         return asyncio.run(_digest(settings, args))
     if args.command == "chat":
-        return asyncio.run(_chat(settings, args.pack, args.user or getpass.getuser()))
+        return asyncio.run(_chat(settings, args.pack, args.user or getpass.getuser(), args.reconsider))
     if args.command == "export":
         return asyncio.run(_export(settings, args))
     if args.command == "manifest":
@@ -174,7 +175,7 @@ def _manifest(settings: Settings, platform: str, out: Path | None) -> int:
     raise AssertionError(platform)  # pragma: no cover
 
 
-async def _chat(settings: Settings, pack_id: str | None, user: str) -> int:
+async def _chat(settings: Settings, pack_id: str | None, user: str, reconsider: str | None = None) -> int:
     from adapters.console import ConsoleChat
     from bot.runtime import open_runtime
     from bot.services.checks import Actor
@@ -183,7 +184,7 @@ async def _chat(settings: Settings, pack_id: str | None, user: str) -> int:
         if pack_id:
             runtime.packs.engine(pack_id)  # unknown or broken packs fail before the conversation starts
         chat = ConsoleChat(runtime.checks, Actor("console", "local", user), sys.stdin, sys.stdout)
-        return await chat.run(pack_id)
+        return await chat.run(pack_id, reconsider)
 
 
 async def _export(settings: Settings, args: argparse.Namespace) -> int:

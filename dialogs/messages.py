@@ -141,6 +141,8 @@ class Completion(BaseModel):
     """Plain text ready to paste into the case record."""
     covering_note: str | None = None
     """When sharing: a note for the recipient, to paste into the secure email or read out."""
+    can_reconsider: bool = False
+    """A 'do not share' decision: offer 'reconsider with new information'."""
 
 
 class Cancelled(BaseModel):

@@ -192,6 +192,7 @@ def build_completion(pack: Pack, state: DialogState, links: Sequence[LinkView] =
         links=tuple(links),
         case_notes="\n".join(notes),
         covering_note=note,
+        can_reconsider=snap.decision == "not_share",
     )
 
 

@@ -86,3 +86,41 @@ async def test_without_a_lead_the_practitioner_is_told_to_ask_directly(runtime: 
     reply = await answer(runtime, reply, "ask_lead")
     assert isinstance(reply.message, Prompt) and reply.message.notice
     assert "No safeguarding lead is set up for you" in reply.message.notice
+
+
+# --- not sharing is a full outcome: reconsider with new information ---------------------------
+
+
+async def test_reconsider_reopens_a_not_share_decision_linked_to_the_first(runtime: Runtime) -> None:
+    from bot.services.checks import CheckNotFound, Outcome
+    from dialogs.messages import Completion
+    from tests.test_followups import complete
+
+    first = await complete(
+        runtime, ALICE, {"case_reference": "CS-88", "decision": "not_share", "request_context": "own_initiative"}
+    )
+    reply = await runtime.checks.current(ALICE, first)
+    assert isinstance(reply.message, Completion) and reply.message.can_reconsider
+    again = await runtime.checks.reconsider(ALICE, first)
+    assert again.outcome is Outcome.STARTED and again.check_id != first
+    assert isinstance(again.message, Prompt) and again.message.step_id == "immediate_danger", (
+        "case reference carried over"
+    )
+    assert again.message.notice and "linked to the earlier decision" in again.message.notice
+    async with runtime.sessions() as s:
+        started = await s.scalar(
+            select(CheckEvent).where(CheckEvent.check_id == again.check_id, CheckEvent.kind == "started")
+        )
+        back = await s.scalar(select(CheckEvent).where(CheckEvent.check_id == first, CheckEvent.kind == "reconsidered"))
+    assert started is not None and started.data["reconsiders"] == str(first)
+    assert back is not None and back.data["by"] == str(again.check_id)
+    # one check at a time; and only your own not-share decisions
+    busy = await runtime.checks.reconsider(ALICE, first)
+    assert busy.outcome is Outcome.REFUSED
+    import pytest
+
+    with pytest.raises(CheckNotFound):
+        await runtime.checks.reconsider(Actor("slack", "T1", "UBOB"), first)
+    shared = await complete(runtime, Actor("slack", "T1", "UCAROL"), {"decision": "share"})
+    with pytest.raises(CheckNotFound):
+        await runtime.checks.reconsider(Actor("slack", "T1", "UCAROL"), shared)

@@ -187,3 +187,14 @@ def test_console_warns_about_personal_details_and_can_keep(env: dict[str, str]) 
     assert "looks like it contains an email address" in out
     assert "'keep' to keep it as it is" in out
     assert "DECISION RECORDED: DO NOT SHARE" in out
+
+
+def test_console_reconsider_after_not_sharing(env: dict[str, str]) -> None:
+    script = "CS-9\n2\n1\n2\n1\n2\nNo legitimate purpose was given for the request.\n1\n"
+    out = run(["chat", "--user", "p6"], env, script).stdout
+    assert "DECISION RECORDED: DO NOT SHARE" in out
+    assert "sharecheck chat --reconsider CS-9" in out
+    again = run(["chat", "--user", "p6", "--reconsider", "CS-9"], env, "quit\n").stdout
+    assert "linked to the earlier decision" in " ".join(again.split())
+    missing = run(["chat", "--user", "p6", "--reconsider", "CS-404"], env, "")
+    assert missing.returncode == 2 and "No 'do not share' decision" in missing.stdout

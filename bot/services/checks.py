@@ -145,6 +145,69 @@ class CheckService:
         CHECKS_STARTED.labels(actor.platform).inc()
         return Reply(check.id, Outcome.STARTED, _with_id(turn.message, check.id))
 
+    async def reconsider(
+        self, actor: Actor, check_id: uuid.UUID | None = None, case_reference: str | None = None
+    ) -> Reply:
+        """Reopen a 'not share' decision with new information: a new check for the same case, linked both ways."""
+        async with self._sessions() as session:
+            query = select(Check).where(
+                Check.platform == actor.platform,
+                Check.workspace_id == actor.workspace_id,
+                Check.user_id == actor.user_id,
+                Check.decision == "not_share",
+            )
+            if check_id is not None:
+                query = query.where(Check.id == check_id)
+            elif case_reference is not None:
+                query = query.where(Check.case_reference == case_reference)
+            else:
+                raise CheckNotFound("Say which decision to reconsider.")
+            old = await session.scalar(query.order_by(Check.finished_at.desc()).limit(1))
+        if old is None:
+            raise CheckNotFound("No 'do not share' decision of yours matches.")
+        existing = await self.resume(actor)
+        if existing is not None:
+            return Reply(
+                existing.check_id,
+                Outcome.REFUSED,
+                existing.message,
+                "Finish or cancel the check you have in progress first, then reconsider.",
+            )
+        engine = self._packs.engine(old.pack_id)
+        now = self._clock.now()
+        turn = engine.start(now)
+        if old.case_reference and turn.state.step == "case_reference":
+            turn = engine.answer(turn.state, Answer(step_id="case_reference", revision=0, text=old.case_reference), now)
+        check = Check(
+            id=uuid.uuid4(),
+            platform=actor.platform,
+            workspace_id=actor.workspace_id,
+            user_id=actor.user_id,
+            channel_id=old.channel_id,
+            status=Status.ACTIVE.value,
+            pack_id=engine.pack.id,
+            pack_version=engine.pack.version,
+            state=turn.state.model_dump(mode="json"),
+            revision=turn.state.revision,
+            started_at=now,
+            updated_at=now,
+        )
+        async with self._sessions.begin() as session:
+            session.add(check)
+            await session.flush()
+            await append_event(
+                session,
+                check.id,
+                "started",
+                str(actor),
+                now,
+                {"pack": engine.pack.id, "version": engine.pack.version, "reconsiders": str(old.id)},
+            )
+            await append_event(session, old.id, "reconsidered", str(actor), now, {"by": str(check.id)})
+        CHECKS_STARTED.labels(actor.platform).inc()
+        notice = "Reconsidering with new information: this check is linked to the earlier decision."
+        return Reply(check.id, Outcome.STARTED, _with_id(engine.view(turn.state, notice), check.id))
+
     async def resume(self, actor: Actor) -> Reply | None:
         async with self._sessions() as session:
             check = await session.scalar(
