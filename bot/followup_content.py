@@ -45,6 +45,10 @@ class Notices(BaseModel):
     advice_asked: str
     advice_no_lead: str
     advice_given: str
+    disagreement_started: str
+    disagreement_resolved: str
+    disagreement_lead: str
+    disagreement_unresolved: str
     no_lead: str
 
 
@@ -56,6 +60,8 @@ class FollowUpContent(BaseModel):
     sender_confirm: Question
     tell_requester: Question
     advice: Question
+    disagreement_offer: Question
+    disagreement_stage: Question
     nudge_prefix: str
     notices: Notices
 

@@ -31,6 +31,31 @@ class LocalLink(BaseModel):
     url: AnyHttpUrl
 
 
+class EscalationStage(BaseModel):
+    """One stage of the local professional-disagreement (escalation) policy."""
+
+    name: str = Field(min_length=1, max_length=80)
+    what: str = Field(min_length=1, max_length=300)
+    working_days: int = Field(ge=1, le=60)
+    tell_lead: bool = False
+
+
+DEFAULT_ESCALATION_STAGES = [
+    EscalationStage(
+        name="Stage 1", what="talk it through with the other practitioner and agree what happens next.", working_days=2
+    ),
+    EscalationStage(
+        name="Stage 2", what="your safeguarding lead and theirs discuss it.", working_days=5, tell_lead=True
+    ),
+    EscalationStage(
+        name="Stage 3",
+        what="senior managers resolve it, or refer it to the local safeguarding partnership.",
+        working_days=10,
+        tell_lead=True,
+    ),
+]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
@@ -59,6 +84,9 @@ class Settings(BaseSettings):
     sharecheck_admins: str | None = None
     sharecheck_default_lead: str | None = None
     sharecheck_public_url: AnyHttpUrl | None = None
+    sharecheck_escalation_stages: list[EscalationStage] = Field(default_factory=lambda: list(DEFAULT_ESCALATION_STAGES))
+    """JSON list of {"name", "what", "working_days", "tell_lead"}: your local escalation policy's stages."""
+    sharecheck_escalation_policy_url: AnyHttpUrl | None = None
     sharecheck_local_links: list[LocalLink] = Field(default_factory=list)
     """JSON list of {"title", "url"}: local procedures shown at the start, the urgent step and the summary."""
 

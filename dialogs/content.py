@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from string import Formatter
 from typing import Annotated, Literal, Protocol, Self
 
 import yaml
@@ -459,6 +460,26 @@ def _validate_graph(pack: Pack) -> None:
         for cond in outcome.when:
             if cond.step not in by_id:
                 raise ValueError(f"an outcome for {outcome.decision!r} tests unknown step {cond.step!r}")
+
+    def check_conditions(where: str, conditions: Iterable[Condition]) -> None:
+        for cond in conditions:
+            tested = by_id.get(cond.step)
+            if tested is None:
+                raise ValueError(f"{where}: tests unknown step {cond.step!r}")
+            unknown = set(cond.any_of) - {c.id for c in tested.effective_choices()}
+            if unknown:
+                raise ValueError(f"{where}: tests unknown choices {sorted(unknown)} of {cond.step!r}")
+
+    for step in pack.steps:
+        for choice in step.effective_choices():
+            check_conditions(f"step {step.id!r} choice {choice.id!r}", choice.when)
+    if pack.covering_note is not None:
+        known_fields = RECORD_FIELDS | {"confirm_by"}
+        for n, line in enumerate(pack.covering_note.lines, 1):
+            check_conditions(f"covering note line {n}", line.when)
+            names = {name for _, name, _, _ in Formatter().parse(line.text) if name}
+            if names - known_fields:
+                raise ValueError(f"covering note line {n}: unknown fields {sorted(names - known_fields)}")
     checked = {r for s in pack.steps for r in (*s.principles, *s.rules)}
     unchecked = sorted(rule_ids - checked)
     if unchecked:

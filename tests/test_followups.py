@@ -144,8 +144,9 @@ async def test_not_received_alerts_the_sender_and_the_lead_at_once(
     await scheduler.run_once()
     await runtime.followups.answer(RECIPIENT, fu.id, "not_received")
     await scheduler.run_once()
-    [alert] = platform.to(SENDER.user_id)
+    alert, offer = platform.to(SENDER.user_id)
     assert isinstance(alert, Info) and "NOT arrived" in alert.lines[0]
+    assert isinstance(offer, FollowUpPrompt) and "professional disagreement" in offer.title
     [escalation] = platform.to(LEAD)
     assert isinstance(escalation, Info) and "CS-2024-0113" in escalation.title
     assert "NOT arrived" in escalation.lines[0]
@@ -454,3 +455,62 @@ async def test_two_schedulers_on_postgres_send_each_follow_up_once(postgres_url:
     finally:
         await a.close()
         await b.close()
+
+
+# --- professional disagreement -------------------------------------------------------------
+
+
+async def test_professional_disagreement_moves_through_the_local_stages(
+    runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer, scheduler: Scheduler
+) -> None:
+    check_id = await share_with_colleague(runtime)
+    fu = await follow_up_of(runtime, check_id)
+    clock.advance(timedelta(hours=4))
+    await scheduler.run_once()
+    await runtime.followups.answer(RECIPIENT, fu.id, "not_received")
+    await scheduler.run_once()
+    offer = next(m for m in platform.to(SENDER.user_id) if isinstance(m, FollowUpPrompt))
+    assert [c.id for c in offer.choices] == ["start", "not_needed"]
+    disagreement = uuid.UUID(offer.follow_up_id)
+
+    started = await runtime.followups.answer(SENDER, disagreement, "start")
+    assert "Stage 1 started" in started.reply.lines[0] and "due by Thu 26 Nov 2026" in started.reply.lines[0]
+    platform.clear()
+    clock.advance(timedelta(days=2))  # Thursday 10:00: stage 1 is due, the sender is asked how it went
+    await scheduler.run_once()
+    [stage1] = platform.to(SENDER.user_id)
+    assert isinstance(stage1, FollowUpPrompt) and "Stage 1" in stage1.title
+    assert [c.id for c in stage1.choices] == ["resolved", "next_stage"]
+
+    await runtime.followups.answer(SENDER, disagreement, "next_stage", "They still have not found it")
+    await scheduler.run_once()
+    [to_lead] = platform.to(LEAD)[-1:]
+    assert isinstance(to_lead, Info) and "Stage 2" in to_lead.lines[0]
+    await runtime.followups.answer(SENDER, disagreement, "next_stage")
+    final = await runtime.followups.answer(SENDER, disagreement, "next_stage")
+    assert "still unresolved" in final.reply.lines[0]
+    await scheduler.run_once()
+    assert any(isinstance(m, Info) and "still unresolved" in m.lines[0] for m in platform.to(LEAD))
+    kinds = await trail(runtime, check_id)
+    assert kinds.count("disagreement_stage") == 3
+    assert "disagreement_offered" in kinds
+
+
+async def test_disagreement_resolved_at_stage_one(
+    runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer, scheduler: Scheduler
+) -> None:
+    check_id = await complete(runtime, SENDER, {"decision": "share"})
+    fu = await follow_up_of(runtime, check_id)
+    await runtime.followups.answer(SENDER, fu.id, "could_not_confirm")
+    await scheduler.run_once()
+    offer = next(m for m in platform.to(SENDER.user_id) if isinstance(m, FollowUpPrompt))
+    result = await runtime.followups.answer(SENDER, uuid.UUID(offer.follow_up_id), "not_needed", "Spoke to the DS")
+    assert "resolved" in result.reply.lines[0]
+
+
+async def test_practitioner_can_start_a_disagreement_about_a_response(runtime: Runtime, clock: ManualClock) -> None:
+    check_id = await share_with_colleague(runtime)
+    result = await runtime.followups.start_disagreement(SENDER, check_id)
+    assert "Stage 1 started" in result.reply.lines[0]
+    with pytest.raises(FollowUpNotFound):
+        await runtime.followups.start_disagreement(RECIPIENT, check_id)

@@ -73,6 +73,16 @@ def _step(raw: dict, step_id: str) -> dict:
         (lambda r: _step(r, "timely").pop("next"), "no way on"),
         (lambda r: r.update(outcomes=r["outcomes"][:1] + r["outcomes"][2:]), "outcomes without a default"),
         (lambda r: _step(r, "decision")["choices"].append({"id": "maybe", "label": "Maybe"}), "decision step"),
+        (
+            lambda r: _step(r, "method")["choices"][0].update(when=[{"step": "recipient_type", "any_of": ["pirates"]}]),
+            "unknown choices \\['pirates'\\]",
+        ),
+        (lambda r: r["covering_note"]["lines"].append({"text": "{favourite_colour}"}), "unknown fields"),
+        (
+            lambda r: r["covering_note"]["lines"].append({"text": "x", "when": [{"step": "nope", "any_of": ["a"]}]}),
+            "tests unknown step 'nope'",
+        ),
+        (lambda r: _step(r, "hesitation")["choices"][1].update(myth="no_such_myth"), "unknown myth"),
     ],
 )
 def test_broken_packs_are_refused_clearly(tmp_path: Path, raw_pack: dict, mutate, message: str) -> None:

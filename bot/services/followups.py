@@ -30,7 +30,7 @@ from bot.services.records import append_event
 from bot.settings import Settings
 from bot.working_hours import WorkingHours, zone
 from dialogs.messages import ChoiceView, FollowUpPrompt, Info, Outbound, PendingItem
-from dialogs.record import RecordSnapshot, describe_recipient
+from dialogs.record import RecordSnapshot, add_working_days, describe_recipient
 from dialogs.state import DialogState
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 OPEN_STATES = ("scheduled", "awaiting", "escalated")
 SCHEDULED_STATES = ("scheduled", "awaiting")
 PLATFORMS_WITH_DELIVERY = frozenset({"slack", "teams"})
+ESCALATING_KINDS = frozenset({"recipient_confirm", "sender_confirm"})
+"""Kinds whose silence is escalated to the lead after SHARECHECK_ESCALATE_AFTER (the others are nudged only)."""
 ACTOR_SYSTEM = "sharecheck:scheduler"
 
 
@@ -209,7 +211,7 @@ class FollowUpService:
         return len(rows)
 
     async def _advance(self, session: AsyncSession, fu: FollowUp, now: datetime) -> None:
-        if fu.state == "awaiting" and now >= fu.escalate_at and fu.kind != "tell_requester":
+        if fu.state == "awaiting" and now >= fu.escalate_at and fu.kind in ESCALATING_KINDS:
             lead = await self._lead(session, fu)
             lead_tz = await self._zone(session, fu.platform, fu.workspace_id, lead) if lead else None
             opens = self._hours.next_open(now, lead_tz) if lead_tz else now
@@ -218,7 +220,7 @@ class FollowUpService:
                 return
             await self._escalate(session, fu, now, "overdue")
             return
-        question = self.content.question(fu.kind)
+        question = self._question(fu)
         nudge = fu.state == "awaiting"
         await self._queue(
             session, fu, fu.target_id, "nudge" if nudge else "ask", self._prompt(fu, question, nudge), now
@@ -231,9 +233,20 @@ class FollowUpService:
         fu.state = "awaiting"
         tz = await self._zone(session, fu.platform, fu.workspace_id, fu.target_id)
         next_nudge = self._hours.next_open(now + self._settings.sharecheck_nudge_every, tz)
-        fu.due_at = min(next_nudge, fu.escalate_at) if fu.kind != "tell_requester" else next_nudge
+        fu.due_at = min(next_nudge, fu.escalate_at) if fu.kind in ESCALATING_KINDS else next_nudge
         fu.updated_at = now
         fu.version += 1
+
+    def _question(self, fu: FollowUp) -> Question:
+        if fu.kind == "disagreement":
+            stage = int((fu.details or {}).get("stage", 0))
+            return self.content.disagreement_offer if stage == 0 else self.content.disagreement_stage
+        return self.content.question(fu.kind)
+
+    def _info(self, fu: FollowUp, template: str, **extra: str) -> Info:
+        """A one-line reply or notice about this follow-up, titled like its question."""
+        values = self._values(fu, **extra)
+        return Info(title=self._question(fu).title.format(**values), lines=(template.format(**values),))
 
     def _prompt(self, fu: FollowUp, question: Question, nudge: bool) -> FollowUpPrompt:
         values = self._values(fu)
@@ -261,8 +274,120 @@ class FollowUpService:
             "method": str(details.get("method", "")),
             "shared_on": str(details.get("shared_on", "")),
             "question": str(details.get("question", "")),
+            "reason": str(details.get("reason", "")),
+            "policy": f" Local policy: {self._settings.sharecheck_escalation_policy_url}"
+            if self._settings.sharecheck_escalation_policy_url
+            else "",
+            **self._stage_values(details),
             **extra,
         }
+
+    def _stage_values(self, details: dict[str, Any]) -> dict[str, str]:
+        stages = self._settings.sharecheck_escalation_stages
+        stage = int(details.get("stage", 0))
+        if not 1 <= stage <= len(stages):
+            return {"stage_name": "", "stage_what": "", "stage_due": ""}
+        current = stages[stage - 1]
+        return {"stage_name": current.name, "stage_what": current.what, "stage_due": str(details.get("stage_due", ""))}
+
+    async def offer_disagreement(self, session: AsyncSession, origin: FollowUp, now: datetime, reason: str) -> None:
+        """After 'not received' or 'could not confirm': offer the sender the local escalation route."""
+        fu = FollowUp(
+            id=uuid.uuid4(),
+            check_id=origin.check_id,
+            platform=origin.platform,
+            workspace_id=origin.workspace_id,
+            kind="disagreement",
+            sender_id=origin.sender_id,
+            target_id=origin.sender_id,
+            case_reference=origin.case_reference,
+            details={**(origin.details or {}), "stage": 0, "reason": reason, "origin": str(origin.id)},
+            state="scheduled",
+            due_at=now,
+            escalate_at=now,
+            nudges=0,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(fu)
+        await session.flush()
+        await append_event(
+            session, fu.check_id, "disagreement_offered", ACTOR_SYSTEM, now, {"follow_up": str(fu.id), "reason": reason}
+        )
+
+    async def start_disagreement(self, actor: Actor, check_id: uuid.UUID) -> AnswerResult:
+        """The practitioner disagrees with how a share was handled: start the route from stage 1 now."""
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            origin = await session.scalar(
+                select(FollowUp).where(
+                    FollowUp.check_id == check_id,
+                    FollowUp.platform == actor.platform,
+                    FollowUp.workspace_id == actor.workspace_id,
+                    FollowUp.sender_id == actor.user_id,
+                    FollowUp.kind.in_(ESCALATING_KINDS),
+                )
+            )
+            if origin is None:
+                raise FollowUpNotFound("No follow-up of yours for that check.")
+            await self.offer_disagreement(session, origin, now, "the practitioner disagrees with the response")
+            fu = await session.scalar(
+                select(FollowUp)
+                .where(FollowUp.check_id == check_id, FollowUp.kind == "disagreement")
+                .order_by(FollowUp.created_at.desc())
+                .limit(1)
+            )
+            assert fu is not None
+            reply = await self._next_stage(session, fu, now, actor)
+        return AnswerResult(True, reply)
+
+    async def _next_stage(self, session: AsyncSession, fu: FollowUp, now: datetime, actor: Actor) -> Info:
+        notices = self.content.notices
+        stages = self._settings.sharecheck_escalation_stages
+        stage = int((fu.details or {}).get("stage", 0)) + 1
+        if stage > len(stages):
+            fu.state = "unresolved"
+            fu.due_at = None
+            await self._escalate(session, fu, now, "disagreement_unresolved")
+            fu.state = "unresolved"
+            values = self._values(fu)
+            return Info(
+                title=self._question(fu).title.format(**values),
+                lines=(notices.disagreement_unresolved.format(**values),),
+            )
+        tz = await self._zone(session, fu.platform, fu.workspace_id, fu.sender_id)
+        due = add_working_days(now, stages[stage - 1].working_days)
+        due = self._hours.next_open(due, tz)
+        fu.details = {**(fu.details or {}), "stage": stage, "stage_due": due.astimezone(tz).strftime("%a %d %b %Y")}
+        fu.state = "scheduled"  # the stage prompt goes out when it is due
+        fu.due_at = due
+        fu.answered_at = None
+        values = self._values(fu)
+        await append_event(
+            session,
+            fu.check_id,
+            "disagreement_stage",
+            str(actor),
+            now,
+            {"follow_up": str(fu.id), "stage": stage, "due": due.isoformat()},
+        )
+        if stages[stage - 1].tell_lead:
+            lead = await self._lead(session, fu)
+            if lead is not None:
+                await self._queue(
+                    session,
+                    fu,
+                    lead,
+                    "disagreement",
+                    Info(
+                        title=self._question(fu).title.format(**values),
+                        lines=(notices.disagreement_lead.format(**values),),
+                    ),
+                    now,
+                )
+        return Info(
+            title=self._question(fu).title.format(**values), lines=(notices.disagreement_started.format(**values),)
+        )
 
     async def _escalate(self, session: AsyncSession, fu: FollowUp, now: datetime, reason: str) -> None:
         notices = self.content.notices
@@ -272,6 +397,7 @@ class FollowUpService:
             "not_received": notices.escalation_not_received,
             "could_not_confirm": notices.escalation_could_not_confirm,
             "undeliverable": notices.escalation_undeliverable,
+            "disagreement_unresolved": notices.disagreement_unresolved,
         }[reason]
         lead = await self._lead(session, fu)
         if lead is None:
@@ -368,7 +494,7 @@ class FollowUpService:
             )
             if fu is None:
                 raise FollowUpNotFound("No such follow-up for you.")
-            question = self.content.question(fu.kind)
+            question = self._question(fu)
             if choice not in {c.id for c in question.choices}:
                 raise ValueError("That is not one of the answers to this follow-up.")
             note = _plain(note.strip())[:1000] if note and note.strip() else None
@@ -377,13 +503,7 @@ class FollowUpService:
             values = self._values(fu, note=note or "")
             if fu.state not in OPEN_STATES:
                 answered = fu.answered_at.strftime("%d %b %Y %H:%M UTC") if fu.answered_at else "earlier"
-                return AnswerResult(
-                    False,
-                    Info(
-                        title=question.title.format(**values),
-                        lines=(notices.already_answered.format(answered_on=answered),),
-                    ),
-                )
+                return AnswerResult(False, self._info(fu, notices.already_answered, answered_on=answered))
             await append_event(
                 session,
                 fu.check_id,
@@ -398,9 +518,7 @@ class FollowUpService:
                 tz = await self._zone(session, fu.platform, fu.workspace_id, fu.target_id)
                 fu.state = "awaiting"
                 fu.due_at = self._hours.next_open(now + self._settings.sharecheck_nudge_every, tz)
-                return AnswerResult(
-                    True, Info(title=question.title.format(**values), lines=(notices.remind_later.format(**values),))
-                )
+                return AnswerResult(True, self._info(fu, notices.remind_later))
             fu.answered_at = now
             fu.due_at = None
             reply = notices.thanks
@@ -417,9 +535,16 @@ class FollowUpService:
                 fu.state = "not_received"
                 await self._notify_sender(session, fu, notices.not_received.format(**values), now)
                 await self._escalate_now(session, fu, now, "not_received")
+                await self.offer_disagreement(session, fu, now, "the recipient says it has not arrived")
             elif choice == "could_not_confirm":
                 fu.state = "could_not_confirm"
                 await self._escalate_now(session, fu, now, "could_not_confirm")
+                await self.offer_disagreement(session, fu, now, "you could not confirm it")
+            elif choice in ("start", "next_stage"):
+                return AnswerResult(True, await self._next_stage(session, fu, now, actor))
+            elif choice in ("not_needed", "resolved"):
+                fu.state = "resolved"
+                reply = notices.disagreement_resolved
             elif choice == "told":
                 fu.state = "told"
                 reply = notices.told_requester
@@ -436,7 +561,7 @@ class FollowUpService:
                     now,
                     {"follow_up": str(fu.id), "advice": choice, **({"note": note} if note else {})},
                 )
-            return AnswerResult(True, Info(title=question.title.format(**values), lines=(reply.format(**values),)))
+            return AnswerResult(True, self._info(fu, reply, note=note or ""))
 
     async def _escalate_now(self, session: AsyncSession, fu: FollowUp, now: datetime, reason: str) -> None:
         state = fu.state
@@ -444,7 +569,7 @@ class FollowUpService:
         fu.state = state  # keep the answer as the state; the escalation is in the trail
 
     async def _notify_sender(self, session: AsyncSession, fu: FollowUp, text: str, now: datetime) -> None:
-        title = self.content.question(fu.kind).title.format(**self._values(fu))
+        title = self._question(fu).title.format(**self._values(fu))
         await self._queue(session, fu, fu.sender_id, "notice", Info(title=title, lines=(text,)), now)
 
     # --- reading ------------------------------------------------------------------------
@@ -474,11 +599,12 @@ class FollowUpService:
                     "awaiting": "awaiting an answer",
                     "escalated": "escalated to the lead",
                 }[fu.state]
+                title = self._question(fu).title.format(**self._values(fu))
                 items.append(
                     PendingItem(
                         kind="follow_up",
                         case_reference=fu.case_reference,
-                        status=f"{self.content.question(fu.kind).title}: {state} ({role}{when})",
+                        status=f"{title}: {state} ({role}{when})",
                         check_id=str(fu.check_id),
                     )
                 )
