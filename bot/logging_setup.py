@@ -27,6 +27,7 @@ QUIET_LOGGERS = {
     "sqlalchemy": logging.WARNING,  # at INFO it would log every statement
     "alembic": logging.WARNING,
     "aiohttp.access": logging.WARNING,  # its lines carry client addresses and raw paths; bot.web logs requests
+    "aiosqlite": logging.WARNING,  # at DEBUG it logs each call with its arguments: statement parameters
 }
 
 
@@ -76,5 +77,10 @@ def configure_logging(level: str | int = logging.INFO, json_lines: bool = True, 
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    quiet_noisy_loggers()
+
+
+def quiet_noisy_loggers() -> None:
+    """Libraries that would log statements or their parameters stay at WARNING whatever the root level."""
     for name, quiet in QUIET_LOGGERS.items():
         logging.getLogger(name).setLevel(quiet)

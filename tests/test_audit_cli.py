@@ -39,7 +39,9 @@ def test_audit_verify_seal_and_purge_from_the_command_line(env: dict[str, str], 
     assert "nothing was changed" in dry.stdout and REASON not in dry.stdout
     applied = run(["purge", "--apply"], env | {"SHARECHECK_RETENTION": "0"})
     assert "removed 1 x snapshot.reasons" in applied.stdout and REASON not in applied.stdout
-    assert REASON not in run(["export", "--since", "2000-01-01", "--format", "json"], env).stdout
+    exported = run(["export", "--since", "2000-01-01", "--format", "json"], env).stdout
+    assert REASON not in exported and "[removed after the retention period]" in exported
+    assert '"$redacted"' not in exported
     assert run(["audit", "verify"], env).returncode == 0
 
     db = sqlite3.connect(env["DATABASE_URL"].removeprefix("sqlite+aiosqlite:///"))
