@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import uuid
 from datetime import timedelta
@@ -131,3 +132,15 @@ async def test_migration_chains_events_recorded_before_it(db_url: str, clock: Ma
 
 async def upgrade_async_to(url: str, revision: str) -> None:
     await asyncio.to_thread(upgrade, url, revision)
+
+
+def test_scheduler_logs_json_lines_and_retention_defaults_to_six_years(env: dict[str, str]) -> None:  # noqa: F811
+    from bot.settings import Settings
+
+    assert Settings(_env_file=None).sharecheck_retention == timedelta(days=6 * 365)  # type: ignore[call-arg]
+    assert Settings(_env_file=None, sharecheck_retention="P1Y").sharecheck_retention == timedelta(days=365)  # type: ignore[call-arg]
+    result = run(["scheduler", "--once"], env)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    passed = [line for line in lines if str(line["message"]).startswith("scheduler pass:")]
+    assert passed and passed[0]["level"] == "INFO" and passed[0]["logger"] == "bot.server" and "time" in passed[0]
