@@ -85,6 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
     digest.add_argument("--workspace", help="needed if the lead is in several workspaces")
     digest.add_argument("--dry-run", action="store_true", help="print it here instead of sending it")
 
+    audit = sub.add_parser("audit", help="the tamper-evident audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="recompute every hash chain; exit 1 if anything was changed")
+    verify.add_argument("--platform", help="only this platform (slack, teams, console)")
+    verify.add_argument("--workspace", help="only this workspace (Slack team id, Teams tenant id)")
+    audit_sub.add_parser("seal", help="seal new events into their workspace chains now (the scheduler does it too)")
+
+    purge = sub.add_parser("purge", help="remove free text from records finished before the retention period")
+    mode = purge.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--dry-run", action="store_true", help="say what would be removed; change nothing")
+    mode.add_argument("--apply", action="store_true", help="remove it")
+
     manifest = sub.add_parser("manifest", help="the app manifest for a chat platform, filled in from settings")
     manifest.add_argument("platform", choices=("slack", "teams"))
     manifest.add_argument("--out", type=Path, help="where to write it (Teams: the upload-ready zip)")
@@ -93,8 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from bot.logging_setup import configure_logging
+
+    # the long-running processes log JSON lines for a log collector; the rest talk to a person at a terminal
+    configure_logging(logging.INFO, json_lines=args.command in ("serve", "scheduler"))
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -138,6 +152,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_export(settings, args))
     if args.command == "manifest":
         return _manifest(settings, args.platform, args.out)
+    if args.command == "audit":
+        return asyncio.run(_audit(settings, args))
+    if args.command == "purge":
+        return asyncio.run(_purge(settings, args.apply))
     if args.command == "serve":
         from bot.server import serve
 
@@ -252,3 +270,45 @@ async def _digest(settings: Settings, args: argparse.Namespace) -> int:
         await runtime.digests.send_now(platform, workspace, args.lead, digest)
         print(f"queued the digest for {args.lead}; the scheduler delivers it", file=sys.stderr)
         return 0
+
+
+async def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.runtime import open_runtime
+    from bot.services.audit import seal_pending, verify
+
+    async with open_runtime(settings) as runtime:
+        if args.audit_command == "seal":
+            sealed = await seal_pending(runtime.sessions, runtime.clock.now())
+            print(f"sealed {sealed} event(s)")
+            return 0
+        report = await verify(runtime.sessions, platform=args.platform, workspace_id=args.workspace)
+    for finding in report.findings:
+        print(finding.line())
+    for platform, workspace, count, head in report.heads:
+        print(f"chain {platform} {workspace}: {count} sealed event(s), head {head}")
+    summary = f"{report.records} record(s), {report.events} event(s), {report.sealed} sealed"
+    if report.intact:
+        print(f"audit trail intact: {summary}")
+        return 0
+    print(f"audit trail NOT intact: {len(report.findings)} problem(s) in {summary}")
+    return 1
+
+
+async def _purge(settings: Settings, apply: bool) -> int:
+    from bot.runtime import open_runtime
+    from bot.services.retention import purge
+
+    async with open_runtime(settings) as runtime:
+        report = await purge(
+            runtime.sessions, runtime.packs, runtime.clock.now(), settings.sharecheck_retention, apply=apply
+        )
+    verb = "removed" if apply else "would remove"
+    cutoff = report.cutoff.date().isoformat()
+    print(f"{report.records} record(s) finished before {cutoff} (retention {settings.sharecheck_retention.days} days)")
+    for name, count in sorted(report.removed.items()):
+        print(f"  {verb} {count} x {name}")
+    if not report.removed:
+        print("  nothing to remove")
+    if not apply:
+        print("dry run: nothing was changed; run 'sharecheck purge --apply' to remove it")
+    return 0

@@ -15,6 +15,7 @@ from bot.packs import PackRegistry
 from bot.services.checks import CheckService
 from bot.services.digests import DigestService
 from bot.services.followups import FollowUpService
+from bot.services.gauges import DatabaseGauges
 from bot.services.leads import LeadDirectory
 from bot.services.roles import RoleService
 from bot.settings import Settings
@@ -33,6 +34,7 @@ class Runtime:
     followups: FollowUpService
     digests: DigestService
     roles: RoleService
+    gauges: DatabaseGauges
 
     @classmethod
     async def create(cls, settings: Settings, clock: Clock | None = None, migrate: bool | None = None) -> Runtime:
@@ -61,6 +63,7 @@ class Runtime:
             followups=followups,
             digests=DigestService(sessions, clock, settings),
             roles=RoleService(sessions, clock, settings, leads),
+            gauges=DatabaseGauges(sessions),
         )
 
     async def close(self) -> None:

@@ -1,11 +1,12 @@
 """The scheduler: advances due follow-ups and delivers the outbox, safely from several instances.
 
-Two passes, each its own transaction:
+Passes, each its own transaction:
 1. follow-ups whose time has come are asked, nudged or escalated (rows locked with SKIP LOCKED);
 2. queued outbox messages are claimed with a lease (``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE
    SKIP LOCKED) RETURNING``), delivered concurrently, then marked sent, retried with backoff and
    jitter, or closed as undeliverable with the sender told. A crashed instance's claims expire with
-   their lease and are taken over. Delivery is at least once; claims make duplicates rare.
+   their lease and are taken over. Delivery is at least once; claims make duplicates rare;
+3. new record events are sealed into their workspace's audit chain (bot.services.audit).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import FollowUp, OutboxMessage
 from bot.delivery import Delivered, Deliverer, DeliveryResult, RetryLater, Undeliverable
-from bot.metrics import DELIVERIES, SCHEDULER_LAG
+from bot.metrics import DELIVERIES, DELIVERY_RETRIES, PLATFORM_API_ERRORS, SCHEDULER_LAG
 from bot.runtime import Runtime
+from bot.services.audit import seal_pending
 from bot.services.records import append_event
 from dialogs.messages import Outbound
 
@@ -45,6 +47,7 @@ class PassStats:
     delivered: int = 0
     retried: int = 0
     failed: int = 0
+    sealed: int = 0
     lags: list[float] = field(default_factory=list)
 
     @property
@@ -100,6 +103,8 @@ class Scheduler:
             claimed = await self.deliver_due(stats)
             if claimed < self.batch:
                 break
+        stats.sealed = await seal_pending(self.runtime.sessions, self.runtime.clock.now())
+        await self.runtime.gauges.refresh(force=True)
         return stats
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -188,6 +193,7 @@ class Scheduler:
                     )
                 elif isinstance(result, RetryLater):
                     stats.retried += 1
+                    DELIVERY_RETRIES.labels(item.platform).inc()
                     await session.execute(
                         update(OutboxMessage)
                         .where(*mine)
@@ -215,6 +221,7 @@ class Scheduler:
             if item.platform not in self._warned:
                 self._warned.add(item.platform)
                 log.warning("no deliverer for platform %s: its messages wait in the outbox", item.platform)
+            PLATFORM_API_ERRORS.labels(item.platform, "not_configured").inc()
             return RetryLater(f"{item.platform} is not configured on this instance", after=300)
         try:
             message = OUTBOUND.validate_python(item.message)
@@ -222,10 +229,16 @@ class Scheduler:
             return Undeliverable("stored message could not be read")
         async with self._limit:
             try:
-                return await deliverer.deliver(item.workspace_id, item.user_id, message)
+                result = await deliverer.deliver(item.workspace_id, item.user_id, message)
             except Exception as exc:  # a deliverer bug or network fault must become a retry, never a lost message
                 log.warning("delivery of %s raised %s; will retry", item.id, type(exc).__name__)
+                PLATFORM_API_ERRORS.labels(item.platform, "raised").inc()
                 return RetryLater(type(exc).__name__)
+        if isinstance(result, RetryLater):
+            PLATFORM_API_ERRORS.labels(item.platform, "temporary").inc()
+        elif isinstance(result, Undeliverable):
+            PLATFORM_API_ERRORS.labels(item.platform, "permanent").inc()
+        return result
 
     async def _undeliverable(self, session: AsyncSession, item: Claimed, result: Undeliverable, now: datetime) -> None:
         log.warning("outbox %s (%s) undeliverable: %s", item.id, item.purpose, result.reason)

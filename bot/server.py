@@ -37,7 +37,8 @@ async def run_server(settings: Settings, scheduler: bool = True, stop: asyncio.E
     check_safe_to_serve(settings)
     runtime = await Runtime.create(settings)
     app = build_app(runtime)
-    runner = web.AppRunner(app, handle_signals=False)
+    # no aiohttp access log: its lines carry client addresses and raw paths; bot.web logs each request instead
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
@@ -63,11 +64,12 @@ async def run_scheduler(settings: Settings, once: bool = False, stop: asyncio.Ev
         if once:
             stats = await scheduler.run_once()
             log.info(
-                "scheduler pass: %d follow-ups advanced, %d delivered, %d retried, %d undeliverable",
+                "scheduler pass: %d follow-ups advanced, %d delivered, %d retried, %d undeliverable, %d events sealed",
                 stats.advanced,
                 stats.delivered,
                 stats.retried,
                 stats.failed,
+                stats.sealed,
             )
             return 0
         stop = stop or asyncio.Event()

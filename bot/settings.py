@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     sharecheck_nudge_every: Duration = timedelta(hours=24)
     sharecheck_escalate_after: Duration = timedelta(hours=72)
     sharecheck_scheduler_interval: Duration = timedelta(seconds=15)
+    sharecheck_retention: Duration = timedelta(days=6 * 365)
+    """How long free text is kept after a check finishes (``sharecheck purge``); README "Privacy" says why 6 years."""
     sharecheck_content_pack: str = "children-england-2024"
     sharecheck_working_hours: str = "Mon-Fri 08:00-18:00"
     sharecheck_default_tz: str = "Europe/London"

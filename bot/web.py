@@ -1,8 +1,19 @@
-"""The aiohttp web application: health, readiness, metrics, and the platform adapters' routes."""
+"""The aiohttp web application: health, readiness, metrics, and the platform adapters' routes.
+
+Every request passes, outermost first: a request id (taken from X-Request-Id if sane, else made; in the logs and
+the response), metrics and one log line (route, status, time: never the path's values or the client's address),
+errors (any unhandled exception becomes a JSON 500 without a traceback, logged with the request id), and hygiene
+(bodies over the size limit get a JSON 413 before they are read; bodies of the wrong type a JSON 415).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -10,16 +21,60 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from bot.db.migrate import current_revision, head_revision
+from bot.logging_setup import REQUEST_ID
 from bot.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 RUNTIME = web.AppKey("runtime", Runtime)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+MAX_BODY = 256 * 1024
+"""Slack and Bot Framework payloads are a few kilobytes; a quarter of a megabyte is generous."""
+REQUEST_ID_HEADER = "X-Request-Id"
+SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
+BODY_TYPES: dict[str, frozenset[str]] = {
+    "/slack/events": frozenset({"application/x-www-form-urlencoded", "application/json"}),
+    "/api/messages": frozenset({"application/json"}),
+}
+"""The content types each route that takes a body accepts (by route; others are left to their handler)."""
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def json_error(status: int, message: str, **extra: object) -> web.Response:
+    body: dict[str, object] = {"error": message, **extra}
+    if (request_id := REQUEST_ID.get()) is not None:
+        body["request_id"] = request_id
+    return web.json_response(body, status=status)
+
+
+def _route(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    # a caller's id is kept only if it is short and plain, so it cannot smuggle text into logs or headers
+    request_id = incoming if SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+    token = REQUEST_ID.set(request_id)
+    try:
+        response = await handler(request)
+        if not response.prepared:
+            response.headers[REQUEST_ID_HEADER] = request_id
+        return response
+    except web.HTTPException as exc:
+        exc.headers[REQUEST_ID_HEADER] = request_id
+        raise
+    finally:
+        REQUEST_ID.reset(token)
+
 
 @web.middleware
 async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    route = _route(request)
     started = time.perf_counter()
     status = 500
     try:
@@ -30,8 +85,46 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         status = exc.status
         raise
     finally:
+        elapsed = time.perf_counter() - started
         HTTP_REQUESTS.labels(route, str(status)).inc()
-        HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
+        HTTP_LATENCY.labels(route).observe(elapsed)
+        log.info(
+            "request handled",
+            extra={"method": request.method, "route": route, "status": status, "duration_ms": round(elapsed * 1000)},
+        )
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        return json_error(413, "request body too large", max_bytes=request.app[MAX_BODY_KEY])
+    except web.HTTPException as exc:
+        if exc.status >= 500:
+            log.error("request failed with %d", exc.status)
+            return json_error(exc.status, "internal error")
+        raise
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # anything else is our bug: log it (type and stack, no message), answer without details
+        log.exception("unhandled error in %s %s", request.method, _route(request))
+        return json_error(500, "internal error")
+
+
+@web.middleware
+async def hygiene_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.method in BODY_METHODS:
+        limit = request.app[MAX_BODY_KEY]
+        if request.content_length is not None and request.content_length > limit:
+            return json_error(413, "request body too large", max_bytes=limit)
+        allowed = BODY_TYPES.get(_route(request))
+        if allowed is not None and request.content_type not in allowed:
+            return json_error(415, "unsupported content type", accepted=sorted(allowed))
+    return await handler(request)
+
+
+MAX_BODY_KEY = web.AppKey("max_body", int)
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -52,15 +145,22 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready", "database": "ok", "schema": current})
 
 
-async def metrics(_request: web.Request) -> web.Response:
+async def metrics(request: web.Request) -> web.Response:
+    # the database gauges are re-counted here at most every few seconds, so scrapes stay cheap
+    with contextlib.suppress(TimeoutError):  # a slow database must not stall the scrape
+        await asyncio.wait_for(request.app[RUNTIME].gauges.refresh(), timeout=2)
     response = web.Response(body=generate_latest())
     response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     return response
 
 
-def build_app(runtime: Runtime) -> web.Application:
-    app = web.Application(middlewares=[metrics_middleware], client_max_size=256 * 1024)
+def build_app(runtime: Runtime, max_body: int = MAX_BODY) -> web.Application:
+    app = web.Application(
+        middlewares=[request_id_middleware, metrics_middleware, error_middleware, hygiene_middleware],
+        client_max_size=max_body,
+    )
     app[RUNTIME] = runtime
+    app[MAX_BODY_KEY] = max_body
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

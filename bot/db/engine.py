@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    # statement parameters are answers people typed: keep them out of SQLAlchemy's logs and error messages
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database

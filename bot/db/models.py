@@ -57,6 +57,12 @@ class Check(Base):
     revision: Mapped[int] = mapped_column(Integer, default=0)
     events_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """How many events the trail has: bumped atomically to number the next one, which also locks the row."""
+    events_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """Hash of the last event of the trail (None before the first), so deleting the last event shows too."""
+    sealed_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How many of its events are sealed into the workspace chain; the sealer looks for sealed_seq < events_seq."""
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When free text was removed after the retention period (``sharecheck purge``)."""
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -68,6 +74,13 @@ class Check(Base):
     __table_args__ = (
         Index("ix_checks_actor_status", "platform", "workspace_id", "user_id", "status"),
         Index("ix_checks_workspace_finished", "platform", "workspace_id", "finished_at"),
+        # the sealer's work list stays small and indexed however long the history grows
+        Index(
+            "ix_checks_unsealed",
+            "id",
+            sqlite_where=text("sealed_seq < events_seq"),
+            postgresql_where=text("sealed_seq < events_seq"),
+        ),
         # one active check per practitioner: a second /share-check resumes the first
         Index(
             "uq_checks_one_active",
@@ -93,8 +106,45 @@ class CheckEvent(Base):
     kind: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(250))
     data: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    salt: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """Random salt of the free-text commitments (bot.services.audit); removed with the text on purge."""
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    """SHA-256 over the event and prev_hash: the record's chain (bot.services.audit.event_hash)."""
 
     __table_args__ = (UniqueConstraint("check_id", "seq", name="uq_check_events_seq"),)
+
+
+class AuditHead(Base):
+    """The end of one workspace's running chain: the sealer locks this row, so instances take turns."""
+
+    __tablename__ = "audit_heads"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    """How many events are sealed in this workspace."""
+    hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditSeal(Base):
+    """One event sealed into its workspace's chain. Kept apart from the event (and without a foreign key) so a
+    deleted event or a deleted record still leaves its seal behind, naming what went missing."""
+
+    __tablename__ = "audit_seals"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workspace_seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), unique=True)
+    check_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    event_hash: Mapped[str] = mapped_column(String(64))
+    workspace_hash: Mapped[str] = mapped_column(String(64))
+    """SHA-256 over the previous workspace_hash and this seal (bot.services.audit.seal_hash)."""
+    sealed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class PlatformUser(Base):

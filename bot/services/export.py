@@ -14,6 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Check, CheckEvent
+from bot.services.audit_hash import REDACTED
+from bot.services.retention import REMOVED
 from dialogs.record import FIELD_LABELS
 
 # The decision-record columns of DESIGN.md section 5, in that order; answers and the trail follow as JSON.
@@ -89,10 +91,27 @@ def _record(check: Check, events: list[CheckEvent]) -> dict[str, Any]:
         for a in snap.get("answers", [])
     ]
     record["trail"] = [
-        {"seq": e.seq, "at": e.at.isoformat(), "event": e.kind, "by": e.actor, **({"data": e.data} if e.data else {})}
+        {
+            "seq": e.seq,
+            "at": e.at.isoformat(),
+            "event": e.kind,
+            "by": e.actor,
+            **({"data": _shown(e.data)} if e.data else {}),
+        }
         for e in events
     ]
     return record
+
+
+def _shown(value: Any) -> Any:
+    """Event data as a reader should see it: purged free text reads as removed, not as its commitment."""
+    if isinstance(value, dict):
+        if set(value) == {REDACTED}:
+            return REMOVED
+        return {k: _shown(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shown(v) for v in value]
+    return value
 
 
 def to_json(records: Iterable[dict[str, Any]]) -> str:
