@@ -61,16 +61,50 @@ def rows(n: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         cid = uuid.uuid4()
         ws = f"T{i % WORKSPACES:03d}"
         checks.append(
-            (cid, "slack", ws, f"U{i % 5000:05d}", None, "completed", "children-england-2024", "1.1.0", "{}", 30, 40,
-             finished - timedelta(minutes=6), finished, finished, f"CS-{i:07d}", decision, json.dumps(snapshot))
+            (
+                cid,
+                "slack",
+                ws,
+                f"U{i % 5000:05d}",
+                None,
+                "completed",
+                "children-england-2024",
+                "1.1.0",
+                "{}",
+                30,
+                40,
+                finished - timedelta(minutes=6),
+                finished,
+                finished,
+                f"CS-{i:07d}",
+                decision,
+                json.dumps(snapshot),
+            )
         )
         if rng.random() < 0.1 and decision == "share":
             state = rng.choices(["confirmed", "awaiting", "escalated", "clarification"], [80, 10, 7, 3])[0]
             answered = finished + timedelta(hours=5) if state in ("confirmed", "clarification") else None
             follow_ups.append(
-                (uuid.uuid4(), cid, "slack", ws, "recipient_confirm", f"U{i % 5000:05d}", "UR", f"CS-{i:07d}", "{}",
-                 state, None, finished + timedelta(hours=72), 0,
-                 finished + timedelta(hours=72) if state == "escalated" else None, answered, finished, finished, 0)
+                (
+                    uuid.uuid4(),
+                    cid,
+                    "slack",
+                    ws,
+                    "recipient_confirm",
+                    f"U{i % 5000:05d}",
+                    "UR",
+                    f"CS-{i:07d}",
+                    "{}",
+                    state,
+                    None,
+                    finished + timedelta(hours=72),
+                    0,
+                    finished + timedelta(hours=72) if state == "escalated" else None,
+                    answered,
+                    finished,
+                    finished,
+                    0,
+                )
             )
     return checks, follow_ups
 
@@ -132,9 +166,13 @@ async def measure(url: str, rounds: int = 5) -> dict[str, float]:
             started = time.perf_counter()
             async with runtime.sessions() as s:
                 await s.scalar(
-                    select(func.count()).select_from(Check).where(
-                        Check.platform == "slack", Check.workspace_id == "T007",
-                        Check.finished_at >= start, Check.finished_at < end,
+                    select(func.count())
+                    .select_from(Check)
+                    .where(
+                        Check.platform == "slack",
+                        Check.workspace_id == "T007",
+                        Check.finished_at >= start,
+                        Check.finished_at < end,
                     )
                 )
             bare.append(time.perf_counter() - started)
@@ -170,9 +208,11 @@ async def main() -> None:
         await load_sqlite(path, checks, fus)
         print(f"sqlite: loaded in {time.perf_counter() - t0:.1f}s")
         r = await measure(url)
-        print(f"sqlite: digest {r['digest_s'] * 1000:.0f} ms (count-only baseline {r['count_only_s'] * 1000:.1f} ms, "
-              f"ratio {r['digest_s'] / r['count_only_s']:.0f}x); {r['checks_in_week']} checks in the week; "
-              f"target < 3 s -> {'met' if r['digest_s'] < 3 else 'MISSED'}")
+        print(
+            f"sqlite: digest {r['digest_s'] * 1000:.0f} ms (count-only baseline {r['count_only_s'] * 1000:.1f} ms, "
+            f"ratio {r['digest_s'] / r['count_only_s']:.0f}x); {r['checks_in_week']} checks in the week; "
+            f"target < 3 s -> {'met' if r['digest_s'] < 3 else 'MISSED'}"
+        )
         results |= {f"sqlite_{k}": round(v, 4) for k, v in r.items()}
 
     name = f"sharecheck_bench_{uuid.uuid4().hex[:8]}"
@@ -190,9 +230,11 @@ async def main() -> None:
             await load_postgres(f"{base}/{name}", checks, fus)
             print(f"postgres: loaded in {time.perf_counter() - t0:.1f}s")
             r = await measure(f"{base.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{name}")
-            print(f"postgres: digest {r['digest_s'] * 1000:.0f} ms (count-only baseline "
-                  f"{r['count_only_s'] * 1000:.1f} ms, ratio {r['digest_s'] / r['count_only_s']:.0f}x); "
-                  f"target < 1 s -> {'met' if r['digest_s'] < 1 else 'MISSED'}")
+            print(
+                f"postgres: digest {r['digest_s'] * 1000:.0f} ms (count-only baseline "
+                f"{r['count_only_s'] * 1000:.1f} ms, ratio {r['digest_s'] / r['count_only_s']:.0f}x); "
+                f"target < 1 s -> {'met' if r['digest_s'] < 1 else 'MISSED'}"
+            )
             results |= {f"postgres_{k}": round(v, 4) for k, v in r.items()}
         finally:
             admin = await asyncpg.connect(PG_ADMIN, timeout=5)

@@ -68,8 +68,21 @@ def seed(path: Path, n: int, state: dict[str, Any]) -> None:
         "INSERT INTO checks (id, platform, workspace_id, user_id, channel_id, status, pack_id, pack_version, state,"
         " revision, events_seq, started_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
-            (uuid.uuid4().hex, "teams", TENANT, f"29:user-{i}", None, "active", state["pack_id"],
-             state["pack_version"], blob, state["revision"], 0, now, now)
+            (
+                uuid.uuid4().hex,
+                "teams",
+                TENANT,
+                f"29:user-{i}",
+                None,
+                "active",
+                state["pack_id"],
+                state["pack_version"],
+                blob,
+                state["revision"],
+                0,
+                now,
+                now,
+            )
             for i in range(n)
         ),
     )
@@ -108,8 +121,10 @@ async def run_size(n: int, state: dict[str, Any], connector_url: str) -> dict[st
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SHARECHECK_", "SLACK_", "MICROSOFT_"))}
         env |= {"DATABASE_URL": f"sqlite+aiosqlite:///{path}", "PORT": str(port)}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--no-scheduler"], env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [sys.executable, "-m", "bot", "serve", "--no-scheduler"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             async with aiohttp.ClientSession() as http:
@@ -127,10 +142,15 @@ async def run_size(n: int, state: dict[str, Any], connector_url: str) -> dict[st
 
                 async def resume(i: int) -> int:
                     body = {
-                        "type": "message", "id": uuid.uuid4().hex, "text": "resume", "serviceUrl": connector_url,
-                        "channelId": "msteams", "from": {"id": f"29:user-{i}"},
+                        "type": "message",
+                        "id": uuid.uuid4().hex,
+                        "text": "resume",
+                        "serviceUrl": connector_url,
+                        "channelId": "msteams",
+                        "from": {"id": f"29:user-{i}"},
                         "conversation": {"id": f"a:conv-{i}", "conversationType": "personal", "tenantId": TENANT},
-                        "recipient": {"id": "28:bot"}, "channelData": {"tenant": {"id": TENANT}},
+                        "recipient": {"id": "28:bot"},
+                        "channelData": {"tenant": {"id": TENANT}},
                     }
                     async with sem, http.post(f"http://127.0.0.1:{port}/api/messages", json=body) as r:
                         await r.read()
@@ -144,8 +164,13 @@ async def run_size(n: int, state: dict[str, Any], connector_url: str) -> dict[st
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
     ok = sum(1 for s in statuses if s < 300)
-    return {"stored": n, "rss_idle_mb": round(idle, 1), "rss_after_mb": round(busy, 1),
-            "resumes_ok": ok, "resumes_per_s": round(RESUMES / elapsed, 1)}
+    return {
+        "stored": n,
+        "rss_idle_mb": round(idle, 1),
+        "rss_after_mb": round(busy, 1),
+        "resumes_ok": ok,
+        "resumes_per_s": round(RESUMES / elapsed, 1),
+    }
 
 
 async def main() -> None:
@@ -158,12 +183,16 @@ async def main() -> None:
         await runner.cleanup()
     base = results[0]["rss_after_mb"]
     for r in results:
-        print(f"{r['stored']:>7,} stored: RSS {r['rss_idle_mb']:.0f} MB idle, {r['rss_after_mb']:.0f} MB after "
-              f"{RESUMES} resumes ({r['resumes_ok']} ok, {r['resumes_per_s']:.0f}/s); "
-              f"ratio to the empty baseline {r['rss_after_mb'] / base:.2f}")
+        print(
+            f"{r['stored']:>7,} stored: RSS {r['rss_idle_mb']:.0f} MB idle, {r['rss_after_mb']:.0f} MB after "
+            f"{RESUMES} resumes ({r['resumes_ok']} ok, {r['resumes_per_s']:.0f}/s); "
+            f"ratio to the empty baseline {r['rss_after_mb'] / base:.2f}"
+        )
     worst = max(r["rss_after_mb"] for r in results)
     print(f"target: under 250 MB and flat -> {'met' if worst < 250 and worst / base < 1.2 else 'MISSED'}")
-    print(json.dumps({"bench": "memory", "results": results, "max_rss_mb": worst, "growth_ratio": round(worst / base, 3)}))
+    print(
+        json.dumps({"bench": "memory", "results": results, "max_rss_mb": worst, "growth_ratio": round(worst / base, 3)})
+    )
 
 
 if __name__ == "__main__":
