@@ -152,7 +152,7 @@ async def load_postgres(dsn: str, checks: list[tuple[Any, ...]], fus: list[tuple
 
 
 async def measure(url: str, rounds: int = 5) -> dict[str, float]:
-    runtime = await Runtime.create(Settings(_env_file=None, database_url=url), clock=ManualClock(NOW), migrate=False)  # type: ignore[call-arg]
+    runtime = await Runtime.create(Settings(_env_file=None, database_url=url), clock=ManualClock(NOW), migrate=False)
     try:
         await runtime.leads.assign("slack", "T007", "ULEAD", "workspace", "", NOW - SPAN)
         pack = runtime.packs.pack()
