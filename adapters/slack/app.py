@@ -116,8 +116,12 @@ class _Validate(AsyncMiddleware):
             where = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors(include_input=False)})
             log.info("slack: refused a malformed payload (%s)", ", ".join(where)[:300])
             return BoltResponse(status=400, body=BAD_REQUEST)
-        if payload is not None:
-            req.context[PAYLOAD] = payload
+        if payload is None:
+            # a kind we never subscribed to: answer as Bolt would for an unmatched request, without letting
+            # Bolt's own logging of the unknown shape fail (it raised on, e.g., a shortcut with "view": null)
+            log.info("slack: ignored a request of a kind ShareCheck does not handle")
+            return BoltResponse(status=404, body="not handled")
+        req.context[PAYLOAD] = payload
         return await next()
 
 
@@ -189,7 +193,8 @@ class SlackAdapter:
             bolt_request = await to_bolt_request(request)
         except (ValueError, TypeError, AttributeError, KeyError, IndexError):
             # Bolt cannot even parse the body: answer 401 if it is not signed by Slack, else 400
-            body = await request.text()
+            # (not valid UTF-8 cannot carry a valid signature over the text Slack signs, so it gets 401)
+            body = (await request.read()).decode("utf-8", "replace")
             if not self._signed(body, request.headers):
                 return web.Response(status=401, text="invalid request")
             log.info("slack: refused a request whose body could not be parsed")
