@@ -35,7 +35,8 @@ def check_safe_to_serve(settings: Settings) -> None:
 
 async def run_server(settings: Settings, scheduler: bool = True, stop: asyncio.Event | None = None) -> None:
     check_safe_to_serve(settings)
-    runtime = await Runtime.create(settings)
+    # every instance migrates at start; on PostgreSQL an advisory lock makes the first do it and the rest wait
+    runtime = await Runtime.create(settings, migrate=True)
     app = build_app(runtime)
     # no aiohttp access log: its lines carry client addresses and raw paths; bot.web logs each request instead
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
@@ -58,7 +59,8 @@ async def run_server(settings: Settings, scheduler: bool = True, stop: asyncio.E
 
 async def run_scheduler(settings: Settings, once: bool = False, stop: asyncio.Event | None = None) -> int:
     """``sharecheck scheduler``: the scheduler alone, for scale-out; ``--once`` for cron-style runs."""
-    runtime = await Runtime.create(settings)
+    # every instance migrates at start; on PostgreSQL an advisory lock makes the first do it and the rest wait
+    runtime = await Runtime.create(settings, migrate=True)
     try:
         scheduler = Scheduler(runtime, build_deliverers(runtime))
         if once:
