@@ -290,7 +290,16 @@ class Step(BaseModel):
         return self.choices
 
     def choice(self, choice_id: str) -> Choice | None:
-        return next((c for c in self.effective_choices() if c.id == choice_id), None)
+        return self._choices_by_id.get(choice_id)
+
+    @cached_property
+    def _choices_by_id(self) -> dict[str, Choice]:
+        return {c.id: c for c in self.effective_choices()}
+
+    @cached_property
+    def conditional(self) -> bool:
+        """Whether some choices are offered only under conditions."""
+        return any(c.when for c in self.effective_choices())
 
 
 YES_NO_UNSURE_DEFAULT = (

@@ -93,23 +93,27 @@ class Engine:
             raise StaleAnswer("That answer was for an earlier question; the check has moved on.")
         assert state.step is not None
         step = self.pack.step(state.step)
-        value = self._validate(step, answer, now, state.path_answers())
-        new = _copy(state)
-        new.answers[step.id] = value
-        new.history.append(step.id)
+        path = state.path_answers()
+        value = self._validate(step, answer, now, path)
+        path[step.id] = value  # the path now includes this answer (its step joins the history)
+        answers = dict(state.answers)
+        answers[step.id] = value
         myths = [c.myth for c in step.effective_choices() if c.id in value.choices and c.myth]
-        new.show_myths = myths
-        new.myths_shown = [*state.myths_shown, *(m for m in myths if m not in state.myths_shown)]
-        new.revision += 1
-        new.updated_at = now
-        target = self._next(step, new)
+        target = self._next(step, path)
+        update: dict[str, object] = {
+            "answers": answers,
+            "history": [*state.history, step.id],
+            "show_myths": myths,
+            "myths_shown": [*state.myths_shown, *(m for m in myths if m not in state.myths_shown)],
+            "revision": state.revision + 1,
+            "updated_at": now,
+        }
         if target == END:
-            new.status = Status.COMPLETED
-            new.step = None
+            update |= {"status": Status.COMPLETED, "step": None}
         else:
-            new.step = target
-            new.urgent = new.urgent or target == self.pack.urgent_step
-        return Turn(new, self.view(new))
+            update |= {"step": target, "urgent": state.urgent or target == self.pack.urgent_step}
+        new = state.model_copy(update=update)
+        return Turn(new, self._view(new, path))
 
     def back(self, state: DialogState, now: datetime) -> Turn:
         self._require_active(state)
@@ -164,6 +168,16 @@ class Engine:
         return state
 
     def view(self, state: DialogState, notice: str | None = None, personal_data_warning: bool = False) -> Message:
+        return self._view(state, state.path_answers(), notice, personal_data_warning)
+
+    def _view(
+        self,
+        state: DialogState,
+        path: dict[str, AnswerValue],
+        notice: str | None = None,
+        personal_data_warning: bool = False,
+    ) -> Message:
+        """``path`` is ``state.path_answers()``, passed in where the caller already has it."""
         if state.status is Status.CANCELLED:
             return Cancelled()
         if state.status is Status.COMPLETED:
@@ -176,7 +190,7 @@ class Engine:
             template = self._templates[step.id] = self._template(step)
         update: dict[str, object] = {
             "revision": state.revision,
-            "progress": self.progress(state),
+            "progress": self._progress(state, path),
             "can_go_back": bool(state.history),
             "urgent_exit": not state.urgent,
             "notice": notice,
@@ -185,10 +199,9 @@ class Engine:
         input_update: dict[str, object] = {}
         if previous is not None:
             input_update["previous"] = display_answer(step, previous)
-        if any(c.when for c in step.effective_choices()):
+        if step.conditional:
             input_update["choices"] = tuple(
-                ChoiceView(id=c.id, label=c.label, style=c.style)
-                for c in self.visible_choices(step, state.path_answers())
+                ChoiceView(id=c.id, label=c.label, style=c.style) for c in self.visible_choices(step, path)
             )
         if input_update:
             update["input"] = template.input.model_copy(update=input_update)
@@ -198,6 +211,8 @@ class Engine:
 
     def visible_choices(self, step: Step, answers: dict[str, AnswerValue]) -> tuple[Choice, ...]:
         """The choices offered now: conditional ones only when their conditions hold."""
+        if not step.conditional:
+            return step.effective_choices()
         return tuple(c for c in step.effective_choices() if holds(c.when, answers))
 
     def _myth(self, myth_id: str) -> MythView:
@@ -233,10 +248,12 @@ class Engine:
         )
 
     def progress(self, state: DialogState) -> Progress:
+        return self._progress(state, state.path_answers())
+
+    def _progress(self, state: DialogState, answers: dict[str, AnswerValue]) -> Progress:
         done = len(state.history)
         if state.step is None:
             return Progress(current=done, total=done)
-        answers = state.path_answers()
         # the way ahead depends only on the current step and the answers that branches test
         key = (state.step, tuple((sid, answers[sid].choices) for sid in self._tested if sid in answers))
         remaining = self._remaining.get(key)
@@ -268,8 +285,7 @@ class Engine:
             where=cite.where,
         )
 
-    def _next(self, step: Step, state: DialogState) -> str:
-        answers = state.path_answers()
+    def _next(self, step: Step, answers: dict[str, AnswerValue]) -> str:
         chosen = answers[step.id].choices
         for choice in step.effective_choices():
             if choice.id in chosen and choice.goto:
