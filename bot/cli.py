@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--platform", help="only this platform (slack, teams, console)")
     export.add_argument("--workspace", help="only this workspace (Slack team id, Teams tenant id)")
     export.add_argument("--out", type=Path, help="write to this file instead of standard output")
+    export.add_argument("--lead", help="only what this lead's scope covers (needs --platform and --workspace)")
 
     sub.add_parser("packs", help="list the content packs")
 
@@ -209,10 +211,19 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
     from bot.runtime import open_runtime
     from bot.services.export import ExportFilter, export_records, to_csv, to_json
 
+    if args.lead and not (args.platform and args.workspace):
+        print("sharecheck: --lead needs --platform and --workspace", file=sys.stderr)
+        return 2
     async with open_runtime(settings) as runtime:
+        digests = runtime.digests
+
+        async def lead_scope(session: Any) -> Any:
+            return await digests.scope(session, args.platform, args.workspace, args.lead)
+
         records = await export_records(
             runtime.sessions,
             ExportFilter(since=args.since, until=args.until, platform=args.platform, workspace_id=args.workspace),
+            scope=lead_scope if args.lead else None,
         )
     text = to_json(records) if args.format == "json" else to_csv(records)
     if args.out:

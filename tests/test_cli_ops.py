@@ -41,3 +41,12 @@ def test_digest_dry_run_prints_the_digest(env: dict[str, str]) -> None:  # noqa:
     assert "Checks completed, last 8 weeks" in result.stdout
     unknown = run(["digest", "--lead", "UNOBODY", "--dry-run"], env)
     assert unknown.returncode == 2 and "is a lead in nowhere" in unknown.stderr
+
+
+def test_export_filtered_by_lead_needs_the_workspace(env: dict[str, str]) -> None:  # noqa: F811
+    bad = run(["export", "--since", "2026-01-01", "--lead", "ULEAD"], env)
+    assert bad.returncode == 2 and "--lead needs --platform and --workspace" in bad.stderr
+    run(["leads", "add", "--platform", "slack", "--workspace", "T1", "--lead", "ULEAD", "--all"], env)
+    ok = run(["export", "--since", "2026-01-01", "--lead", "ULEAD", "--platform", "slack", "--workspace", "T1"], env)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("check_id,case_reference")

@@ -196,3 +196,20 @@ async def test_a_lead_scoped_by_channel_sees_checks_started_there(runtime: Runti
     d = await digest_for(runtime, "ULEADCH")
     figures = {f.label: f.value for f in d.figures}
     assert figures["Checks completed"] == 1
+
+
+async def test_export_by_lead_scope(runtime: Runtime, clock: ManualClock) -> None:
+    from bot.services.export import ExportFilter, export_records
+
+    await runtime.leads.assign("slack", "T1", "ULEADA", "user", P1.user_id, clock.now())
+    await complete(runtime, P1, {"case_reference": "CASE-A", "decision": "share"})
+    await complete(runtime, P2, {"case_reference": "CASE-B", "decision": "share"})
+
+    async def scope(session):  # type: ignore[no-untyped-def]
+        return await runtime.digests.scope(session, "slack", "T1", "ULEADA")
+
+    since = clock.now() - timedelta(days=1)
+    records = await export_records(runtime.sessions, ExportFilter(since=since), scope=scope)
+    assert [r["case_reference"] for r in records] == ["CASE-A"]
+    everything = await export_records(runtime.sessions, ExportFilter(since=since))
+    assert sorted(r["case_reference"] for r in everything) == ["CASE-A", "CASE-B"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Check, CheckEvent
@@ -46,8 +46,16 @@ class ExportFilter:
     workspace_id: str | None = None
 
 
-async def export_records(sessions: async_sessionmaker[AsyncSession], filt: ExportFilter) -> list[dict[str, Any]]:
-    """Completed checks finished in the window, each with its answers and full event trail."""
+ScopeCondition = Callable[[AsyncSession], Awaitable[ColumnElement[bool]]]
+
+
+async def export_records(
+    sessions: async_sessionmaker[AsyncSession], filt: ExportFilter, scope: ScopeCondition | None = None
+) -> list[dict[str, Any]]:
+    """Completed checks finished in the window, each with its answers and full event trail.
+
+    ``scope`` limits the export to what one lead may see (DigestService.scope), for audits of a team.
+    """
     query = select(Check).where(Check.snapshot.is_not(None), Check.finished_at >= filt.since)
     if filt.until is not None:
         query = query.where(Check.finished_at < filt.until)
@@ -56,6 +64,8 @@ async def export_records(sessions: async_sessionmaker[AsyncSession], filt: Expor
     if filt.workspace_id is not None:
         query = query.where(Check.workspace_id == filt.workspace_id)
     async with sessions() as session:
+        if scope is not None:
+            query = query.where(await scope(session))
         checks = list(await session.scalars(query.order_by(Check.finished_at, Check.id)))
         events: dict[Any, list[CheckEvent]] = {c.id: [] for c in checks}
         if checks:
