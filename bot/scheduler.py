@@ -115,7 +115,16 @@ class Scheduler:
                     await asyncio.wait_for(stop.wait(), timeout=interval)
         finally:
             released = await self.release()
+            await self.close()
             log.info("scheduler %s stopped; released %d claims", self.instance_id, released)
+
+    async def close(self) -> None:
+        """Close the deliverers that hold connections (an optional ``aclose`` beside the Deliverer protocol)."""
+        for deliverer in self.deliverers.values():
+            aclose = getattr(deliverer, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):  # closing must not stop the others from closing
+                    await aclose()
 
     # --- outbox ---------------------------------------------------------------------------
 
