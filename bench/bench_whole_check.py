@@ -2,8 +2,8 @@
 
 Slack: signed slash command, button clicks and modal submissions to /slack/events, with the fake Web API.
 Teams: Activity JSON with Action.Execute submissions to /api/messages, with the fake connector.
-Both on SQLite, each practitioner doing one whole check (Slack one at a time, Teams 4 at a time). The baseline is the engine
-alone (no HTTP, no database), so the ratio is what the whole stack costs per check.
+Both on SQLite, each practitioner doing one whole check (Slack one at a time, Teams 4 at a time). The
+baseline is the engine alone (no HTTP, no database), so the ratio is what the whole stack costs per check.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -37,7 +38,7 @@ NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
 async def slack_rate(db: Path) -> tuple[float, int]:
     fake = FakeSlack()
     await fake.start()
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None,
         database_url=f"sqlite+aiosqlite:///{db}",
         slack_bot_token=BOT_TOKEN,
@@ -73,7 +74,7 @@ async def slack_rate(db: Path) -> tuple[float, int]:
 async def teams_rate(db: Path) -> tuple[float, int]:
     connector = FakeConnector(record=True)
     await connector.start()
-    settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{db}")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{db}")
     runtime = await Runtime.create(settings, clock=ManualClock(NOW), migrate=True)
     engine = Engine(load_pack("children-england-2024"))
     steps_per_check = 0
@@ -94,7 +95,7 @@ async def teams_rate(db: Path) -> tuple[float, int]:
                     steps = 0
                     original = session.post
 
-                    async def post_as(act: dict, status: int | None = None):  # type: ignore[no-untyped-def]
+                    async def post_as(act: dict[str, Any], status: int | None = None) -> Any:
                         act["from"]["id"] = user
                         act["conversation"]["id"] = f"a:{i}"
                         return await original(act, status)
@@ -124,14 +125,28 @@ async def main() -> None:
         slack, slack_requests = await slack_rate(Path(tmp) / "slack.db")
         teams, teams_requests = await teams_rate(Path(tmp) / "teams.db")
     print(f"engine alone: {engine_rate:,.0f} checks/s")
-    print(f"Slack over HTTP: {slack:.1f} checks/s ({slack_requests} requests per check; engine/slack = "
-          f"{engine_rate / slack:.0f}x)")
-    print(f"Teams over HTTP: {teams:.1f} checks/s ({teams_requests} requests per check; engine/teams = "
-          f"{engine_rate / teams:.0f}x)")
-    print(json.dumps({"bench": "whole_check", "engine_checks_per_s": round(engine_rate),
-                      "slack_checks_per_s": round(slack, 2), "slack_requests_per_check": slack_requests,
-                      "teams_checks_per_s": round(teams, 2), "teams_requests_per_check": teams_requests,
-                      "concurrency": CONCURRENCY, "checks": CHECKS}))
+    print(
+        f"Slack over HTTP: {slack:.1f} checks/s ({slack_requests} requests per check; engine/slack = "
+        f"{engine_rate / slack:.0f}x)"
+    )
+    print(
+        f"Teams over HTTP: {teams:.1f} checks/s ({teams_requests} requests per check; engine/teams = "
+        f"{engine_rate / teams:.0f}x)"
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "whole_check",
+                "engine_checks_per_s": round(engine_rate),
+                "slack_checks_per_s": round(slack, 2),
+                "slack_requests_per_check": slack_requests,
+                "teams_checks_per_s": round(teams, 2),
+                "teams_requests_per_check": teams_requests,
+                "concurrency": CONCURRENCY,
+                "checks": CHECKS,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

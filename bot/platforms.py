@@ -9,4 +9,9 @@ from bot.runtime import Runtime
 def build_deliverers(runtime: Runtime) -> dict[str, Deliverer]:
     """One deliverer per configured platform; each adapter owns its SDK and rendering."""
     deliverers: dict[str, Deliverer] = {}
+    settings = runtime.settings
+    if settings.slack_enabled and settings.slack_bot_token is not None:
+        from adapters.slack.delivery import SlackDeliverer  # lazily: slack_sdk loads only when Slack is on
+
+        deliverers["slack"] = SlackDeliverer(settings.slack_bot_token, settings.slack_api_url)
     return deliverers

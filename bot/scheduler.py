@@ -20,10 +20,10 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import FollowUp, OutboxMessage
@@ -94,11 +94,23 @@ class Scheduler:
         """One pass: everything due now is advanced and delivered (in batches) before returning."""
         stats = PassStats()
         stats.digests = await self.runtime.digests.queue_due(self.runtime.packs.pack())
-        while True:
-            advanced = await self.runtime.followups.advance_due(self.batch)
-            stats.advanced += advanced
-            if advanced < self.batch:
-                break
+        if self.runtime.settings.is_sqlite:
+            # one writer at a time: advance everything, then deliver
+            await self._advance_all(stats)
+        else:
+            # advancing is bound by database round trips and delivery by the platform's: overlap them, so
+            # the first messages go out while later follow-ups are still being advanced
+            advancing = asyncio.create_task(self._advance_all(stats))
+            try:
+                while not advancing.done():
+                    if await self.deliver_due(stats) < self.batch:
+                        await asyncio.wait({advancing}, timeout=0.05)
+                await advancing
+            finally:
+                if not advancing.done():
+                    advancing.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await advancing
         while True:
             claimed = await self.deliver_due(stats)
             if claimed < self.batch:
@@ -106,6 +118,13 @@ class Scheduler:
         stats.sealed = await seal_pending(self.runtime.sessions, self.runtime.clock.now())
         await self.runtime.gauges.refresh(force=True)
         return stats
+
+    async def _advance_all(self, stats: PassStats) -> None:
+        while True:
+            advanced = await self.runtime.followups.advance_due(self.batch)
+            stats.advanced += advanced
+            if advanced < self.batch:
+                break
 
     async def run(self, stop: asyncio.Event) -> None:
         interval = self.runtime.settings.sharecheck_scheduler_interval.total_seconds()
@@ -120,7 +139,16 @@ class Scheduler:
                     await asyncio.wait_for(stop.wait(), timeout=interval)
         finally:
             released = await self.release()
+            await self.close()
             log.info("scheduler %s stopped; released %d claims", self.instance_id, released)
+
+    async def close(self) -> None:
+        """Close the deliverers that hold connections (an optional ``aclose`` beside the Deliverer protocol)."""
+        for deliverer in self.deliverers.values():
+            aclose = getattr(deliverer, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):  # closing must not stop the others from closing
+                    await aclose()
 
     # --- outbox ---------------------------------------------------------------------------
 
@@ -170,6 +198,7 @@ class Scheduler:
             return 0
         results = await asyncio.gather(*(self._deliver(item) for item in claimed))
         now = self.runtime.clock.now()
+        sent: list[dict[str, Any]] = []
         async with self.runtime.sessions.begin() as session:
             for item, result in zip(claimed, results, strict=True):
                 mine = (
@@ -185,12 +214,7 @@ class Scheduler:
                     lag = (now - item.due_at).total_seconds()
                     stats.lags.append(lag)
                     SCHEDULER_LAG.observe(max(lag, 0.0))
-                    await session.execute(
-                        update(OutboxMessage)
-                        .where(*mine)
-                        .values(status="sent", sent_at=now, delivery_ref=result.ref, lease_until=None)
-                        .execution_options(synchronize_session=False)
-                    )
+                    sent.append({"b_id": item.id, "b_ref": result.ref})
                 elif isinstance(result, RetryLater):
                     stats.retried += 1
                     DELIVERY_RETRIES.labels(item.platform).inc()
@@ -213,6 +237,19 @@ class Scheduler:
                         .execution_options(synchronize_session=False)
                     )
                     await self._undeliverable(session, item, result, now)
+            if sent:
+                # the common case, one executemany for the whole batch instead of a statement per message
+                table = cast(Table, OutboxMessage.__table__)
+                await session.execute(
+                    update(table)
+                    .where(
+                        table.c.id == bindparam("b_id"),
+                        table.c.claimed_by == self.instance_id,
+                        table.c.status == "queued",
+                    )
+                    .values(status="sent", sent_at=now, delivery_ref=bindparam("b_ref"), lease_until=None),
+                    sent,
+                )
         return len(claimed)
 
     async def _deliver(self, item: Claimed) -> DeliveryResult:

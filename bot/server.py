@@ -64,7 +64,10 @@ async def run_scheduler(settings: Settings, once: bool = False, stop: asyncio.Ev
     try:
         scheduler = Scheduler(runtime, build_deliverers(runtime))
         if once:
-            stats = await scheduler.run_once()
+            try:
+                stats = await scheduler.run_once()
+            finally:
+                await scheduler.close()
             log.info(
                 "scheduler pass: %d follow-ups advanced, %d delivered, %d retried, %d undeliverable, %d events sealed",
                 stats.advanced,

@@ -39,8 +39,8 @@ def test_manifest_is_filled_from_settings_and_valid(tmp_path: Path, monkeypatch:
             "command": "/share-check",
             "url": url,
             "description": "Start or carry on with a guided information-sharing check",
-            "usage_hint": "[help | pending | resume]",
-            "should_escape": False,
+            "usage_hint": "[help | pending | resume | digest | admin]",
+            "should_escape": True,
         }
     ]
     assert loaded["settings"]["interactivity"] == {"is_enabled": True, "request_url": url}

@@ -12,10 +12,25 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from adapters.slack import render
+from adapters.slack.parse import FollowUpRef
+from bot.followup_content import followup_content
 from bot.services.help import help_message
 from dialogs.content import AnswerKind, available_packs, load_pack
 from dialogs.engine import Engine
-from dialogs.messages import Completion, LinkView, PendingItem, PendingList, Prompt, SummaryLine
+from dialogs.messages import (
+    ChoiceView,
+    Completion,
+    Digest,
+    DigestFigure,
+    DigestItem,
+    FollowUpPrompt,
+    Info,
+    LinkView,
+    PendingItem,
+    PendingList,
+    Prompt,
+    SummaryLine,
+)
 from dialogs.state import DialogState
 from tests.support.flows import explore
 
@@ -37,8 +52,9 @@ def round_trip(blocks: list[Block], limit: int = render.MESSAGE_BLOCKS_MAX) -> l
 def check_text_limits(dicts: list[dict[str, Any]]) -> None:
     for block in dicts:
         if block["type"] == "section":
-            assert len(block["text"]["text"]) <= render.SECTION_MAX
-            assert block["text"].get("verbatim") is True
+            for text in [block["text"]] if "text" in block else block["fields"]:
+                assert len(text["text"]) <= render.SECTION_MAX
+                assert text.get("verbatim") is True
         if block["type"] == "header":
             assert len(block["text"]["text"]) <= render.HEADER_MAX
         for element in block.get("elements", []):
@@ -165,3 +181,111 @@ def test_split_and_truncate() -> None:
     assert render.split("abc def ghi", 5) == ["abc", "def", "ghi"]
     assert render.truncate("x" * 200, 150) == "x" * 149 + "…"
     assert render.split("&amp;" * 10, 12) == ["&amp;&amp;", "&amp;&amp;", "&amp;&amp;", "&amp;&amp;", "&amp;&amp;"]
+
+
+# --- what the scheduler delivers ---------------------------------------------------------------
+
+
+def follow_up_prompt(kind: str = "recipient_confirm") -> FollowUpPrompt:
+    content = followup_content()
+    question = content.question(kind)
+    values = {
+        "sender": "{user:U0SENDER}",
+        "target": "{user:U0RECIP}",
+        "recipient": "Northshire <Police> & Co",
+        "case_reference": "CS-1",
+        "method": "secure email",
+        "shared_on": "24 Nov 2026",
+    }
+    return FollowUpPrompt(
+        follow_up_id=str(uuid.UUID(int=9)),
+        title=question.title,
+        lines=tuple(line.format(**values) for line in question.lines),
+        choices=tuple(ChoiceView(id=c.id, label=c.label, style=c.style) for c in question.choices),
+        note_required=question.note_required,
+        note_optional=question.note_optional,
+        note_prompt=question.note_prompt,
+    )
+
+
+@pytest.mark.parametrize("kind", ["recipient_confirm", "sender_confirm", "tell_requester"])
+def test_follow_up_prompts_round_trip_with_mentions_and_answer_buttons(kind: str) -> None:
+    prompt = follow_up_prompt(kind)
+    blocks, text = render.outbound_blocks(prompt)
+    dicts = round_trip(blocks)
+    check_text_limits(dicts)
+    sent = json.dumps(dicts)
+    assert "{user:" not in sent and "{user:" not in text
+    if kind == "recipient_confirm":
+        assert "<@U0SENDER> shared information with you" in sent
+    elif kind == "sender_confirm":
+        assert "Northshire &lt;Police&gt; &amp; Co" in sent
+    buttons = [e for d in dicts if d["type"] == "actions" for e in d["elements"]]
+    assert [b["action_id"] for b in buttons] == [f"sc:fu:{c.id}" for c in prompt.choices]
+    for button in buttons:  # every value reads back through the pydantic model the adapter validates with
+        ref = FollowUpRef.model_validate_json(button["value"])
+        assert str(ref.f) == prompt.follow_up_id and button["action_id"].endswith(ref.v)
+        assert ref.n == ("r" if ref.v in prompt.note_required else "o" if ref.v in prompt.note_optional else None)
+
+
+def test_mentions_only_from_tokens_after_escaping() -> None:
+    assert render.mentions("{user:U1} & <@U2> {user:<!here>}") == "<@U1> &amp; &lt;@U2&gt; {user:&lt;!here&gt;}"
+    assert render.unmention("Hello {user:U1}") == "Hello @U1"
+    info = Info(title="Case {user:U1}", lines=("{user:U2} confirmed <b>",))
+    dicts = round_trip(render.info_blocks(info))
+    assert dicts[0]["text"]["text"] == "Case @U1" and dicts[1]["text"]["text"] == "<@U2> confirmed &lt;b&gt;"
+    round_trip(render.answered_blocks(info))
+
+
+def test_note_modal_round_trips() -> None:
+    for required in (True, False):
+        view = render.note_modal({"f": str(uuid.UUID(int=9)), "v": "clarification"}, "What is unclear? <x>", required)
+        as_dict = view.to_dict()
+        assert View(**as_dict).to_dict() == as_dict
+        [note] = [b for b in as_dict["blocks"] if b["type"] == "input"]
+        assert note["optional"] is (not required) and note["element"]["max_length"] == 1000
+
+
+def digest(items: int, figures: int = 10, empty: bool = False) -> Digest:
+    return Digest(
+        title="Information sharing in your team: week to Mon 30 Nov 2026",
+        period="Mon 23 Nov 2026 to Mon 30 Nov 2026 (Europe/London)",
+        needs_you=tuple(
+            DigestItem(case_reference=f"CS-{i:04d}<&>", text="escalated: no confirmation that it arrived")
+            for i in range(items)
+        ),
+        figures=tuple(DigestFigure(label=f"Figure {i}", value=i, previous=5) for i in range(figures)),
+        unsure=tuple(DigestFigure(label=f"Principle {i}", value=3, previous=i) for i in range(3)) if figures else (),
+        trend_label="Checks completed, last 8 weeks",
+        trend=(0, 1, 4, 2, 9, 3, 0, 7) if figures else (0,) * 8,
+        empty=empty,
+    )
+
+
+def test_digests_round_trip_actionable_items_first() -> None:
+    blocks, text = render.outbound_blocks(digest(15))
+    dicts = round_trip(blocks)
+    check_text_limits(dicts)
+    sent = json.dumps(dicts, ensure_ascii=False)
+    assert sent.index("Needs you now (15)") < sent.index("Figure 0") < sent.index("not sure") < sent.index("▁")
+    assert "CS-0014&lt;&amp;&gt;" in sent and "CS-0014<" not in sent
+    assert "↑ +4" in sent and "↓ −5" in sent and "→ same" in sent
+    assert "15 need you" in text
+    assert dicts[-1]["type"] == "context" and f"`{digest(15).sparkline()}`" in json.dumps(dicts[-1], ensure_ascii=False)
+    assert len(dicts) <= 8, "compact"
+
+
+def test_an_empty_digest_is_short_not_silent() -> None:
+    dicts = round_trip(render.digest_blocks(digest(0, figures=0, empty=True)))
+    assert "Nothing this period" in json.dumps(dicts) and len(dicts) <= 4
+
+
+def test_a_digest_with_many_items_stays_within_limits() -> None:
+    huge = digest(0).model_copy(
+        update={
+            "needs_you": tuple(DigestItem(case_reference=f"CS-{i}", text="x" * 200) for i in range(200)),
+            "figures": tuple(DigestFigure(label=f"F{i}" * 20, value=i, previous=0) for i in range(30)),
+        }
+    )
+    dicts = round_trip(render.digest_blocks(huge))
+    check_text_limits(dicts)

@@ -33,7 +33,9 @@ from adapters.slack import ids, render
 from adapters.slack.parse import (
     BlockActions,
     ChoiceRef,
+    FollowUpRef,
     FormRef,
+    NoteRef,
     Ref,
     SlackId,
     SlashCommand,
@@ -41,16 +43,21 @@ from adapters.slack.parse import (
     choice_answer,
     error_block,
     form_answer,
+    mentioned_channel,
+    mentioned_user,
     multi_answer,
+    note_text,
     parse_payload,
 )
 from adapters.slack.socket import build_socket_handler
 from bot.runtime import Runtime
 from bot.services.checks import Actor, CheckNotFound, Outcome, Reply
 from bot.services.dedupe import first_time
+from bot.services.followups import AnswerResult, FollowUpNotFound, NoteRequired
 from bot.services.help import help_message
+from bot.services.roles import NotPermitted
 from bot.services.users import remember_user
-from dialogs.messages import Completion, Message, Prompt
+from dialogs.messages import Completion, Info, Message, Prompt
 from dialogs.state import Answer
 
 log = logging.getLogger(__name__)
@@ -63,6 +70,27 @@ SUBMIT_WAIT = 2.0
 """How long a modal submission waits for the answer to be checked before acknowledging anyway (Slack allows 3 s)."""
 DRAIN_TIMEOUT = 10.0
 BAD_REQUEST = "Bad request: not a payload ShareCheck understands."
+NOT_YOURS = "That follow-up is not one ShareCheck can find for you, so nothing was changed."
+NOT_A_LEAD = (
+    "Digests are for safeguarding leads, so there is none for you. "
+    "Your ShareCheck administrator can make you a lead with `/share-check admin lead add`."
+)
+SLACK_HELP = (
+    f"`{COMMAND} digest` (safeguarding leads) shows your team's digest now.",
+    f"Administrators: `{COMMAND} admin lead add @lead @practitioner …` (or `#channel`, or `all` for the "
+    f"workspace), `{COMMAND} admin lead remove @lead`, `{COMMAND} admin add @person` (make an administrator).",
+)
+ADMIN_USAGE = Info(
+    title="ShareCheck administration",
+    lines=(
+        f"`{COMMAND} admin lead add @lead @practitioner @practitioner` makes @lead the lead for those practitioners.",
+        f"`{COMMAND} admin lead add @lead #channel` for checks started in that channel; "
+        f"`{COMMAND} admin lead add @lead all` for the whole workspace.",
+        f"`{COMMAND} admin lead remove @lead` ends all of @lead's assignments.",
+        f"`{COMMAND} admin add @person` makes @person a ShareCheck administrator.",
+        "Pick people and channels with @ and # so Slack fills in who they are.",
+    ),
+)
 
 
 class _Channel(BaseModel):
@@ -181,9 +209,12 @@ class SlackAdapter:
         bolt.action(re.compile("^" + re.escape(ids.CHOICE)))(self._on_action)
         for action_id in sorted(ids.REF_ACTIONS):
             bolt.action(action_id)(self._on_action)
+        bolt.action(re.compile("^" + re.escape(ids.FOLLOW_UP)))(self._on_follow_up)
         bolt.action(re.compile(".*"))(self._on_unknown_action)  # registered last: Bolt takes the first match
         bolt.view_submission(ids.ANSWER_VIEW)(self._on_submit)
         bolt.view_closed(ids.ANSWER_VIEW)(self._on_closed)
+        bolt.view_submission(ids.FOLLOW_UP_VIEW)(self._on_note)
+        bolt.view_closed(ids.FOLLOW_UP_VIEW)(self._on_closed)
         bolt.view_submission(re.compile(".*"))(self._on_unknown_view)
         bolt.view_closed(re.compile(".*"))(self._on_unknown_view)
 
@@ -280,9 +311,16 @@ class SlackAdapter:
         elif sub == "pending":
             await ack()
             self._spawn("pending", self._pending(cmd, respond))
+        elif sub == "digest":
+            await ack()
+            self._spawn("digest", self._digest(cmd, respond))
+        elif cmd.words and cmd.words[0].lower() == "admin":
+            await ack()
+            self._spawn("admin", self._admin(cmd, respond))
         else:
             engine = self.runtime.packs.engine()
             info = help_message(engine.pack, COMMAND, engine.links)
+            info = info.model_copy(update={"lines": (*info.lines[:4], *SLACK_HELP, *info.lines[4:])})
             await ack(text=render.fallback(info.title), blocks=render.to_dicts(render.info_blocks(info)))
 
     async def _on_toggle(self, ack: Any) -> None:
@@ -291,6 +329,26 @@ class SlackAdapter:
     async def _on_action(self, ack: Any, context: Any) -> None:
         await ack()
         self._spawn("action", self._act(context[PAYLOAD]))
+
+    async def _on_follow_up(self, ack: Any, context: Any) -> None:
+        await ack()
+        self._spawn("follow-up", self._follow_up_click(context[PAYLOAD]))
+
+    async def _on_note(self, ack: Any, context: Any) -> None:
+        """A follow-up note submitted: answer while Slack waits (a refusal keeps the modal open with the reason)."""
+        sub: ViewSubmission = context[PAYLOAD]
+        ref = sub.view.note_ref()
+        note = note_text(sub.view.state)
+        decided: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._spawn("follow-up note", self._note_submit(sub, ref, note, decided))
+        try:
+            error = await asyncio.wait_for(asyncio.shield(decided), SUBMIT_WAIT)
+        except TimeoutError:
+            error = None  # still being recorded: close the modal; the message is updated when it is done
+        if error:
+            await ack(response_action="errors", errors={ids.NOTE_BLOCK: render.truncate(error, 500)})
+            return
+        await ack()
 
     async def _on_unknown_action(self, ack: Any, context: Any) -> None:
         await ack()
@@ -342,7 +400,7 @@ class SlackAdapter:
         actor = Actor(PLATFORM, cmd.team_id, cmd.user_id)
         await self._remember(actor)
         checks = self.runtime.checks
-        reply = await checks.resume(actor) if resume_only else await checks.start(actor)
+        reply = await checks.resume(actor) if resume_only else await checks.start(actor, channel_id=cmd.channel_id)
         if reply is None:
             await respond(text="You have no check in progress. Type `/share-check` to start one.")
             return
@@ -391,6 +449,154 @@ class SlackAdapter:
             await self.client.views_open(trigger_id=payload.trigger_id, view=view.to_dict())
         await self._show(actor, reply, where)
 
+    # --- follow-ups: one click, or a note in a modal --------------------------------------
+
+    async def _follow_up_click(self, payload: BlockActions) -> None:
+        actor = Actor(PLATFORM, payload.team.id, payload.user.id)
+        if not await self._first_time(actor.workspace_id, payload.trigger_id):
+            return
+        ref: FollowUpRef = payload.action.follow_up_ref()
+        where = payload.message
+        if ref.n is not None:
+            # a note is asked for: for a required one, the service checks first that the follow-up is theirs
+            question = ref.p
+            if ref.n == "r":
+                try:
+                    result = await self.runtime.followups.answer(actor, ref.f, ref.v, None)
+                except NoteRequired as exc:
+                    question = str(exc) or question
+                except (FollowUpNotFound, ValueError):
+                    await self._ephemeral(actor, where, NOT_YOURS)
+                    return
+                else:  # the service took it without a note after all (its content changed): show the result
+                    await self._show_answer(actor, result, where)
+                    return
+            await self._open_note(actor, ref, question, payload.trigger_id, where)
+            return
+        try:
+            result = await self.runtime.followups.answer(actor, ref.f, ref.v, None)
+        except NoteRequired as exc:
+            # an old button from before a note was required: ask for it now
+            await self._open_note(actor, ref.model_copy(update={"n": "r"}), str(exc), payload.trigger_id, where)
+            return
+        except (FollowUpNotFound, ValueError):
+            await self._ephemeral(actor, where, NOT_YOURS)
+            return
+        await self._show_answer(actor, result, where)
+
+    async def _open_note(
+        self, actor: Actor, ref: FollowUpRef, question: str, trigger_id: str | None, where: tuple[str, str] | None
+    ) -> None:
+        if trigger_id is None:
+            return
+        meta: dict[str, Any] = {"f": str(ref.f), "v": ref.v}
+        if where is not None:
+            meta.update(ch=where[0], ts=where[1])
+        view = render.note_modal(meta, question, required=ref.n == "r")
+        await self.client.views_open(trigger_id=trigger_id, view=view.to_dict())
+
+    async def _note_submit(
+        self, sub: ViewSubmission, ref: NoteRef, note: str | None, decided: asyncio.Future[str | None]
+    ) -> None:
+        actor = Actor(PLATFORM, sub.team.id, sub.user.id)
+        result: AnswerResult | None = None
+        error: str | None = None
+        try:
+            if await self._first_time(actor.workspace_id, sub.trigger_id):
+                result = await self.runtime.followups.answer(actor, ref.f, ref.v, note)
+        except NoteRequired as exc:
+            error = str(exc) or "Please add a note."
+        except (FollowUpNotFound, ValueError):
+            error = NOT_YOURS
+        finally:
+            if not decided.done():
+                decided.set_result(error)
+        if result is not None:
+            where = (ref.ch, ref.ts) if ref.ch and ref.ts else None
+            await self._show_answer(actor, result, where)
+
+    async def _show_answer(self, actor: Actor, result: AnswerResult, where: tuple[str, str] | None) -> None:
+        """The follow-up message shows the result in place of its buttons (also after a second click, which
+        changed nothing: the service says it was already answered, and the stale buttons go)."""
+        blocks = render.answered_blocks(result.reply) if result.changed else render.info_blocks(result.reply)
+        await self._update(actor, where, blocks, render.fallback(render.unmention(result.reply.title)))
+
+    async def _ephemeral(self, actor: Actor, where: tuple[str, str] | None, text: str) -> None:
+        channel = where[0] if where else await self._dm_channel(actor)
+        await self.client.chat_postEphemeral(channel=channel, user=actor.user_id, text=render.escape(text))
+
+    # --- digest and administration --------------------------------------------------------
+
+    async def _digest(self, cmd: SlashCommand, respond: Any) -> None:
+        runtime = self.runtime
+        if not await runtime.digests.is_lead(PLATFORM, cmd.team_id, cmd.user_id):
+            await respond(text=NOT_A_LEAD, response_type="ephemeral")
+            return
+        # on demand: the period running now, up to this moment (build() gives the last complete period, which
+        # would leave out what happened since, including what needs the lead today), compared with the last one
+        digests = runtime.digests
+        schedule = await digests.schedule(PLATFORM, cmd.team_id, cmd.user_id)
+        now = runtime.clock.now()
+        _, current_start = schedule.period_ending_by(now)
+        digest = await digests.build_period(
+            PLATFORM, cmd.team_id, cmd.user_id, runtime.packs.pack(), schedule, current_start, now
+        )
+        blocks, text = render.outbound_blocks(digest)
+        await respond(text=text, blocks=render.to_dicts(blocks), response_type="ephemeral")
+
+    async def _admin(self, cmd: SlashCommand, respond: Any) -> None:
+        actor = Actor(PLATFORM, cmd.team_id, cmd.user_id)
+        try:
+            # mrkdwn built here from ids the mention patterns validated, so it needs no escaping
+            text = await self._admin_do(actor, cmd.words[1:])
+        except NotPermitted as exc:
+            text = render.escape(str(exc))
+        except ValueError:
+            text = None
+        if text is None:
+            blocks = render.to_dicts(render.info_blocks(ADMIN_USAGE))
+            await respond(text=ADMIN_USAGE.title, blocks=blocks, response_type="ephemeral")
+            return
+        await respond(text=text, response_type="ephemeral")
+
+    async def _admin_do(self, actor: Actor, words: list[str]) -> str | None:
+        """Carry out an admin command; None means it was not understood (the usage is shown)."""
+        roles = self.runtime.roles
+        verbs = [w.lower() for w in words[:2]]
+        if verbs == ["lead", "add"] and len(words) >= 4:
+            lead = mentioned_user(words[2])
+            targets = words[3:]
+            if lead is None:
+                return None
+            if [t.lower() for t in targets] == ["all"]:
+                await roles.add_lead(actor, lead, "workspace")
+                return f"<@{lead}> is now the safeguarding lead for the whole workspace."
+            users = [mentioned_user(t) for t in targets]
+            channels = [mentioned_channel(t) for t in targets]
+            if any(u is None and c is None for u, c in zip(users, channels, strict=True)):
+                return None
+            picked_users = [u for u in users if u]
+            picked_channels = [c for c in channels if c]
+            if picked_users:
+                await roles.add_lead(actor, lead, "user", picked_users)
+            if picked_channels:
+                await roles.add_lead(actor, lead, "channel", picked_channels)
+            named = [f"<@{u}>" for u in picked_users] + [f"<#{c}>" for c in picked_channels]
+            return f"<@{lead}> is now the safeguarding lead for {', '.join(named)}."
+        if verbs == ["lead", "remove"] and len(words) == 3:
+            lead = mentioned_user(words[2])
+            if lead is None:
+                return None
+            removed = await roles.remove_lead(actor, lead)
+            return f"<@{lead}> is no longer a lead ({removed} assignment{'s' if removed != 1 else ''} removed)."
+        if verbs[:1] == ["add"] and len(words) == 2:
+            user = mentioned_user(words[1])
+            if user is None:
+                return None
+            added = await roles.grant_admin(actor, user)
+            return f"<@{user}> is {'now' if added else 'already'} a ShareCheck administrator."
+        return None
+
     async def _open_form(self, actor: Actor, ref: Ref, trigger_id: str | None, where: tuple[str, str] | None) -> None:
         current = (await self.runtime.checks.current(actor, ref.c)).message
         if not isinstance(current, Prompt) or (current.step_id, current.revision) != (ref.s, ref.r):
@@ -413,6 +619,9 @@ class SlackAdapter:
             if not decided.done():
                 decided.set_result(reply)
         if reply is not None and reply.outcome is not Outcome.REFUSED:
+            if answer.recipient is not None and answer.recipient.user_id:
+                # the follow-up will ask this colleague: keep their time zone so it waits for their working hours
+                await self._remember(Actor(PLATFORM, actor.workspace_id, answer.recipient.user_id))
             await self._show(actor, reply, (ref.ch, ref.ts))
 
     async def _show(self, actor: Actor, reply: Reply, where: tuple[str, str] | None) -> None:

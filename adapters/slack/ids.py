@@ -29,5 +29,11 @@ ROLE_BLOCK = "sc_role"
 INPUT_ACTION = "value"
 """action_id of the single element inside each input block."""
 
+FOLLOW_UP = "sc:fu:"
+"""Prefix of a follow-up answer button's action id; the choice id follows. Its value is a ``FollowUpRef``."""
+FOLLOW_UP_VIEW = "sc:fu_note"
+"""callback_id of the modal that takes a follow-up answer's note (what is unclear, how it was confirmed)."""
+NOTE_BLOCK = "sc_note"
+
 REF_ACTIONS = frozenset({MULTI_SUBMIT, FORM, BACK, CANCEL, URGENT})
 """Our action ids (besides choices) whose value carries a check reference."""

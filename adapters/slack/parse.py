@@ -7,6 +7,7 @@ engine's decision.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -45,6 +46,28 @@ class FormRef(Ref):
     ts: SlackId
 
 
+class FollowUpRef(_Model):
+    """A follow-up answer button's value: which follow-up, which answer, and whether a note is asked for.
+
+    ``n`` is "r" (a note is required), "o" (optional) or absent; ``p`` is the question shown above the note.
+    The service still decides what is acceptable: these only say which form to open.
+    """
+
+    f: uuid.UUID
+    v: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
+    n: Literal["r", "o"] | None = None
+    p: Annotated[str, Field(max_length=300)] = ""
+
+
+class NoteRef(_Model):
+    """The follow-up note modal's private_metadata: the answer it completes and the DM message to update."""
+
+    f: uuid.UUID
+    v: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
+    ch: SlackId | None = None
+    ts: SlackId | None = None
+
+
 class SlashCommand(_Model):
     team_id: SlackId
     user_id: SlackId
@@ -57,6 +80,11 @@ class SlashCommand(_Model):
     @property
     def subcommand(self) -> str:
         return self.text.strip().lower()
+
+    @property
+    def words(self) -> list[str]:
+        """The text split on whitespace, case kept (mentions carry ids and names)."""
+        return self.text.split()
 
 
 class Team(_Model):
@@ -105,6 +133,13 @@ class Action(_Model):
     def ours(self) -> bool:
         return self.action_id.startswith(ids.CHOICE) or self.action_id in ids.REF_ACTIONS
 
+    @property
+    def follow_up(self) -> bool:
+        return self.action_id.startswith(ids.FOLLOW_UP)
+
+    def follow_up_ref(self) -> FollowUpRef:
+        return FollowUpRef.model_validate_json(self.value or "")
+
     def ref(self) -> Ref:
         model = ChoiceRef if self.action_id.startswith(ids.CHOICE) else Ref
         return model.model_validate_json(self.value or "")
@@ -123,11 +158,13 @@ class BlockActions(_Model):
     @model_validator(mode="after")
     def _our_values_parse(self) -> BlockActions:
         for action in self.actions:
-            if action.ours:
-                try:
+            try:
+                if action.ours:
                     action.ref()
-                except ValidationError:
-                    raise ValueError("a button of ours with a value we did not write") from None
+                elif action.follow_up:
+                    action.follow_up_ref()
+            except ValidationError:
+                raise ValueError("a button of ours with a value we did not write") from None
         return self
 
     @property
@@ -154,6 +191,9 @@ class View(_Model):
     def form_ref(self) -> FormRef:
         return FormRef.model_validate_json(self.private_metadata)
 
+    def note_ref(self) -> NoteRef:
+        return NoteRef.model_validate_json(self.private_metadata)
+
 
 class ViewSubmission(_Model):
     type: Literal["view_submission"]
@@ -164,11 +204,13 @@ class ViewSubmission(_Model):
 
     @model_validator(mode="after")
     def _our_metadata_parses(self) -> ViewSubmission:
-        if self.view.callback_id == ids.ANSWER_VIEW:
-            try:
+        try:
+            if self.view.callback_id == ids.ANSWER_VIEW:
                 self.view.form_ref()
-            except ValidationError:
-                raise ValueError("our modal with metadata we did not write") from None
+            elif self.view.callback_id == ids.FOLLOW_UP_VIEW:
+                self.view.note_ref()
+        except ValidationError:
+            raise ValueError("our modal with metadata we did not write") from None
         return self
 
 
@@ -204,6 +246,28 @@ def error_block(state: State) -> str:
 
 
 # --- neutral answers ---------------------------------------------------------------------
+
+
+def note_text(state: State) -> str | None:
+    """What was typed in the follow-up note modal (None when left empty)."""
+    value = state.get(ids.NOTE_BLOCK)
+    return value.value if value is not None and value.value and value.value.strip() else None
+
+
+# Slack sends mentions in slash command text escaped (the manifest's should_escape: true):
+# users as <@U123|name> (or <@U123>), channels as <#C123|name> (or <#C123>).
+USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]{1,20})(?:\|[^>]*)?>$")
+CHANNEL_MENTION = re.compile(r"^<#([CG][A-Z0-9]{1,20})(?:\|[^>]*)?>$")
+
+
+def mentioned_user(word: str) -> str | None:
+    match = USER_MENTION.match(word)
+    return match.group(1) if match else None
+
+
+def mentioned_channel(word: str) -> str | None:
+    match = CHANNEL_MENTION.match(word)
+    return match.group(1) if match else None
 
 
 def choice_answer(ref: ChoiceRef) -> Answer:
@@ -248,7 +312,9 @@ def form_answer(ref: FormRef, state: State) -> Answer:
 __all__ = [
     "BlockActions",
     "ChoiceRef",
+    "FollowUpRef",
     "FormRef",
+    "NoteRef",
     "Payload",
     "Ref",
     "SlashCommand",
@@ -257,6 +323,9 @@ __all__ = [
     "ViewSubmission",
     "choice_answer",
     "form_answer",
+    "mentioned_channel",
+    "mentioned_user",
     "multi_answer",
+    "note_text",
     "parse_payload",
 ]

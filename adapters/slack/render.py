@@ -7,6 +7,7 @@ nothing in a content pack, can mention @channel, a user or forge a link: the onl
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -35,9 +36,13 @@ from dialogs.messages import (
     Cancelled,
     CitationView,
     Completion,
+    Digest,
+    DigestFigure,
+    FollowUpPrompt,
     Info,
     LinkView,
     Message,
+    Outbound,
     PendingList,
     Prompt,
 )
@@ -54,6 +59,8 @@ MESSAGE_BLOCKS_MAX = 50
 MODAL_BLOCKS_MAX = 100
 MODAL_TITLE_MAX = 24
 INPUT_MAX = 3000
+FIELDS_MAX = 10
+"""Fields in one section block."""
 FALLBACK_MAX = 300
 """The notification text: short, the blocks carry the message."""
 
@@ -67,6 +74,24 @@ IMMEDIATE_RISK = ":rotating_light: Immediate risk: act first, record after. This
 def escape(text: str) -> str:
     """Slack's mrkdwn escaping: the only three characters it needs."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+USER_TOKEN = re.compile(r"\{user:([A-Z0-9]{1,20})\}")
+"""``{user:ID}`` in neutral text (dialogs/messages.py): Slack user ids are upper-case letters and digits."""
+
+
+def mentions(text: str) -> str:
+    """Escape ``text``, then turn its ``{user:ID}`` tokens into mentions.
+
+    Escaping first means only the tokens the services wrote can become ``<@...>``; typed notes have their
+    braces replaced by the follow-up service, and anything else that looks like a mention stays escaped.
+    """
+    return USER_TOKEN.sub(lambda m: f"<@{m.group(1)}>", escape(text))
+
+
+def unmention(text: str) -> str:
+    """Plain text (headers, notifications) cannot mention anyone: a token becomes the id with an @."""
+    return USER_TOKEN.sub(lambda m: f"@{m.group(1)}", text)
 
 
 def truncate(text: str, limit: int) -> str:
@@ -379,9 +404,9 @@ def cancelled_blocks(cancelled: Cancelled) -> Blocks:
 
 
 def info_blocks(info: Info) -> Blocks:
-    blocks: Blocks = [HeaderBlock(text=plain(info.title, HEADER_MAX))]
+    blocks: Blocks = [HeaderBlock(text=plain(unmention(info.title), HEADER_MAX))]
     for line in info.lines:
-        blocks.extend(sections(escape(line)))
+        blocks.extend(sections(mentions(line)))
     blocks.extend(links_block(info.links))
     return cap(blocks)
 
@@ -405,3 +430,117 @@ def message_blocks(message: Message) -> tuple[Blocks, str]:
     if isinstance(message, Completion):
         return completion_blocks(message), completion_fallback(message)
     return cancelled_blocks(message), fallback(message.text)
+
+
+# --- follow-ups ---------------------------------------------------------------------------------
+
+
+def follow_up_value(prompt: FollowUpPrompt, choice: str) -> str:
+    data: dict[str, Any] = {"f": prompt.follow_up_id, "v": choice}
+    if choice in prompt.note_required or choice in prompt.note_optional:
+        data["n"] = "r" if choice in prompt.note_required else "o"
+        data["p"] = truncate(prompt.note_prompt, 300)
+    return value(data)
+
+
+def follow_up_blocks(prompt: FollowUpPrompt) -> Blocks:
+    """The 'received and understood' question: who shared what, and one button per answer."""
+    blocks: Blocks = [HeaderBlock(text=plain(unmention(prompt.title), HEADER_MAX))]
+    for line in prompt.lines:
+        blocks.extend(sections(mentions(line)))
+    buttons = [
+        ButtonElement(
+            text=plain(c.label, BUTTON_TEXT_MAX),
+            action_id=f"{ids.FOLLOW_UP}{c.id}",
+            value=follow_up_value(prompt, c.id),
+            style=c.style if c.style in ("primary", "danger") else None,
+        )
+        for c in prompt.choices[:ACTIONS_MAX]
+    ]
+    blocks.append(ActionsBlock(block_id="sc_fu_choices", elements=buttons))
+    blocks.append(context("One click records your answer in the case's ShareCheck record."))
+    return cap(blocks)
+
+
+def follow_up_fallback(prompt: FollowUpPrompt) -> str:
+    return fallback(unmention(prompt.title))
+
+
+def answered_blocks(reply: Info) -> Blocks:
+    """What a follow-up message becomes once answered: the result, and no buttons to press again."""
+    return [*info_blocks(reply), context(":white_check_mark: Answer recorded.")]
+
+
+def note_modal(ref: dict[str, Any], question: str, required: bool) -> View:
+    """The form for a follow-up answer's note: required for 'I need clarification', optional for 'confirmed'."""
+    blocks: Blocks = []
+    if question:
+        blocks.extend(sections(f"*{escape(question)}*"))
+    blocks.append(
+        InputBlock(
+            block_id=ids.NOTE_BLOCK,
+            label=plain("Your note" if required else "Your note (optional)", 2000),
+            element=PlainTextInputElement(action_id=ids.INPUT_ACTION, multiline=True, max_length=1000),
+            optional=not required,
+        )
+    )
+    blocks.append(context("Use the case reference, not names."))
+    return View(
+        type="modal",
+        callback_id=ids.FOLLOW_UP_VIEW,
+        title=plain("ShareCheck", MODAL_TITLE_MAX),
+        submit=plain("Send", MODAL_TITLE_MAX),
+        close=plain("Close", MODAL_TITLE_MAX),
+        private_metadata=value(ref),
+        blocks=blocks,
+    )
+
+
+# --- digests ----------------------------------------------------------------------------------
+
+
+def change(figure: DigestFigure) -> str:
+    """The change from the previous period, as an arrow and a signed number."""
+    if figure.change > 0:
+        return f"↑ +{figure.change}"
+    if figure.change < 0:
+        return f"↓ −{-figure.change}"
+    return "→ same"
+
+
+def digest_blocks(digest: Digest) -> Blocks:
+    """A lead's digest, compact: what needs them first (with case references), then figures, then signals."""
+    blocks: Blocks = [
+        HeaderBlock(text=plain(digest.title, HEADER_MAX)),
+        context(escape(digest.period)),
+    ]
+    if digest.empty:
+        blocks.extend(sections(escape(digest.empty_text)))
+    if digest.needs_you:
+        lines = [f"• *{escape(item.case_reference)}*: {escape(item.text)}" for item in digest.needs_you]
+        blocks.extend(sections(f":rotating_light: *Needs you now ({len(digest.needs_you)})*\n" + "\n".join(lines)))
+    if digest.figures:
+        fields = [md(f"*{escape(f.label)}*\n{f.value}  ({change(f)})") for f in digest.figures]
+        blocks.extend(SectionBlock(fields=fields[i : i + FIELDS_MAX]) for i in range(0, len(fields), FIELDS_MAX))
+    if digest.unsure:
+        unsure = "; ".join(f"{escape(f.label)} ({f.value}, {change(f)})" for f in digest.unsure)
+        blocks.append(context(f"Most often answered 'not sure' (a training signal): {unsure}"))
+    if digest.trend:
+        blocks.append(
+            context(f"{escape(digest.trend_label)}: `{digest.sparkline()}` ({', '.join(map(str, digest.trend))})")
+        )
+    return cap(blocks)
+
+
+def digest_fallback(digest: Digest) -> str:
+    urgent = f" ({len(digest.needs_you)} need you)" if digest.needs_you else ""
+    return fallback(digest.title + urgent)
+
+
+def outbound_blocks(message: Outbound) -> tuple[Blocks, str]:
+    """Blocks and notification text for what the scheduler delivers to someone's DM."""
+    if isinstance(message, FollowUpPrompt):
+        return follow_up_blocks(message), follow_up_fallback(message)
+    if isinstance(message, Digest):
+        return digest_blocks(message), digest_fallback(message)
+    return info_blocks(message), fallback(unmention(message.title))

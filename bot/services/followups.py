@@ -206,11 +206,30 @@ class FollowUpService:
                     .with_for_update(skip_locked=True)
                 )
             )
+            # every target's time zone in one query, not one per row (the scheduler's hot path)
+            zones = await self._zones(session, rows)
             for follow_up in rows:
-                await self._advance(session, follow_up, now)
+                await self._advance(session, follow_up, now, zones)
         return len(rows)
 
-    async def _advance(self, session: AsyncSession, fu: FollowUp, now: datetime) -> None:
+    async def _zones(self, session: AsyncSession, rows: list[FollowUp]) -> dict[tuple[str, str, str], ZoneInfo]:
+        keys = {(fu.platform, fu.workspace_id, fu.target_id) for fu in rows}
+        found: dict[tuple[str, str, str], str | None] = {}
+        users = sorted({user for _, _, user in keys})
+        for i in range(0, len(users), 500):
+            result = await session.execute(
+                select(PlatformUser.platform, PlatformUser.workspace_id, PlatformUser.user_id, PlatformUser.tz).where(
+                    PlatformUser.user_id.in_(users[i : i + 500])
+                )
+            )
+            for platform, workspace_id, user_id, tz in result:
+                found[(platform, workspace_id, user_id)] = tz
+        default = self._settings.sharecheck_default_tz
+        return {key: zone(found.get(key), default) for key in keys}
+
+    async def _advance(
+        self, session: AsyncSession, fu: FollowUp, now: datetime, zones: dict[tuple[str, str, str], ZoneInfo]
+    ) -> None:
         if fu.state == "awaiting" and now >= fu.escalate_at and fu.kind in ESCALATING_KINDS:
             lead = await self._lead(session, fu)
             lead_tz = await self._zone(session, fu.platform, fu.workspace_id, lead) if lead else None
@@ -231,7 +250,7 @@ class FollowUpService:
         )
         fu.nudges += 1 if nudge else 0
         fu.state = "awaiting"
-        tz = await self._zone(session, fu.platform, fu.workspace_id, fu.target_id)
+        tz = zones[(fu.platform, fu.workspace_id, fu.target_id)]
         next_nudge = self._hours.next_open(now + self._settings.sharecheck_nudge_every, tz)
         fu.due_at = min(next_nudge, fu.escalate_at) if fu.kind in ESCALATING_KINDS else next_nudge
         fu.updated_at = now

@@ -40,6 +40,8 @@ class Failure:
     error: str | None = None
     """``ok: false`` with this error; None with retry_after set means HTTP 429."""
     retry_after: int | None = None
+    status: int | None = None
+    """An HTTP error status (500, 503) with a plain-text body, as a load balancer in front of Slack answers."""
 
 
 @dataclass
@@ -60,6 +62,10 @@ class FakeSlack:
     """By ts, in posting order."""
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: dict[str, list[Failure]] = field(default_factory=dict)
+    gone: dict[str, str] = field(default_factory=dict)
+    """Users who cannot be reached, with the error Slack gives (user_not_found, account_inactive)."""
+    delay: float = 0.0
+    """Seconds every API call takes (a slow Slack)."""
     _runner: web.AppRunner | None = None
     _base: str = ""
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -97,6 +103,9 @@ class FakeSlack:
     def rate_limit(self, method: str, retry_after: int = 1, times: int = 1) -> None:
         self.failures.setdefault(method, []).extend(Failure(retry_after=retry_after) for _ in range(times))
 
+    def server_error(self, method: str, status: int = 503, times: int = 1) -> None:
+        self.failures.setdefault(method, []).extend(Failure(status=status) for _ in range(times))
+
     # --- reading -----------------------------------------------------------------------------
 
     def calls_to(self, method: str) -> list[Call]:
@@ -130,9 +139,14 @@ class FakeSlack:
                 args.update(parse_qsl(raw, keep_blank_values=True))
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.get("token")
+        if self.delay:
+            await asyncio.sleep(self.delay)
         queued = self.failures.get(method)
         if queued:
             failure = queued.pop(0)
+            if failure.status is not None:
+                self.calls.append(Call(method, args, token, status=failure.status))
+                return web.Response(status=failure.status, text="upstream unavailable")
             if failure.retry_after is not None:
                 self.calls.append(Call(method, args, token, status=429))
                 return web.json_response(
@@ -175,7 +189,10 @@ class FakeSlack:
         return {"user": user | self.users.get(user_id, {})}
 
     def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"channel": {"id": "D" + str(args["users"])[1:]}}
+        user = str(args["users"])
+        if user in self.gone:
+            raise SlackError(self.gone[user])
+        return {"channel": {"id": "D" + user[1:]}}
 
     def _next_ts(self) -> str:
         return f"1764000000.{next(self._ts):06d}"
@@ -194,6 +211,10 @@ class FakeSlack:
         message.text = args.get("text", "")
         message.updates += 1
         return {"channel": message.channel, "ts": message.ts, "text": message.text}
+
+    def dms_to(self, user: str) -> list[Message]:
+        """Messages posted to this user's DM with the bot, in order."""
+        return [m for m in self.messages.values() if m.channel == "D" + user[1:]]
 
     def _chat_postEphemeral(self, _args: dict[str, Any]) -> dict[str, Any]:
         return {"message_ts": self._next_ts()}

@@ -1,0 +1,509 @@
+"""Follow-ups on Slack end to end: a check through signed requests, the scheduler's real Slack deliverer against the
+fake Web API, and the answers clicked back through the real slack-bolt stack. Time moves with the injected clock."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select
+
+from adapters.slack import SLACK_ADAPTER
+from adapters.slack.delivery import SlackDeliverer
+from bot.clock import ManualClock
+from bot.db.models import Check, CheckEvent, FollowUp, OutboxMessage, PlatformUser
+from bot.platforms import build_deliverers
+from bot.runtime import Runtime
+from bot.scheduler import Scheduler
+from bot.services.checks import Actor
+from dialogs.state import Recipient
+from tests.support.fake_slack import FakeSlack, Message
+from tests.support.slack_requests import (
+    Practitioner,
+    block_actions,
+    elements,
+    find,
+    input_values,
+    interaction_body,
+    view_payload,
+)
+from tests.test_followups import seed_due_follow_ups
+from tests.test_slack_adapter import slack_stack
+
+TEAM = "T0000001"
+OTHER_TEAM = "T0000002"
+ALICE = "U0000001"  # the practitioner who shares
+BOB = "U0000002"  # a colleague in the workspace she shares with
+LEAD = "U00000LD"
+
+Stack = tuple[Runtime, FakeSlack, TestClient[Any, Any]]
+
+
+@pytest.fixture
+async def stack(sqlite_url: str, clock: ManualClock) -> AsyncIterator[Stack]:
+    async with slack_stack(sqlite_url, clock) as parts:
+        yield parts
+
+
+@pytest.fixture
+async def scheduler(stack: Stack) -> AsyncIterator[Scheduler]:
+    runtime = stack[0]
+    deliverers = build_deliverers(runtime)
+    assert isinstance(deliverers["slack"], SlackDeliverer)  # the real one, against the fake Web API
+    sched = Scheduler(runtime, deliverers, instance_id="test")
+    try:
+        yield sched
+    finally:
+        await sched.close()
+
+
+async def drain(client: TestClient[Any, Any]) -> None:
+    async with asyncio.timeout(10):
+        await client.app[SLACK_ADAPTER].drain()
+
+
+async def follow_ups(runtime: Runtime) -> list[FollowUp]:
+    async with runtime.sessions() as s:
+        return list(await s.scalars(select(FollowUp).order_by(FollowUp.created_at)))
+
+
+async def trail(runtime: Runtime) -> list[str]:
+    async with runtime.sessions() as s:
+        return list(await s.scalars(select(CheckEvent.kind).order_by(CheckEvent.at, CheckEvent.seq)))
+
+
+def buttons(message: Message) -> list[str]:
+    return [e["action_id"] for e in elements(message)]
+
+
+def text_of(message: Message) -> str:
+    return json.dumps(message.blocks)
+
+
+async def share(stack: Stack, script: dict[str, Any]) -> Practitioner:
+    runtime, fake, client = stack
+    alice = Practitioner(client, fake, TEAM, ALICE)
+    await alice.start()
+    await alice.complete(runtime.packs.pack(), script)
+    await drain(client)
+    return alice
+
+
+async def share_with_bob(stack: Stack) -> Practitioner:
+    return await share(stack, {"decision": "share", "recipient": Recipient(user_id=BOB)})
+
+
+async def ask(stack: Stack, scheduler: Scheduler, user: str = BOB, hours: float = 4) -> Message:
+    """Move time on past the follow-up delay and let the scheduler deliver; the question in ``user``'s DM."""
+    runtime, fake, _ = stack
+    before = len(fake.dms_to(user))
+    runtime.clock.advance(timedelta(hours=hours))  # type: ignore[attr-defined]
+    await scheduler.run_once()
+    dms = fake.dms_to(user)
+    assert len(dms) == before + 1, [text_of(m)[:200] for m in dms]
+    return dms[-1]
+
+
+async def click(stack: Stack, user: str, message: Message, action_id: str, team: str = TEAM) -> None:
+    _, fake, client = stack
+    await Practitioner(client, fake, team, user).click(action_id, message)
+    await drain(client)
+
+
+def note_view(fake: FakeSlack) -> dict[str, Any]:
+    view: dict[str, Any] = fake.calls_to("views.open")[-1].args["view"]
+    assert view["callback_id"] == "sc:fu_note"
+    return {"id": "VNOTE", **view}
+
+
+async def submit_note(stack: Stack, user: str, view: dict[str, Any], note: str | None) -> dict[str, Any] | None:
+    _, fake, client = stack
+    person = Practitioner(client, fake, TEAM, user)
+    payload = view_payload(TEAM, user, view, input_values(view, {"sc_note": note}), "view_submission")
+    resp = await person.post(interaction_body(payload))
+    assert resp.status == 200
+    body = await resp.text()
+    await drain(client)
+    return json.loads(body) if body.startswith("{") else None
+
+
+# --- the whole loop --------------------------------------------------------------------------------
+
+
+async def test_received_and_understood_end_to_end(stack: Stack, scheduler: Scheduler) -> None:
+    runtime, fake, client = stack
+    await runtime.leads.assign("slack", TEAM, LEAD, "workspace", "", runtime.clock.now())
+    await share_with_bob(stack)
+    # the recipient picked in the users_select had their time zone looked up and kept
+    assert [c.args["user"] for c in fake.calls_to("users.info")] == [ALICE, BOB]
+    async with runtime.sessions() as s:
+        assert await s.get(PlatformUser, ("slack", TEAM, BOB)) is not None
+    # the check was started in the channel the command came from (leads scoped by channel)
+    async with runtime.sessions() as s:
+        assert (await s.scalar(select(Check.channel_id))) == "C0ABC123"
+
+    await scheduler.run_once()
+    assert fake.dms_to(BOB) == []  # not due yet
+    question = await ask(stack, scheduler)
+    assert fake.calls_to("conversations.open")[-1].args["users"] == BOB
+    assert buttons(question) == ["sc:fu:understood", "sc:fu:clarification", "sc:fu:not_received"]
+    assert f"<@{ALICE}> shared information with you about case CS-2024-0113" in text_of(question)
+    assert "{user:" not in text_of(question)
+
+    stale = find(question, "sc:fu:understood")
+    await click(stack, BOB, question, "sc:fu:understood")
+    assert question.updates == 1 and buttons(question) == []
+    assert "Thank you: your answer is recorded" in text_of(question)
+    [fu] = await follow_ups(runtime)
+    assert fu.state == "confirmed"
+
+    await scheduler.run_once()
+    [notice] = fake.dms_to(ALICE)[-1:]
+    assert f"<@{BOB}> confirmed that the information about case CS-2024-0113 arrived" in text_of(notice)
+
+    # the same button pressed again on the old message: nothing changes, the message says so
+    posts = len(fake.calls_to("chat.postMessage"))
+    person = Practitioner(client, fake, TEAM, BOB)
+    await person.post(interaction_body(block_actions(TEAM, BOB, question, stale)))
+    await drain(client)
+    assert "already answered" in text_of(question) and question.updates == 2
+    await scheduler.run_once()
+    assert len(fake.calls_to("chat.postMessage")) == posts
+    assert (await follow_ups(runtime))[0].state == "confirmed"
+    assert (await trail(runtime)).count("follow_up_answered") == 1
+    # confirmed: no nudges, no escalation
+    for _ in range(5):
+        runtime.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
+        await scheduler.run_once()
+    assert len(fake.calls_to("chat.postMessage")) == posts
+
+
+async def test_clarification_asks_what_is_unclear_and_tells_the_sender(stack: Stack, scheduler: Scheduler) -> None:
+    runtime, fake, _ = stack
+    await share_with_bob(stack)
+    question = await ask(stack, scheduler)
+    await click(stack, BOB, question, "sc:fu:clarification")
+    view = note_view(fake)
+    assert "What is unclear?" in json.dumps(view["blocks"])
+    assert (await follow_ups(runtime))[0].state == "awaiting"  # nothing recorded until the note comes
+    # an empty note is refused in the modal, with the question
+    refused = await submit_note(stack, BOB, view, None)
+    assert refused is not None and refused["response_action"] == "errors"
+    assert "What is unclear" in refused["errors"]["sc_note"]
+    assert await submit_note(stack, BOB, view, "Which <b>school</b> {user:U0000666}?") is None
+    assert buttons(question) == [] and "Thank you" in text_of(question)
+    fu = (await follow_ups(runtime))[0]
+    assert fu.state == "clarification"
+    await scheduler.run_once()
+    notice = text_of(fake.dms_to(ALICE)[-1])
+    assert "needs clarification" in notice and "&lt;b&gt;school&lt;/b&gt;" in notice
+    assert "<@U0000666>" not in notice  # a typed note cannot mention anyone
+
+
+async def test_not_received_alerts_the_sender_and_the_lead(stack: Stack, scheduler: Scheduler) -> None:
+    runtime, fake, _ = stack
+    await runtime.leads.assign("slack", TEAM, LEAD, "user", ALICE, runtime.clock.now())
+    await share_with_bob(stack)
+    question = await ask(stack, scheduler)
+    await click(stack, BOB, question, "sc:fu:not_received")
+    assert (await follow_ups(runtime))[0].state == "not_received"
+    await scheduler.run_once()
+    alert, offer = fake.dms_to(ALICE)[-2:]
+    assert "NOT arrived" in text_of(alert)
+    # then the professional-disagreement route is offered, with its buttons
+    assert "professional disagreement" in text_of(offer) and buttons(offer)
+    [escalation] = fake.dms_to(LEAD)
+    assert "Safeguarding follow-up needs you: case CS-2024-0113" in text_of(escalation)
+    assert f"<@{BOB}> reports" in text_of(escalation) and "Trail:" in text_of(escalation)
+
+
+async def test_unanswered_is_nudged_then_escalated_to_the_lead(stack: Stack, scheduler: Scheduler) -> None:
+    runtime, fake, _ = stack
+    await runtime.leads.assign("slack", TEAM, LEAD, "workspace", "", runtime.clock.now())
+    await share_with_bob(stack)  # Tue 10:00
+    for _ in range(4 * 24):
+        runtime.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+        await scheduler.run_once()
+    to_bob = fake.dms_to(BOB)
+    assert len(to_bob) == 3 and all(buttons(m) for m in to_bob)
+    assert [("Reminder" in text_of(m)) for m in to_bob] == [False, True, True]
+    [escalation] = fake.dms_to(LEAD)
+    assert "still no confirmation" in text_of(escalation)
+    # a late answer on the newest reminder is still taken; the older messages then say it was answered
+    await click(stack, BOB, to_bob[-1], "sc:fu:understood")
+    assert (await follow_ups(runtime))[0].state == "confirmed"
+    await click(stack, BOB, to_bob[0], "sc:fu:not_received")
+    assert "already answered" in text_of(to_bob[0])
+    assert (await follow_ups(runtime))[0].state == "confirmed"
+
+
+async def test_recipient_outside_the_workspace_means_the_sender_is_asked(stack: Stack, scheduler: Scheduler) -> None:
+    runtime, fake, _ = stack
+    await runtime.leads.assign("slack", TEAM, LEAD, "workspace", "", runtime.clock.now())
+    await share(stack, {"decision": "share"})  # an organisation and role
+    question = await ask(stack, scheduler, ALICE)
+    assert buttons(question) == ["sc:fu:confirmed", "sc:fu:remind_me", "sc:fu:could_not_confirm"]
+    assert "MASH detective sergeant, Northshire Police" in text_of(question)
+
+    await click(stack, ALICE, question, "sc:fu:remind_me")
+    assert "ask again" in text_of(question) and buttons(question) == []
+    reminder = await ask(stack, scheduler, ALICE, hours=24)
+    # 'confirmed' takes an optional note: the modal opens, and an empty note is fine
+    await click(stack, ALICE, reminder, "sc:fu:confirmed")
+    view = note_view(fake)
+    [note_input] = [b for b in view["blocks"] if b["type"] == "input"]
+    assert note_input["optional"] is True and note_input["element"]["max_length"] == 1000
+    assert await submit_note(stack, ALICE, view, "Phone call with the duty sergeant") is None
+    assert "receipt and understanding confirmed" in text_of(reminder)
+    async with runtime.sessions() as s:
+        answered = list(await s.scalars(select(CheckEvent).where(CheckEvent.kind == "follow_up_answered")))
+    assert [e.data.get("note") for e in answered] == [None, "Phone call with the duty sergeant"]
+    assert fake.dms_to(LEAD) == []
+
+
+async def test_sender_who_could_not_confirm_escalates_at_once(stack: Stack, scheduler: Scheduler) -> None:
+    runtime, fake, _ = stack
+    await runtime.leads.assign("slack", TEAM, LEAD, "workspace", "", runtime.clock.now())
+    await share(stack, {"decision": "share"})
+    question = await ask(stack, scheduler, ALICE)
+    await click(stack, ALICE, question, "sc:fu:could_not_confirm")
+    await scheduler.run_once()
+    [escalation] = fake.dms_to(LEAD)
+    assert "could not confirm" in text_of(escalation)
+
+
+async def test_not_sharing_after_a_request_reminds_to_tell_the_requester(stack: Stack, scheduler: Scheduler) -> None:
+    runtime, _, _ = stack
+    await share(stack, {"request_context": "asked", "decision": "not_share", "requester_told": "will_tell"})
+    question = await ask(stack, scheduler, ALICE)
+    assert "Tell the requester" in text_of(question)
+    assert buttons(question) == ["sc:fu:told", "sc:fu:remind_me"]
+    await click(stack, ALICE, question, "sc:fu:told")
+    assert "requester has been told" in text_of(question)
+    assert (await follow_ups(runtime))[0].state == "told"
+
+
+async def test_follow_ups_wait_for_the_recipients_working_hours(stack: Stack, scheduler: Scheduler) -> None:
+    runtime, fake, _ = stack
+    fake.users[BOB] = {"tz": "Asia/Tokyo"}
+    await share_with_bob(stack)  # Tue 10:00 UTC; + 4 h = 23:00 in Tokyo
+    [fu] = await follow_ups(runtime)
+    assert fu.due_at == datetime(2026, 11, 24, 23, 0, tzinfo=UTC)  # Wed 08:00 in Tokyo
+    runtime.clock.advance(timedelta(hours=4))  # type: ignore[attr-defined]
+    await scheduler.run_once()
+    assert fake.dms_to(BOB) == []
+    await ask(stack, scheduler, BOB, hours=9)
+
+
+# --- workspaces ---------------------------------------------------------------------------------
+
+
+async def test_another_workspace_cannot_answer(stack: Stack, scheduler: Scheduler) -> None:
+    runtime, fake, _ = stack
+    await share_with_bob(stack)
+    question = await ask(stack, scheduler)
+    for action in ("sc:fu:understood", "sc:fu:clarification"):
+        ephemerals = len(fake.calls_to("chat.postEphemeral"))
+        await click(stack, BOB, question, action, team=OTHER_TEAM)  # the same user id in team T2
+        await fake.wait_for(lambda n=ephemerals: len(fake.calls_to("chat.postEphemeral")) > n)
+        note = fake.calls_to("chat.postEphemeral")[-1].args
+        assert note["user"] == BOB and "not one ShareCheck can find for you" in note["text"]
+    assert question.updates == 0 and buttons(question)
+    assert fake.calls_to("views.open")[-1].args["view"]["callback_id"] != "sc:fu_note"
+    assert (await follow_ups(runtime))[0].state == "awaiting"
+    # a forged button value for a follow-up that does not exist: the same polite answer
+    forged = {**find(question, "sc:fu:understood"), "value": json.dumps({"f": str(uuid.uuid4()), "v": "understood"})}
+    person = Practitioner(stack[2], fake, TEAM, BOB)
+    await person.post(interaction_body(block_actions(TEAM, BOB, question, forged)))
+    await drain(stack[2])
+    assert "not one ShareCheck can find" in fake.calls_to("chat.postEphemeral")[-1].args["text"]
+    # a value that is not ours at all is refused before any listener
+    junk = {**forged, "value": "{not json"}
+    assert (await person.post(interaction_body(block_actions(TEAM, BOB, question, junk)))).status == 400
+
+
+# --- the platform misbehaving -----------------------------------------------------------------------
+
+
+def asked_per_follow_up(fake: FakeSlack) -> Counter[str]:
+    """How many successful chat.postMessage calls carried each follow-up's buttons."""
+    counts: Counter[str] = Counter()
+    for call in fake.calls_to("chat.postMessage"):
+        for block in json.loads(call.args["blocks"]) if isinstance(call.args["blocks"], str) else call.args["blocks"]:
+            if block["type"] == "actions" and block["elements"][0]["action_id"].startswith("sc:fu:"):
+                counts[json.loads(block["elements"][0]["value"])["f"]] += 1
+    return counts
+
+
+async def test_rate_limits_and_server_errors_lose_and_duplicate_nothing(stack: Stack, scheduler: Scheduler) -> None:
+    runtime, fake, _ = stack
+    ids = await seed_due_follow_ups(runtime, 30)
+    fake.rate_limit("chat.postMessage", retry_after=30, times=3)
+    fake.server_error("chat.postMessage", 503, times=4)
+    fake.server_error("conversations.open", 500, times=2)
+    stats = await scheduler.run_once()
+    assert stats.retried == 9 and stats.delivered == 21
+    async with runtime.sessions() as s:
+        waiting = list(await s.scalars(select(OutboxMessage).where(OutboxMessage.status == "queued")))
+    limited = [m for m in waiting if m.last_error == "ratelimited"]
+    assert len(limited) == 3
+    assert all(m.due_at >= runtime.clock.now() + timedelta(seconds=30) for m in limited)  # Retry-After honoured
+    runtime.clock.advance(timedelta(seconds=29))  # type: ignore[attr-defined]
+    assert (await scheduler.run_once()).delivered == 6  # the 5xx ones (backoff under 30 s), not the rate-limited
+    runtime.clock.advance(timedelta(seconds=60))  # type: ignore[attr-defined]
+    assert (await scheduler.run_once()).delivered == 3
+    counts = asked_per_follow_up(fake)
+    assert sorted(counts) == sorted(str(i) for i in ids) and set(counts.values()) == {1}
+
+
+@pytest.mark.parametrize("error", ["user_not_found", "account_inactive"])
+async def test_a_recipient_who_left_is_undeliverable_and_the_sender_told(
+    stack: Stack, scheduler: Scheduler, error: str
+) -> None:
+    runtime, fake, _ = stack
+    await share_with_bob(stack)
+    fake.gone[BOB] = error
+    runtime.clock.advance(timedelta(hours=4))  # type: ignore[attr-defined]
+    stats = await scheduler.run_once()
+    assert stats.failed == 1 and fake.dms_to(BOB) == []
+    [fu] = await follow_ups(runtime)
+    assert fu.state == "undeliverable"
+    await scheduler.run_once()  # the notice to the sender was queued by the failure; it goes out now
+    notice = text_of(fake.dms_to(ALICE)[-1])
+    assert f"could not reach <@{BOB}> about case CS-2024-0113" in notice
+    assert "follow_up_undeliverable" in await trail(runtime)
+    async with runtime.sessions() as s:
+        row = await s.scalar(select(OutboxMessage).where(OutboxMessage.user_id == BOB))
+        assert row is not None and row.status == "failed" and row.last_error == error
+
+
+# --- digests ----------------------------------------------------------------------------------------
+
+
+async def responded(fake: FakeSlack, count: int) -> dict[str, Any]:
+    calls = await fake.wait_calls("response_url", count)
+    return calls[-1].args
+
+
+async def test_digest_now_for_a_lead_and_a_polite_no_for_others(stack: Stack, scheduler: Scheduler) -> None:
+    runtime, fake, client = stack
+    await runtime.leads.assign("slack", TEAM, LEAD, "workspace", "", runtime.clock.now())
+    await share_with_bob(stack)
+    question = await ask(stack, scheduler)
+    await click(stack, BOB, question, "sc:fu:not_received")
+    runtime.clock.advance(timedelta(minutes=5))  # type: ignore[attr-defined]
+
+    await Practitioner(client, fake, TEAM, ALICE).command("digest")
+    answer = await responded(fake, 1)
+    assert answer["response_type"] == "ephemeral" and "only" not in answer["text"].lower()
+    assert "Digests are for safeguarding leads" in answer["text"] and "blocks" not in answer
+
+    await Practitioner(client, fake, TEAM, LEAD).command("digest")
+    answer = await responded(fake, 2)
+    sent = json.dumps(answer["blocks"], ensure_ascii=False)
+    assert answer["blocks"][0]["type"] == "header" and "Information sharing in your team" in sent
+    assert sent.index("Needs you now") < sent.index("Checks completed")
+    assert "*CS-2024-0113*: the recipient says it has NOT arrived" in sent
+    assert "*Escalated to a lead*\\n1  (↑ +1)" in sent
+    # a lead of another workspace sees nothing of this one
+    await runtime.leads.assign("slack", OTHER_TEAM, LEAD, "workspace", "", runtime.clock.now())
+    await Practitioner(client, fake, OTHER_TEAM, LEAD).command("digest")
+    answer = await responded(fake, 3)
+    assert "CS-2024-0113" not in json.dumps(answer["blocks"]) and "Nothing this period" in json.dumps(answer["blocks"])
+
+
+async def test_the_scheduled_digest_reaches_the_leads_dm_on_monday_morning(stack: Stack, scheduler: Scheduler) -> None:
+    runtime, fake, _ = stack
+    clock: ManualClock = runtime.clock  # type: ignore[assignment]
+    await runtime.leads.assign("slack", TEAM, LEAD, "workspace", "", clock.now())
+    await share(stack, {"decision": "share"})
+    clock.set(datetime(2026, 11, 30, 8, 59, tzinfo=UTC))  # Monday 08:59 in London
+    await scheduler.run_once()
+    assert [m for m in fake.dms_to(LEAD) if "Information sharing" in text_of(m)] == []
+    clock.set(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
+    await scheduler.run_once()
+    await scheduler.run_once()  # once per period, however often the scheduler runs
+    [digest] = [m for m in fake.dms_to(LEAD) if "Information sharing in your team" in text_of(m)]
+    assert "Checks completed" in text_of(digest) and "week to Mon 30 Nov 2026" in text_of(digest)
+
+
+# --- administration -----------------------------------------------------------------------------------
+
+ADMIN = "U0000ADM"
+
+
+@pytest.fixture
+async def admin_stack(sqlite_url: str, clock: ManualClock) -> AsyncIterator[Stack]:
+    async with slack_stack(sqlite_url, clock, sharecheck_admins=f"slack:{ADMIN}") as parts:
+        yield parts
+
+
+async def test_an_admin_assigns_leads_by_mention_channel_and_all(admin_stack: Stack) -> None:
+    runtime, fake, client = admin_stack
+    admin = Practitioner(client, fake, TEAM, ADMIN)
+    n = 0
+
+    async def say(text: str) -> str:
+        nonlocal n
+        await admin.command(text)
+        n += 1
+        return json.dumps(await responded(fake, n))
+
+    reply = await say(f"admin lead add <@{LEAD}|lead> <@{ALICE}|alice> <@{BOB}>")
+    assert f"<@{LEAD}> is now the safeguarding lead for <@{ALICE}>, <@{BOB}>" in reply
+    reply = await say("admin lead add <@U0000LD2|lead2> <#C0SAFE01|safeguarding>")
+    assert "<#C0SAFE01>" in reply
+    reply = await say("admin lead add <@U0000LD3> all")
+    assert "whole workspace" in reply
+    rows = {(r.lead_id, r.scope, r.scope_value) for r in await runtime.leads.list("slack")}
+    assert rows == {
+        (LEAD, "user", ALICE),
+        (LEAD, "user", BOB),
+        ("U0000LD2", "channel", "C0SAFE01"),
+        ("U0000LD3", "workspace", ""),
+    }
+    assert await runtime.digests.is_lead("slack", TEAM, LEAD)
+    reply = await say(f"admin lead remove <@{LEAD}|lead>")
+    assert "2 assignments removed" in reply
+    assert not await runtime.digests.is_lead("slack", TEAM, LEAD)
+    reply = await say(f"admin add <@{BOB}|bob>")
+    assert "now a ShareCheck administrator" in reply
+    assert await runtime.roles.is_admin(Actor("slack", TEAM, BOB))
+    for bad in ("admin", "admin lead add bob alice", f"admin lead add <@{LEAD}>", "admin lead add <@U1> #general"):
+        assert "ShareCheck administration" in await say(bad), bad
+
+
+async def test_a_practitioner_cannot_change_roles(admin_stack: Stack) -> None:
+    runtime, fake, client = admin_stack
+    await Practitioner(client, fake, TEAM, ALICE).command(f"admin lead add <@{ALICE}> all")
+    assert "Only a ShareCheck administrator" in (await responded(fake, 1))["text"]
+    await Practitioner(client, fake, TEAM, ALICE).command(f"admin add <@{ALICE}>")
+    assert "Only a ShareCheck administrator" in (await responded(fake, 2))["text"]
+    assert await runtime.leads.list("slack") == []
+
+
+async def test_help_lists_digest_and_admin(stack: Stack) -> None:
+    _, fake, client = stack
+    resp = await Practitioner(client, fake, TEAM, ALICE).command("help")
+    text = json.dumps((await resp.json())["blocks"])
+    assert "/share-check digest" in text and "/share-check admin lead add" in text
+
+
+async def test_pending_lists_follow_ups_for_recipient_and_sender(stack: Stack, scheduler: Scheduler) -> None:
+    _, fake, client = stack
+    await share_with_bob(stack)
+    await ask(stack, scheduler)
+    await Practitioner(client, fake, TEAM, BOB).command("pending")
+    mine = json.dumps(await responded(fake, 1))
+    assert "*CS-2024-0113*: Please confirm: information shared with you: awaiting an answer" in mine
+    assert "you are asked to confirm" in mine
+    await Practitioner(client, fake, TEAM, ALICE).command("pending")
+    theirs = json.dumps(await responded(fake, 2))
+    assert "waiting for the recipient" in theirs and "resume" not in theirs
