@@ -20,18 +20,18 @@ PUBLIC_URL = "https://sharecheck.example.org"
 ORGANISATION = "Northshire Children's Services"
 SENDER = Actor("slack", "T1", "USENDER")
 LEAD = "ULEAD"
-LINK = re.compile(re.escape(PUBLIC_URL) + r"/r/([A-Za-z0-9_-]{43})")
+LINK = re.compile(r"https?://[^/\s]+/r/([A-Za-z0-9_-]{43})")
 
 
 @asynccontextmanager
 async def receipt_runtime(db_url: str, clock: ManualClock, **overrides: Any) -> AsyncIterator[Runtime]:
-    settings = make_settings(
-        db_url,
-        sharecheck_public_url=PUBLIC_URL,
-        sharecheck_organisation_name=ORGANISATION,
-        sharecheck_secret_key="test-secret-key-for-receipt-forms",
+    values: dict[str, Any] = {
+        "sharecheck_public_url": PUBLIC_URL,
+        "sharecheck_organisation_name": ORGANISATION,
+        "sharecheck_secret_key": "test-secret-key-for-receipt-forms",
         **overrides,
-    )
+    }
+    settings = make_settings(db_url, **values)
     runtime = await Runtime.create(settings, clock=clock, migrate=True)
     try:
         yield runtime
