@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -423,3 +424,52 @@ def test_serve_refuses_a_public_url_on_postgres_without_a_secret_key() -> None:
     with pytest.raises(StartupRefused, match="SHARECHECK_SECRET_KEY"):
         check_safe_to_serve(settings)
     check_safe_to_serve(make_settings("sqlite+aiosqlite://", sharecheck_public_url=PUBLIC_URL))
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+
+async def test_cli_show_as_and_revoke(tmp_path: Path, clock: ManualClock) -> None:
+    import asyncio
+
+    from tests.test_console_and_export import run
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SHARECHECK_", "SLACK_", "MICROSOFT_"))}
+    url = f"sqlite+aiosqlite:///{tmp_path / 'sc.db'}"
+    env = clean | {"DATABASE_URL": url, "SHARECHECK_PUBLIC_URL": PUBLIC_URL}
+    who = ["--platform", "slack", "--workspace", "T1", "--user", SENDER.user_id]
+    shown = await asyncio.to_thread(run, ["show-as", *who, "Sam Patel"], env)
+    assert shown.returncode == 0, shown.stderr
+    # the CLI runs on the real clock: a long-lived link keeps the test independent of today's date
+    async with receipt_runtime(url, clock, sharecheck_receipt_ttl=timedelta(days=36500)) as rt:
+        _, token = await shared(rt)
+        assert (await rt.receipts.view(token)).shared_by == f"Sam Patel, {ORGANISATION}"  # type: ignore[union-attr]
+        revoked = await asyncio.to_thread(run, ["revoke", *who, CASE], env)
+        assert revoked.returncode == 0 and "revoked 1 receipt link(s)" in revoked.stderr
+        assert await rt.receipts.view(token) is None
+        again = await asyncio.to_thread(run, ["revoke", *who, CASE], env)
+        assert again.returncode == 1 and "No live receipt link of yours" in again.stderr
+
+
+def test_the_browser_test_skips_without_chromium_but_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support import browser
+
+    monkeypatch.setattr(browser, "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="chromium"):
+        browser.require_browser()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="under CI"):
+        browser.require_browser()
+
+
+async def test_two_answers_at_once_record_one(rt: Runtime) -> None:
+    import asyncio
+
+    check_id, token = await shared(rt)
+    outcomes = await asyncio.gather(
+        rt.receipts.answer(token, "understood", None, "Jo Bloggs", "Northshire Police"),
+        rt.receipts.answer(token, "no_information", None, "Jo Bloggs", "Northshire Police"),
+    )
+    assert sorted(o for o, _ in outcomes) == ["already_answered", "recorded"]
+    assert len(await answers(rt, check_id)) == 1
