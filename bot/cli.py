@@ -99,10 +99,24 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--dry-run", action="store_true", help="say what would be removed; change nothing")
     mode.add_argument("--apply", action="store_true", help="remove it")
 
+    revoke = sub.add_parser("revoke", help="withdraw a practitioner's receipt link for a case")
+    _actor_arguments(revoke)
+    revoke.add_argument("case_reference", metavar="CASE_REF")
+
+    show_as = sub.add_parser("show-as", help="how a practitioner is named to recipients on receipt pages")
+    _actor_arguments(show_as)
+    show_as.add_argument("display_name", nargs="?", help="for example 'Sam Patel, Early Help'; omit to clear")
+
     manifest = sub.add_parser("manifest", help="the app manifest for a chat platform, filled in from settings")
     manifest.add_argument("platform", choices=("slack", "teams"))
     manifest.add_argument("--out", type=Path, help="where to write it (Teams: the upload-ready zip)")
     return parser
+
+
+def _actor_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--platform", required=True, choices=("slack", "teams"))
+    parser.add_argument("--workspace", required=True, help="Slack team id or Teams tenant id")
+    parser.add_argument("--user", required=True, help="the practitioner's user id")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,6 +166,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_chat(settings, args.pack, args.user or getpass.getuser(), args.reconsider))
     if args.command == "export":
         return asyncio.run(_export(settings, args))
+    if args.command in ("revoke", "show-as"):
+        return asyncio.run(_receipts(settings, args))
     if args.command == "manifest":
         return _manifest(settings, args.platform, args.out)
     if args.command == "audit":
@@ -323,3 +339,24 @@ async def _purge(settings: Settings, apply: bool) -> int:
     if not apply:
         print("dry run: nothing was changed; run 'sharecheck purge --apply' to remove it")
     return 0
+
+
+async def _receipts(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.runtime import open_runtime
+    from bot.services.checks import Actor
+    from bot.services.receipts import ReceiptNotFound
+
+    actor = Actor(args.platform, args.workspace, args.user)
+    async with open_runtime(settings) as runtime:
+        if args.command == "show-as":
+            await runtime.receipts.set_display_name(actor, args.display_name)
+            shown = args.display_name or "(the organisation only)"
+            print(f"receipt pages will name {args.user} as: {shown}", file=sys.stderr)
+            return 0
+        try:
+            count = await runtime.receipts.revoke(actor, args.case_reference)
+        except ReceiptNotFound as exc:
+            print(f"sharecheck: {exc}", file=sys.stderr)
+            return 1
+        print(f"revoked {count} receipt link(s) for case {args.case_reference}", file=sys.stderr)
+        return 0

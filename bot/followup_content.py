@@ -52,6 +52,33 @@ class Notices(BaseModel):
     no_lead: str
 
 
+class ReceiptChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    label: str = Field(min_length=1, max_length=80)
+    hint: str = ""
+
+
+class ReceiptWording(BaseModel):
+    """The receipt page's answers, and what the sender and lead are told when one comes in."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    choices: tuple[ReceiptChoice, ...] = Field(min_length=1, max_length=6)
+    sender_hint: str
+    understood: str
+    next_step: str
+    received: str
+    clarification: str
+    no_information: str
+    escalation_no_information: str
+    disagreement_reason: str
+
+    def choice(self, choice_id: str) -> ReceiptChoice | None:
+        return next((c for c in self.choices if c.id == choice_id), None)
+
+
 class FollowUpContent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -62,6 +89,7 @@ class FollowUpContent(BaseModel):
     advice: Question
     disagreement_offer: Question
     disagreement_stage: Question
+    receipt: ReceiptWording
     nudge_prefix: str
     notices: Notices
 

@@ -17,6 +17,7 @@ from bot.services.digests import DigestService
 from bot.services.followups import FollowUpService
 from bot.services.gauges import DatabaseGauges
 from bot.services.leads import LeadDirectory
+from bot.services.receipts import ReceiptService
 from bot.services.roles import RoleService
 from bot.settings import Settings
 from dialogs.messages import LinkView
@@ -35,6 +36,7 @@ class Runtime:
     digests: DigestService
     roles: RoleService
     gauges: DatabaseGauges
+    receipts: ReceiptService
 
     @classmethod
     async def create(cls, settings: Settings, clock: Clock | None = None, migrate: bool | None = None) -> Runtime:
@@ -50,6 +52,8 @@ class Runtime:
         leads = LeadDirectory(sessions, settings.sharecheck_default_lead)
         followups = FollowUpService(sessions, clock, settings, leads, packs=packs)
         checks.on_complete(followups.on_check_completed)
+        receipts = ReceiptService(sessions, clock, settings, followups)
+        checks.on_complete(receipts.on_check_completed)  # after the follow-up: the link hangs off it
         checks.add_pending_source(followups.pending_items)
         checks.on_action("ask_lead", followups.ask_lead)
         return cls(
@@ -64,6 +68,7 @@ class Runtime:
             digests=DigestService(sessions, clock, settings),
             roles=RoleService(sessions, clock, settings, leads),
             gauges=DatabaseGauges(sessions),
+            receipts=receipts,
         )
 
     async def close(self) -> None:

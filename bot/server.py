@@ -26,6 +26,12 @@ def check_safe_to_serve(settings: Settings) -> None:
         raise StartupRefused(
             "SLACK_BOT_TOKEN is set without SLACK_SIGNING_SECRET: Slack requests could not be verified."
         )
+    if settings.sharecheck_public_url and not settings.is_sqlite and settings.sharecheck_secret_key is None:
+        raise StartupRefused(
+            "SHARECHECK_PUBLIC_URL is set without SHARECHECK_SECRET_KEY on a shared database: every instance must "
+            "sign the receipt form with the same key. Set it to a long random string (python -c "
+            "'import secrets; print(secrets.token_hex(32))')."
+        )
     if not settings.loopback_host and settings.teams_emulator_mode:
         raise StartupRefused(
             f"HOST={settings.host} is not a loopback address and MICROSOFT_APP_ID is unset: Teams would run in "

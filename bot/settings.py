@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AnyHttpUrl, BaseModel, BeforeValidator, Field, field_validator
+from pydantic import AnyHttpUrl, BaseModel, BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.working_hours import WorkingHours
@@ -86,13 +86,28 @@ class Settings(BaseSettings):
     sharecheck_admins: str | None = None
     sharecheck_default_lead: str | None = None
     sharecheck_public_url: AnyHttpUrl | None = None
+    sharecheck_receipt_ttl: Duration = timedelta(days=14)
+    """How long a receipt link (/r/{token}) stays answerable."""
+    sharecheck_organisation_name: str | None = Field(default=None, max_length=120)
+    """Shown to recipients on the receipt page as who shared (with the practitioner's chosen display name)."""
+    sharecheck_secret_key: SecretStr | None = None
+    """Signs the receipt page's form (CSRF). Generated and kept beside a SQLite database when unset; required
+    for PostgreSQL (several instances must share it)."""
     sharecheck_escalation_stages: list[EscalationStage] = Field(default_factory=lambda: list(DEFAULT_ESCALATION_STAGES))
     """JSON list of {"name", "what", "working_days", "tell_lead"}: your local escalation policy's stages."""
     sharecheck_escalation_policy_url: AnyHttpUrl | None = None
     sharecheck_local_links: list[LocalLink] = Field(default_factory=list)
     """JSON list of {"title", "url"}: local procedures shown at the start, the urgent step and the summary."""
 
-    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "microsoft_app_id", mode="before")
+    @field_validator(
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "microsoft_app_id",
+        "sharecheck_organisation_name",
+        "sharecheck_secret_key",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

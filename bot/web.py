@@ -169,6 +169,11 @@ def build_app(runtime: Runtime, max_body: int = MAX_BODY) -> web.Application:
 
         mount_slack(app, runtime)
 
+    if runtime.settings.sharecheck_public_url is not None:
+        from bot.receipt_page import mount_receipts  # receipt links exist only with a public URL
+
+        mount_receipts(app, runtime)
+
     from adapters.teams import mount_teams  # lazily: the Agents SDK loads only when the app is built
 
     mount_teams(app, runtime)

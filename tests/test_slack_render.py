@@ -196,6 +196,7 @@ def follow_up_prompt(kind: str = "recipient_confirm") -> FollowUpPrompt:
         "case_reference": "CS-1",
         "method": "secure email",
         "shared_on": "24 Nov 2026",
+        "receipt_hint": "",
     }
     return FollowUpPrompt(
         follow_up_id=str(uuid.UUID(int=9)),

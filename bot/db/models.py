@@ -157,6 +157,8 @@ class PlatformUser(Base):
     user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     tz: Mapped[str | None] = mapped_column(String(64), nullable=True)
     conversation_ref: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    display_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    """How the practitioner chose to be named to recipients on receipt pages (unset: only the organisation)."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -289,3 +291,25 @@ class DigestSent(Base):
     period_end: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     period_start: Mapped[datetime] = mapped_column(UTCDateTime)
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ReceiptLink(Base):
+    """A link a recipient outside the workspace opens to say the shared information arrived (/r/{token}).
+
+    Only the SHA-256 of the token is kept: a copy of this table cannot be turned back into working links.
+    """
+
+    __tablename__ = "receipt_links"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    check_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("checks.id"), index=True)
+    follow_up_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("follow_ups.id"), nullable=True)
+    shared_by: Mapped[str] = mapped_column(String(250))
+    """Who shared, as shown to the recipient: the display name and organisation chosen at share time."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    answer: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    """The choice only; the recipient's typed name and organisation go to the check's trail."""

@@ -24,7 +24,7 @@ from bot.metrics import CHECKS_FINISHED, CHECKS_STARTED
 from bot.packs import PackRegistry
 from bot.services.records import append_event
 from dialogs.engine import CorruptState, DialogClosed, DialogError, Engine, PersonalDataWarning, StaleAnswer, Turn
-from dialogs.messages import Message, PendingItem, PendingList, Prompt
+from dialogs.messages import Completion, LinkView, Message, PendingItem, PendingList, Prompt
 from dialogs.record import RecordSnapshot, build_snapshot
 from dialogs.state import Answer, DialogState, Status
 
@@ -66,7 +66,21 @@ class CheckNotFound(LookupError):
     """No such check for this actor (never reveals whether it exists for someone else)."""
 
 
-CompletionHook = Callable[[AsyncSession, Check, RecordSnapshot, "Actor"], Awaitable[None]]
+@dataclass(frozen=True)
+class CompletionExtras:
+    """What a completion hook adds to the practitioner's Completion message.
+
+    Hooks run inside the completing transaction, so something they create there (a receipt link whose
+    token exists only in memory) can reach the practitioner only through the message returned now.
+    """
+
+    covering_note_lines: tuple[str, ...] = ()
+    """Appended to the covering note (the text the practitioner sends to the recipient)."""
+    links: tuple[LinkView, ...] = ()
+    next_steps: tuple[str, ...] = ()
+
+
+CompletionHook = Callable[[AsyncSession, Check, RecordSnapshot, "Actor"], Awaitable[CompletionExtras | None]]
 PendingSource = Callable[["Actor"], Awaitable[list[PendingItem]]]
 ActionHook = Callable[[AsyncSession, Check, DialogState, str, "Actor"], Awaitable[str | None]]
 """Runs when an answer carries an action (e.g. 'ask_lead'); may return a notice for the practitioner."""
@@ -341,6 +355,7 @@ class CheckService:
                 "updated_at": now,
             }
             snapshot = None
+            extras: list[CompletionExtras] = []
             if turn.state.status is Status.COMPLETED:
                 snapshot = build_snapshot(engine.pack, turn.state)
                 values |= {
@@ -374,7 +389,9 @@ class CheckService:
                 for key, value in values.items():
                     setattr(check, key, value)
                 for hook in self._on_complete:
-                    await hook(session, check, snapshot, actor)
+                    extra = await hook(session, check, snapshot, actor)
+                    if extra is not None:
+                        extras.append(extra)
             notice = None
             action = _action_of(engine, state, turn.state) if kind == "answered" else None
             if action is not None and action in self._actions:
@@ -385,7 +402,7 @@ class CheckService:
             outcome = snapshot.decision if snapshot is not None else "cancelled"
             CHECKS_FINISHED.labels(actor.platform, outcome).inc()
         message = engine.view(turn.state, notice=notice) if notice else turn.message
-        return Reply(check.id, Outcome.ADVANCED, _with_id(message, check.id))
+        return Reply(check.id, Outcome.ADVANCED, _with_id(_with_extras(message, extras), check.id))
 
     async def _stale(self, actor: Actor, check_id: uuid.UUID) -> Reply:
         reply = await self.current(actor, check_id)
@@ -408,6 +425,22 @@ class CheckService:
 
 def _with_id(message: Message, check_id: uuid.UUID) -> Message:
     return message.model_copy(update={"check_id": str(check_id)})
+
+
+def _with_extras(message: Message, extras: list[CompletionExtras]) -> Message:
+    if not extras or not isinstance(message, Completion):
+        return message
+    note_lines = [line for extra in extras for line in extra.covering_note_lines]
+    note = message.covering_note
+    if note_lines:
+        note = "\n".join([note, *note_lines]) if note else "\n".join(note_lines)
+    return message.model_copy(
+        update={
+            "covering_note": note,
+            "links": (*message.links, *(link for extra in extras for link in extra.links)),
+            "next_steps": (*message.next_steps, *(step for extra in extras for step in extra.next_steps)),
+        }
+    )
 
 
 def _action_of(engine: Engine, before: DialogState, after: DialogState) -> str | None:

@@ -41,6 +41,9 @@ PLATFORMS_WITH_DELIVERY = frozenset({"slack", "teams"})
 ESCALATING_KINDS = frozenset({"recipient_confirm", "sender_confirm"})
 """Kinds whose silence is escalated to the lead after SHARECHECK_ESCALATE_AFTER (the others are nudged only)."""
 ACTOR_SYSTEM = "sharecheck:scheduler"
+ACTOR_RECEIPT = "sharecheck:receipt-link"
+"""The trail's actor for answers given on a receipt page (the person is named in the event's data)."""
+RECEIPT_ANSWERS = frozenset({"understood", "received", "clarification", "no_information"})
 
 
 class FollowUpNotFound(LookupError):
@@ -294,6 +297,9 @@ class FollowUpService:
             "shared_on": str(details.get("shared_on", "")),
             "question": str(details.get("question", "")),
             "reason": str(details.get("reason", "")),
+            "receipt_hint": self.content.receipt.sender_hint.format(receipt_expires=details["receipt_expires"])
+            if details.get("receipt_expires")
+            else "",
             "policy": f" Local policy: {self._settings.sharecheck_escalation_policy_url}"
             if self._settings.sharecheck_escalation_policy_url
             else "",
@@ -408,15 +414,16 @@ class FollowUpService:
             title=self._question(fu).title.format(**values), lines=(notices.disagreement_started.format(**values),)
         )
 
-    async def _escalate(self, session: AsyncSession, fu: FollowUp, now: datetime, reason: str) -> None:
+    async def _escalate(self, session: AsyncSession, fu: FollowUp, now: datetime, reason: str, **extra: str) -> None:
         notices = self.content.notices
-        values = self._values(fu, trail=await self._trail(session, fu))
+        values = self._values(fu, trail=await self._trail(session, fu), **extra)
         body = {
             "overdue": notices.escalation_overdue,
             "not_received": notices.escalation_not_received,
             "could_not_confirm": notices.escalation_could_not_confirm,
             "undeliverable": notices.escalation_undeliverable,
             "disagreement_unresolved": notices.disagreement_unresolved,
+            "no_information": self.content.receipt.escalation_no_information,
         }[reason]
         lead = await self._lead(session, fu)
         if lead is None:
@@ -582,9 +589,81 @@ class FollowUpService:
                 )
             return AnswerResult(True, self._info(fu, reply, note=note or ""))
 
-    async def _escalate_now(self, session: AsyncSession, fu: FollowUp, now: datetime, reason: str) -> None:
+    async def answer_from_receipt(
+        self,
+        session: AsyncSession,
+        follow_up_id: uuid.UUID,
+        choice: str,
+        note: str | None,
+        name: str,
+        organisation: str,
+        now: datetime,
+    ) -> None:
+        """A recipient outside the workspace answered on the receipt page (inside the caller's transaction).
+
+        The sender_confirm follow-up moves as the recipient's chat buttons move a recipient_confirm one:
+        the sender is told at once, 'no information' goes to the lead with the disagreement offer, and a
+        confirmation closes the loop so no nudge follows. 'Received' alone tells the sender but leaves
+        their own question open: arrival is not understanding.
+        """
+        if choice not in RECEIPT_ANSWERS:
+            raise ValueError("That is not one of the answers on the receipt page.")
+        wording = self.content.receipt
+        fu = await session.get(FollowUp, follow_up_id, with_for_update=True)
+        if fu is None:
+            raise FollowUpNotFound("No such follow-up.")
+        note = _plain(note.strip())[:1000] if note and note.strip() else None
+        if choice == "clarification" and not note:
+            raise NoteRequired("Say what is unclear.")
+        name, organisation = _plain(name.strip())[:100], _plain(organisation.strip())[:150]
+        await append_event(
+            session,
+            fu.check_id,
+            "follow_up_answered",
+            ACTOR_RECEIPT,
+            now,
+            {
+                "follow_up": str(fu.id),
+                "answer": choice,
+                "via": "receipt_link",
+                "recipient_name": name,
+                "recipient_organisation": organisation,
+                **({"note": note} if note else {}),
+            },
+        )
+        respondent = f"“{name}, {organisation}”"
+        values = self._values(fu, note=note or "", respondent=respondent)
+        values["next_step"] = wording.next_step.format(**values) if note else ""
+        # a late answer (the sender already closed the loop in chat) is still recorded and told,
+        # but does not reopen or rewrite the follow-up's outcome
+        open_ = fu.state in OPEN_STATES
+        if open_ and choice != "received":
+            fu.answered_at = now
+            fu.due_at = None
+            fu.updated_at = now
+            fu.version += 1
+        if choice == "understood":
+            if open_:
+                fu.state = "confirmed"
+            await self._notify_sender(session, fu, wording.understood.format(**values), now)
+        elif choice == "received":
+            await self._notify_sender(session, fu, wording.received.format(**values), now)
+        elif choice == "clarification":
+            if open_:
+                fu.state = "clarification"
+            await self._notify_sender(session, fu, wording.clarification.format(**values), now)
+        else:
+            if open_:
+                fu.state = "not_received"
+            await self._notify_sender(session, fu, wording.no_information.format(**values), now)
+            await self._escalate_now(session, fu, now, "no_information", respondent=respondent)
+            await self.offer_disagreement(session, fu, now, wording.disagreement_reason)
+
+    async def _escalate_now(
+        self, session: AsyncSession, fu: FollowUp, now: datetime, reason: str, **extra: str
+    ) -> None:
         state = fu.state
-        await self._escalate(session, fu, now, reason)
+        await self._escalate(session, fu, now, reason, **extra)
         fu.state = state  # keep the answer as the state; the escalation is in the trail
 
     async def _notify_sender(self, session: AsyncSession, fu: FollowUp, text: str, now: datetime) -> None:

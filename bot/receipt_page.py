@@ -1,0 +1,231 @@
+"""The receipt page, ``GET|POST /r/{token}``: server-rendered, no JavaScript, for recipients with no account.
+
+Security, in the order a request meets it:
+- rate limits per client address and per token (in-process token buckets; see bot/ratelimit.py);
+- an unknown, expired or revoked token gets one and the same 404 page (no oracle);
+- the form carries an HMAC of the token's hash under SHARECHECK_SECRET_KEY (CSRF: a page on another
+  site cannot read it), and a cross-site fetch (Sec-Fetch-Site) is refused too; either failure is a 403
+  with nothing recorded;
+- every response has a strict CSP (no scripts, images or frames; only this page's own stylesheet, by
+  hash), no referrer, no caching, no framing, no sniffing;
+- nothing personal is logged, and the token is cut out of the access log.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from bot.ratelimit import TokenBucket
+from bot.runtime import Runtime
+from bot.services.followups import NoteRequired
+from bot.services.receipts import NAME_MAX, NOTE_MAX, ORGANISATION_MAX, ReceiptView, hash_token
+from bot.web import RUNTIME
+
+TEMPLATES = Path(__file__).parent / "templates"
+CSS = (TEMPLATES / "receipt.css").read_text(encoding="utf-8").strip()
+CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
+SECURITY_HEADERS = {
+    # the page needs nothing but its own inline stylesheet and to post its form to itself
+    "Content-Security-Policy": (
+        f"default-src 'none'; style-src 'sha256-{CSS_HASH}'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "X-Robots-Tag": "noindex, nofollow",
+}
+PER_ADDRESS = (60, 1.0)
+"""A burst of 60 requests, then one a second: far above a person, far below a scan."""
+PER_TOKEN = (20, 1 / 60)
+"""A burst of 20 requests on one link, then one a minute: a few visits and corrections are plenty."""
+FIELD_IDS = {
+    "name": "name",
+    "organisation": "organisation",
+    "answer": "answer-understood",
+    "next_step": "next-step",
+    "unclear": "unclear",
+}
+
+_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False)
+_TEMPLATE = _env.get_template("receipt.html")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReceiptLimits:
+    per_address: TokenBucket
+    per_token: TokenBucket
+
+    @classmethod
+    def default(cls) -> ReceiptLimits:
+        return cls(TokenBucket(*PER_ADDRESS), TokenBucket(*PER_TOKEN))
+
+
+RECEIPT_LIMITS = web.AppKey("receipt_limits", ReceiptLimits)
+
+
+class _RedactReceiptTokens(logging.Filter):
+    """The token is a bearer secret: aiohttp's access log would otherwise write every link out."""
+
+    pattern = re.compile(r"/r/[^\s\"?]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "/r/" in record.msg:
+            record.msg = self.pattern.sub("/r/[token]", record.msg)
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(self.pattern.sub("/r/[token]", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+_REDACT = _RedactReceiptTokens()
+
+
+def mount_receipts(app: web.Application, runtime: Runtime) -> None:
+    access = logging.getLogger("aiohttp.access")
+    if _REDACT not in access.filters:
+        access.addFilter(_REDACT)
+    app[RECEIPT_LIMITS] = ReceiptLimits.default()
+    app.router.add_get("/r/{token}", receipt_get)
+    app.router.add_post("/r/{token}", receipt_post)
+
+
+def csrf_token(secret: bytes, token_hash: str) -> str:
+    """Bound to one link and the server's key: valid forever for that link, useless for any other."""
+    return hmac.new(secret, b"receipt-form\0" + token_hash.encode(), hashlib.sha256).hexdigest()
+
+
+def render(page: str, status: int = 200, **context: Any) -> web.Response:
+    titles = {
+        "open": "Confirm receipt",
+        "answered": "Answer recorded",
+        "gone": "Link not valid",
+        "forbidden": "Answer not sent",
+        "limited": "Too many attempts",
+    }
+    context.setdefault("errors", {})
+    context.setdefault("form", {})
+    body = _TEMPLATE.render(page=page, title=titles[page], css=Markup(CSS), **context)  # noqa: S704 - our own file
+    response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def _limited(request: web.Request) -> web.Response | None:
+    limits = request.app[RECEIPT_LIMITS]
+    # behind a proxy every client shares the proxy's address; the per-token bucket still holds per link
+    wait = max(
+        limits.per_address.take(f"addr:{request.remote or '-'}"),
+        limits.per_token.take("tok:" + hash_token(request.match_info["token"])),
+    )
+    if wait <= 0:
+        return None
+    response = render("limited", status=429)
+    response.headers["Retry-After"] = str(max(1, round(wait)))
+    return response
+
+
+def _gone() -> web.Response:
+    return render("gone", status=404)
+
+
+def _open_page(
+    runtime: Runtime,
+    view: ReceiptView,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+) -> web.Response:
+    return render(
+        "open",
+        status=status,
+        view=view,
+        csrf=csrf_token(runtime.receipts.secret_key, view.token_hash),
+        choices=runtime.followups.content.receipt.choices,
+        errors=errors or {},
+        form=form or {},
+        field_ids=FIELD_IDS,
+        limits={"name": NAME_MAX, "organisation": ORGANISATION_MAX, "note": NOTE_MAX},
+    )
+
+
+async def receipt_get(request: web.Request) -> web.Response:
+    limited = _limited(request)
+    if limited is not None:
+        return limited
+    runtime = request.app[RUNTIME]
+    view = await runtime.receipts.view(request.match_info["token"])
+    if view is None:
+        return _gone()
+    if view.state == "answered":
+        return render("answered", view=view)
+    return _open_page(runtime, view)
+
+
+async def receipt_post(request: web.Request) -> web.Response:
+    limited = _limited(request)
+    if limited is not None:
+        return limited
+    runtime = request.app[RUNTIME]
+    token = request.match_info["token"]
+    form = await request.post()
+    fields = {k: v.strip() if isinstance(v := form.get(k), str) else "" for k in FIELD_NAMES}
+    expected = csrf_token(runtime.receipts.secret_key, hash_token(token))
+    cross_site = request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none")
+    if cross_site or not hmac.compare_digest(fields["csrf"].encode(), expected.encode()):
+        return render("forbidden", status=403)
+    view = await runtime.receipts.view(token)
+    if view is None:
+        return _gone()
+    if view.state == "answered":
+        return render("answered", view=view)
+    errors = _validate(fields, {c.id for c in runtime.followups.content.receipt.choices})
+    if errors:
+        return _open_page(runtime, view, status=400, errors=errors, form=fields)
+    choice = fields["answer"]
+    note = fields["unclear"] if choice == "clarification" else fields["next_step"] if choice == "understood" else None
+    try:
+        outcome, after = await runtime.receipts.answer(token, choice, note, fields["name"], fields["organisation"])
+    except NoteRequired:  # pragma: no cover - _validate asks for it first
+        return _open_page(runtime, view, status=400, errors={"unclear": "Say what is unclear"}, form=fields)
+    if after is None:
+        return _gone()
+    return render("answered", view=after, just_sent=outcome == "recorded")
+
+
+FIELD_NAMES = ("csrf", "name", "organisation", "answer", "next_step", "unclear")
+
+
+def _validate(fields: dict[str, str], choices: set[str]) -> dict[str, str]:
+    """Errors in the page's order, worded as GOV.UK's pattern: say what to do."""
+    errors: dict[str, str] = {}
+    if not fields["name"]:
+        errors["name"] = "Enter your name"
+    elif len(fields["name"]) > NAME_MAX:
+        errors["name"] = f"Your name must be {NAME_MAX} characters or fewer"
+    if not fields["organisation"]:
+        errors["organisation"] = "Enter your organisation and role"
+    elif len(fields["organisation"]) > ORGANISATION_MAX:
+        errors["organisation"] = f"Your organisation and role must be {ORGANISATION_MAX} characters or fewer"
+    if fields["answer"] not in choices:
+        errors["answer"] = "Select whether the information arrived"
+    elif fields["answer"] == "clarification" and not fields["unclear"]:
+        errors["unclear"] = "Say what is unclear"
+    for key in ("next_step", "unclear"):
+        if len(fields[key]) > NOTE_MAX:
+            errors[key] = f"Keep it to {NOTE_MAX} characters or fewer"
+    return errors
