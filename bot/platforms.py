@@ -9,4 +9,9 @@ from bot.runtime import Runtime
 def build_deliverers(runtime: Runtime) -> dict[str, Deliverer]:
     """One deliverer per configured platform; each adapter owns its SDK and rendering."""
     deliverers: dict[str, Deliverer] = {}
+    # Teams is always on (emulator mode without credentials), as /api/messages is; imported here so the
+    # Agents SDK loads only where something is delivered
+    from adapters.teams.delivery import TeamsDeliverer
+
+    deliverers["teams"] = TeamsDeliverer(runtime)
     return deliverers
