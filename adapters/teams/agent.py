@@ -103,6 +103,8 @@ class NoteNeeded:
 
 
 Result = Neutral | Digest | FollowUpOutcome | NoteNeeded
+REVISION_GUARDED = frozenset({"answer", "back", "cancel", "urgent"})
+"""Card actions that carry the check's revision: the check service makes each of them take effect once."""
 
 
 def render_result(result: Result, style: ActionStyle, viewer: str | None = None) -> Card:
@@ -313,20 +315,26 @@ class ShareCheckAgent(ActivityHandler):
         if actor is None:
             await turn_context.send_activity(card_activity(render_notice(NO_TENANT)))
             return
-        if not await self._first_delivery(activity):
-            return
         if activity.value is not None:
             try:
                 action = parse_submit(activity.value)
             except UnknownAction as exc:
                 log.info("teams: unrecognised card submission (%s)", exc)
-                await turn_context.send_activity(card_activity(render_notice(UNKNOWN_ACTION)))
+                if await self._first_delivery(activity):
+                    await turn_context.send_activity(card_activity(render_notice(UNKNOWN_ACTION)))
+                return
+            # a step move names its check and revision, so the service already refuses a replay (STALE) and a
+            # redelivery only re-shows the current card: no need to pay a transaction to remember the activity id
+            guarded = action.data.verb in REVISION_GUARDED and action.data.revision is not None
+            if not (guarded and _is_personal(activity)) and not await self._first_delivery(activity):
                 return
             if not _is_personal(activity):
                 await self._to_personal(turn_context, actor, action.data, action.style)
                 return
             message = await self.perform(actor, action.data)
             await self._replace_or_send(turn_context, render_result(message, action.style, actor.user_id))
+            return
+        if not await self._first_delivery(activity):
             return
         text = activity.remove_recipient_mention() if not _is_personal(activity) else activity.text
         style: ActionStyle = "execute" if activity.channel_id == "msteams" else "submit"

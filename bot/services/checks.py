@@ -282,17 +282,20 @@ class CheckService:
                 }
             elif turn.state.status is Status.CANCELLED:
                 values["finished_at"] = now
-            result = await session.execute(
+            # the revision guard and the event's number in one statement: one round trip fewer per step
+            taken = await session.scalar(
                 update(Check)
                 .where(Check.id == check.id, Check.revision == state.revision)
-                .values(**values)
+                .values(**values, events_seq=Check.events_seq + 1)
+                .returning(Check.events_seq)
                 .execution_options(synchronize_session=False)
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            if taken is None:
                 # another request moved this check between our read and write
                 await session.rollback()
                 return await self._stale(actor, check_id)
-            await append_event(session, check.id, kind, str(actor), now, data(turn.state) if callable(data) else data)
+            event_data = data(turn.state) if callable(data) else data
+            await append_event(session, check.id, kind, str(actor), now, event_data, seq=taken - 1)
             if snapshot is not None:
                 await append_event(
                     session,
