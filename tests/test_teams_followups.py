@@ -13,14 +13,18 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from adapters.teams.delivery import TeamsDeliverer
 from bot.clock import ManualClock
 from bot.db.models import CheckEvent, FollowUp, OutboxMessage, Role
+from bot.delivery import Delivered, RetryLater, Undeliverable
 from bot.platforms import build_deliverers
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.services.checks import Actor
+from bot.services.users import get_user
 from bot.web import build_app
 from dialogs.content import AnswerKind
+from dialogs.messages import Info
 from tests.support.fake_connector import Call, FakeConnector
 from tests.support.teams import CARD, PERSONAL, TENANT, USER, Session, actions, activity, find_action, press, step_of
 from tests.test_teams_cards import assert_valid
@@ -228,6 +232,9 @@ async def test_recipient_confirms_with_execute(
     assert teams.cards_to(SENDER, since) == [notice] and teams.cards_to(LEAD) == []
     assert (await follow_up(runtime, check_id)).state == "confirmed"
     assert (await trail(runtime, check_id))[-3:] == ["follow_up_scheduled", "follow_up_asked", "follow_up_answered"]
+    stored = await get_user(runtime.sessions, "teams", TENANT, COLLEAGUE)
+    assert stored is not None and stored.conversation_ref is not None
+    assert "name" not in stored.conversation_ref["user"], "display names are not kept"
 
 
 async def test_clarification_with_submit_needs_a_note_and_updates_the_card(
@@ -545,3 +552,39 @@ async def test_admin_assigns_leads_and_a_practitioner_is_refused(
     assert await runtime.roles.is_admin(Actor("teams", TENANT, p1))
     usage = await teams.say(ADMIN, "admin", [])
     assert "admin lead add" in text_of(usage)
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "expected"),
+    [
+        (429, 7.0, RetryLater("throttled (429)", after=7.0)),
+        (500, None, RetryLater("connector error (500)")),
+        (503, None, RetryLater("connector error (503)")),
+        (401, None, RetryLater("connector refused our credentials (401)")),
+        (403, None, Undeliverable("bot removed or blocked, or conversation gone (403)")),
+        (404, None, Undeliverable("bot removed or blocked, or conversation gone (404)")),
+        (400, None, Undeliverable("the connector refused the message (400)")),
+    ],
+)
+async def test_connector_answers_map_to_delivery_results(
+    teams: Teams, runtime: Runtime, connector: FakeConnector, status: int, retry_after: float | None, expected: object
+) -> None:
+    await teams.hello(COLLEAGUE)
+    connector.fail_next(status, retry_after=retry_after)
+    result = await TeamsDeliverer(runtime).deliver(TENANT, COLLEAGUE, Info(title="Did CS-1 arrive?"))
+    assert result == expected
+
+
+async def test_a_slow_connector_is_a_timeout_to_retry(teams: Teams, runtime: Runtime, connector: FakeConnector) -> None:
+    await teams.hello(COLLEAGUE)
+    connector.latency = 0.3
+    result = await TeamsDeliverer(runtime, timeout=0.05).deliver(TENANT, COLLEAGUE, Info(title="Did CS-1 arrive?"))
+    assert isinstance(result, RetryLater) and "TimeoutError" in result.reason
+    connector.latency = 0.0
+    ok = await TeamsDeliverer(runtime).deliver(TENANT, COLLEAGUE, Info(title="Did CS-1 arrive?"))
+    assert isinstance(ok, Delivered) and ok.ref["conversation_id"] == dm(COLLEAGUE)
+
+
+async def test_no_stored_reference_is_undeliverable(runtime: Runtime) -> None:
+    result = await TeamsDeliverer(runtime).deliver(TENANT, "29:1stranger", Info(title="x"))
+    assert result == Undeliverable("never talked to the bot")
