@@ -10,11 +10,12 @@ from __future__ import annotations
 import enum
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -66,6 +67,18 @@ class CheckNotFound(LookupError):
     """No such check for this actor (never reveals whether it exists for someone else)."""
 
 
+@dataclass(frozen=True)
+class _Known:
+    """A check's state as this instance last read or wrote it (at ``state.revision``)."""
+
+    owner: tuple[str, str, str]
+    pack_id: str
+    state: DialogState
+
+
+KNOWN_MAX = 2048
+"""How many checks' states an instance keeps between steps (bounded: memory stays flat as checks grow)."""
+
 CompletionHook = Callable[[AsyncSession, Check, RecordSnapshot, "Actor"], Awaitable[None]]
 PendingSource = Callable[["Actor"], Awaitable[list[PendingItem]]]
 
@@ -82,6 +95,10 @@ class CheckService:
         self._clock = clock
         self._on_complete: list[CompletionHook] = []
         self._pending_sources: list[PendingSource] = []
+        # Why: reading the check back before every step was the largest single cost of a step. The database
+        # stays the source of truth: a step from this cache writes only if the stored revision is still the one
+        # cached (another instance's move makes that fail, and the step is redone from a fresh read).
+        self._known: OrderedDict[uuid.UUID, _Known] = OrderedDict()
 
     def on_complete(self, hook: CompletionHook) -> None:
         """Run ``hook`` inside the transaction that records a completed check (follow-ups hang off this)."""
@@ -137,6 +154,7 @@ class CheckService:
                 raise
             return resumed
         CHECKS_STARTED.labels(actor.platform).inc()
+        self._remember(check.id, actor, engine.pack.id, turn.state)
         return Reply(check.id, Outcome.STARTED, _with_id(turn.message, check.id))
 
     async def resume(self, actor: Actor) -> Reply | None:
@@ -153,6 +171,7 @@ class CheckService:
             return None
         engine = self._packs.engine(check.pack_id)
         state = engine.load(check.state)
+        self._remember(check.id, actor, check.pack_id, state)
         notice = "Carrying on with your check in progress." if state.history else None
         return Reply(check.id, Outcome.RESUMED, _with_id(engine.view(state, notice), check.id))
 
@@ -230,6 +249,9 @@ class CheckService:
         move: Callable[[Engine, DialogState], Turn],
         revision: int | None = None,
     ) -> Reply:
+        fast = await self._move_known(actor, check_id, kind, data, move, revision)
+        if fast is not None:
+            return fast
         async with self._sessions.begin() as session:
             check = await self._get(session, actor, check_id)
             engine = self._packs.engine(check.pack_id)
@@ -310,9 +332,72 @@ class CheckService:
                 for hook in self._on_complete:
                     await hook(session, check, snapshot, actor)
         if turn.state.status is not Status.ACTIVE:
+            self._known.pop(check.id, None)
             outcome = snapshot.decision if snapshot is not None else "cancelled"
             CHECKS_FINISHED.labels(actor.platform, outcome).inc()
+        else:
+            self._remember(check.id, actor, check.pack_id, turn.state)
         return Reply(check.id, Outcome.ADVANCED, _with_id(turn.message, check.id))
+
+    async def _move_known(
+        self,
+        actor: Actor,
+        check_id: uuid.UUID,
+        kind: str,
+        data: dict[str, Any] | Callable[[DialogState], dict[str, Any]],
+        move: Callable[[Engine, DialogState], Turn],
+        revision: int | None,
+    ) -> Reply | None:
+        """A plain step (the check stays active) from the cached state: one guarded UPDATE and the event.
+
+        None means 'take the full path': nothing cached for this owner, a refusal or a stale answer (the full
+        path words and records those), a move that finishes the check (its hooks need the stored row), or the
+        stored revision moved on elsewhere. Nothing has been written then.
+        """
+        known = self._known.get(check_id)
+        if known is None or known.owner != (actor.platform, actor.workspace_id, actor.user_id):
+            return None
+        state = known.state
+        if revision is not None and revision != state.revision:
+            return None
+        engine = self._packs.engine(known.pack_id)
+        try:
+            turn = move(engine, state)
+        except DialogError:
+            return None
+        if turn.state == state or turn.state.status is not Status.ACTIVE:
+            return None
+        now = turn.state.updated_at
+        async with self._sessions.begin() as session:
+            params = {
+                "b_id": check_id,
+                "b_revision": state.revision,
+                "b_platform": actor.platform,
+                "b_workspace": actor.workspace_id,
+                "b_user": actor.user_id,
+                "b_old_state": state.model_dump(mode="json"),
+                "b_state": turn.state.model_dump(mode="json"),
+                "b_new_revision": turn.state.revision,
+                "b_now": now,
+            }
+            taken = (await session.execute(_STEP, params)).scalar()
+            if taken is not None:
+                event_data = data(turn.state) if callable(data) else data
+                await append_event(session, check_id, kind, str(actor), now, event_data, seq=taken - 1)
+        if taken is None:
+            self._known.pop(check_id, None)  # moved on elsewhere (or gone): read it afresh
+            return None
+        self._remember(check_id, actor, known.pack_id, turn.state)
+        return Reply(check_id, Outcome.ADVANCED, _with_id(turn.message, check_id))
+
+    def _remember(self, check_id: uuid.UUID, actor: Actor, pack_id: str, state: DialogState) -> None:
+        if state.status is not Status.ACTIVE:
+            self._known.pop(check_id, None)
+            return
+        self._known[check_id] = _Known((actor.platform, actor.workspace_id, actor.user_id), pack_id, state)
+        self._known.move_to_end(check_id)
+        while len(self._known) > KNOWN_MAX:
+            self._known.popitem(last=False)
 
     async def _stale(self, actor: Actor, check_id: uuid.UUID) -> Reply:
         reply = await self.current(actor, check_id)
@@ -331,6 +416,40 @@ class CheckService:
         if check is None:
             raise CheckNotFound("No such check for you.")
         return check
+
+
+def _step_statement() -> Any:
+    """A plain step's write, built once: the guarded UPDATE that also numbers the step's event.
+
+    On the table, with bound parameters: building the statement and going through the ORM's bulk-update path on
+    every step cost more than running it.
+    """
+    table = cast(Table, Check.__table__)
+    c = table.c
+    return (
+        update(table)
+        .where(
+            c.id == bindparam("b_id", type_=c.id.type),
+            c.revision == bindparam("b_revision"),
+            c.platform == bindparam("b_platform"),
+            c.workspace_id == bindparam("b_workspace"),
+            c.user_id == bindparam("b_user"),
+            c.status == Status.ACTIVE.value,
+            # and the stored state is exactly the one cached: the step is then the one a fresh read would make,
+            # even if the row was edited outside ShareCheck without a new revision
+            c.state == bindparam("b_old_state", type_=c.state.type),
+        )
+        .values(
+            state=bindparam("b_state", type_=c.state.type),
+            revision=bindparam("b_new_revision"),
+            updated_at=bindparam("b_now", type_=c.updated_at.type),
+            events_seq=c.events_seq + 1,
+        )
+        .returning(c.events_seq)
+    )
+
+
+_STEP = _step_statement()
 
 
 def _with_id(message: Message, check_id: uuid.UUID) -> Message:
