@@ -74,9 +74,11 @@ class _Known:
     owner: tuple[str, str, str]
     pack_id: str
     state: DialogState
+    stored: dict[str, Any]
+    """``state`` as written to the database (its JSON form), kept so a step does not serialise it again."""
 
 
-KNOWN_MAX = 2048
+KNOWN_MAX = 4096
 """How many checks' states an instance keeps between steps (bounded: memory stays flat as checks grow)."""
 
 CompletionHook = Callable[[AsyncSession, Check, RecordSnapshot, "Actor"], Awaitable[None]]
@@ -154,7 +156,7 @@ class CheckService:
                 raise
             return resumed
         CHECKS_STARTED.labels(actor.platform).inc()
-        self._remember(check.id, actor, engine.pack.id, turn.state)
+        self._remember(check.id, actor, engine.pack.id, turn.state, check.state)
         return Reply(check.id, Outcome.STARTED, _with_id(turn.message, check.id))
 
     async def resume(self, actor: Actor) -> Reply | None:
@@ -336,7 +338,7 @@ class CheckService:
             outcome = snapshot.decision if snapshot is not None else "cancelled"
             CHECKS_FINISHED.labels(actor.platform, outcome).inc()
         else:
-            self._remember(check.id, actor, check.pack_id, turn.state)
+            self._remember(check.id, actor, check.pack_id, turn.state, values["state"])
         return Reply(check.id, Outcome.ADVANCED, _with_id(turn.message, check.id))
 
     async def _move_known(
@@ -368,6 +370,7 @@ class CheckService:
         if turn.state == state or turn.state.status is not Status.ACTIVE:
             return None
         now = turn.state.updated_at
+        new_stored = turn.state.model_dump(mode="json")
         async with self._sessions.begin() as session:
             params = {
                 "b_id": check_id,
@@ -375,8 +378,8 @@ class CheckService:
                 "b_platform": actor.platform,
                 "b_workspace": actor.workspace_id,
                 "b_user": actor.user_id,
-                "b_old_state": state.model_dump(mode="json"),
-                "b_state": turn.state.model_dump(mode="json"),
+                "b_old_state": known.stored,
+                "b_state": new_stored,
                 "b_new_revision": turn.state.revision,
                 "b_now": now,
             }
@@ -387,14 +390,17 @@ class CheckService:
         if taken is None:
             self._known.pop(check_id, None)  # moved on elsewhere (or gone): read it afresh
             return None
-        self._remember(check_id, actor, known.pack_id, turn.state)
+        self._remember(check_id, actor, known.pack_id, turn.state, new_stored)
         return Reply(check_id, Outcome.ADVANCED, _with_id(turn.message, check_id))
 
-    def _remember(self, check_id: uuid.UUID, actor: Actor, pack_id: str, state: DialogState) -> None:
+    def _remember(
+        self, check_id: uuid.UUID, actor: Actor, pack_id: str, state: DialogState, stored: dict[str, Any] | None = None
+    ) -> None:
         if state.status is not Status.ACTIVE:
             self._known.pop(check_id, None)
             return
-        self._known[check_id] = _Known((actor.platform, actor.workspace_id, actor.user_id), pack_id, state)
+        owner = (actor.platform, actor.workspace_id, actor.user_id)
+        self._known[check_id] = _Known(owner, pack_id, state, stored or state.model_dump(mode="json"))
         self._known.move_to_end(check_id)
         while len(self._known) > KNOWN_MAX:
             self._known.popitem(last=False)
