@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from adapters.teams.delivery import TeamsDeliverer
 from bot.clock import ManualClock
-from bot.db.models import CheckEvent, FollowUp, OutboxMessage, Role
+from bot.db.models import Check, CheckEvent, FollowUp, OutboxMessage, Role
 from bot.delivery import Delivered, RetryLater, Undeliverable
 from bot.platforms import build_deliverers
 from bot.runtime import Runtime
@@ -26,7 +26,19 @@ from bot.web import build_app
 from dialogs.content import AnswerKind
 from dialogs.messages import Info
 from tests.support.fake_connector import Call, FakeConnector
-from tests.support.teams import CARD, PERSONAL, TENANT, USER, Session, actions, activity, find_action, press, step_of
+from tests.support.teams import (
+    BOT,
+    CARD,
+    PERSONAL,
+    TENANT,
+    USER,
+    Session,
+    actions,
+    activity,
+    find_action,
+    press,
+    step_of,
+)
 from tests.test_teams_cards import assert_valid
 
 SENDER = USER
@@ -588,3 +600,41 @@ async def test_a_slow_connector_is_a_timeout_to_retry(teams: Teams, runtime: Run
 async def test_no_stored_reference_is_undeliverable(runtime: Runtime) -> None:
     result = await TeamsDeliverer(runtime).deliver(TENANT, "29:1stranger", Info(title="x"))
     assert result == Undeliverable("never talked to the bot")
+
+
+async def test_admin_sets_a_lead_for_a_team_and_checks_started_there_carry_it(
+    teams: Teams, runtime: Runtime, clock: ManualClock, connector: FakeConnector
+) -> None:
+    async with runtime.sessions.begin() as s:
+        s.add(
+            Role(
+                platform="teams",
+                workspace_id=TENANT,
+                user_id=ADMIN,
+                role="admin",
+                granted_by="t",
+                created_at=clock.now(),
+            )
+        )
+    team = "19:team-general@thread.tacv2"
+    in_channel = {
+        "conversation": f"{team};messageid=1",
+        "conversation_type": "channel",
+        "channelData": {"tenant": {"id": TENANT}, "team": {"id": team}, "channel": {"id": team}},
+    }
+    bot_mention = {"type": "mention", "text": "<at>ShareCheck</at>", "mentioned": {"id": BOT, "name": "ShareCheck"}}
+    admin = activity(
+        connector.url,
+        text="<at>ShareCheck</at> admin lead add <at>Lead</at> team",
+        user=ADMIN,
+        entities=[bot_mention, mention(LEAD, "Lead")],
+        **in_channel,
+    )
+    assert (await teams.client.post("/api/messages", json=admin)).status == 202
+    assert "checks started from this team" in text_of(connector.cards()[-1])
+    start = activity(connector.url, text="<at>ShareCheck</at> share-check", entities=[bot_mention], **in_channel)
+    assert (await teams.client.post("/api/messages", json=start)).status == 202
+    async with runtime.sessions() as s:
+        [check] = list(await s.scalars(select(Check)))
+        assert check.channel_id == team
+        assert await runtime.leads.lead_for(s, "teams", TENANT, SENDER, channel_id=team) == LEAD
