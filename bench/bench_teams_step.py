@@ -26,8 +26,11 @@ from tests.support.fake_connector import FakeConnector
 from tests.support.teams import USER, activity, find_action, step_of
 
 CONCURRENCY = 32
-REQUESTS = 1200
+REQUESTS = 800
 WARMUP = 100
+ROUNDS = 3
+"""Echo and step are measured alternately, round by round, both servers up: load from other processes on a shared
+machine then hits both sides alike, and the best round of each is compared (the median is printed too)."""
 PROACTIVE_SENDS = 300
 PROACTIVE_CONCURRENCY = 32
 CONNECTOR_LATENCY = 0.1
@@ -125,11 +128,22 @@ async def _post_all(url: str, bodies: list[dict[str, Any]], concurrency: int = 1
     await _load(url, bodies, concurrency, 202)
 
 
-async def bench_step(connector: FakeConnector, tmp: Path) -> dict[str, float]:
-    proc, url = _start(_serve_sharecheck, str(tmp / "bench.db"))
+def _rates(results: list[tuple[float, list[float]]]) -> dict[str, Any]:
+    best_rate, best_latencies = max(results, key=lambda r: r[0])
+    return {
+        "rps": best_rate,
+        "median_rps": statistics.median(r[0] for r in results),
+        "p50_ms": statistics.median(best_latencies) * 1000,
+        "rounds": [round(r[0]) for r in results],
+    }
+
+
+async def bench_step_and_echo(connector: FakeConnector, tmp: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    step_proc, step_url = _start(_serve_sharecheck, str(tmp / "bench.db"))
+    echo_proc, echo_url = _start(_serve_echo)
     try:
-        users = [f"29:bench-user-{i}" for i in range(WARMUP + REQUESTS)]
-        await _post_all(url, [activity(connector.url, text="share-check", user=u) for u in users])
+        users = [f"29:bench-user-{i}" for i in range(WARMUP + ROUNDS * REQUESTS)]
+        await _post_all(step_url, [activity(connector.url, text="share-check", user=u) for u in users])
         # the first card each user got, and its id on the connector (Submit answers name it as replyToId)
         first: dict[str, tuple[dict[str, Any], str]] = {}
         for call in connector.calls:
@@ -141,25 +155,21 @@ async def bench_step(connector: FakeConnector, tmp: Path) -> dict[str, float]:
             answer = find_action(card, "answer")
             value = {**answer["data"], "sc_text": "CS-2024-0113"}
             submissions.append(activity(connector.url, value=value, user=user, reply_to=card_id))
+        echoes = [activity(connector.url, text=f"hello {i}") for i in range(WARMUP + ROUNDS * REQUESTS)]
         connector.calls.clear()
-        await _load(url, submissions[:WARMUP], CONCURRENCY, 202)
-        rate, latencies = await _load(url, submissions[WARMUP:], CONCURRENCY, 202)
+        await _load(echo_url, echoes[:WARMUP], CONCURRENCY, 202)
+        await _load(step_url, submissions[:WARMUP], CONCURRENCY, 202)
+        steps, echo = [], []
+        for r in range(ROUNDS):
+            part = slice(WARMUP + r * REQUESTS, WARMUP + (r + 1) * REQUESTS)
+            echo.append(await _load(echo_url, echoes[part], CONCURRENCY, 202))
+            steps.append(await _load(step_url, submissions[part], CONCURRENCY, 202))
         updates = sum(1 for c in connector.calls if c.kind == "update")
-        assert updates == WARMUP + REQUESTS, f"expected every step to update its card, got {updates}"
-        return {"rps": rate, "p50_ms": statistics.median(latencies) * 1000}
+        assert updates == WARMUP + ROUNDS * REQUESTS, f"expected every step to update its card, got {updates}"
+        return _rates(steps), _rates(echo)
     finally:
-        proc.kill()
-
-
-async def bench_echo(connector: FakeConnector) -> dict[str, float]:
-    proc, url = _start(_serve_echo)
-    try:
-        bodies = [activity(connector.url, text=f"hello {i}") for i in range(WARMUP + REQUESTS)]
-        await _load(url, bodies[:WARMUP], CONCURRENCY, 202)
-        rate, latencies = await _load(url, bodies[WARMUP:], CONCURRENCY, 202)
-        return {"rps": rate, "p50_ms": statistics.median(latencies) * 1000}
-    finally:
-        proc.kill()
+        step_proc.kill()
+        echo_proc.kill()
 
 
 # --- proactive and cards per check (in this process) ---------------------------------------
@@ -246,18 +256,20 @@ async def main() -> None:
         connector = FakeConnector(record=True)
         await connector.start()
         try:
-            echo = await bench_echo(connector)
-            connector.calls.clear()
-            step = await bench_step(connector, tmp)
+            step, echo = await bench_step_and_echo(connector, tmp)
         finally:
             await connector.stop()
         proactive = await bench_proactive(tmp)
         cards = await cards_per_check(tmp)
     ratio = step["rps"] / echo["rps"]
-    print(f"/api/messages, {CONCURRENCY} concurrent, {REQUESTS} requests each, replies to a local fake connector:")
-    print(f"  ShareCheck card-submission step: {step['rps']:,.0f} req/s, p50 {step['p50_ms']:.1f} ms")
-    print(f"  bare Agents SDK echo bot:        {echo['rps']:,.0f} req/s, p50 {echo['p50_ms']:.1f} ms")
-    print(f"  step/echo = {ratio:.2f}")
+    median_ratio = step["median_rps"] / echo["median_rps"]
+    print(
+        f"/api/messages, {CONCURRENCY} concurrent, {ROUNDS} alternating rounds of {REQUESTS} requests, "
+        "replies to a local fake connector (best round; all rounds in brackets):"
+    )
+    print(f"  ShareCheck card-submission step: {step['rps']:,.0f} req/s, p50 {step['p50_ms']:.1f} ms {step['rounds']}")
+    print(f"  bare Agents SDK echo bot:        {echo['rps']:,.0f} req/s, p50 {echo['p50_ms']:.1f} ms {echo['rounds']}")
+    print(f"  step/echo = {ratio:.2f} (best rounds), {median_ratio:.2f} (median rounds); target at least 0.50")
     print(
         f"proactive sends, connector at {CONNECTOR_LATENCY * 1000:.0f} ms: "
         f"{proactive['sequential_per_s']:.1f}/s one at a time, "
@@ -277,6 +289,7 @@ async def main() -> None:
                 "echo_rps": round(echo["rps"]),
                 "echo_p50_ms": round(echo["p50_ms"], 1),
                 "ratio": round(ratio, 3),
+                "median_ratio": round(median_ratio, 3),
                 "proactive_sequential_per_s": round(proactive["sequential_per_s"], 1),
                 "proactive_concurrent_per_s": round(proactive["concurrent_per_s"]),
                 **cards,

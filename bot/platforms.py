@@ -14,4 +14,10 @@ def build_deliverers(runtime: Runtime) -> dict[str, Deliverer]:
         from adapters.slack.delivery import SlackDeliverer  # lazily: slack_sdk loads only when Slack is on
 
         deliverers["slack"] = SlackDeliverer(settings.slack_bot_token, settings.slack_api_url)
+
+    # Teams is always on (emulator mode without credentials), as /api/messages is; imported here so the
+    # Agents SDK loads only where something is delivered
+    from adapters.teams.delivery import TeamsDeliverer
+
+    deliverers["teams"] = TeamsDeliverer(runtime)
     return deliverers

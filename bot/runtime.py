@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -37,6 +37,11 @@ class Runtime:
     roles: RoleService
     gauges: DatabaseGauges
     receipts: ReceiptService
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Adapters' resources that live as long as the runtime (pooled HTTP connections), closed with it."""
+
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        self.closers.append(closer)
 
     @classmethod
     async def create(cls, settings: Settings, clock: Clock | None = None, migrate: bool | None = None) -> Runtime:
@@ -72,6 +77,9 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        for closer in reversed(self.closers):
+            await closer()
+        self.closers.clear()
         await self.engine.dispose()
 
 

@@ -175,3 +175,110 @@ def test_empty_progress_state_is_a_prompt() -> None:
     engine = Engine(load_pack("adults-england"))
     state: DialogState = engine.start(NOW).state
     assert isinstance(engine.view(state), Prompt)
+
+
+# --- follow-ups, notices and digests ------------------------------------------------------------
+
+
+def follow_up_prompts() -> Iterator[Any]:
+    from bot.followup_content import followup_content
+    from dialogs.messages import ChoiceView, FollowUpPrompt
+
+    content = followup_content()
+    values = {
+        "sender": "{user:29:sender}",
+        "target": "{user:29:target}",
+        "recipient": HOSTILE,
+        "case_reference": "CS_2024_0113",
+        "method": "secure email",
+        "shared_on": "24 Nov 2026",
+        "receipt_hint": "",
+    }
+    for kind in ("recipient_confirm", "sender_confirm", "tell_requester"):
+        q = content.question(kind)
+        for prefix in ("", content.nudge_prefix):
+            yield FollowUpPrompt(
+                follow_up_id="5f0c6f8e-0000-4000-8000-000000000009",
+                title=prefix + q.title,
+                lines=tuple(line.format(**values) for line in q.lines),
+                choices=tuple(ChoiceView(id=c.id, label=c.label, style=c.style) for c in q.choices),
+                note_required=q.note_required,
+                note_optional=q.note_optional,
+                note_prompt=q.note_prompt,
+            )
+
+
+@pytest.mark.parametrize("style", ["execute", "submit"])
+def test_follow_up_cards_are_valid_and_carry_their_answers(style: str) -> None:
+    from adapters.teams.cards import render_follow_up, render_note_needed
+    from adapters.teams.parse import parse_execute
+
+    for prompt in follow_up_prompts():
+        card = render_follow_up(prompt, style, viewer="29:target")  # type: ignore[arg-type]
+        assert_valid(card)
+        text = json.dumps(card)
+        assert "29:" not in text.replace(prompt.follow_up_id, ""), "no raw ids in what people read"
+        assert "{user:" not in text
+        for choice in prompt.choices:
+            assert f'"sc_choice": "{choice.id}"' in text
+        # the sender's description of the recipient is plain text, not markdown
+        assert not any("evil.example" in t for t in _text_blocks(card))
+    assert_valid(render_note_needed("5f0c6f8e-0000-4000-8000-000000000009", "clarification", "What?", style))  # type: ignore[arg-type]
+    data = {
+        "sc_verb": "follow_up",
+        "follow_up_id": "5f0c6f8e-0000-4000-8000-000000000009",
+        "sc_choice": "clarification",
+    }
+    parsed = parse_execute(
+        {
+            "action": {
+                "type": "Action.Execute",
+                "verb": "follow_up",
+                "data": {**data, "sc_note_clarification": "which school?", "sc_note_confirmed": "not this one"},
+            }
+        }
+    )
+    assert parsed.data.note == "which school?" and str(parsed.data.follow_up_id).startswith("5f0c6f8e")
+    with pytest.raises(UnknownAction):
+        parse_submit({**data, "follow_up_id": "not-a-uuid"})
+
+
+def test_people_are_neutral_words() -> None:
+    from adapters.teams.cards import people
+
+    assert people("{user:U1} shared with {user:U2}; {user:U1} again") == (
+        "A colleague shared with another colleague; a colleague again"
+    )
+    assert people("Sent by {user:U1}. {user:ME} asked", viewer="ME") == "Sent by a colleague. You asked"
+
+
+def test_outcomes_and_digests_are_valid_cards() -> None:
+    from adapters.teams.cards import render_digest, render_outcome
+    from dialogs.messages import Digest, DigestFigure, DigestItem
+
+    note = Info(title="Case CS_1: {user:29:a}", lines=(f"{{user:29:b}} asked: “{HOSTILE}”",))
+    card = render_outcome(note, viewer="29:a")
+    assert_valid(card)
+    assert "29:" not in json.dumps(card) and not any("evil.example" in t for t in _text_blocks(card))
+    assert "actions" not in card
+
+    empty = Digest(title="Information sharing in your team", period="Mon to Mon", empty=True, trend=(0,) * 8)
+    card = render_digest(empty)
+    assert_valid(card)
+    assert "Nothing this period" in json.dumps(card)
+    full = Digest(
+        title="Information sharing in your team",
+        period="Mon 16 Nov 2026 to Mon 23 Nov 2026 (Europe/London)",
+        needs_you=tuple(
+            DigestItem(case_reference=f"CS-{i:04d}_x*", text="overdue: still no confirmation") for i in range(15)
+        ),
+        figures=tuple(DigestFigure(label=f"Figure {i}", value=i * 3, previous=i) for i in range(10)),
+        unsure=(DigestFigure(label="Necessary and proportionate", value=4, previous=1),),
+        trend_label="Checks completed, last 8 weeks",
+        trend=(0, 3, 8, 2, 0, 14, 9, 21),
+    )
+    card = render_digest(full)
+    assert_valid(card)
+    text = json.dumps(card, ensure_ascii=False)
+    assert text.index("Needs you now") < text.index("This period"), "actionable items first"
+    assert full.sparkline() in text and "+18 on the period before" in text

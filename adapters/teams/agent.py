@@ -9,6 +9,7 @@ service (Outcome.STALE) and never recorded twice.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, cast
 
 from microsoft_agents.activity import (
@@ -25,14 +26,39 @@ from microsoft_agents.activity import (
 from microsoft_agents.hosting.core import ActivityHandler, TurnContext
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
 
-from adapters.teams.cards import CARD_CONTENT_TYPE, WELCOME, ActionStyle, Card, render, render_info, render_notice
-from adapters.teams.parse import ActionData, UnknownAction, parse_command, parse_execute, parse_submit
+from adapters.teams.cards import (
+    CARD_CONTENT_TYPE,
+    WELCOME,
+    ActionStyle,
+    Card,
+    render,
+    render_info,
+    render_note_needed,
+    render_notice,
+    render_outcome,
+)
+from adapters.teams.parse import (
+    ADMIN_USAGE,
+    ADMIN_USAGE_TITLE,
+    ActionData,
+    AdminCommand,
+    UnknownAction,
+    mentions,
+    parse_admin,
+    parse_command,
+    parse_execute,
+    parse_submit,
+)
 from bot.runtime import Runtime
 from bot.services.checks import Actor, CheckNotFound
 from bot.services.dedupe import first_time
+from bot.services.followups import FollowUpNotFound, NoteRequired
 from bot.services.help import help_message
+from bot.services.roles import NotPermitted
 from bot.services.users import remember_user
-from dialogs.messages import Info, LinkView, Message, PendingList
+from dialogs.content import AnswerKind
+from dialogs.messages import Digest, Info, LinkView, Message, PendingList, Prompt
+from dialogs.state import Answer, Recipient
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +78,41 @@ OPEN_PERSONAL = (
 )
 FAILED = "Sorry, something went wrong on my side. Your check is saved: try again in a moment."
 NO_CHECK = Info(title="No check in progress", lines=("Message me `share-check` to start one.",))
+FOLLOW_UP_GONE = "That follow-up is not available to you. Message me 'pending' to see what is open for you."
+NOT_A_LEAD = Info(
+    title="Digests are for safeguarding leads",
+    lines=(
+        "You are not set up as a safeguarding lead, so there is no digest for you. If you should be one, "
+        "ask your ShareCheck administrator.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class FollowUpOutcome:
+    """The result of a follow-up answer: shown in place of the follow-up card, with no buttons left to press."""
+
+    info: Info
+
+
+@dataclass(frozen=True)
+class NoteNeeded:
+    follow_up_id: str
+    choice: str
+    prompt: str
+
+
+Result = Neutral | Digest | FollowUpOutcome | NoteNeeded
+REVISION_GUARDED = frozenset({"answer", "back", "cancel", "urgent"})
+"""Card actions that carry the check's revision: the check service makes each of them take effect once."""
+
+
+def render_result(result: Result, style: ActionStyle, viewer: str | None = None) -> Card:
+    if isinstance(result, FollowUpOutcome):
+        return render_outcome(result.info, viewer)
+    if isinstance(result, NoteNeeded):
+        return render_note_needed(result.follow_up_id, result.choice, result.prompt, style)
+    return render(result, style)
 
 
 def card_attachment(card: Card) -> Attachment:
@@ -88,6 +149,28 @@ def _is_personal(activity: Activity) -> bool:
     return kind in (None, "personal")
 
 
+def team_of(activity: Activity) -> str | None:
+    """The team (else channel) a channel message came from: what leads scoped by channel are keyed on."""
+    if _is_personal(activity):
+        return None
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    for key in ("team", "channel"):
+        found = data.get(key)
+        if isinstance(found, dict) and isinstance(found.get("id"), str) and found["id"]:
+            return str(found["id"])
+    conversation = activity.conversation.id if activity.conversation else None
+    return conversation.split(";")[0] if conversation else None
+
+
+def _stored_ref(ref: ConversationReference) -> dict[str, Any]:
+    """The reference as stored: ids only. Display names are not needed to reach anyone, so not kept."""
+    stored = conversation_ref_json(ref)
+    for party in ("user", "bot", "agent"):
+        if isinstance(stored.get(party), dict):
+            stored[party].pop("name", None)
+    return stored
+
+
 class ShareCheckAgent(ActivityHandler):
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -114,7 +197,7 @@ class ShareCheckAgent(ActivityHandler):
             actor.user_id,
             self.runtime.clock.now(),
             tz=activity.local_timezone or None,
-            conversation_ref=conversation_ref_json(ref) if _is_personal(activity) else None,
+            conversation_ref=_stored_ref(ref) if _is_personal(activity) else None,
         )
 
     async def _first_delivery(self, activity: Activity) -> bool:
@@ -126,11 +209,15 @@ class ShareCheckAgent(ActivityHandler):
 
     # --- the service calls ---------------------------------------------------------------
 
-    async def perform(self, actor: Actor, data: ActionData) -> Neutral:
+    async def perform(self, actor: Actor, data: ActionData, channel_id: str | None = None) -> Result:
         checks = self.runtime.checks
         try:
+            if data.verb == "follow_up":
+                return await self.answer_follow_up(actor, data)
+            if data.verb == "digest":
+                return await self.digest(actor)
             if data.verb == "start":
-                return (await checks.start(actor)).message
+                return (await checks.start(actor, channel_id=channel_id)).message
             if data.verb == "resume":
                 if data.check_id is not None:
                     return (await checks.current(actor, data.check_id)).message
@@ -151,6 +238,74 @@ class ShareCheckAgent(ActivityHandler):
         except (UnknownAction, ValueError):
             return Info(title=UNKNOWN_ACTION)
 
+    async def answer_follow_up(self, actor: Actor, data: ActionData) -> Result:
+        if data.follow_up_id is None or not data.choice:
+            raise UnknownAction("a follow-up answer needs its follow-up and choice")
+        try:
+            result = await self.runtime.followups.answer(actor, data.follow_up_id, data.choice, data.note)
+        except NoteRequired as exc:
+            return NoteNeeded(str(data.follow_up_id), data.choice, str(exc))
+        except FollowUpNotFound:
+            # someone else's follow-up, another tenant's, or a made-up id: the same answer for all
+            return Info(title=FOLLOW_UP_GONE)
+        return FollowUpOutcome(result.reply)
+
+    async def digest(self, actor: Actor) -> Result:
+        digests = self.runtime.digests
+        if not await digests.is_lead(actor.platform, actor.workspace_id, actor.user_id):
+            return NOT_A_LEAD
+        return await digests.build(actor.platform, actor.workspace_id, actor.user_id, self.runtime.packs.pack())
+
+    async def admin(self, actor: Actor, command: AdminCommand, team: str | None) -> Info:
+        """Role changes; whether the actor may make them is the RoleService's decision, not ours."""
+        roles = self.runtime.roles
+        try:
+            if command.action == "lead_add" and command.lead is not None:
+                if command.scope == "channel":
+                    if team is None:
+                        return Info(title="Use 'admin lead add @lead team' in a channel of the team they lead.")
+                    added = await roles.add_lead(actor, command.lead, "channel", [team])
+                    what = "checks started from this team"
+                elif command.scope == "workspace":
+                    added = await roles.add_lead(actor, command.lead, "workspace")
+                    what = "everyone in your organisation"
+                else:
+                    added = await roles.add_lead(actor, command.lead, "user", command.users)
+                    what = f"the {len(command.users)} colleague(s) you mentioned after them"
+                note = "" if added else " (this was already set)"
+                return Info(title="Lead set", lines=(f"The first person you mentioned now leads {what}.{note}",))
+            if command.action == "lead_remove" and command.lead is not None:
+                removed = await roles.remove_lead(actor, command.lead)
+                return Info(
+                    title="Lead removed" if removed else "Nothing to remove",
+                    lines=(f"{removed} lead assignment(s) removed.",),
+                )
+            if command.action == "admin_add":
+                granted = [await roles.grant_admin(actor, user) for user in command.users]
+                made, already = sum(granted), len(granted) - sum(granted)
+                return Info(
+                    title="Administrators",
+                    lines=(f"{made} colleague(s) made administrators; {already} already were.",),
+                )
+        except NotPermitted as exc:
+            return Info(title="Not permitted", lines=(str(exc),))
+        except ValueError as exc:
+            return Info(title="That did not work", lines=(str(exc),))
+        return Info(title=ADMIN_USAGE_TITLE, lines=ADMIN_USAGE)
+
+    async def recipient_by_mention(self, actor: Actor, colleague: str) -> Result | None:
+        """A message that @mentions a colleague while the check asks for the recipient: they are the recipient.
+
+        Cards cannot pick people within Adaptive Card 1.5, so this is how a Teams practitioner names a colleague
+        (the mention carries their id, which is how the follow-up reaches them later).
+        """
+        resumed = await self.runtime.checks.resume(actor)
+        prompt = resumed.message if resumed is not None else None
+        if resumed is None or not isinstance(prompt, Prompt) or prompt.input.kind is not AnswerKind.RECIPIENT:
+            return None
+        answer = Answer(step_id=prompt.step_id, revision=prompt.revision, recipient=Recipient(user_id=colleague))
+        return (await self.runtime.checks.answer(actor, resumed.check_id, answer)).message
+
     # --- activities ----------------------------------------------------------------------
 
     async def on_message_activity(self, context: TurnContextProtocol[Any]) -> None:
@@ -160,24 +315,37 @@ class ShareCheckAgent(ActivityHandler):
         if actor is None:
             await turn_context.send_activity(card_activity(render_notice(NO_TENANT)))
             return
-        if not await self._first_delivery(activity):
-            return
         if activity.value is not None:
             try:
                 action = parse_submit(activity.value)
             except UnknownAction as exc:
                 log.info("teams: unrecognised card submission (%s)", exc)
-                await turn_context.send_activity(card_activity(render_notice(UNKNOWN_ACTION)))
+                if await self._first_delivery(activity):
+                    await turn_context.send_activity(card_activity(render_notice(UNKNOWN_ACTION)))
+                return
+            # a step move names its check and revision, so the service already refuses a replay (STALE) and a
+            # redelivery only re-shows the current card: no need to pay a transaction to remember the activity id
+            guarded = action.data.verb in REVISION_GUARDED and action.data.revision is not None
+            if not (guarded and _is_personal(activity)) and not await self._first_delivery(activity):
                 return
             if not _is_personal(activity):
                 await self._to_personal(turn_context, actor, action.data, action.style)
                 return
             message = await self.perform(actor, action.data)
-            await self._replace_or_send(turn_context, render(message, action.style))
+            await self._replace_or_send(turn_context, render_result(message, action.style, actor.user_id))
+            return
+        if not await self._first_delivery(activity):
             return
         text = activity.remove_recipient_mention() if not _is_personal(activity) else activity.text
-        verb = parse_command(text)
         style: ActionStyle = "execute" if activity.channel_id == "msteams" else "submit"
+        people = mentions(activity.entities, activity.recipient.id if activity.recipient else None)
+        command = parse_admin(text, people)
+        if command is not None:
+            # role changes carry no case data, so they are answered where they were asked (a team channel too)
+            info = await self.admin(actor, command, team_of(activity))
+            await turn_context.send_activity(card_activity(render_info(info, style)))
+            return
+        verb = parse_command(text)
         if verb is None:
             verb = "help"
         data = ActionData.model_validate({"sc_verb": verb})
@@ -185,8 +353,10 @@ class ShareCheckAgent(ActivityHandler):
             await self._to_personal(turn_context, actor, data, style)
             return
         await self._remember(activity, actor)
-        message = await self.perform(actor, data)
-        await turn_context.send_activity(card_activity(render(message, style)))
+        colleagues = [p.user_id for p in people if p.user_id != actor.user_id]
+        result = await self.recipient_by_mention(actor, colleagues[0]) if colleagues and verb == "help" else None
+        message = result if result is not None else await self.perform(actor, data)
+        await turn_context.send_activity(card_activity(render_result(message, style, actor.user_id)))
 
     async def on_invoke_activity(self, context: TurnContextProtocol[Any]) -> InvokeResponse:
         turn_context = cast(TurnContext, context)
@@ -206,7 +376,7 @@ class ShareCheckAgent(ActivityHandler):
                 moved = await self._to_personal(turn_context, actor, action.data, action.style, reply=False)
                 return card_invoke_response(render_notice(MOVED if moved else OPEN_PERSONAL))
             message = await self.perform(actor, action.data)
-            return card_invoke_response(render(message, action.style))
+            return card_invoke_response(render_result(message, action.style, actor.user_id))
         except Exception as exc:  # the card must still get an answer; details stay in our log, typed text nowhere
             log.error("teams: Action.Execute failed: %s", type(exc).__name__)
             return card_invoke_response(render_notice(FAILED))
@@ -274,10 +444,10 @@ class ShareCheckAgent(ActivityHandler):
                     actor.user_id,
                     self.runtime.clock.now(),
                     tz=activity.local_timezone or None,
-                    conversation_ref=conversation_ref_json(ref),
+                    conversation_ref=_stored_ref(ref),
                 )
-                message = await self.perform(actor, data)
-                outgoing = card_activity(render(message, style)).apply_conversation_reference(ref)
+                message = await self.perform(actor, data, channel_id=team_of(activity))
+                outgoing = card_activity(render_result(message, style, actor.user_id)).apply_conversation_reference(ref)
                 await connector.conversations.send_to_conversation(created.id, outgoing)
                 moved = True
             except Exception as exc:  # no 1:1 possible (app not installed personally, policy): tell them where to go

@@ -15,6 +15,8 @@ from dialogs.messages import (
     Cancelled,
     CitationView,
     Completion,
+    Digest,
+    FollowUpPrompt,
     Info,
     LinkView,
     Message,
@@ -36,6 +38,10 @@ ORG = "sc_org"
 ROLE = "sc_role"
 GUIDANCE_ID = "sc_guidance"
 NOTES_ID = "sc_case_notes"
+NOTE_PREFIX = "sc_note_"
+"""A follow-up note's input id is this plus the choice id: one input per choice, so ids never repeat on a card."""
+FOLLOW_UP_ID = "follow_up_id"
+NOTE_MAX = 1000
 
 MAX_BUTTONS = 5
 """Up to this many single choices become buttons; more become a compact choice set (Teams shows about 6 actions)."""
@@ -283,7 +289,11 @@ WELCOME = Info(
 )
 
 
-def render(message: Message | Info | PendingList, style: ActionStyle) -> Card:
+def render(message: Message | Info | PendingList | FollowUpPrompt | Digest, style: ActionStyle) -> Card:
+    if isinstance(message, FollowUpPrompt):
+        return render_follow_up(message, style)
+    if isinstance(message, Digest):
+        return render_digest(message)
     if isinstance(message, Prompt):
         return render_prompt(message, style)
     if isinstance(message, Completion):
@@ -293,3 +303,159 @@ def render(message: Message | Info | PendingList, style: ActionStyle) -> Card:
     if isinstance(message, PendingList):
         return render_pending(message, style)
     return render_info(message, style)
+
+
+# --- follow-ups, notices and digests (delivered by the scheduler, outside a conversation turn) ------
+
+_TOKEN = re.compile(r"\{user:([^{}]+)\}")
+_SENTENCE_END = re.compile(r"(^|[.!?:]\s+)$")
+
+
+def people(text: str, viewer: str | None = None) -> str:
+    """Replace ``{user:ID}`` tokens with neutral words: 'you' for the reader, else 'a colleague'.
+
+    Why not names: Teams needs a display name for a mention, and storing practitioners' names only for
+    this is more personal data than the message needs; the case reference tells the reader which share
+    it is about. A second person in the same message is 'another colleague', so they stay distinct.
+    Raw platform ids never reach the text.
+    """
+    seen: list[str] = []
+
+    def word(match: re.Match[str]) -> str:
+        user = match.group(1)
+        if viewer is not None and user == viewer:
+            phrase = "you"
+        else:
+            if user not in seen:
+                seen.append(user)
+            phrase = "a colleague" if seen.index(user) == 0 else "another colleague"
+        before = match.string[: match.start()]
+        return phrase[0].upper() + phrase[1:] if _SENTENCE_END.search(before) else phrase
+
+    return _TOKEN.sub(word, text)
+
+
+def _follow_up_data(prompt: FollowUpPrompt, choice: str) -> dict[str, Any]:
+    return {FOLLOW_UP_ID: prompt.follow_up_id, CHOICE: choice}
+
+
+def render_follow_up(prompt: FollowUpPrompt, style: ActionStyle, viewer: str | None = None) -> Card:
+    """The 'received and understood' question: one click per answer; an answer that takes a note opens
+    a small form under the button (Action.ShowCard) with its own text box and Send button."""
+    body: list[dict[str, Any]] = [
+        _text("ShareCheck follow-up", size="Small", isSubtle=True),
+        plain(prompt.title, size="Medium", weight="Bolder"),
+    ]
+    # follow-up lines can carry a sender's description of the recipient: plain TextRuns, never markdown
+    body.extend(plain(people(line, viewer)) for line in prompt.lines)
+    actions: list[dict[str, Any]] = []
+    for choice in prompt.choices:
+        emphasis = {"primary": "positive", "danger": "destructive"}.get(choice.style or "")
+        data = _follow_up_data(prompt, choice.id)
+        required = choice.id in prompt.note_required
+        if required or choice.id in prompt.note_optional:
+            field = {
+                "type": "Input.Text",
+                "id": NOTE_PREFIX + choice.id,
+                "label": prompt.note_prompt or "Note",
+                "isMultiline": True,
+                "maxLength": NOTE_MAX,
+                "isRequired": required,
+                "errorMessage": "Please say what is unclear." if required else None,
+            }
+            send = action(style, "Send", "follow_up", data, emphasis=emphasis)
+            sub_card = _card([{k: v for k, v in field.items() if v is not None}], [send])
+            sub_card.pop("$schema", None)
+            actions.append({"type": "Action.ShowCard", "title": choice.label, "card": sub_card})
+        else:
+            actions.append(action(style, choice.label, "follow_up", data, inputs=False, emphasis=emphasis))
+    return _card(body, actions, fallback=prompt.title)
+
+
+def render_note_needed(follow_up_id: str, choice: str, note_prompt: str, style: ActionStyle) -> Card:
+    """An answer that needs a note arrived without one (an older client ignored isRequired): ask for it."""
+    data = {FOLLOW_UP_ID: follow_up_id, CHOICE: choice}
+    field = {
+        "type": "Input.Text",
+        "id": NOTE_PREFIX + choice,
+        "label": note_prompt,
+        "isMultiline": True,
+        "maxLength": NOTE_MAX,
+        "isRequired": True,
+        "errorMessage": "Please add a note.",
+    }
+    return _card([field], [action(style, "Send", "follow_up", data, emphasis="positive")], fallback=note_prompt)
+
+
+def render_outcome(info: Info, viewer: str | None = None) -> Card:
+    """A follow-up's result, a notice to a sender or an escalation to a lead: no buttons, nothing to press twice.
+
+    Lines may quote a note someone typed, so they are TextRuns (never markdown), with people as neutral words.
+    """
+    # titles carry a case reference, which may hold markdown characters (CS_24_1): a TextRun, never parsed
+    body: list[dict[str, Any]] = [plain(people(info.title, viewer), size="Medium", weight="Bolder")]
+    body.extend(plain(people(line, viewer)) for line in info.lines)
+    return _card(body, _links(info.links), fallback=people(info.title, viewer))
+
+
+def _change(value: int, previous: int) -> str:
+    delta = value - previous
+    return "no change" if delta == 0 else f"{delta:+d} on the period before"
+
+
+def render_digest(digest: Digest) -> Card:
+    """A lead's digest: what needs them first, then the figures with their change, the unsure principles
+    (a training signal) and the trend as a small bar line."""
+    body: list[dict[str, Any]] = [
+        _text(digest.title, size="Medium", weight="Bolder"),
+        _text(digest.period, size="Small", isSubtle=True, spacing="None"),
+    ]
+    if digest.empty:
+        body.append(plain(digest.empty_text))
+    if digest.needs_you:
+        body.append(_text("Needs you now", weight="Bolder", color="Attention", spacing="Medium"))
+        for item in digest.needs_you:
+            body.append(
+                {
+                    "type": "RichTextBlock",
+                    "inlines": [
+                        {"type": "TextRun", "text": f"{item.case_reference}: ", "weight": "Bolder"},
+                        {"type": "TextRun", "text": item.text},
+                    ],
+                }
+            )
+    if digest.figures:
+        body.append(_text("This period", weight="Bolder", spacing="Medium"))
+        body.append(
+            {
+                "type": "FactSet",
+                "facts": [
+                    {"title": f.label, "value": f"{f.value} ({_change(f.value, f.previous)})"} for f in digest.figures
+                ],
+            }
+        )
+    if digest.unsure:
+        body.append(_text("Most often answered 'not sure'", weight="Bolder", spacing="Medium"))
+        body.append(
+            {
+                "type": "FactSet",
+                "facts": [
+                    {"title": f.label, "value": f"{f.value} ({_change(f.value, f.previous)})"} for f in digest.unsure
+                ],
+            }
+        )
+    if digest.trend and any(digest.trend):
+        body.append(_text(digest.trend_label, size="Small", isSubtle=True, spacing="Medium"))
+        counts = ", ".join(str(n) for n in digest.trend)
+        body.append(plain(digest.sparkline(), fontType="Monospace", size="Large"))
+        body.append(plain(f"({counts}; oldest first)", size="Small", isSubtle=True))
+    return _card(body, fallback=digest.title)
+
+
+def render_outbound(message: FollowUpPrompt | Info | Digest, style: ActionStyle, viewer: str | None = None) -> Card:
+    """What the scheduler delivers; ``viewer`` is the reader's user id, so a token naming them reads 'you'."""
+    if isinstance(message, FollowUpPrompt):
+        return render_follow_up(message, style, viewer)
+    if isinstance(message, Digest):
+        return render_digest(message)
+    return render_outcome(message, viewer)

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from adapters.teams.agent import FAILED, ShareCheckAgent, card_activity
 from adapters.teams.auth import connection_manager
 from adapters.teams.cards import render_notice
+from adapters.teams.connector import PooledClientFactory
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,10 @@ def teams_app(runtime: Runtime) -> TeamsApp:
     if found is not None and found.runtime is runtime:
         return found
     connections = connection_manager(runtime.settings)
-    adapter = CloudAdapter(connection_manager=connections)
+    factory = PooledClientFactory(connections)
+    adapter = CloudAdapter(connection_manager=connections, channel_service_client_factory=factory)
     adapter.on_turn_error = _on_turn_error
+    runtime.on_close(factory.close)  # the pooled connector connections end with the runtime
     app = TeamsApp(runtime, adapter, ShareCheckAgent(runtime), connections.get_default_connection_configuration())
     _APPS[key] = app
     weakref.finalize(runtime, _APPS.pop, key, None)

@@ -9,12 +9,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from adapters.teams.cards import CHOICE, ORG, ROLE, TEXT, VERB, ActionStyle
+from adapters.teams.cards import CHOICE, NOTE_MAX, NOTE_PREFIX, ORG, ROLE, TEXT, VERB, ActionStyle
 from dialogs.state import Answer, Recipient
 
-Verb = Literal["answer", "back", "cancel", "urgent", "start", "resume", "pending", "help"]
+Verb = Literal["answer", "back", "cancel", "urgent", "start", "resume", "pending", "help", "follow_up", "digest"]
 COMMANDS: dict[str, Verb] = {
     "share-check": "start",
     "sharecheck": "start",
@@ -22,6 +22,7 @@ COMMANDS: dict[str, Verb] = {
     "resume": "resume",
     "pending": "pending",
     "help": "help",
+    "digest": "digest",
 }
 
 
@@ -36,6 +37,19 @@ class ActionData(BaseModel):
     text: str | None = Field(default=None, alias=TEXT, max_length=10000)
     organisation: str | None = Field(default=None, alias=ORG, max_length=200)
     role: str | None = Field(default=None, alias=ROLE, max_length=200)
+    follow_up_id: uuid.UUID | None = None
+    note: str | None = Field(default=None, max_length=NOTE_MAX * 2)
+    """A follow-up answer's note: the card's input for the chosen answer (``sc_note_<choice>``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _note_of_choice(cls, value: Any) -> Any:
+        # each answer that takes a note has its own input, so only the chosen answer's note counts
+        if isinstance(value, dict) and isinstance(value.get(CHOICE), str):
+            note = value.get(NOTE_PREFIX + value[CHOICE])
+            if note is not None:
+                return {**value, "note": note}
+        return value
 
     def answer(self) -> Answer:
         """The neutral answer; whether it fits the step is the engine's call, not the adapter's."""
@@ -100,3 +114,77 @@ def parse_command(text: str | None) -> Verb | None:
         return None
     word = text.strip().lower().lstrip("/").rstrip(".!?")
     return COMMANDS.get(word)
+
+
+# --- admin commands ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mention:
+    user_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class AdminCommand:
+    action: Literal["lead_add", "lead_remove", "admin_add", "usage"]
+    lead: str | None = None
+    users: tuple[str, ...] = ()
+    scope: Literal["user", "channel", "workspace"] = "user"
+
+
+ADMIN_USAGE_TITLE = "ShareCheck admin commands"
+ADMIN_USAGE = (
+    "Admin commands (for ShareCheck administrators):",
+    "**admin lead add** @lead @practitioner ...: the lead for those practitioners",
+    "**admin lead add** @lead all: the lead for everyone in your organisation",
+    "**admin lead add** @lead team: (in a team channel) the lead for checks started from this team",
+    "**admin lead remove** @lead: they lead nobody any more",
+    "**admin add** @person: make them an administrator",
+)
+
+
+def mentions(entities: object, bot_id: str | None) -> list[Mention]:
+    """User mentions in a message, in the order they appear; the bot's own mention is not one of them."""
+    found: list[Mention] = []
+    for entity in entities if isinstance(entities, list) else ():
+        raw = entity.model_dump(by_alias=True) if isinstance(entity, BaseModel) else entity
+        if not isinstance(raw, dict) or raw.get("type") != "mention":
+            continue
+        mentioned = raw.get("mentioned") or {}
+        user_id = mentioned.get("id") if isinstance(mentioned, dict) else None
+        if isinstance(user_id, str) and user_id and user_id != bot_id:
+            found.append(Mention(user_id, str(raw.get("text") or "")))
+    return found
+
+
+def parse_admin(text: str | None, people: list[Mention]) -> AdminCommand | None:
+    """'admin lead add @lead @a @b', 'admin lead add @lead all|team', 'admin lead remove @lead', 'admin add @x'.
+
+    Who is meant comes from the mention entities (their ids), never from the names in the text.
+    None if the text is not an admin command at all.
+    """
+    if not text:
+        return None
+    words = text
+    for person in people:
+        words = words.replace(person.text, " ") if person.text else words
+    tokens = [w.lower().strip(".,;") for w in words.split()]
+    tokens = [t for t in tokens if t]
+    if not tokens or tokens[0].lstrip("/") != "admin":
+        return None
+    rest = tokens[1:]
+    ids = tuple(dict.fromkeys(p.user_id for p in people))
+    if rest[:2] == ["lead", "add"] and ids:
+        tail = rest[2:]
+        if "all" in tail or "everyone" in tail:
+            return AdminCommand("lead_add", ids[0], (), "workspace")
+        if "team" in tail or "channel" in tail:
+            return AdminCommand("lead_add", ids[0], (), "channel")
+        if len(ids) > 1:
+            return AdminCommand("lead_add", ids[0], ids[1:], "user")
+    if rest[:2] == ["lead", "remove"] and len(ids) == 1:
+        return AdminCommand("lead_remove", ids[0])
+    if rest[:1] == ["add"] and len(ids) >= 1:
+        return AdminCommand("admin_add", None, ids)
+    return AdminCommand("usage")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
@@ -44,7 +46,10 @@ async def send_proactive(runtime: Runtime, platform_user: PlatformUser, message:
     return await send_card(runtime, ref, render(message, "execute"))
 
 
-async def send_card(runtime: Runtime, ref: ConversationReference, card: dict[str, Any]) -> str:
+async def send_card(
+    runtime: Runtime, ref: ConversationReference, card: dict[str, Any], attempts: int = ATTEMPTS
+) -> str:
+    """Send one card; ``attempts=1`` leaves retrying to the caller (the scheduler has its own backoff)."""
     teams = teams_app(runtime)
     sent: list[str] = []
     failure: list[BaseException] = []
@@ -58,7 +63,7 @@ async def send_card(runtime: Runtime, ref: ConversationReference, card: dict[str
         except Exception as exc:  # raised here, the adapter's turn-error handler would swallow it
             failure.append(exc)
 
-    for attempt in range(1, ATTEMPTS + 1):
+    for attempt in range(1, attempts + 1):
         sent.clear()
         failure.clear()
         continuation = ref.get_continuation_activity()
@@ -74,19 +79,32 @@ async def send_card(runtime: Runtime, ref: ConversationReference, card: dict[str
         exc = failure[0]
         status = exc.status if isinstance(exc, aiohttp.ClientResponseError) else None
         retryable = status in RETRYABLE or isinstance(exc, aiohttp.ClientConnectionError)
-        if not retryable or attempt == ATTEMPTS:
+        if not retryable or attempt == attempts:
             log.warning("teams: proactive send failed (%s, status %s)", type(exc).__name__, status)
             raise exc
         await asyncio.sleep(_delay(exc, attempt))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _delay(exc: BaseException, attempt: int) -> float:
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds from a throttled response's Retry-After (seconds or an HTTP date), if it has one."""
     headers = exc.headers if isinstance(exc, aiohttp.ClientResponseError) else None
-    retry_after = headers.get("Retry-After") if headers else None
+    value = headers.get("Retry-After") if headers else None
+    if value is None:
+        return None
     try:
-        wait = float(retry_after) if retry_after is not None else BASE_DELAY * 2 ** (attempt - 1)
+        return max(0.0, float(value))
     except ValueError:
-        wait = BASE_DELAY * 2 ** (attempt - 1)
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _delay(exc: BaseException, attempt: int) -> float:
+    asked = retry_after(exc)
+    wait = asked if asked is not None else BASE_DELAY * 2 ** (attempt - 1)
     # jitter, so many throttled sends do not all come back at the same instant
     return float(min(MAX_DELAY, wait) + random.uniform(0, wait / 4))  # noqa: S311
