@@ -211,8 +211,11 @@ class FollowUpService:
             )
             # every target's time zone in one query, not one per row (the scheduler's hot path)
             zones = await self._zones(session, rows)
-            for follow_up in rows:
-                await self._advance(session, follow_up, now, zones)
+            # no autoflush: each statement below would otherwise re-check every loaded row for changes,
+            # which made a batch quadratic; the changes are flushed once, at commit
+            with session.no_autoflush:
+                for follow_up in rows:
+                    await self._advance(session, follow_up, now, zones)
         return len(rows)
 
     async def _zones(self, session: AsyncSession, rows: list[FollowUp]) -> dict[tuple[str, str, str], ZoneInfo]:
