@@ -19,6 +19,7 @@ from dialogs.content import AnswerKind, available_packs, load_pack
 from dialogs.engine import Engine
 from dialogs.messages import (
     ChoiceView,
+    CitationView,
     Completion,
     Digest,
     DigestFigure,
@@ -26,6 +27,7 @@ from dialogs.messages import (
     FollowUpPrompt,
     Info,
     LinkView,
+    MythView,
     PendingItem,
     PendingList,
     Prompt,
@@ -131,6 +133,66 @@ def test_every_completion_renders_within_slack_limits(pack_id: str) -> None:
         check_text_limits(dicts)
         assert done.decision_label in json.dumps(dicts)
         round_trip(render.finished_blocks(done))
+
+
+NASTY = "<!channel> & <https://evil|click> "
+CITATION = CitationView(
+    title="Information sharing <advice>", publisher="HM Government", year=2024, authority="non-statutory advice"
+)
+
+
+def test_myth_busters_render_above_the_question_escaped_with_source_and_authority() -> None:
+    engine = Engine(load_pack("children-england-2024"), LINKS)
+    base = prompt_at(engine, "identifiable")
+    myths = tuple(
+        MythView(title=f"Myth {n}: {NASTY}", text=(NASTY * 3 + "\n") * 3, citation=CITATION) for n in range(4)
+    )
+    dicts = round_trip(render.prompt_blocks(base.model_copy(update={"myths": myths})))
+    check_text_limits(dicts)
+    text = json.dumps(dicts)
+    assert "<!channel>" not in text and "<https://evil" not in text
+    assert text.count("[non-statutory advice]") == 4 and "Information sharing &lt;advice&gt; (2024)" in text
+    assert text.index(":bulb: *Myth 3") < text.index(json.dumps(base.question)[1:-1][:30])
+
+
+def test_the_covering_note_links_and_reconsider_round_trip_within_limits() -> None:
+    note = (
+        "Covering note <for> you\n" + f"Purpose: {NASTY}\n" * 300 + "Please confirm receipt by Monday 8 December 2026."
+    )
+    done = Completion(
+        check_id=CHECK_ID,
+        pack_title="Pack",
+        decision="share",
+        decision_label="Share",
+        case_reference="CS-1",
+        reasons=None,
+        immediate_risk=False,
+        lines=(),
+        next_steps=(),
+        unsure=(),
+        links=(LinkView(title="Receipt link", url="https://sharecheck.example.org/r/abc"),),
+        case_notes="Decision: share",
+        covering_note=note,
+    )
+    dicts = round_trip(render.completion_blocks(done))
+    check_text_limits(dicts)
+    text = json.dumps(dicts)
+    assert "*Covering note &lt;for&gt; you*" in text and "<!channel>" not in text
+    codes = [b["text"]["text"] for b in dicts if b["type"] == "section" and b["text"]["text"].startswith("```")]
+    assert len(codes) >= 3, "the long note is split over several blocks, none cut"
+    assert codes[-1].endswith("by Monday 8 December 2026.\n```")
+    assert "<https://sharecheck.example.org/r/abc|Receipt link>" in text
+    assert "sc:reconsider" not in text
+
+    # 'do not share' with very long notes: the Reconsider button survives the block cap
+    refused = done.model_copy(
+        update={"decision": "not_share", "covering_note": None, "can_reconsider": True, "case_notes": NASTY * 4000}
+    )
+    dicts = round_trip(render.completion_blocks(refused))
+    assert len(dicts) == render.MESSAGE_BLOCKS_MAX
+    assert dicts[-1]["type"] == "actions" and dicts[-1]["elements"][0]["action_id"] == "sc:reconsider"
+    assert json.loads(dicts[-1]["elements"][0]["value"]) == {"c": CHECK_ID}
+    assert "Shortened to fit Slack" in json.dumps(dicts[-2])
 
 
 def test_long_text_is_split_not_cut_and_stays_escaped() -> None:

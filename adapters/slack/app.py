@@ -55,6 +55,7 @@ from bot.services.checks import Actor, CheckNotFound, Outcome, Reply
 from bot.services.dedupe import first_time
 from bot.services.followups import AnswerResult, FollowUpNotFound, NoteRequired
 from bot.services.help import help_message
+from bot.services.receipts import ReceiptNotFound
 from bot.services.roles import NotPermitted
 from bot.services.users import remember_user
 from dialogs.messages import Completion, Info, Message, Prompt
@@ -71,11 +72,15 @@ SUBMIT_WAIT = 2.0
 DRAIN_TIMEOUT = 10.0
 BAD_REQUEST = "Bad request: not a payload ShareCheck understands."
 NOT_YOURS = "That follow-up is not one ShareCheck can find for you, so nothing was changed."
+REVOKE_USAGE = f"Say which case: `{COMMAND} revoke CS-2024-0113` (the case reference, as in the summary)."
+NOT_RECONSIDERED = "That decision is not one of your 'do not share' decisions, so nothing was reopened."
 NOT_A_LEAD = (
     "Digests are for safeguarding leads, so there is none for you. "
     "Your ShareCheck administrator can make you a lead with `/share-check admin lead add`."
 )
 SLACK_HELP = (
+    f"`{COMMAND} revoke CASE-REF` withdraws the receipt links you sent for that case (sent to the wrong person, "
+    "say): the link then stops working.",
     f"`{COMMAND} digest` (safeguarding leads) shows your team's digest now.",
     f"Administrators: `{COMMAND} admin lead add @lead @practitioner …` (or `#channel`, or `all` for the "
     f"workspace), `{COMMAND} admin lead remove @lead`, `{COMMAND} admin add @person` (make an administrator).",
@@ -210,6 +215,7 @@ class SlackAdapter:
         for action_id in sorted(ids.REF_ACTIONS):
             bolt.action(action_id)(self._on_action)
         bolt.action(re.compile("^" + re.escape(ids.FOLLOW_UP)))(self._on_follow_up)
+        bolt.action(ids.RECONSIDER)(self._on_reconsider)
         bolt.action(re.compile(".*"))(self._on_unknown_action)  # registered last: Bolt takes the first match
         bolt.view_submission(ids.ANSWER_VIEW)(self._on_submit)
         bolt.view_closed(ids.ANSWER_VIEW)(self._on_closed)
@@ -314,6 +320,9 @@ class SlackAdapter:
         elif sub == "digest":
             await ack()
             self._spawn("digest", self._digest(cmd, respond))
+        elif cmd.words and cmd.words[0].lower() == "revoke":
+            await ack()
+            self._spawn("revoke", self._revoke(cmd, respond))
         elif cmd.words and cmd.words[0].lower() == "admin":
             await ack()
             self._spawn("admin", self._admin(cmd, respond))
@@ -333,6 +342,10 @@ class SlackAdapter:
     async def _on_follow_up(self, ack: Any, context: Any) -> None:
         await ack()
         self._spawn("follow-up", self._follow_up_click(context[PAYLOAD]))
+
+    async def _on_reconsider(self, ack: Any, context: Any) -> None:
+        await ack()
+        self._spawn("reconsider", self._reconsider(context[PAYLOAD]))
 
     async def _on_note(self, ack: Any, context: Any) -> None:
         """A follow-up note submitted: answer while Slack waits (a refusal keeps the modal open with the reason)."""
@@ -411,6 +424,46 @@ class SlackAdapter:
             assert isinstance(reply.message, Prompt)
             view = render.answer_modal(reply.message, posted.channel, posted.ts)
             await self.client.views_open(trigger_id=cmd.trigger_id, view=view.to_dict())
+
+    async def _reconsider(self, payload: BlockActions) -> None:
+        """'Reconsider with new information' on a 'do not share' summary: a new check, linked to the first."""
+        actor = Actor(PLATFORM, payload.team.id, payload.user.id)
+        if not await self._first_time(actor.workspace_id, payload.trigger_id):
+            return
+        where = payload.message
+        try:
+            reply = await self.runtime.checks.reconsider(actor, payload.action.check_ref().c)
+        except CheckNotFound:
+            await self._ephemeral(actor, where, NOT_RECONSIDERED)
+            return
+        if reply.outcome is Outcome.REFUSED:
+            await self._ephemeral(actor, where, reply.error or "Finish or cancel the check you have in progress first.")
+            return
+        channel = await self._dm_channel(actor)
+        posted = await self._post(channel, reply.message)
+        if _wants_form(reply.message) and payload.trigger_id:
+            assert isinstance(reply.message, Prompt)
+            view = render.answer_modal(reply.message, posted.channel, posted.ts)
+            await self.client.views_open(trigger_id=payload.trigger_id, view=view.to_dict())
+
+    async def _revoke(self, cmd: SlashCommand, respond: Any) -> None:
+        """`/share-check revoke CASE-REF`: withdraw this practitioner's live receipt links for the case."""
+        if len(cmd.words) != 2:
+            await respond(text=REVOKE_USAGE, response_type="ephemeral")
+            return
+        actor = Actor(PLATFORM, cmd.team_id, cmd.user_id)
+        case_reference = cmd.words[1]
+        try:
+            revoked = await self.runtime.receipts.revoke(actor, case_reference)
+        except ReceiptNotFound as exc:
+            await respond(text=render.escape(str(exc)), response_type="ephemeral")
+            return
+        links = "receipt link" if revoked == 1 else "receipt links"
+        text = (
+            f"Revoked {revoked} {links} for case {case_reference}. The receipt page now says the link is not "
+            "available and takes no answer; the revocation is in the case's record."
+        )
+        await respond(text=render.escape(text), response_type="ephemeral")
 
     async def _pending(self, cmd: SlashCommand, respond: Any) -> None:
         actor = Actor(PLATFORM, cmd.team_id, cmd.user_id)

@@ -35,5 +35,9 @@ FOLLOW_UP_VIEW = "sc:fu_note"
 """callback_id of the modal that takes a follow-up answer's note (what is unclear, how it was confirmed)."""
 NOTE_BLOCK = "sc_note"
 
+RECONSIDER = "sc:reconsider"
+"""On a 'do not share' summary: reopen the decision with new information. Its value is a ``CheckRef``."""
+RECONSIDER_BLOCK = "sc_reconsider"
+
 REF_ACTIONS = frozenset({MULTI_SUBMIT, FORM, BACK, CANCEL, URGENT})
 """Our action ids (besides choices) whose value carries a check reference."""

@@ -35,6 +35,12 @@ class Ref(_Model):
     r: Annotated[int, Field(ge=0)]
 
 
+class CheckRef(_Model):
+    """A button about a whole finished check (reconsider a 'do not share' decision): just the check."""
+
+    c: uuid.UUID
+
+
 class ChoiceRef(Ref):
     v: Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -137,6 +143,13 @@ class Action(_Model):
     def follow_up(self) -> bool:
         return self.action_id.startswith(ids.FOLLOW_UP)
 
+    @property
+    def reconsider(self) -> bool:
+        return self.action_id == ids.RECONSIDER
+
+    def check_ref(self) -> CheckRef:
+        return CheckRef.model_validate_json(self.value or "")
+
     def follow_up_ref(self) -> FollowUpRef:
         return FollowUpRef.model_validate_json(self.value or "")
 
@@ -163,6 +176,8 @@ class BlockActions(_Model):
                     action.ref()
                 elif action.follow_up:
                     action.follow_up_ref()
+                elif action.reconsider:
+                    action.check_ref()
             except ValidationError:
                 raise ValueError("a button of ours with a value we did not write") from None
         return self
@@ -311,6 +326,7 @@ def form_answer(ref: FormRef, state: State) -> Answer:
 
 __all__ = [
     "BlockActions",
+    "CheckRef",
     "ChoiceRef",
     "FollowUpRef",
     "FormRef",

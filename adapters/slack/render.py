@@ -42,6 +42,7 @@ from dialogs.messages import (
     Info,
     LinkView,
     Message,
+    MythView,
     Outbound,
     PendingList,
     Prompt,
@@ -209,6 +210,8 @@ def prompt_blocks(prompt: Prompt) -> Blocks:
     ]
     if prompt.notice:
         blocks.extend(sections(f":warning: {escape(prompt.notice)}"))
+    for myth in prompt.myths:
+        blocks.extend(myth_blocks(myth))
     blocks.extend(sections(f"*{escape(prompt.question)}*"))
     if prompt.help:
         blocks.extend(sections(escape(prompt.help)))
@@ -226,6 +229,14 @@ def prompt_blocks(prompt: Prompt) -> Blocks:
     if nav:
         blocks.append(ActionsBlock(block_id=ids.NAV_BLOCK, elements=nav))
     return cap(blocks)
+
+
+def myth_blocks(myth: MythView) -> Blocks:
+    """A myth-buster at the point of hesitation: the worry answered in a few lines, with its source and authority."""
+    return [
+        *sections(f":bulb: *{escape(myth.title)}*\n{escape(myth.text)}"),
+        context(f"Source: {citation(myth.citation)}"),
+    ]
 
 
 def _input_blocks(prompt: Prompt) -> Blocks:
@@ -367,6 +378,20 @@ def answer_modal(prompt: Prompt, channel: str, ts: str) -> View:
 # --- outcomes and replies -------------------------------------------------------------------
 
 
+def code_blocks(text: str) -> Blocks:
+    """Plain text as monospaced sections, one click to select; each piece fits a section with its fences."""
+    return [SectionBlock(text=md(f"```\n{piece}\n```")) for piece in split(escape(text), SECTION_MAX - 8)]
+
+
+def covering_note_blocks(note: str) -> Blocks:
+    """The note for the recipient, titled by its first line, the rest in a block of its own to copy as it is."""
+    title, _, body = note.strip().partition("\n")
+    blocks: Blocks = [DividerBlock(), *sections(f"*{escape(title.strip())}*")]
+    if body.strip():
+        blocks.extend(code_blocks(body.strip()))
+    return blocks
+
+
 def completion_blocks(done: Completion) -> Blocks:
     blocks: Blocks = [HeaderBlock(text=plain(f"Decision recorded: {done.decision_label}", HEADER_MAX))]
     if done.immediate_risk:
@@ -383,10 +408,18 @@ def completion_blocks(done: Completion) -> Blocks:
         blocks.append(context("You were unsure about: " + escape("; ".join(done.unsure)) + ". Your lead can help."))
     blocks.append(DividerBlock())
     blocks.extend(sections("*Copy this into the case notes:*"))
-    # ``` keeps the notes monospaced and one click to select; each piece must fit a section with its fences
-    for piece in split(escape(done.case_notes), SECTION_MAX - 8):
-        blocks.append(SectionBlock(text=md(f"```\n{piece}\n```")))
+    blocks.extend(code_blocks(done.case_notes))
+    if done.covering_note:
+        blocks.extend(covering_note_blocks(done.covering_note))
     blocks.extend(links_block(done.links))
+    if done.can_reconsider and done.check_id:
+        button = ButtonElement(
+            text=plain("Reconsider with new information", BUTTON_TEXT_MAX),
+            action_id=ids.RECONSIDER,
+            value=value({"c": done.check_id}),
+        )
+        # the button survives the cap: it is the one thing on this message that can still be done
+        return [*cap(blocks, MESSAGE_BLOCKS_MAX - 1), ActionsBlock(block_id=ids.RECONSIDER_BLOCK, elements=[button])]
     return cap(blocks)
 
 
