@@ -52,7 +52,15 @@ def test_manifest_passes_the_teams_schema(tmp_path: Path) -> None:
     assert manifest["id"] == APP_ID and manifest["bots"][0]["botId"] == APP_ID
     assert set(manifest["bots"][0]["scopes"]) == {"personal", "team"}
     personal = next(c for c in manifest["bots"][0]["commandLists"] if c["scopes"] == ["personal"])
-    assert [c["title"] for c in personal["commands"]] == ["share-check", "pending", "resume", "digest", "admin", "help"]
+    assert [c["title"] for c in personal["commands"]] == [
+        "share-check",
+        "pending",
+        "resume",
+        "digest",
+        "revoke",
+        "admin",
+        "help",
+    ]
     # every command the manifest suggests is one the bot understands
     team = next(c for c in manifest["bots"][0]["commandLists"] if c["scopes"] == ["team"])
     assert [c["title"] for c in team["commands"]] == ["share-check", "admin", "help"]

@@ -9,6 +9,7 @@ service (Outcome.STALE) and never recorded twice.
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -47,6 +48,7 @@ from adapters.teams.parse import (
     parse_admin,
     parse_command,
     parse_execute,
+    parse_revoke,
     parse_submit,
 )
 from bot.runtime import Runtime
@@ -54,6 +56,7 @@ from bot.services.checks import Actor, CheckNotFound
 from bot.services.dedupe import first_time
 from bot.services.followups import FollowUpNotFound, NoteRequired
 from bot.services.help import help_message
+from bot.services.receipts import ReceiptNotFound
 from bot.services.roles import NotPermitted
 from bot.services.users import remember_user
 from dialogs.content import AnswerKind
@@ -79,6 +82,11 @@ OPEN_PERSONAL = (
 FAILED = "Sorry, something went wrong on my side. Your check is saved: try again in a moment."
 NO_CHECK = Info(title="No check in progress", lines=("Message me `share-check` to start one.",))
 FOLLOW_UP_GONE = "That follow-up is not available to you. Message me 'pending' to see what is open for you."
+REVOKE_HELP = "`revoke CASE-REF` withdraws the receipt links you sent for that case (sent to the wrong person, say)."
+REVOKE_USAGE = Info(
+    title="Which case?",
+    lines=("Type `revoke` and the case reference, for example: `revoke CS-2024-0113`.",),
+)
 NOT_A_LEAD = Info(
     title="Digests are for safeguarding leads",
     lines=(
@@ -102,13 +110,20 @@ class NoteNeeded:
     prompt: str
 
 
-Result = Neutral | Digest | FollowUpOutcome | NoteNeeded
+@dataclass(frozen=True)
+class PlainReply:
+    """A reply that quotes what someone typed (a case reference): plain TextRuns, never markdown, no buttons."""
+
+    info: Info
+
+
+Result = Neutral | Digest | FollowUpOutcome | NoteNeeded | PlainReply
 REVISION_GUARDED = frozenset({"answer", "back", "cancel", "urgent"})
 """Card actions that carry the check's revision: the check service makes each of them take effect once."""
 
 
 def render_result(result: Result, style: ActionStyle, viewer: str | None = None) -> Card:
-    if isinstance(result, FollowUpOutcome):
+    if isinstance(result, FollowUpOutcome | PlainReply):
         return render_outcome(result.info, viewer)
     if isinstance(result, NoteNeeded):
         return render_note_needed(result.follow_up_id, result.choice, result.prompt, style)
@@ -226,9 +241,13 @@ class ShareCheckAgent(ActivityHandler):
             if data.verb == "pending":
                 return await checks.pending(actor)
             if data.verb == "help":
-                return help_message(self.runtime.packs.pack(), "share-check", self.links)
+                return self.help()
+            if data.verb == "revoke":
+                return await self.revoke(actor, data.case_reference)
             if data.check_id is None:
                 raise UnknownAction("no check named")
+            if data.verb == "reconsider":
+                return await self.reconsider(actor, data.check_id)
             if data.verb == "answer":
                 return (await checks.answer(actor, data.check_id, data.answer())).message
             move = {"back": checks.back, "cancel": checks.cancel, "urgent": checks.urgent}[data.verb]
@@ -237,6 +256,42 @@ class ShareCheckAgent(ActivityHandler):
             return Info(title=NOT_FOUND)
         except (UnknownAction, ValueError):
             return Info(title=UNKNOWN_ACTION)
+
+    def help(self) -> Info:
+        base = help_message(self.runtime.packs.pack(), "share-check", self.links)
+        lines = list(base.lines)
+        at = next((n for n, line in enumerate(lines) if line.startswith("`help`")), len(lines))
+        lines.insert(at, REVOKE_HELP)
+        return base.model_copy(update={"lines": tuple(lines)})
+
+    async def reconsider(self, actor: Actor, check_id: uuid.UUID) -> Result:
+        """A 'do not share' decision reopened with new information: the new check's first card, linked by the
+        service; refused (with the reason on the check in progress) while another check is open."""
+        reply = await self.runtime.checks.reconsider(actor, check_id)
+        if reply.error is None:
+            return reply.message
+        if isinstance(reply.message, Prompt):
+            return reply.message.model_copy(update={"notice": reply.error})
+        return Info(title=reply.error)
+
+    async def revoke(self, actor: Actor, case_reference: str | None) -> Result:
+        if not case_reference:
+            return REVOKE_USAGE
+        try:
+            count = await self.runtime.receipts.revoke(actor, case_reference)
+        except ReceiptNotFound as exc:
+            return PlainReply(Info(title="Nothing revoked", lines=(str(exc),)))
+        links = "1 receipt link" if count == 1 else f"{count} receipt links"
+        return PlainReply(
+            Info(
+                title=f"Receipt link revoked for {case_reference}",
+                lines=(
+                    f"Revoked {links} for case {case_reference}: "
+                    + ("it no longer opens" if count == 1 else "they no longer open")
+                    + " the receipt page and takes no answer. The revocation is recorded on the case's trail.",
+                ),
+            )
+        )
 
     async def answer_follow_up(self, actor: Actor, data: ActionData) -> Result:
         if data.follow_up_id is None or not data.choice:
@@ -345,10 +400,9 @@ class ShareCheckAgent(ActivityHandler):
             info = await self.admin(actor, command, team_of(activity))
             await turn_context.send_activity(card_activity(render_info(info, style)))
             return
-        verb = parse_command(text)
-        if verb is None:
-            verb = "help"
-        data = ActionData.model_validate({"sc_verb": verb})
+        case = parse_revoke(text)
+        verb = "revoke" if case is not None else parse_command(text) or "help"
+        data = ActionData.model_validate({"sc_verb": verb, "case_reference": case[:200] if case else None})
         if not _is_personal(activity):
             await self._to_personal(turn_context, actor, data, style)
             return

@@ -20,6 +20,7 @@ from dialogs.messages import (
     Info,
     LinkView,
     Message,
+    MythView,
     PendingList,
     Prompt,
 )
@@ -38,6 +39,7 @@ ORG = "sc_org"
 ROLE = "sc_role"
 GUIDANCE_ID = "sc_guidance"
 NOTES_ID = "sc_case_notes"
+COVERING_NOTE_ID = "sc_covering_note"
 NOTE_PREFIX = "sc_note_"
 """A follow-up note's input id is this plus the choice id: one input per choice, so ids never repeat on a card."""
 FOLLOW_UP_ID = "follow_up_id"
@@ -109,6 +111,20 @@ def _links(links: tuple[LinkView, ...]) -> list[dict[str, Any]]:
     return [{"type": "Action.OpenUrl", "title": link.title[:60], "url": link.url} for link in links]
 
 
+def _myth(myth: MythView) -> dict[str, Any]:
+    """A myth-buster: the worry's answer and its source, in plain TextRuns (pack text is never parsed as markdown)."""
+    return {
+        "type": "Container",
+        "style": "emphasis",
+        "spacing": "Medium",
+        "items": [
+            plain(myth.title, weight="Bolder"),
+            plain(myth.text),
+            plain(_citation(myth.citation), size="Small", isSubtle=True),
+        ],
+    }
+
+
 def render_prompt(prompt: Prompt, style: ActionStyle) -> Card:
     ids = {"check_id": prompt.check_id, "step_id": prompt.step_id, "revision": prompt.revision}
     body: list[dict[str, Any]] = [
@@ -116,6 +132,8 @@ def render_prompt(prompt: Prompt, style: ActionStyle) -> Card:
     ]
     if prompt.notice:
         body.append(plain(prompt.notice, color="Attention"))
+    # the answer to the worry the last answer showed, above the next question (at the point of hesitation)
+    body.extend(_myth(myth) for myth in prompt.myths)
     body.append(_text(prompt.title, size="Medium", weight="Bolder"))
     body.append(_text(prompt.question))
     if prompt.help:
@@ -241,7 +259,25 @@ def render_completion(done: Completion, style: ActionStyle) -> Card:
             "value": done.case_notes,
         }
     )
-    actions = [action(style, "What is still open", "pending", {}, inputs=False), *_links(done.links)]
+    if done.covering_note:
+        title, _, rest = done.covering_note.partition("\n")
+        body.append(
+            {
+                "type": "Input.Text",
+                "id": COVERING_NOTE_ID,
+                "label": title if rest else "Covering note for the recipient",
+                "isMultiline": True,
+                "value": rest or title,
+                "spacing": "Medium",
+            }
+        )
+    actions: list[dict[str, Any]] = []
+    if done.can_reconsider and done.check_id:
+        actions.append(
+            action(style, "Reconsider with new information", "reconsider", {"check_id": done.check_id}, inputs=False)
+        )
+    actions.append(action(style, "What is still open", "pending", {}, inputs=False))
+    actions.extend(_links(done.links))
     return _card(body, actions, fallback=f"Decision recorded: {done.decision_label}")
 
 

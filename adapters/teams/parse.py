@@ -14,7 +14,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from adapters.teams.cards import CHOICE, NOTE_MAX, NOTE_PREFIX, ORG, ROLE, TEXT, VERB, ActionStyle
 from dialogs.state import Answer, Recipient
 
-Verb = Literal["answer", "back", "cancel", "urgent", "start", "resume", "pending", "help", "follow_up", "digest"]
+Verb = Literal[
+    "answer",
+    "back",
+    "cancel",
+    "urgent",
+    "start",
+    "resume",
+    "pending",
+    "help",
+    "follow_up",
+    "digest",
+    "reconsider",
+    "revoke",
+]
 COMMANDS: dict[str, Verb] = {
     "share-check": "start",
     "sharecheck": "start",
@@ -40,6 +53,8 @@ class ActionData(BaseModel):
     follow_up_id: uuid.UUID | None = None
     note: str | None = Field(default=None, max_length=NOTE_MAX * 2)
     """A follow-up answer's note: the card's input for the chosen answer (``sc_note_<choice>``)."""
+    case_reference: str | None = Field(default=None, max_length=200)
+    """For 'revoke': the case whose receipt links to withdraw (typed, so checked by the service, not here)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -114,6 +129,24 @@ def parse_command(text: str | None) -> Verb | None:
         return None
     word = text.strip().lower().lstrip("/").rstrip(".!?")
     return COMMANDS.get(word)
+
+
+_ENTRY = ("share-check", "sharecheck")
+
+
+def parse_revoke(text: str | None) -> str | None:
+    """'revoke CASE-REF' (also 'share-check revoke CASE-REF', as Slack users type it): the case reference.
+
+    '' when the command has no case reference (the caller shows how to use it); None if not this command.
+    """
+    if not text:
+        return None
+    words = text.split()
+    if words and words[0].lower().lstrip("/") in _ENTRY:
+        words = words[1:]
+    if not words or words[0].lower().lstrip("/").rstrip(":") != "revoke":
+        return None
+    return words[1].strip().rstrip(".,;") if len(words) > 1 else ""
 
 
 # --- admin commands ----------------------------------------------------------------------------
