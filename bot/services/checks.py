@@ -12,6 +12,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -124,32 +125,10 @@ class CheckService:
         engine = self._packs.engine(pack_id)
         now = self._clock.now()
         turn = engine.start(now)
-        check = Check(
-            id=uuid.uuid4(),
-            platform=actor.platform,
-            workspace_id=actor.workspace_id,
-            user_id=actor.user_id,
-            channel_id=channel_id,
-            status=Status.ACTIVE.value,
-            pack_id=engine.pack.id,
-            pack_version=engine.pack.version,
-            state=turn.state.model_dump(mode="json"),
-            revision=turn.state.revision,
-            started_at=now,
-            updated_at=now,
-        )
+        check = _new_check(actor, engine, turn, channel_id, now)
         try:
             async with self._sessions.begin() as session:
-                session.add(check)
-                await session.flush()
-                await append_event(
-                    session,
-                    check.id,
-                    "started",
-                    str(actor),
-                    now,
-                    {"pack": engine.pack.id, "version": engine.pack.version},
-                )
+                await _record_start(session, check, actor, engine, now)
         except IntegrityError:
             # another request for the same practitioner started one a moment ago: use that one
             resumed = await self.resume(actor)
@@ -192,31 +171,9 @@ class CheckService:
         turn = engine.start(now)
         if old.case_reference and turn.state.step == "case_reference":
             turn = engine.answer(turn.state, Answer(step_id="case_reference", revision=0, text=old.case_reference), now)
-        check = Check(
-            id=uuid.uuid4(),
-            platform=actor.platform,
-            workspace_id=actor.workspace_id,
-            user_id=actor.user_id,
-            channel_id=old.channel_id,
-            status=Status.ACTIVE.value,
-            pack_id=engine.pack.id,
-            pack_version=engine.pack.version,
-            state=turn.state.model_dump(mode="json"),
-            revision=turn.state.revision,
-            started_at=now,
-            updated_at=now,
-        )
+        check = _new_check(actor, engine, turn, old.channel_id, now)
         async with self._sessions.begin() as session:
-            session.add(check)
-            await session.flush()
-            await append_event(
-                session,
-                check.id,
-                "started",
-                str(actor),
-                now,
-                {"pack": engine.pack.id, "version": engine.pack.version, "reconsiders": str(old.id)},
-            )
+            await _record_start(session, check, actor, engine, now, reconsiders=str(old.id))
             await append_event(session, old.id, "reconsidered", str(actor), now, {"by": str(check.id)})
         CHECKS_STARTED.labels(actor.platform).inc()
         notice = "Reconsidering with new information: this check is linked to the earlier decision."
@@ -421,6 +378,33 @@ class CheckService:
         if check is None:
             raise CheckNotFound("No such check for you.")
         return check
+
+
+def _new_check(actor: Actor, engine: Engine, turn: Turn, channel_id: str | None, now: datetime) -> Check:
+    return Check(
+        id=uuid.uuid4(),
+        platform=actor.platform,
+        workspace_id=actor.workspace_id,
+        user_id=actor.user_id,
+        channel_id=channel_id,
+        status=Status.ACTIVE.value,
+        pack_id=engine.pack.id,
+        pack_version=engine.pack.version,
+        state=turn.state.model_dump(mode="json"),
+        revision=turn.state.revision,
+        started_at=now,
+        updated_at=now,
+    )
+
+
+async def _record_start(
+    session: AsyncSession, check: Check, actor: Actor, engine: Engine, now: datetime, **extra: str
+) -> None:
+    """Insert a new check and the first event of its trail (inside the caller's transaction)."""
+    session.add(check)
+    await session.flush()
+    data = {"pack": engine.pack.id, "version": engine.pack.version, **extra}
+    await append_event(session, check.id, "started", str(actor), now, data)
 
 
 def _with_id(message: Message, check_id: uuid.UUID) -> Message:
