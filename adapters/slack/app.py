@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
@@ -36,9 +36,11 @@ from adapters.slack.parse import (
     FollowUpRef,
     FormRef,
     NoteRef,
+    Opened,
+    Posted,
     Ref,
-    SlackId,
     SlashCommand,
+    UserInfo,
     ViewSubmission,
     choice_answer,
     error_block,
@@ -96,32 +98,6 @@ ADMIN_USAGE = Info(
         "Pick people and channels with @ and # so Slack fills in who they are.",
     ),
 )
-
-
-class _Channel(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    id: SlackId
-
-
-class _Opened(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    channel: _Channel
-
-
-class _Posted(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    channel: SlackId
-    ts: SlackId
-
-
-class _Profile(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    tz: str | None = None
-
-
-class _UserInfo(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    user: _Profile
 
 
 class _SameTokenWarning(logging.Filter):
@@ -700,7 +676,7 @@ class SlackAdapter:
         if key in self._known_users:
             return
         try:
-            info = _UserInfo.model_validate((await self.client.users_info(user=actor.user_id)).data)
+            info = UserInfo.model_validate((await self.client.users_info(user=actor.user_id)).data)
         except (SlackApiError, ValidationError) as exc:
             log.warning("slack: users.info failed for %s (%s); time zone not stored", actor, type(exc).__name__)
             return
@@ -718,14 +694,14 @@ class SlackAdapter:
         key = (actor.workspace_id, actor.user_id)
         channel = self._dm.get(key)
         if channel is None:
-            opened = _Opened.model_validate((await self.client.conversations_open(users=actor.user_id)).data)
+            opened = Opened.model_validate((await self.client.conversations_open(users=actor.user_id)).data)
             channel = self._dm[key] = opened.channel.id
         return channel
 
-    async def _post(self, channel: str, message: Message) -> _Posted:
+    async def _post(self, channel: str, message: Message) -> Posted:
         blocks, text = render.message_blocks(message)
         response = await self.client.chat_postMessage(channel=channel, blocks=render.to_dicts(blocks), text=text)
-        return _Posted.model_validate(response.data)
+        return Posted.model_validate(response.data)
 
     async def _update(self, actor: Actor, where: tuple[str, str] | None, blocks: render.Blocks, text: str) -> None:
         if where is not None:

@@ -14,13 +14,14 @@ from collections import OrderedDict
 from typing import Any
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render
+from adapters.slack.parse import Opened, Posted
 from bot.delivery import Delivered, DeliveryResult, RetryLater, Undeliverable
 from dialogs.messages import Outbound
 
@@ -49,22 +50,6 @@ UNREACHABLE = frozenset(
         "invalid_users",
     }
 )
-
-
-class _Channel(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    id: str
-
-
-class _Opened(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    channel: _Channel
-
-
-class _Posted(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    channel: str
-    ts: str
 
 
 def classify(exc: SlackApiError) -> RetryLater | Undeliverable:
@@ -136,7 +121,7 @@ class SlackDeliverer:
         try:
             channel = await self._open(key)
             response = await self.client.chat_postMessage(channel=channel, blocks=render.to_dicts(blocks), text=text)
-            posted = _Posted.model_validate(response.data)
+            posted = Posted.model_validate(response.data)
         except SlackApiError as exc:
             self._dm.pop(key, None)  # a stale DM id must not outlive a failure
             result = classify(exc)
@@ -153,7 +138,7 @@ class SlackDeliverer:
         if channel is not None:
             self._dm.move_to_end(key)
             return channel
-        opened = _Opened.model_validate((await self.client.conversations_open(users=key[1])).data)
+        opened = Opened.model_validate((await self.client.conversations_open(users=key[1])).data)
         self._dm[key] = opened.channel.id
         if len(self._dm) > DM_CACHE:
             self._dm.popitem(last=False)

@@ -17,6 +17,8 @@ from adapters.slack import ids
 from dialogs.state import Answer, Recipient
 
 SlackId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+
+
 """Team, user, channel ids, message timestamps and trigger ids: never free text."""
 Short = Annotated[str, Field(max_length=255)]
 Typed = Annotated[str, Field(max_length=3000)]
@@ -103,6 +105,32 @@ class User(_Model):
 
 class Channel(_Model):
     id: SlackId
+
+
+# --- Web API answers the adapter and the deliverer read ------------------------------------------
+
+
+class Opened(_Model):
+    """conversations.open"""
+
+    channel: Channel
+
+
+class Posted(_Model):
+    """chat.postMessage"""
+
+    channel: SlackId
+    ts: SlackId
+
+
+class Profile(_Model):
+    tz: str | None = None
+
+
+class UserInfo(_Model):
+    """users.info"""
+
+    user: Profile
 
 
 class Container(_Model):
