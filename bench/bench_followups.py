@@ -20,7 +20,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,16 +41,6 @@ N = int(os.environ.get("BENCH_FOLLOWUPS", "10000"))
 CONCURRENCY = 32
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TARGET = 500.0
-
-
-def asked(fake: FakeSlack) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    for call in fake.calls_to("chat.postMessage"):
-        blocks = call.args["blocks"]
-        for block in json.loads(blocks) if isinstance(blocks, str) else blocks:
-            if block["type"] == "actions" and block["elements"][0]["action_id"].startswith("sc:fu:"):
-                counts[json.loads(block["elements"][0]["value"])["f"]] += 1
-    return counts
 
 
 async def wait_until(predicate: Any, within: float) -> None:
@@ -167,7 +156,7 @@ async def run_case(label: str, url: str, fake: FakeSlack, instances: int) -> dic
                 proc.send_signal(signal.SIGTERM)
             for proc in procs:
                 await asyncio.wait_for(proc.wait(), 30)
-    counts = asked(fake)
+    counts = fake.follow_ups_asked()
     async with runtime.sessions() as s:
         sent = [
             row

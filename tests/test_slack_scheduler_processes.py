@@ -4,13 +4,11 @@ Web API served from this test process: two instances send each follow-up once; a
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import sys
 import time
 import uuid
-from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,17 +28,6 @@ from tests.test_followups import seed_due_follow_ups
 pytestmark = pytest.mark.postgres
 
 N = 2000
-
-
-def asked(fake: FakeSlack) -> Counter[str]:
-    """Successful chat.postMessage calls per follow-up (read from the answer buttons' values)."""
-    counts: Counter[str] = Counter()
-    for call in fake.calls_to("chat.postMessage"):
-        blocks = call.args["blocks"]
-        for block in json.loads(blocks) if isinstance(blocks, str) else blocks:
-            if block["type"] == "actions" and block["elements"][0]["action_id"].startswith("sc:fu:"):
-                counts[json.loads(block["elements"][0]["value"])["f"]] += 1
-    return counts
 
 
 async def wait_until(predicate: Any, within: float) -> None:
@@ -120,7 +107,7 @@ async def test_two_scheduler_processes_ask_each_follow_up_exactly_once(
         raise AssertionError(schedulers.logs()) from None
     await asyncio.sleep(0.5)  # anything still in flight would show up as a duplicate
     assert await schedulers.stop(a) == 0 and await schedulers.stop(b) == 0  # SIGTERM: a clean stop
-    counts = asked(fake)
+    counts = fake.follow_ups_asked()
     assert sorted(counts) == sorted(str(i) for i in ids)
     assert set(counts.values()) == {1}, f"duplicates: {sum(c - 1 for c in counts.values())}"
     async with runtime.sessions() as s:
@@ -141,7 +128,7 @@ async def test_a_scheduler_killed_mid_batch_loses_nothing(
     await wait_until(lambda: len(fake.calls_to("chat.postMessage")) >= 300, within=30)
     await schedulers.stop(first, signal.SIGKILL)
     await asyncio.sleep(0.3)  # requests the dead process had already sent still land at the (slow) fake
-    before_restart = asked(fake)
+    before_restart = fake.follow_ups_asked()
     async with runtime.sessions.begin() as s:
         # the dead instance's claims: delivered or not, they were never marked sent
         in_flight = await s.scalar(
@@ -158,9 +145,9 @@ async def test_a_scheduler_killed_mid_batch_loses_nothing(
     assert in_flight, "the kill should land mid-batch"
     fake.delay = 0.0
     await schedulers.start()
-    await wait_until(lambda: len(asked(fake)) >= N, within=45)
+    await wait_until(lambda: len(fake.follow_ups_asked()) >= N, within=45)
     await asyncio.sleep(0.5)
-    counts = asked(fake)
+    counts = fake.follow_ups_asked()
     assert sorted(counts) == sorted(str(i) for i in ids), "nothing lost"
     duplicates = sum(c - 1 for c in counts.values())
     # only the batch in flight at the kill can be asked twice (at least once delivery); everything else once

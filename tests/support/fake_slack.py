@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,6 +111,16 @@ class FakeSlack:
 
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and c.status == 200]
+
+    def follow_ups_asked(self) -> Counter[str]:
+        """Successful chat.postMessage calls per follow-up id (read from the answer buttons' values)."""
+        counts: Counter[str] = Counter()
+        for call in self.calls_to("chat.postMessage"):
+            blocks = call.args["blocks"]
+            for block in json.loads(blocks) if isinstance(blocks, str) else blocks:
+                if block["type"] == "actions" and block["elements"][0]["action_id"].startswith("sc:fu:"):
+                    counts[json.loads(block["elements"][0]["value"])["f"]] += 1
+        return counts
 
     async def wait_for(self, predicate: Callable[[], Any], within: float = 5.0) -> Any:
         """Poll until ``predicate()`` is truthy (the adapter works after its ack), returning its value."""
