@@ -17,11 +17,11 @@ from bot.scheduler import Scheduler
 from bot.services.checks import Actor
 from bot.services.followups import FollowUpNotFound, NoteRequired
 from bot.services.users import remember_user
-from dialogs.messages import FollowUpPrompt, Info, Prompt
+from dialogs.messages import FollowUpPrompt, Info
 from dialogs.state import Recipient
 from tests.conftest import make_settings
+from tests.support.checks import finish_check
 from tests.support.deliverers import RecordingDeliverer
-from tests.support.flows import answer_for, default_answer
 
 SENDER = Actor("slack", "T1", "USENDER")
 RECIPIENT = Actor("slack", "T1", "URECIP")
@@ -29,20 +29,8 @@ LEAD = "ULEAD"
 
 
 async def complete(runtime: Runtime, actor: Actor, script: dict) -> uuid.UUID:
-    script = {"immediate_danger": "no", **script}
-    reply = await runtime.checks.start(actor)
-    engine = runtime.packs.engine()
-    while isinstance(reply.message, Prompt):
-        step = engine.pack.step(reply.message.step_id)
-        async with runtime.sessions() as s:
-            from bot.db.models import Check
-
-            row = await s.get(Check, reply.check_id)
-            assert row is not None
-            state = engine.load(row.state)
-        answer = answer_for(step, state, script[step.id]) if step.id in script else default_answer(step, state)
-        reply = await runtime.checks.answer(actor, reply.check_id, answer)
-    return reply.check_id
+    check_id, _ = await finish_check(runtime, actor, script)
+    return check_id
 
 
 async def follow_up_of(runtime: Runtime, check_id: uuid.UUID) -> FollowUp:

@@ -9,12 +9,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from bot.clock import ManualClock
-from bot.db.models import Check
 from bot.runtime import Runtime
 from bot.services.checks import Actor
-from dialogs.messages import Completion, Prompt
+from dialogs.messages import Completion
 from tests.conftest import make_settings
-from tests.support.flows import answer_for, default_answer
+from tests.support.checks import finish_check
 
 PUBLIC_URL = "https://sharecheck.example.org"
 ORGANISATION = "Northshire Children's Services"
@@ -41,19 +40,9 @@ async def receipt_runtime(db_url: str, clock: ManualClock, **overrides: Any) -> 
 
 async def finish(runtime: Runtime, actor: Actor, script: dict[str, Any]) -> tuple[uuid.UUID, Completion]:
     """Walk a check to its end (defaults: share with Northshire Police by the pack's first method)."""
-    script = {"immediate_danger": "no", "decision": "share", **script}
-    reply = await runtime.checks.start(actor)
-    engine = runtime.packs.engine()
-    while isinstance(reply.message, Prompt):
-        step = engine.pack.step(reply.message.step_id)
-        async with runtime.sessions() as s:
-            row = await s.get(Check, reply.check_id)
-            assert row is not None
-            state = engine.load(row.state)
-        answer = answer_for(step, state, script[step.id]) if step.id in script else default_answer(step, state)
-        reply = await runtime.checks.answer(actor, reply.check_id, answer)
-    assert isinstance(reply.message, Completion)
-    return reply.check_id, reply.message
+    check_id, done = await finish_check(runtime, actor, {"decision": "share", **script})
+    assert isinstance(done, Completion)
+    return check_id, done
 
 
 def token_of(done: Completion) -> str:

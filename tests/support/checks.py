@@ -1,0 +1,31 @@
+"""Completing a whole check through the check service, as every platform would drive it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+
+from bot.db.models import Check
+from bot.runtime import Runtime
+from bot.services.checks import Actor
+from dialogs.messages import Message, Prompt
+from tests.support.flows import AnswerSpec, answer_for, default_answer
+
+
+async def finish_check(
+    runtime: Runtime, actor: Actor, script: Mapping[str, AnswerSpec] | None = None
+) -> tuple[uuid.UUID, Message]:
+    """Answer every step (from ``script`` by step id, else the default; nobody in immediate danger unless
+    the script says so) and return the check id and the final message."""
+    script = {"immediate_danger": "no", **(script or {})}
+    reply = await runtime.checks.start(actor)
+    engine = runtime.packs.engine()
+    while isinstance(reply.message, Prompt):
+        step = engine.pack.step(reply.message.step_id)
+        async with runtime.sessions() as s:
+            row = await s.get(Check, reply.check_id)
+            assert row is not None
+            state = engine.load(row.state)
+        answer = answer_for(step, state, script[step.id]) if step.id in script else default_answer(step, state)
+        reply = await runtime.checks.answer(actor, reply.check_id, answer)
+    return reply.check_id, reply.message
