@@ -561,15 +561,7 @@ class SlackAdapter:
         if not await runtime.digests.is_lead(PLATFORM, cmd.team_id, cmd.user_id):
             await respond(text=NOT_A_LEAD, response_type="ephemeral")
             return
-        # on demand: the period running now, up to this moment (build() gives the last complete period, which
-        # would leave out what happened since, including what needs the lead today), compared with the last one
-        digests = runtime.digests
-        schedule = await digests.schedule(PLATFORM, cmd.team_id, cmd.user_id)
-        now = runtime.clock.now()
-        _, current_start = schedule.period_ending_by(now)
-        digest = await digests.build_period(
-            PLATFORM, cmd.team_id, cmd.user_id, runtime.packs.pack(), schedule, current_start, now
-        )
+        digest = await runtime.digests.build_so_far(PLATFORM, cmd.team_id, cmd.user_id, runtime.packs.pack())
         blocks, text = render.outbound_blocks(digest)
         await respond(text=text, blocks=render.to_dicts(blocks), response_type="ephemeral")
 

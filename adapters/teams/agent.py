@@ -309,7 +309,7 @@ class ShareCheckAgent(ActivityHandler):
         digests = self.runtime.digests
         if not await digests.is_lead(actor.platform, actor.workspace_id, actor.user_id):
             return NOT_A_LEAD
-        return await digests.build(actor.platform, actor.workspace_id, actor.user_id, self.runtime.packs.pack())
+        return await digests.build_so_far(actor.platform, actor.workspace_id, actor.user_id, self.runtime.packs.pack())
 
     async def admin(self, actor: Actor, command: AdminCommand, team: str | None) -> Info:
         """Role changes; whether the actor may make them is the RoleService's decision, not ours."""

@@ -186,11 +186,21 @@ class DigestService:
         now: datetime | None = None,
         schedule: Schedule | None = None,
     ) -> Digest:
-        """The digest of the latest complete period at ``now`` (or the current one, up to now, on demand)."""
+        """The digest of the latest complete period at ``now`` (what the scheduler sends)."""
         now = now or self._clock.now()
         schedule = schedule or await self.schedule(platform, workspace_id, lead_id)
         start, end = schedule.period_ending_by(now)
         return await self.build_period(platform, workspace_id, lead_id, pack, schedule, start, end)
+
+    async def build_so_far(self, platform: str, workspace_id: str, lead_id: str, pack: Pack) -> Digest:
+        """A digest asked for now: the period running now up to this moment, compared with the last one.
+
+        The last complete period would leave out what happened since, including what needs the lead today.
+        """
+        now = self._clock.now()
+        schedule = await self.schedule(platform, workspace_id, lead_id)
+        _, current_start = schedule.period_ending_by(now)
+        return await self.build_period(platform, workspace_id, lead_id, pack, schedule, current_start, now)
 
     async def build_period(
         self,
