@@ -81,9 +81,6 @@ NOT_A_LEAD = (
     "Your ShareCheck administrator can make you a lead with `/share-check admin lead add`."
 )
 SLACK_HELP = (
-    f"`{COMMAND} revoke CASE-REF` withdraws the receipt links you sent for that case (sent to the wrong person, "
-    "say): the link then stops working.",
-    f"`{COMMAND} digest` (safeguarding leads) shows your team's digest now.",
     f"Administrators: `{COMMAND} admin lead add @lead @practitioner …` (or `#channel`, or `all` for the "
     f"workspace), `{COMMAND} admin lead remove @lead`, `{COMMAND} admin add @person` (make an administrator).",
 )
@@ -305,7 +302,8 @@ class SlackAdapter:
         else:
             engine = self.runtime.packs.engine()
             info = help_message(engine.pack, COMMAND, engine.links)
-            info = info.model_copy(update={"lines": (*info.lines[:4], *SLACK_HELP, *info.lines[4:])})
+            at = next((n for n, line in enumerate(info.lines) if line.startswith(f"`{COMMAND} help`")), 0)
+            info = info.model_copy(update={"lines": (*info.lines[:at], *SLACK_HELP, *info.lines[at:])})
             await ack(text=render.fallback(info.title), blocks=render.to_dicts(render.info_blocks(info)))
 
     async def _on_toggle(self, ack: Any) -> None:

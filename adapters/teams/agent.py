@@ -82,7 +82,6 @@ OPEN_PERSONAL = (
 FAILED = "Sorry, something went wrong on my side. Your check is saved: try again in a moment."
 NO_CHECK = Info(title="No check in progress", lines=("Message me `share-check` to start one.",))
 FOLLOW_UP_GONE = "That follow-up is not available to you. Message me 'pending' to see what is open for you."
-REVOKE_HELP = "`revoke CASE-REF` withdraws the receipt links you sent for that case (sent to the wrong person, say)."
 REVOKE_USAGE = Info(
     title="Which case?",
     lines=("Type `revoke` and the case reference, for example: `revoke CS-2024-0113`.",),
@@ -258,11 +257,7 @@ class ShareCheckAgent(ActivityHandler):
             return Info(title=UNKNOWN_ACTION)
 
     def help(self) -> Info:
-        base = help_message(self.runtime.packs.pack(), "share-check", self.links)
-        lines = list(base.lines)
-        at = next((n for n, line in enumerate(lines) if line.startswith("`help`")), len(lines))
-        lines.insert(at, REVOKE_HELP)
-        return base.model_copy(update={"lines": tuple(lines)})
+        return help_message(self.runtime.packs.pack(), "share-check", self.links)
 
     async def reconsider(self, actor: Actor, check_id: uuid.UUID) -> Result:
         """A 'do not share' decision reopened with new information: the new check's first card, linked by the

@@ -16,6 +16,9 @@ def help_message(pack: Pack, command: str, links: tuple[LinkView, ...] = ()) -> 
             "It takes a few minutes and ends in a recorded decision with your reasons.",
             f"`{sub}resume` carries on with a check you started.",
             f"`{sub}pending` lists what is still open for you.",
+            f"`{sub}revoke CASE-REF` withdraws the receipt links you sent for that case (sent to the wrong person, "
+            "say): the link then stops working.",
+            f"`{sub}digest` (safeguarding leads) shows your team's digest now.",
             f"`{sub}help` shows this message.",
             "Someone in immediate danger? Call 999 or your local children's or adults' social care front door now. "
             "Every step of the check has an 'immediate danger' button: act first, record after.",
