@@ -6,14 +6,18 @@ Works the same when stdin is a pipe, so checks can be scripted for tests and dem
 from __future__ import annotations
 
 import asyncio
+import re
 import textwrap
 import uuid
 from typing import TextIO
 
 from bot.services.checks import Actor, CheckNotFound, CheckService, Outcome, Reply
+from bot.services.followups import FollowUpNotFound, FollowUpService, NoteRequired
+from bot.services.inbox import Inbox
 from dialogs.content import AnswerKind
-from dialogs.messages import Cancelled, Completion, Digest, Message, Prompt
+from dialogs.messages import Cancelled, Completion, Digest, FollowUpPrompt, Info, Message, Prompt
 from dialogs.state import Answer, Recipient
+from dialogs.tokens import render_commands
 
 WIDTH = 78
 COMMANDS = "Commands: 'back', 'cancel', 'help', 'urgent' (someone is in immediate danger), 'quit' (save and leave)."
@@ -23,6 +27,31 @@ def _wrap(text: str, indent: str = "") -> str:
     return "\n".join(
         textwrap.fill(p, WIDTH, initial_indent=indent, subsequent_indent=indent) for p in text.splitlines() or [""]
     )
+
+
+_USER = re.compile(r"\{user:([^{}]+)\}")
+
+
+def people(text: str, viewer: str | None = None) -> str:
+    """``{user:ID}`` becomes 'you' for the reader, else '@ID' (console ids are login names), and commands are
+    shown as typed in a terminal."""
+    named = _USER.sub(lambda m: "you" if m.group(1) == viewer else f"@{m.group(1)}", text)
+    return render_commands(named, "`sharecheck {words}`")
+
+
+def render_info(info: Info, viewer: str | None = None) -> str:
+    lines = [_wrap(people(info.title, viewer).upper())]
+    lines.extend(_wrap(people(line, viewer), "  ") for line in info.lines)
+    lines.extend(_wrap(f"{link.title}: {link.url}", "  ") for link in info.links)
+    return "\n".join(lines)
+
+
+def render_follow_up(prompt: FollowUpPrompt, viewer: str | None = None) -> str:
+    lines = [_wrap(people(prompt.title, viewer).upper())]
+    lines.extend(_wrap(people(line, viewer), "  ") for line in prompt.lines)
+    lines.extend(f"  {i}) {choice.label}" for i, choice in enumerate(prompt.choices, 1))
+    lines.append("Type the number, or 'later' to answer another time.")
+    return "\n".join(lines)
 
 
 def render_prompt(prompt: Prompt, full_help: bool = False) -> str:
@@ -144,13 +173,79 @@ def parse_answer(prompt: Prompt, line: str, last_text: str | None = None) -> Ans
     return Answer(**base, text=line)
 
 
-class ConsoleChat:
-    def __init__(self, checks: CheckService, actor: Actor, stdin: TextIO, stdout: TextIO) -> None:
-        self.checks = checks
+class ConsoleInbox:
+    """What is waiting for a terminal user: notices, then each question put to them (a lead's advice request,
+    'did it arrive?', the disagreement route), answered by number or left for later."""
+
+    def __init__(self, followups: FollowUpService, inbox: Inbox, actor: Actor, stdin: TextIO, stdout: TextIO) -> None:
+        self.followups = followups
+        self.inbox = inbox
         self.actor = actor
+        self.io = LineIO(stdin, stdout)
+        self.shown = False
+
+    async def run(self) -> bool:
+        """Show and answer what is waiting; False if the person quit."""
+        # what has come due since they last looked (safe beside a running scheduler: rows are locked)
+        while await self.followups.advance_due() > 0:
+            pass
+        notices = await self.inbox.collect(self.actor)
+        asked = self.followups.open_prompts(await self.followups.asked_of(self.actor))
+        if not notices and not asked:
+            return True
+        self.shown = True
+        self.io.say(f"--- For you: {len(notices)} message(s), {len(asked)} question(s) ---")
+        for notice in notices:
+            self.io.say("")
+            viewer = self.actor.user_id
+            self.io.say(render_digest(notice) if isinstance(notice, Digest) else render_info(notice, viewer))
+        for prompt in asked:
+            self.io.say("")
+            if not await self._ask(prompt):
+                return False
+        self.io.say("")
+        return True
+
+    async def _ask(self, prompt: FollowUpPrompt) -> bool:
+        self.io.say(render_follow_up(prompt, self.actor.user_id))
+        while True:
+            line = await self.io.read()
+            if line is None or line.strip().lower() in ("quit", "exit"):
+                return False
+            word = line.strip().lower()
+            if word == "later":
+                self.io.say("Left for later: it will be here next time.")
+                return True
+            if not (word.isdigit() and 1 <= int(word) <= len(prompt.choices)):
+                self.io.say(f"Type a number from 1 to {len(prompt.choices)}, or 'later'.")
+                continue
+            choice = prompt.choices[int(word) - 1].id
+            note: str | None = None
+            if choice in prompt.note_optional:
+                self.io.say(_wrap(f"{prompt.note_prompt} Press Enter to skip."))
+                note = await self.io.read()
+            while True:
+                try:
+                    result = await self.followups.answer(self.actor, uuid.UUID(prompt.follow_up_id), choice, note)
+                except NoteRequired as exc:
+                    self.io.say(_wrap(str(exc) or prompt.note_prompt))
+                    note = await self.io.read()
+                    if note is None:
+                        return False
+                    continue
+                except (FollowUpNotFound, ValueError) as exc:
+                    self.io.say(str(exc))
+                    return True
+                self.io.say(render_info(result.reply, self.actor.user_id))
+                return True
+
+
+class LineIO:
+    """Reading typed lines and writing text; piped input is echoed so the output reads as a transcript."""
+
+    def __init__(self, stdin: TextIO, stdout: TextIO) -> None:
         self.stdin = stdin
         self.stdout = stdout
-        self._last_text: str | None = None
 
     def say(self, text: str) -> None:
         self.stdout.write(text + "\n")
@@ -165,10 +260,26 @@ class ConsoleChat:
             return None
         line = line.rstrip("\n")
         if not self.stdin.isatty():
-            self.stdout.write(line + "\n")  # piped: echo, so the output reads as a transcript
+            self.stdout.write(line + "\n")
         return line
 
+
+class ConsoleChat:
+    def __init__(
+        self, checks: CheckService, actor: Actor, stdin: TextIO, stdout: TextIO, inbox: ConsoleInbox | None = None
+    ) -> None:
+        self.checks = checks
+        self.actor = actor
+        self.io = LineIO(stdin, stdout)
+        self.say = self.io.say
+        self.read = self.io.read
+        self.inbox = inbox
+        self._last_text: str | None = None
+
     async def run(self, pack_id: str | None = None, reconsider: str | None = None) -> int:
+        if self.inbox is not None and not await self.inbox.run():
+            self.say("Nothing else has changed. Run 'sharecheck chat' again when you are ready.")
+            return 0
         if reconsider:
             try:
                 reply = await self.checks.reconsider(self.actor, case_reference=reconsider)

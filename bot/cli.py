@@ -47,6 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--user", help="your user id for the record (default: your login name)")
     chat.add_argument("--reconsider", metavar="CASE_REF", help="reopen your 'do not share' decision for this case")
 
+    inbox = sub.add_parser("inbox", help="what is waiting for you in the terminal: messages, and questions to answer")
+    inbox.add_argument("--user", help="your user id (default: your login name)")
+
+    disagree = sub.add_parser(
+        "disagree", help="start the professional disagreement route about a share you recorded in the terminal"
+    )
+    disagree.add_argument("--user", help="your user id (default: your login name)")
+    disagree.add_argument("case_reference", metavar="CASE_REF")
+
     db = sub.add_parser("db", help="database administration")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply migrations")
@@ -68,22 +77,22 @@ def build_parser() -> argparse.ArgumentParser:
     leads = sub.add_parser("leads", help="who is the safeguarding lead for whom")
     leads_sub = leads.add_subparsers(dest="leads_command", required=True)
     add = leads_sub.add_parser("add", help="make someone a lead")
-    add.add_argument("--platform", required=True, choices=("slack", "teams"))
-    add.add_argument("--workspace", required=True, help="Slack team id or Teams tenant id")
+    add.add_argument("--platform", required=True, choices=("slack", "teams", "console"))
+    add.add_argument("--workspace", required=True, help="Slack team id, Teams tenant id, or 'local' for the console")
     add.add_argument("--lead", required=True, help="the lead's user id")
     scope = add.add_mutually_exclusive_group(required=True)
     scope.add_argument("--all", action="store_true", help="for everyone in the workspace")
     scope.add_argument("--user", action="append", help="for this practitioner (repeatable)")
     scope.add_argument("--channel", action="append", help="for this channel or team (repeatable)")
     remove = leads_sub.add_parser("remove", help="remove every assignment of a lead")
-    remove.add_argument("--platform", required=True, choices=("slack", "teams"))
+    remove.add_argument("--platform", required=True, choices=("slack", "teams", "console"))
     remove.add_argument("--workspace", required=True)
     remove.add_argument("--lead", required=True)
     leads_sub.add_parser("list", help="list the assignments")
 
     digest = sub.add_parser("digest", help="a lead's digest now")
     digest.add_argument("--lead", required=True, help="the lead's user id")
-    digest.add_argument("--platform", choices=("slack", "teams"), help="needed if the lead is on several")
+    digest.add_argument("--platform", choices=("slack", "teams", "console"), help="needed if the lead is on several")
     digest.add_argument("--workspace", help="needed if the lead is in several workspaces")
     digest.add_argument("--dry-run", action="store_true", help="print it here instead of sending it")
 
@@ -164,6 +173,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_digest(settings, args))
     if args.command == "chat":
         return asyncio.run(_chat(settings, args.pack, args.user or getpass.getuser(), args.reconsider))
+    if args.command == "inbox":
+        return asyncio.run(_inbox(settings, args.user or getpass.getuser()))
+    if args.command == "disagree":
+        return asyncio.run(_disagree(settings, args.user or getpass.getuser(), args.case_reference))
     if args.command == "export":
         return asyncio.run(_export(settings, args))
     if args.command in ("revoke", "show-as"):
@@ -212,15 +225,47 @@ def _manifest(settings: Settings, platform: str, out: Path | None) -> int:
 
 
 async def _chat(settings: Settings, pack_id: str | None, user: str, reconsider: str | None = None) -> int:
-    from adapters.console import ConsoleChat
+    from adapters.console import ConsoleChat, ConsoleInbox
     from bot.runtime import open_runtime
     from bot.services.checks import Actor
 
     async with open_runtime(settings) as runtime:
         if pack_id:
             runtime.packs.engine(pack_id)  # unknown or broken packs fail before the conversation starts
-        chat = ConsoleChat(runtime.checks, Actor("console", "local", user), sys.stdin, sys.stdout)
+        actor = Actor("console", "local", user)
+        inbox = ConsoleInbox(runtime.followups, runtime.inbox, actor, sys.stdin, sys.stdout)
+        chat = ConsoleChat(runtime.checks, actor, sys.stdin, sys.stdout, inbox)
         return await chat.run(pack_id, reconsider)
+
+
+async def _inbox(settings: Settings, user: str) -> int:
+    from adapters.console import ConsoleInbox
+    from bot.runtime import open_runtime
+    from bot.services.checks import Actor
+
+    async with open_runtime(settings) as runtime:
+        inbox = ConsoleInbox(runtime.followups, runtime.inbox, Actor("console", "local", user), sys.stdin, sys.stdout)
+        if await inbox.run() and not inbox.shown:
+            print("Nothing is waiting for you.")
+        return 0
+
+
+async def _disagree(settings: Settings, user: str, case_reference: str) -> int:
+    from adapters.console import render_info
+    from bot.runtime import open_runtime
+    from bot.services.checks import Actor
+    from bot.services.followups import FollowUpNotFound
+
+    async with open_runtime(settings) as runtime:
+        try:
+            result = await runtime.followups.start_disagreement(
+                Actor("console", "local", user), case_reference=case_reference
+            )
+        except FollowUpNotFound as exc:
+            print(f"sharecheck: {exc}", file=sys.stderr)
+            return 2
+        print(render_info(result.reply, user))
+        return 0
 
 
 async def _export(settings: Settings, args: argparse.Namespace) -> int:
@@ -277,6 +322,7 @@ async def _leads(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _digest(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.console import render_digest
+    from bot.delivery import PULLED_PLATFORMS
     from bot.runtime import open_runtime
 
     async with open_runtime(settings) as runtime:
@@ -295,7 +341,8 @@ async def _digest(settings: Settings, args: argparse.Namespace) -> int:
             print(render_digest(digest))
             return 0
         await runtime.digests.send_now(platform, workspace, args.lead, digest)
-        print(f"queued the digest for {args.lead}; the scheduler delivers it", file=sys.stderr)
+        where = "it waits in their `sharecheck inbox`" if platform in PULLED_PLATFORMS else "the scheduler delivers it"
+        print(f"queued the digest for {args.lead}; {where}", file=sys.stderr)
         return 0
 
 

@@ -7,6 +7,9 @@ from typing import Any, Protocol
 
 from dialogs.messages import Outbound
 
+PULLED_PLATFORMS = frozenset({"console"})
+"""Platforms whose people collect their messages themselves (bot.services.inbox): never claimed by the scheduler."""
+
 
 @dataclass(frozen=True)
 class Delivered:

@@ -45,10 +45,14 @@ class Notices(BaseModel):
     advice_asked: str
     advice_no_lead: str
     advice_given: str
+    advice_title: str
+    advice_case_note: str
     disagreement_started: str
     disagreement_resolved: str
     disagreement_lead: str
     disagreement_unresolved: str
+    disagreement_under_way: str
+    disagreement_hint: str
     no_lead: str
 
 

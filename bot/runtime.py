@@ -16,6 +16,7 @@ from bot.services.checks import CheckService
 from bot.services.digests import DigestService
 from bot.services.followups import FollowUpService
 from bot.services.gauges import DatabaseGauges
+from bot.services.inbox import Inbox
 from bot.services.leads import LeadDirectory
 from bot.services.receipts import ReceiptService
 from bot.services.roles import RoleService
@@ -37,6 +38,8 @@ class Runtime:
     roles: RoleService
     gauges: DatabaseGauges
     receipts: ReceiptService
+    inbox: Inbox
+    """The console's messages (a terminal cannot be messaged, so it collects them)."""
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """Adapters' resources that live as long as the runtime (pooled HTTP connections), closed with it."""
 
@@ -74,6 +77,7 @@ class Runtime:
             roles=RoleService(sessions, clock, settings, leads),
             gauges=DatabaseGauges(sessions),
             receipts=receipts,
+            inbox=Inbox(sessions, clock),
         )
 
     async def close(self) -> None:

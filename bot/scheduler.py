@@ -27,7 +27,7 @@ from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import FollowUp, OutboxMessage
-from bot.delivery import Delivered, Deliverer, DeliveryResult, RetryLater, Undeliverable
+from bot.delivery import PULLED_PLATFORMS, Delivered, Deliverer, DeliveryResult, RetryLater, Undeliverable
 from bot.metrics import DELIVERIES, DELIVERY_RETRIES, PLATFORM_API_ERRORS, SCHEDULER_LAG
 from bot.runtime import Runtime
 from bot.services.audit import seal_pending
@@ -160,6 +160,7 @@ class Scheduler:
                 OutboxMessage.status == "queued",
                 OutboxMessage.due_at <= now,
                 or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
+                OutboxMessage.platform.not_in(PULLED_PLATFORMS),
             )
             .order_by(OutboxMessage.due_at)
             .limit(self.batch)

@@ -113,7 +113,7 @@ def test_piped_chat_records_a_check_that_exports_every_field(env: dict[str, str]
     assert r["immediate_risk"] is False
     assert len(r["answers"]) >= 20
     trail = [e["event"] for e in r["trail"]]
-    assert trail[0] == "started" and trail[-1] == "completed"
+    assert trail[0] == "started" and trail[-2:] == ["completed", "follow_up_scheduled"]  # did it arrive? comes later
     # consent: the 2024 pack records that it was not needed rather than asking
     assert any(a["step"] == "lawful_basis" for a in r["answers"])
 

@@ -221,10 +221,28 @@ async def test_already_told_requester_needs_no_reminder(runtime: Runtime) -> Non
         assert await s.scalar(select(func.count()).select_from(FollowUp).where(FollowUp.check_id == check_id)) == 0
 
 
-async def test_console_checks_have_no_follow_ups(runtime: Runtime) -> None:
-    check_id = await complete(runtime, Actor("console", "local", "me"), {"decision": "share"})
+async def test_console_follow_ups_wait_in_the_inbox_and_are_never_pushed(
+    runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer
+) -> None:
+    me = Actor("console", "local", "me")
+    check_id = await complete(runtime, me, {"decision": "share"})
+    fu = await follow_up_of(runtime, check_id)
+    assert fu.kind == "sender_confirm"
+    clock.advance(timedelta(hours=5))
+    # even a scheduler with something registered for the console leaves its messages to the inbox
+    await Scheduler(runtime, {"console": platform, "slack": platform}).run_once()
+    assert platform.sent == []
     async with runtime.sessions() as s:
-        assert await s.scalar(select(func.count()).select_from(FollowUp).where(FollowUp.check_id == check_id)) == 0
+        queued = list(await s.scalars(select(OutboxMessage).where(OutboxMessage.platform == "console")))
+    assert [m.status for m in queued] == ["queued"]
+    [asked] = runtime.followups.open_prompts(await runtime.followups.asked_of(me))
+    assert asked.title == "Did it arrive, and was it understood?"
+    assert await runtime.inbox.collect(me) == [], "the question is listed fresh, not replayed as a notice"
+    await runtime.followups.answer(me, fu.id, "could_not_confirm")
+    [no_lead] = await runtime.inbox.collect(me)
+    assert isinstance(no_lead, Info) and "No safeguarding lead is configured" in no_lead.lines[-1]
+    assert await runtime.inbox.collect(me) == [], "each notice is handed over once"
+    assert await runtime.followups.asked_of(me) == []
 
 
 async def test_only_the_person_asked_can_answer(runtime: Runtime) -> None:

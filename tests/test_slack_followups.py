@@ -32,6 +32,7 @@ from tests.support.slack_requests import (
     find,
     input_values,
     interaction_body,
+    step_of,
     view_payload,
 )
 from tests.test_followups import seed_due_follow_ups
@@ -507,3 +508,103 @@ async def test_pending_lists_follow_ups_for_recipient_and_sender(stack: Stack, s
     await Practitioner(client, fake, TEAM, ALICE).command("pending")
     theirs = json.dumps(await responded(fake, 2))
     assert "waiting for the recipient" in theirs and "resume" not in theirs
+
+
+# --- seeking advice without losing the thread ------------------------------------------------------
+
+
+async def test_ask_my_lead_now_and_resume_with_the_advice(stack: Stack, scheduler: Scheduler) -> None:
+    runtime, fake, client = stack
+    await runtime.leads.assign("slack", TEAM, LEAD, "user", ALICE, runtime.clock.now())
+    alice = Practitioner(client, fake, TEAM, ALICE)
+    await alice.start()
+    pack = runtime.packs.pack()
+    await alice.complete(pack, until="purpose")
+    await alice.click_and_wait("sc:choice:unsure")
+    asking = await alice.click_and_wait("sc:choice:ask_lead")
+    # the check waits at the question it was asked about, saying so, with the urgent exit still there
+    assert step_of(asking)[0] == "purpose"
+    assert "I have asked your safeguarding lead for advice" in text_of(asking)
+    assert "sc:urgent" in buttons(asking)
+
+    await scheduler.run_once()
+    [request] = fake.dms_to(LEAD)
+    assert "Advice needed now: case CS-2024-0113" in text_of(request)
+    assert f"<@{ALICE}> is doing a ShareCheck" in text_of(request)
+    assert "clear and legitimate purpose" in text_of(request)
+    assert buttons(request) == ["sc:fu:share_ok", "sc:fu:dont_share", "sc:fu:talk"]
+    # the lead answers in one click and a line, in the modal the button opens
+    await click(stack, LEAD, request, "sc:fu:share_ok")
+    assert await submit_note(stack, LEAD, note_view(fake), "Refer to MASH <today>") is None
+    assert "Thank you" in text_of(request) and buttons(request) == []
+
+    await scheduler.run_once()
+    [advice] = fake.dms_to(ALICE)[-1:]
+    assert "Advice from your safeguarding lead: case CS-2024-0113" in text_of(advice)
+    assert "Your safeguarding lead advised on case CS-2024-0113: Sharing is justified" in text_of(advice)
+    assert "Refer to MASH &lt;today&gt;" in text_of(advice)
+
+    # the practitioner carries on at the question, and the case notes carry the advice
+    await alice.complete(pack, {"decision": "share", "recipient": Recipient(user_id=BOB)})
+    await drain(client)
+    summary = fake.dms_to(ALICE)[-1]
+    assert "Advice from the safeguarding lead" in text_of(summary) and "Sharing is justified" in text_of(summary)
+    kinds = await trail(runtime)
+    assert kinds.index("advice_requested") < kinds.index("advice_given") < kinds.index("completed")
+
+
+# --- professional disagreement -------------------------------------------------------------------
+
+
+async def test_not_received_leads_through_the_disagreement_stages(stack: Stack, scheduler: Scheduler) -> None:
+    runtime, fake, _ = stack
+    await runtime.leads.assign("slack", TEAM, LEAD, "workspace", "", runtime.clock.now())
+    await share_with_bob(stack)
+    question = await ask(stack, scheduler)
+    await click(stack, BOB, question, "sc:fu:not_received")
+    await scheduler.run_once()
+    offer = fake.dms_to(ALICE)[-1]
+    assert buttons(offer) == ["sc:fu:start", "sc:fu:not_needed"]
+    await click(stack, ALICE, offer, "sc:fu:start")
+    assert "Stage 1 started for case CS-2024-0113, due by Thu 26 Nov 2026" in text_of(offer)
+    escalations = len(fake.dms_to(LEAD))
+
+    # stage 1 is due: the practitioner is asked how it went, and moves on; the lead is told at stage 2
+    stage = await ask(stack, scheduler, ALICE, hours=48)
+    assert "Professional disagreement, case CS-2024-0113: Stage 1" in text_of(stage)
+    assert buttons(stage) == ["sc:fu:resolved", "sc:fu:next_stage"]
+    await click(stack, ALICE, stage, "sc:fu:next_stage")
+    assert await submit_note(stack, ALICE, note_view(fake), "They still say it never came") is None
+    await scheduler.run_once()
+    [told] = fake.dms_to(LEAD)[escalations:]
+    assert f"<@{ALICE}> has moved a professional disagreement about case CS-2024-0113 to Stage 2" in text_of(told)
+    kinds = await trail(runtime)
+    assert kinds.count("disagreement_stage") == 2 and "disagreement_offered" in kinds
+
+
+async def test_disagree_with_the_recipients_response_by_command(stack: Stack, scheduler: Scheduler) -> None:
+    runtime, fake, client = stack
+    await runtime.leads.assign("slack", TEAM, LEAD, "workspace", "", runtime.clock.now())
+    await share_with_bob(stack)
+    question = await ask(stack, scheduler)
+    await click(stack, BOB, question, "sc:fu:understood")
+    await scheduler.run_once()
+    notice = fake.dms_to(ALICE)[-1]
+    # the sender is told how to disagree with the response, in Slack's own words
+    assert "`/share-check disagree CS-2024-0113` starts the local professional disagreement route" in text_of(notice)
+
+    alice = Practitioner(client, fake, TEAM, ALICE)
+    await alice.command("disagree CS-2024-0113")
+    answer = await responded(fake, 1)
+    assert answer["response_type"] == "ephemeral"
+    assert "Stage 1 started for case CS-2024-0113" in json.dumps(answer["blocks"])
+    await alice.command("disagree CS-2024-0113")
+    assert "already at Stage 1" in json.dumps((await responded(fake, 2))["blocks"])
+    # not someone else's share, not a made-up case; and the usage when the case is missing
+    await Practitioner(client, fake, TEAM, BOB).command("disagree CS-2024-0113")
+    assert "no share with a follow-up for that case" in (await responded(fake, 3))["text"]
+    await alice.command("disagree")
+    assert "Say which case" in (await responded(fake, 4))["text"]
+    async with runtime.sessions() as s:
+        routes = list(await s.scalars(select(FollowUp).where(FollowUp.kind == "disagreement")))
+    assert len(routes) == 1 and routes[0].details["stage"] == 1

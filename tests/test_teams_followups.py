@@ -640,3 +640,98 @@ async def test_admin_sets_a_lead_for_a_team_and_checks_started_there_carry_it(
         [check] = list(await s.scalars(select(Check)))
         assert check.channel_id == team
         assert await runtime.leads.lead_for(s, "teams", TENANT, SENDER, channel_id=team) == LEAD
+
+
+# --- seeking advice, and professional disagreement ---------------------------------------------------
+
+
+async def test_ask_my_lead_now_and_resume_with_the_advice(
+    teams: Teams, runtime: Runtime, clock: ManualClock, scheduler: Scheduler
+) -> None:
+    await runtime.leads.assign("teams", TENANT, LEAD, "workspace", "", clock.now())
+    await teams.hello(SENDER)
+    await teams.hello(LEAD)
+    sender = teams.sender
+    card = await sender.say("share-check")
+    while (step := step_of(card)) != "purpose":
+        assert step is not None
+        card = await sender.answer_step(card, step)
+    card = await sender.click(find_action(card, "answer", sc_choice="unsure"))
+    card = await sender.click(find_action(card, "answer", sc_choice="ask_lead"))
+    # the check waits at the question, saying so; the urgent exit stays
+    assert step_of(card) == "purpose" and "I have asked your safeguarding lead for advice" in text_of(card)
+    assert find_action(card, "urgent")
+
+    await scheduler.run_once()
+    [request] = teams.cards_to(LEAD)
+    assert "Advice needed now: case CS-2024-0113" in text_of(request)
+    assert "A colleague is doing a ShareCheck and asks for your advice" in text_of(request)
+    assert "clear and legitimate purpose" in text_of(request)
+    since = len(teams.connector.calls)
+    send = find_action(request, "follow_up", sc_choice="dont_share")
+    result = await teams.execute(LEAD, send, {"sc_note_dont_share": "Not on what we know: ring me first"})
+    assert "Thank you" in text_of(result) and not actions(result)
+
+    await scheduler.run_once()
+    [advice] = teams.cards_to(SENDER, since)
+    assert "Advice from your safeguarding lead: case CS-2024-0113" in text_of(advice)
+    assert (
+        "Your safeguarding lead advised on case CS-2024-0113: Do not share. “Not on what we know: ring me first”"
+        in (text_of(advice))
+    )
+    # the practitioner carries on from the question; the record keeps the advice
+    card = await sender.click(find_action(card, "answer", sc_choice="yes"))
+    while (step := step_of(card)) is not None:
+        card = await sender.answer_step(card, step)
+    assert "Advice from the safeguarding lead" in text_of(card) and "Do not share" in text_of(card)
+    async with runtime.sessions() as s:
+        check_id = await s.scalar(select(Check.id))
+    assert check_id is not None
+    kinds = await trail(runtime, check_id)
+    assert kinds.index("advice_requested") < kinds.index("advice_given") < kinds.index("completed")
+
+
+async def test_not_received_leads_through_the_disagreement_stages(
+    teams: Teams, runtime: Runtime, clock: ManualClock, scheduler: Scheduler
+) -> None:
+    check_id, card = await share_with_colleague(teams, clock, scheduler)
+    await teams.execute(COLLEAGUE, find_action(card, "follow_up", sc_choice="not_received"))
+    await scheduler.run_once()
+    offer = teams.cards_to(SENDER)[-1]
+    started = await teams.execute(SENDER, find_action(offer, "follow_up", sc_choice="start"))
+    assert "Stage 1 started for case CS-2024-0113, due by" in text_of(started)
+    told = len(teams.cards_to(LEAD))
+    since = len(teams.connector.calls)
+    clock.advance(timedelta(days=2))
+    await scheduler.run_once()
+    [stage] = teams.cards_to(SENDER, since)
+    assert "Professional disagreement, case CS-2024-0113: Stage 1" in text_of(stage)
+    moved = await teams.execute(SENDER, find_action(stage, "follow_up", sc_choice="next_stage"))
+    assert "Stage 2 started" in text_of(moved)
+    await scheduler.run_once()
+    [to_lead] = teams.cards_to(LEAD)[told:]
+    assert "A colleague has moved a professional disagreement about case CS-2024-0113 to Stage 2" in text_of(to_lead)
+    assert (await trail(runtime, check_id)).count("disagreement_stage") == 2
+
+
+async def test_disagree_with_the_recipients_response_by_typing(
+    teams: Teams, runtime: Runtime, clock: ManualClock, scheduler: Scheduler
+) -> None:
+    _, card = await share_with_colleague(teams, clock, scheduler)
+    since = len(teams.connector.calls)
+    await teams.execute(COLLEAGUE, find_action(card, "follow_up", sc_choice="understood"))
+    await scheduler.run_once()
+    [notice] = teams.cards_to(SENDER, since)
+    assert "Typing “disagree CS-2024-0113” to ShareCheck starts the local professional disagreement route" in (
+        text_of(notice)
+    )
+    started = await teams.say(SENDER, "disagree CS-2024-0113")
+    assert "Stage 1 started for case CS-2024-0113" in text_of(started)
+    again = await teams.say(SENDER, "Disagree CS-2024-0113.")
+    assert "already at Stage 1" in text_of(again)
+    usage = await teams.say(SENDER, "disagree")
+    assert "Type **disagree** and the case reference" in text_of(usage)
+    stranger = await teams.say(COLLEAGUE, "disagree CS-2024-0113")
+    assert "no share with a follow-up for that case" in text_of(stranger)
+    help_card = await teams.say(SENDER, "help")
+    assert "disagree CASE-REF" in text_of(help_card)

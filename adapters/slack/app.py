@@ -66,7 +66,7 @@ from dialogs.state import Answer
 log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
-COMMAND = "/share-check"
+COMMAND = render.SLASH_COMMAND
 PAYLOAD = "sharecheck_payload"
 """Key in Bolt's context where the validated payload waits for the listener."""
 SUBMIT_WAIT = 2.0
@@ -75,6 +75,7 @@ DRAIN_TIMEOUT = 10.0
 BAD_REQUEST = "Bad request: not a payload ShareCheck understands."
 NOT_YOURS = "That follow-up is not one ShareCheck can find for you, so nothing was changed."
 REVOKE_USAGE = f"Say which case: `{COMMAND} revoke CS-2024-0113` (the case reference, as in the summary)."
+DISAGREE_USAGE = f"Say which case: `{COMMAND} disagree CS-2024-0113` (the case reference of a share you recorded)."
 NOT_RECONSIDERED = "That decision is not one of your 'do not share' decisions, so nothing was reopened."
 NOT_A_LEAD = (
     "Digests are for safeguarding leads, so there is none for you. "
@@ -296,6 +297,9 @@ class SlackAdapter:
         elif cmd.words and cmd.words[0].lower() == "revoke":
             await ack()
             self._spawn("revoke", self._revoke(cmd, respond))
+        elif cmd.words and cmd.words[0].lower() == "disagree":
+            await ack()
+            self._spawn("disagree", self._disagree(cmd, respond))
         elif cmd.words and cmd.words[0].lower() == "admin":
             await ack()
             self._spawn("admin", self._admin(cmd, respond))
@@ -438,6 +442,21 @@ class SlackAdapter:
             "available and takes no answer; the revocation is in the case's record."
         )
         await respond(text=render.escape(text), response_type="ephemeral")
+
+    async def _disagree(self, cmd: SlashCommand, respond: Any) -> None:
+        """`/share-check disagree CASE-REF`: start the professional disagreement route about that share."""
+        if len(cmd.words) != 2:
+            await respond(text=DISAGREE_USAGE, response_type="ephemeral")
+            return
+        actor = Actor(PLATFORM, cmd.team_id, cmd.user_id)
+        try:
+            result = await self.runtime.followups.start_disagreement(actor, case_reference=cmd.words[1])
+        except FollowUpNotFound as exc:
+            await respond(text=render.escape(str(exc)), response_type="ephemeral")
+            return
+        blocks = render.info_blocks(result.reply)
+        text = render.fallback(render.unmention(result.reply.title))
+        await respond(text=text, blocks=render.to_dicts(blocks), response_type="ephemeral")
 
     async def _pending(self, cmd: SlashCommand, respond: Any) -> None:
         actor = Actor(PLATFORM, cmd.team_id, cmd.user_id)

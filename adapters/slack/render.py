@@ -47,6 +47,7 @@ from dialogs.messages import (
     PendingList,
     Prompt,
 )
+from dialogs.tokens import render_commands
 
 # Slack's limits (https://docs.slack.dev/reference/block-kit/blocks); slack_sdk enforces them in to_dict().
 HEADER_MAX = 150
@@ -77,22 +78,26 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+SLASH_COMMAND = "/share-check"
+"""The app's slash command, as declared in its manifest."""
+
 USER_TOKEN = re.compile(r"\{user:([A-Z0-9]{1,20})\}")
 """``{user:ID}`` in neutral text (dialogs/messages.py): Slack user ids are upper-case letters and digits."""
 
 
 def mentions(text: str) -> str:
-    """Escape ``text``, then turn its ``{user:ID}`` tokens into mentions.
+    """Escape ``text``, then turn its ``{user:ID}`` tokens into mentions and its commands into slash commands.
 
     Escaping first means only the tokens the services wrote can become ``<@...>``; typed notes have their
     braces replaced by the follow-up service, and anything else that looks like a mention stays escaped.
     """
-    return USER_TOKEN.sub(lambda m: f"<@{m.group(1)}>", escape(text))
+    mentioned = USER_TOKEN.sub(lambda m: f"<@{m.group(1)}>", escape(text))
+    return render_commands(mentioned, f"`{SLASH_COMMAND} {{words}}`")
 
 
 def unmention(text: str) -> str:
     """Plain text (headers, notifications) cannot mention anyone: a token becomes the id with an @."""
-    return USER_TOKEN.sub(lambda m: f"@{m.group(1)}", text)
+    return render_commands(USER_TOKEN.sub(lambda m: f"@{m.group(1)}", text), f"{SLASH_COMMAND} {{words}}")
 
 
 def truncate(text: str, limit: int) -> str:

@@ -46,9 +46,9 @@ from adapters.teams.parse import (
     UnknownAction,
     mentions,
     parse_admin,
+    parse_case_command,
     parse_command,
     parse_execute,
-    parse_revoke,
     parse_submit,
 )
 from bot.runtime import Runtime
@@ -85,6 +85,10 @@ FOLLOW_UP_GONE = "That follow-up is not available to you. Message me 'pending' t
 REVOKE_USAGE = Info(
     title="Which case?",
     lines=("Type `revoke` and the case reference, for example: `revoke CS-2024-0113`.",),
+)
+DISAGREE_USAGE = Info(
+    title="Which case?",
+    lines=("Type `disagree` and the case reference of a share you recorded, for example: `disagree CS-2024-0113`.",),
 )
 NOT_A_LEAD = Info(
     title="Digests are for safeguarding leads",
@@ -243,6 +247,8 @@ class ShareCheckAgent(ActivityHandler):
                 return self.help()
             if data.verb == "revoke":
                 return await self.revoke(actor, data.case_reference)
+            if data.verb == "disagree":
+                return await self.disagree(actor, data.case_reference)
             if data.check_id is None:
                 raise UnknownAction("no check named")
             if data.verb == "reconsider":
@@ -287,6 +293,16 @@ class ShareCheckAgent(ActivityHandler):
                 ),
             )
         )
+
+    async def disagree(self, actor: Actor, case_reference: str | None) -> Result:
+        """'disagree CASE-REF': start the professional disagreement route about that share."""
+        if not case_reference:
+            return DISAGREE_USAGE
+        try:
+            result = await self.runtime.followups.start_disagreement(actor, case_reference=case_reference)
+        except FollowUpNotFound as exc:
+            return PlainReply(Info(title="No disagreement started", lines=(str(exc),)))
+        return PlainReply(result.reply)
 
     async def answer_follow_up(self, actor: Actor, data: ActionData) -> Result:
         if data.follow_up_id is None or not data.choice:
@@ -395,8 +411,9 @@ class ShareCheckAgent(ActivityHandler):
             info = await self.admin(actor, command, team_of(activity))
             await turn_context.send_activity(card_activity(render_info(info, style)))
             return
-        case = parse_revoke(text)
-        verb = "revoke" if case is not None else parse_command(text) or "help"
+        typed = parse_case_command(text)
+        case = typed[1] if typed is not None else None
+        verb = typed[0] if typed is not None else parse_command(text) or "help"
         data = ActionData.model_validate({"sc_verb": verb, "case_reference": case[:200] if case else None})
         if not _is_personal(activity):
             await self._to_personal(turn_context, actor, data, style)

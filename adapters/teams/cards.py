@@ -24,6 +24,7 @@ from dialogs.messages import (
     PendingList,
     Prompt,
 )
+from dialogs.tokens import render_commands
 
 CARD_VERSION = "1.5"
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -368,7 +369,8 @@ def people(text: str, viewer: str | None = None) -> str:
         before = match.string[: match.start()]
         return phrase[0].upper() + phrase[1:] if _SENTENCE_END.search(before) else phrase
 
-    return _TOKEN.sub(word, text)
+    # a command is typed to the bot in the chat: say so, since Teams has no slash command
+    return render_commands(_TOKEN.sub(word, text), "Typing “{words}” to ShareCheck")
 
 
 def _follow_up_data(prompt: FollowUpPrompt, choice: str) -> dict[str, Any]:

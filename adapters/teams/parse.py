@@ -27,7 +27,10 @@ Verb = Literal[
     "digest",
     "reconsider",
     "revoke",
+    "disagree",
 ]
+CASE_COMMANDS: tuple[Verb, ...] = ("revoke", "disagree")
+"""Commands typed with a case reference after them."""
 COMMANDS: dict[str, Verb] = {
     "share-check": "start",
     "sharecheck": "start",
@@ -54,7 +57,7 @@ class ActionData(BaseModel):
     note: str | None = Field(default=None, max_length=NOTE_MAX * 2)
     """A follow-up answer's note: the card's input for the chosen answer (``sc_note_<choice>``)."""
     case_reference: str | None = Field(default=None, max_length=200)
-    """For 'revoke': the case whose receipt links to withdraw (typed, so checked by the service, not here)."""
+    """For 'revoke' and 'disagree': the case it is about (typed, so checked by the service, not here)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -134,19 +137,28 @@ def parse_command(text: str | None) -> Verb | None:
 _ENTRY = ("share-check", "sharecheck")
 
 
-def parse_revoke(text: str | None) -> str | None:
-    """'revoke CASE-REF' (also 'share-check revoke CASE-REF', as Slack users type it): the case reference.
+def parse_case_command(text: str | None) -> tuple[Verb, str] | None:
+    """'revoke CASE-REF' or 'disagree CASE-REF' (also after 'share-check', as Slack users type it): the verb
+    and the case reference.
 
-    '' when the command has no case reference (the caller shows how to use it); None if not this command.
+    The reference is '' when it is missing (the caller shows how to use it); None if not one of these commands.
     """
     if not text:
         return None
     words = text.split()
     if words and words[0].lower().lstrip("/") in _ENTRY:
         words = words[1:]
-    if not words or words[0].lower().lstrip("/").rstrip(":") != "revoke":
-        return None
-    return words[1].strip().rstrip(".,;") if len(words) > 1 else ""
+    verb = words[0].lower().lstrip("/").rstrip(":") if words else ""
+    for command in CASE_COMMANDS:
+        if verb == command:
+            return command, words[1].strip().rstrip(".,;") if len(words) > 1 else ""
+    return None
+
+
+def parse_revoke(text: str | None) -> str | None:
+    """'revoke CASE-REF': the case reference ('' if missing); None if not this command."""
+    parsed = parse_case_command(text)
+    return parsed[1] if parsed is not None and parsed[0] == "revoke" else None
 
 
 # --- admin commands ----------------------------------------------------------------------------

@@ -77,6 +77,8 @@ class CompletionExtras:
 
     covering_note_lines: tuple[str, ...] = ()
     """Appended to the covering note (the text the practitioner sends to the recipient)."""
+    case_note_lines: tuple[str, ...] = ()
+    """Appended to the case notes (for example the lead's advice given during the check)."""
     links: tuple[LinkView, ...] = ()
     next_steps: tuple[str, ...] = ()
 
@@ -418,9 +420,11 @@ def _with_extras(message: Message, extras: list[CompletionExtras]) -> Message:
     note = message.covering_note
     if note_lines:
         note = "\n".join([note, *note_lines]) if note else "\n".join(note_lines)
+    case_lines = [line for extra in extras for line in extra.case_note_lines]
     return message.model_copy(
         update={
             "covering_note": note,
+            "case_notes": "\n".join([message.case_notes, *case_lines]) if case_lines else message.case_notes,
             "links": (*message.links, *(link for extra in extras for link in extra.links)),
             "next_steps": (*message.next_steps, *(step for extra in extras for step in extra.next_steps)),
         }

@@ -24,7 +24,7 @@ from bot.clock import Clock
 from bot.db.models import Check, CheckEvent, FollowUp, OutboxMessage, PlatformUser
 from bot.followup_content import FollowUpContent, Question, followup_content
 from bot.packs import PackRegistry
-from bot.services.checks import Actor
+from bot.services.checks import Actor, CompletionExtras
 from bot.services.leads import LeadDirectory
 from bot.services.records import append_event
 from bot.settings import Settings
@@ -32,12 +32,14 @@ from bot.working_hours import WorkingHours, zone
 from dialogs.messages import ChoiceView, FollowUpPrompt, Info, Outbound, PendingItem
 from dialogs.record import RecordSnapshot, add_working_days, describe_recipient
 from dialogs.state import DialogState
+from dialogs.tokens import command_token
 
 log = logging.getLogger(__name__)
 
 OPEN_STATES = ("scheduled", "awaiting", "escalated")
 SCHEDULED_STATES = ("scheduled", "awaiting")
-PLATFORMS_WITH_DELIVERY = frozenset({"slack", "teams"})
+PLATFORMS_WITH_DELIVERY = frozenset({"slack", "teams", "console"})
+"""Where follow-ups can reach people: pushed by the scheduler, or collected from the console's inbox."""
 ESCALATING_KINDS = frozenset({"recipient_confirm", "sender_confirm"})
 """Kinds whose silence is escalated to the lead after SHARECHECK_ESCALATE_AFTER (the others are nudged only)."""
 ACTOR_SYSTEM = "sharecheck:scheduler"
@@ -91,9 +93,34 @@ class FollowUpService:
 
     async def on_check_completed(
         self, session: AsyncSession, check: Check, snapshot: RecordSnapshot, actor: Actor
-    ) -> None:
+    ) -> CompletionExtras | None:
+        advice = await self._advice_notes(session, check)
+        await self._schedule_confirmation(session, check, snapshot)
+        return CompletionExtras(case_note_lines=advice) if advice else None
+
+    async def _advice_notes(self, session: AsyncSession, check: Check) -> tuple[str, ...]:
+        """The lead's advice given during the check, for the case notes (the trail has it too)."""
+        advised = await session.scalars(
+            select(FollowUp)
+            .where(FollowUp.check_id == check.id, FollowUp.kind == "advice", FollowUp.state == "advised")
+            .order_by(FollowUp.created_at)
+        )
+        lines = []
+        for fu in advised:
+            details = fu.details or {}
+            at = datetime.fromisoformat(details["advised_at"]) if details.get("advised_at") else fu.updated_at
+            note = details.get("advice_note")
+            values = self._values(fu) | {
+                "advice": str(details.get("advice", "")),
+                "advised_on": f"{at:%d %b %Y %H:%M} UTC",
+                "note": f"“{note}”" if note else "",
+            }
+            lines.append(self.content.notices.advice_case_note.format(**values).rstrip())
+        return tuple(lines)
+
+    async def _schedule_confirmation(self, session: AsyncSession, check: Check, snapshot: RecordSnapshot) -> None:
         if check.platform not in PLATFORMS_WITH_DELIVERY:
-            return  # the console has nobody to message later; its summary says what to check by hand
+            return
         now = check.finished_at or self._clock.now()
         answers = {a.step_id: a.choices for a in snapshot.answers}
         kind: str | None = None
@@ -299,6 +326,7 @@ class FollowUpService:
             "method": str(details.get("method", "")),
             "shared_on": str(details.get("shared_on", "")),
             "question": str(details.get("question", "")),
+            "disagree_command": command_token(f"disagree {fu.case_reference}") if fu.case_reference else "",
             "reason": str(details.get("reason", "")),
             "receipt_hint": self.content.receipt.sender_hint.format(receipt_expires=details["receipt_expires"])
             if details.get("receipt_expires")
@@ -318,7 +346,7 @@ class FollowUpService:
         current = stages[stage - 1]
         return {"stage_name": current.name, "stage_what": current.what, "stage_due": str(details.get("stage_due", ""))}
 
-    async def offer_disagreement(self, session: AsyncSession, origin: FollowUp, now: datetime, reason: str) -> None:
+    async def offer_disagreement(self, session: AsyncSession, origin: FollowUp, now: datetime, reason: str) -> FollowUp:
         """After 'not received' or 'could not confirm': offer the sender the local escalation route."""
         fu = FollowUp(
             id=uuid.uuid4(),
@@ -342,32 +370,74 @@ class FollowUpService:
         await append_event(
             session, fu.check_id, "disagreement_offered", ACTOR_SYSTEM, now, {"follow_up": str(fu.id), "reason": reason}
         )
+        return fu
 
-    async def start_disagreement(self, actor: Actor, check_id: uuid.UUID) -> AnswerResult:
-        """The practitioner disagrees with how a share was handled: start the route from stage 1 now."""
+    async def start_disagreement(
+        self, actor: Actor, check_id: uuid.UUID | None = None, *, case_reference: str | None = None
+    ) -> AnswerResult:
+        """The practitioner disagrees with how a share was handled (for example the recipient's response):
+        start the local route at stage 1 now, for one of their checks or their latest share for a case.
+
+        A route already offered is started rather than offered again; one already under way is not restarted.
+        """
+        if check_id is None and not case_reference:
+            raise ValueError("Name the check or the case reference.")
         now = self._clock.now()
         async with self._sessions.begin() as session:
-            origin = await session.scalar(
-                select(FollowUp).where(
-                    FollowUp.check_id == check_id,
-                    FollowUp.platform == actor.platform,
-                    FollowUp.workspace_id == actor.workspace_id,
-                    FollowUp.sender_id == actor.user_id,
-                    FollowUp.kind.in_(ESCALATING_KINDS),
-                )
+            query = select(FollowUp).where(
+                FollowUp.platform == actor.platform,
+                FollowUp.workspace_id == actor.workspace_id,
+                FollowUp.sender_id == actor.user_id,
+                FollowUp.kind.in_(ESCALATING_KINDS),
             )
+            if check_id is not None:
+                query = query.where(FollowUp.check_id == check_id)
+            else:
+                query = query.where(FollowUp.case_reference == case_reference)
+            origin = await session.scalar(query.order_by(FollowUp.created_at.desc()).limit(1))
             if origin is None:
-                raise FollowUpNotFound("No follow-up of yours for that check.")
-            await self.offer_disagreement(session, origin, now, "the practitioner disagrees with the response")
-            fu = await session.scalar(
+                raise FollowUpNotFound(
+                    "You have no share with a follow-up for that case: the disagreement route starts from a share "
+                    "you recorded with ShareCheck."
+                )
+            route = await session.scalar(
                 select(FollowUp)
-                .where(FollowUp.check_id == check_id, FollowUp.kind == "disagreement")
+                .where(
+                    FollowUp.check_id == origin.check_id,
+                    FollowUp.kind == "disagreement",
+                    FollowUp.state.in_(OPEN_STATES),
+                )
                 .order_by(FollowUp.created_at.desc())
                 .limit(1)
+                .with_for_update()
             )
-            assert fu is not None
-            reply = await self._next_stage(session, fu, now, actor)
+            if route is not None and int((route.details or {}).get("stage", 0)) >= 1:
+                return AnswerResult(False, self._info(route, self.content.notices.disagreement_under_way))
+            if route is None:
+                route = await self.offer_disagreement(
+                    session, origin, now, "the practitioner disagrees with the response"
+                )
+            reply = await self._next_stage(session, route, now, actor)
         return AnswerResult(True, reply)
+
+    def open_prompts(self, follow_ups: list[FollowUp]) -> list[FollowUpPrompt]:
+        """The questions these follow-ups ask now, as the person asked would see them (a console's inbox)."""
+        return [self._prompt(fu, self._question(fu), nudge=fu.nudges > 0) for fu in follow_ups]
+
+    async def asked_of(self, actor: Actor) -> list[FollowUp]:
+        """Follow-ups put to this person and still open (asked, nudged or escalated), oldest first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(FollowUp)
+                .where(
+                    FollowUp.platform == actor.platform,
+                    FollowUp.workspace_id == actor.workspace_id,
+                    FollowUp.target_id == actor.user_id,
+                    FollowUp.state.in_(("awaiting", "escalated")),
+                )
+                .order_by(FollowUp.created_at)
+            )
+            return list(rows)
 
     async def _next_stage(self, session: AsyncSession, fu: FollowUp, now: datetime, actor: Actor) -> Info:
         notices = self.content.notices
@@ -554,12 +624,12 @@ class FollowUpService:
             if choice in ("understood", "confirmed"):
                 fu.state = "confirmed"
                 if fu.kind == "recipient_confirm":
-                    await self._notify_sender(session, fu, notices.confirmed.format(**values), now)
+                    await self._notify_sender(session, fu, notices.confirmed.format(**values), now, can_disagree=True)
                 else:
                     reply = notices.sender_confirmed
             elif choice == "clarification":
                 fu.state = "clarification"
-                await self._notify_sender(session, fu, notices.clarification.format(**values), now)
+                await self._notify_sender(session, fu, notices.clarification.format(**values), now, can_disagree=True)
             elif choice == "not_received":
                 fu.state = "not_received"
                 await self._notify_sender(session, fu, notices.not_received.format(**values), now)
@@ -580,8 +650,11 @@ class FollowUpService:
             elif fu.kind == "advice":
                 fu.state = "advised"
                 label = next(c.label for c in question.choices if c.id == choice)
+                # kept on the follow-up for the case notes when the check completes
+                fu.details = {**(fu.details or {}), "advice": label, "advice_note": note, "advised_at": now.isoformat()}
                 advice = notices.advice_given.format(**values | {"advice": label, "note": f"“{note}” " if note else ""})
-                await self._notify_sender(session, fu, advice, now)
+                title = notices.advice_title.format(**values)
+                await self._queue(session, fu, fu.sender_id, "notice", Info(title=title, lines=(advice,)), now)
                 await append_event(
                     session,
                     fu.check_id,
@@ -590,7 +663,10 @@ class FollowUpService:
                     now,
                     {"follow_up": str(fu.id), "advice": choice, **({"note": note} if note else {})},
                 )
-            return AnswerResult(True, self._info(fu, reply, note=note or ""))
+            info = self._info(fu, reply, note=note or "")
+            if fu.kind == "sender_confirm" and fu.state == "confirmed":
+                info = info.model_copy(update={"lines": (*info.lines, self._disagree_hint(fu))})
+            return AnswerResult(True, info)
 
     async def answer_from_receipt(
         self,
@@ -648,13 +724,13 @@ class FollowUpService:
         if choice == "understood":
             if open_:
                 fu.state = "confirmed"
-            await self._notify_sender(session, fu, wording.understood.format(**values), now)
+            await self._notify_sender(session, fu, wording.understood.format(**values), now, can_disagree=True)
         elif choice == "received":
-            await self._notify_sender(session, fu, wording.received.format(**values), now)
+            await self._notify_sender(session, fu, wording.received.format(**values), now, can_disagree=True)
         elif choice == "clarification":
             if open_:
                 fu.state = "clarification"
-            await self._notify_sender(session, fu, wording.clarification.format(**values), now)
+            await self._notify_sender(session, fu, wording.clarification.format(**values), now, can_disagree=True)
         else:
             if open_:
                 fu.state = "not_received"
@@ -669,9 +745,17 @@ class FollowUpService:
         await self._escalate(session, fu, now, reason, **extra)
         fu.state = state  # keep the answer as the state; the escalation is in the trail
 
-    async def _notify_sender(self, session: AsyncSession, fu: FollowUp, text: str, now: datetime) -> None:
-        title = self._question(fu).title.format(**self._values(fu))
-        await self._queue(session, fu, fu.sender_id, "notice", Info(title=title, lines=(text,)), now)
+    async def _notify_sender(
+        self, session: AsyncSession, fu: FollowUp, text: str, now: datetime, *, can_disagree: bool = False
+    ) -> None:
+        values = self._values(fu)
+        title = self._question(fu).title.format(**values)
+        lines = (text, self._disagree_hint(fu)) if can_disagree else (text,)
+        await self._queue(session, fu, fu.sender_id, "notice", Info(title=title, lines=lines), now)
+
+    def _disagree_hint(self, fu: FollowUp) -> str:
+        """How to start the disagreement route about a response, as a line under the response."""
+        return self.content.notices.disagreement_hint.format(**self._values(fu))
 
     # --- reading ------------------------------------------------------------------------
 

@@ -18,6 +18,8 @@ def help_message(pack: Pack, command: str, links: tuple[LinkView, ...] = ()) -> 
             f"`{sub}pending` lists what is still open for you.",
             f"`{sub}revoke CASE-REF` withdraws the receipt links you sent for that case (sent to the wrong person, "
             "say): the link then stops working.",
+            f"`{sub}disagree CASE-REF` starts the local professional disagreement route about a share you "
+            "recorded (for example, you disagree with the recipient's response).",
             f"`{sub}digest` (safeguarding leads) shows your team's digest now.",
             f"`{sub}help` shows this message.",
             "Someone in immediate danger? Call 999 or your local children's or adults' social care front door now. "

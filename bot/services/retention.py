@@ -204,6 +204,10 @@ async def _purge_check(session: AsyncSession, check: Check, pack: Pack | None, n
             details["recipient"] = GENERIC_RECIPIENT
             fu.details = details
             removed["follow_ups.recipient"] += 1
+        if details.get("advice_note"):  # the lead's typed line of advice
+            details["advice_note"] = None
+            fu.details = details
+            removed["follow_ups.advice_note"] += 1
 
     await session.execute(
         update(Check).where(Check.id == check.id).values(**values).execution_options(synchronize_session=False)

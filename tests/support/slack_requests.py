@@ -269,14 +269,23 @@ class Practitioner:
         await self.fake.wait_for(lambda: [m for m in self.fake.messages.values() if m.channel == self.dm])
         return self.check_message()
 
-    async def complete(self, pack: Pack, script: Mapping[str, str | tuple[str, ...] | Recipient] | None = None) -> int:
-        """Answer every step as the scripted or default answer, through the buttons and modals. Returns steps."""
+    async def complete(
+        self,
+        pack: Pack,
+        script: Mapping[str, str | tuple[str, ...] | Recipient] | None = None,
+        until: str | None = None,
+    ) -> int:
+        """Answer every step as the scripted or default answer, through the buttons and modals. Returns steps.
+
+        With ``until``, stop when that step is asked (without answering it)."""
         script = dict(script or {})
         script.setdefault("immediate_danger", "no")
         steps = 0
         while True:
             message = self.check_message()
             step_id, _ = step_of(message)
+            if step_id == until:
+                return steps
             step = pack.step(step_id)
             spec = script.get(step_id)
             steps += 1
