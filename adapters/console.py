@@ -20,6 +20,8 @@ from dialogs.state import Answer, Recipient
 from dialogs.tokens import render_commands
 
 WIDTH = 78
+ADVANCE_ROUNDS = 10
+"""Batches of due follow-ups the console advances before showing the inbox (the scheduler does the rest)."""
 COMMANDS = "Commands: 'back', 'cancel', 'help', 'urgent' (someone is in immediate danger), 'quit' (save and leave)."
 
 
@@ -186,9 +188,11 @@ class ConsoleInbox:
 
     async def run(self) -> bool:
         """Show and answer what is waiting; False if the person quit."""
-        # what has come due since they last looked (safe beside a running scheduler: rows are locked)
-        while await self.followups.advance_due() > 0:
-            pass
+        # what has come due since they last looked (safe beside a running scheduler: rows are locked);
+        # bounded, so a database with a large backlog still opens the inbox promptly
+        for _ in range(ADVANCE_ROUNDS):
+            if await self.followups.advance_due() == 0:
+                break
         notices = await self.inbox.collect(self.actor)
         asked = self.followups.open_prompts(await self.followups.asked_of(self.actor))
         if not notices and not asked:
