@@ -66,6 +66,13 @@ def user_token(user_id: str) -> str:
     return "{user:" + user_id + "}"
 
 
+def _disagree_command(case_reference: str | None) -> str:
+    try:
+        return command_token(f"disagree {case_reference}") if case_reference else ""
+    except ValueError:  # not a reference a command can carry: say it in words instead
+        return "The 'disagree' command (see help)"
+
+
 def _plain(text: str) -> str:
     # typed notes must not smuggle {user:...} tokens into a message
     return text.replace("{", "(").replace("}", ")")
@@ -326,7 +333,7 @@ class FollowUpService:
             "method": str(details.get("method", "")),
             "shared_on": str(details.get("shared_on", "")),
             "question": str(details.get("question", "")),
-            "disagree_command": command_token(f"disagree {fu.case_reference}") if fu.case_reference else "",
+            "disagree_command": _disagree_command(fu.case_reference),
             "reason": str(details.get("reason", "")),
             "receipt_hint": self.content.receipt.sender_hint.format(receipt_expires=details["receipt_expires"])
             if details.get("receipt_expires")
@@ -394,7 +401,8 @@ class FollowUpService:
                 query = query.where(FollowUp.check_id == check_id)
             else:
                 query = query.where(FollowUp.case_reference == case_reference)
-            origin = await session.scalar(query.order_by(FollowUp.created_at.desc()).limit(1))
+            # locked, so two 'disagree' commands at once start one route, not two
+            origin = await session.scalar(query.order_by(FollowUp.created_at.desc()).limit(1).with_for_update())
             if origin is None:
                 raise FollowUpNotFound(
                     "You have no share with a follow-up for that case: the disagreement route starts from a share "
