@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from string import Formatter
 
 from pydantic import BaseModel, ConfigDict
@@ -91,8 +92,13 @@ class RecordSnapshot(BaseModel):
 def display_answer(step: Step, value: AnswerValue) -> str:
     if value.recipient is not None:
         return describe_recipient(value.recipient)
-    if value.choices:
-        return "; ".join(c.label for c in step.effective_choices() if c.id in value.choices)
+    choices = value.choices
+    if len(choices) == 1:
+        # the common case, by the step's id index rather than a scan of its choices
+        choice = step.choice(choices[0])
+        return choice.label if choice is not None else ""
+    if choices:
+        return "; ".join(c.label for c in step.effective_choices() if c.id in choices)
     return value.text or "(left blank)"
 
 
@@ -114,7 +120,7 @@ def build_snapshot(pack: Pack, state: DialogState) -> RecordSnapshot:
         step = pack.step(sid)
         if step.kind is AnswerKind.NOTICE:
             continue
-        unsure = any((c := step.choice(cid)) is not None and c.unsure for cid in value.choices)
+        unsure = bool(value.choices) and any((c := step.choice(cid)) is not None and c.unsure for cid in value.choices)
         shown = display_answer(step, value)
         answered.append(
             AnsweredStep(
@@ -212,10 +218,15 @@ def covering_note(pack: Pack, state: DialogState, snap: RecordSnapshot) -> str |
             (given := answers.get(c.step)) is not None and set(c.any_of) & set(given.choices) for c in line.when
         ):
             continue
-        names = [name for _, name, _, _ in Formatter().parse(line.text) if name]
-        if all(name in values for name in names):
+        if all(name in values for name in _template_fields(line.text)):
             lines.append(line.text.format(**values))
     return "\n".join(lines)
+
+
+@cache
+def _template_fields(text: str) -> tuple[str, ...]:
+    """The fields a covering-note line names, parsed once per line of the (fixed) pack text."""
+    return tuple(name for _, name, _, _ in Formatter().parse(text) if name)
 
 
 def add_working_days(start: datetime, days: int) -> datetime:
