@@ -338,8 +338,18 @@ class Engine:
     ) -> AnswerValue:
         kind = step.kind
         if kind in CHOICE_KINDS:
-            options = self.visible_choices(step, state_answers)
             chosen = answer.choices
+            # the usual answer, one button on a step that offers all its choices: it is valid when it is
+            # one of them, with nothing to combine, dedupe or reorder (the checks below, in short)
+            if (
+                len(chosen) == 1
+                and answer.text is None
+                and answer.recipient is None
+                and not step.conditional
+                and step.choice(chosen[0]) is not None
+            ):
+                return evolve(self._choice_value, {"choices": chosen, "at": now})
+            options = self.visible_choices(step, state_answers)
             if answer.text is not None or answer.recipient is not None or not chosen:
                 raise InvalidAnswer(f"Please pick one of the options: {_listed(options)}.")
             if any(step.choice(c) is None for c in chosen):

@@ -170,9 +170,8 @@ def build_completion(pack: Pack, state: DialogState, links: Sequence[LinkView] =
     next_steps = tuple(s for o in outcomes for s in o.next_steps)
     titles = pack.rule_titles()
     unsure = tuple(titles[r] for r in snap.unsure_rules)
-    lines = tuple(
-        SummaryLine(label=FIELD_LABELS.get(f, f), value=snap.fields[f]) for f in FIELD_LABELS if f in snap.fields
-    )
+    fields = snap.fields
+    lines = tuple(SummaryLine(label=label, value=fields[f]) for f, label in FIELD_LABELS.items() if f in fields)
     when = state.updated_at.strftime("%Y-%m-%d %H:%M UTC")
     notes = [
         "Information-sharing decision (recorded with ShareCheck)",
@@ -184,7 +183,7 @@ def build_completion(pack: Pack, state: DialogState, links: Sequence[LinkView] =
         notes.append("Unsure about: " + "; ".join(unsure))
     if next_steps:
         notes.append("Next steps: " + " ".join(next_steps))
-    note = covering_note(pack, state, snap)
+    note = covering_note(pack, state, snap, answers)
     return Completion(
         pack_title=pack.title,
         decision=snap.decision,
@@ -202,12 +201,18 @@ def build_completion(pack: Pack, state: DialogState, links: Sequence[LinkView] =
     )
 
 
-def covering_note(pack: Pack, state: DialogState, snap: RecordSnapshot) -> str | None:
-    """The recipient's covering note for a 'share' decision (None otherwise)."""
+def covering_note(
+    pack: Pack, state: DialogState, snap: RecordSnapshot, answers: dict[str, AnswerValue] | None = None
+) -> str | None:
+    """The recipient's covering note for a 'share' decision (None otherwise).
+
+    ``answers`` is ``state.path_answers()``, passed in where the caller already has it.
+    """
     template = pack.covering_note
     if template is None or snap.decision != "share":
         return None
-    answers = state.path_answers()
+    if answers is None:
+        answers = state.path_answers()
     values = dict(snap.fields)
     values["confirm_by"] = add_working_days(state.updated_at, template.confirm_within_working_days).strftime(
         "%A %d %B %Y"
