@@ -71,10 +71,12 @@ def main() -> None:
     run_engine(engine, answers, 50)  # warm up
     engine_rates = [run_engine(engine, answers, CHECKS_PER_ROUND) for _ in range(ROUNDS)]
     base_rates = [run_baseline(engine, answers, CHECKS_PER_ROUND) for _ in range(ROUNDS)]
+    # the machine is shared: the median is the typical figure, the best what the code can do unhindered
     rate = statistics.median(engine_rates)
     base = statistics.median(base_rates)
     per_check_ms = 1000 / rate
     print(f"engine: {rate:,.0f} complete checks/s ({len(answers)} answers each, {per_check_ms:.2f} ms per check)")
+    print(f"  rounds of {CHECKS_PER_ROUND}: best {max(engine_rates):,.0f}, worst {min(engine_rates):,.0f}")
     print(f"baseline (state copies only): {base:,.0f} checks/s; engine/baseline = {rate / base:.2f}")
     print(f"target: over 2,000 checks/s -> {'met' if rate > 2000 else 'MISSED'}")
     print(
@@ -82,6 +84,7 @@ def main() -> None:
             {
                 "bench": "engine",
                 "checks_per_s": round(rate),
+                "best_checks_per_s": round(max(engine_rates)),
                 "ms_per_check": round(per_check_ms, 3),
                 "answers_per_check": len(answers),
                 "baseline_checks_per_s": round(base),
