@@ -78,7 +78,10 @@ def teams_step(r: dict[str, Any]) -> list[Row]:
 def engine(r: dict[str, Any]) -> list[Row]:
     rate = _num(r["checks_per_s"])
     ratio = _x(_num(r["ratio"])) + " of state copies only"
-    return [Row("engine", "engine alone", f"{rate:,.0f} checks/s", "> 2,000 checks/s", rate > 2000, ratio)]
+    value = f"{rate:,.0f} checks/s"
+    if "best_checks_per_s" in r:
+        value += f" (best {_num(r['best_checks_per_s']):,.0f})"
+    return [Row("engine", "engine alone", value, "> 2,000 checks/s", rate > 2000, ratio)]
 
 
 def whole_check(r: dict[str, Any]) -> list[Row]:
@@ -86,9 +89,9 @@ def whole_check(r: dict[str, Any]) -> list[Row]:
     rows = []
     for platform in ("slack", "teams"):
         rate = _num(r[f"{platform}_checks_per_s"])
-        rows.append(
-            Row("whole_check", f"{platform} over HTTP", f"{rate:.1f} checks/s", "(no target)", None, _x(rate / eng))
-        )
+        # a whole stack is hundreds of times slower than the engine alone: say 1/N rather than 0.00x
+        ratio = f"1/{eng / rate:,.0f} of engine alone"
+        rows.append(Row("whole_check", f"{platform} over HTTP", f"{rate:.1f} checks/s", "(no target)", None, ratio))
     return [*rows, Row("whole_check", "engine alone (reference)", f"{eng:,.0f} checks/s", "(no target)", None, "")]
 
 
