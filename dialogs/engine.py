@@ -10,7 +10,7 @@ from datetime import UTC, datetime, time
 
 from pydantic import ValidationError
 
-from dialogs.content import CHOICE_KINDS, END, AnswerKind, Choice, Citation, Pack, Step, holds
+from dialogs.content import CHOICE_KINDS, END, AnswerKind, Choice, Citation, Pack, Step, holds, successors
 from dialogs.evolve import evolve
 from dialogs.messages import (
     Cancelled,
@@ -26,7 +26,7 @@ from dialogs.messages import (
     Prompt,
 )
 from dialogs.personal_data import find_identifiers, warning_text
-from dialogs.record import build_completion, display_answer
+from dialogs.record import AnsweredMemo, build_completion, display_answer
 from dialogs.state import Answer, AnswerValue, DialogState, Recipient, Status
 
 CASE_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.:#-]{1,39}$")
@@ -73,8 +73,9 @@ class Engine:
         self.pack = pack
         self.links = tuple(links)
         self._templates: dict[str, Prompt] = {}
-        self._tested = tuple(sorted({c.step for s in pack.steps for b in s.branches for c in b.when}))
+        self._tested = _tested_ahead(pack)
         self._remaining: dict[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], int] = {}
+        """Steps to the end from a step, by that step and the answers its way on depends on."""
         # Per-answer lookups precomputed from the (frozen, validated) pack, so a turn does not
         # rescan every choice of the step for its myth or its goto.
         self._myths_of = {s.id: tuple((c.id, c.myth) for c in s.effective_choices() if c.myth) for s in pack.steps}
@@ -83,6 +84,7 @@ class Engine:
         self._progress_views: dict[tuple[int, int], Progress] = {}
         self._myth_views: dict[str, MythView] = {}
         self._choice_views: dict[str, dict[str, ChoiceView]] = {}
+        self._answered: AnsweredMemo = {}
         # Choice answers are pack ids and the caller's datetime: copying a validated value with
         # them swapped in gives the AnswerValue validation would, at less than half the cost.
         self._choice_value = AnswerValue(choices=(), at=datetime(2000, 1, 1, tzinfo=UTC))
@@ -195,7 +197,7 @@ class Engine:
         if state.status is Status.CANCELLED:
             return Cancelled()
         if state.status is Status.COMPLETED:
-            return build_completion(self.pack, state, self.links)
+            return build_completion(self.pack, state, self.links, self._answered)
         assert state.step is not None
         step = self.pack.step(state.step)
         previous = state.answers.get(step.id)
@@ -274,7 +276,7 @@ class Engine:
         if state.step is None:
             return self._progress_view(done, done)
         # the way ahead depends only on the current step and the answers that branches test
-        key = (state.step, tuple([(sid, answers[sid].choices) for sid in self._tested if sid in answers]))
+        key = (state.step, tuple([(sid, answers[sid].choices) for sid in self._tested[state.step] if sid in answers]))
         remaining = self._remaining.get(key)
         if remaining is None:
             remaining = 0
@@ -404,6 +406,29 @@ class Engine:
         if kind is AnswerKind.DATETIME:
             return AnswerValue(text=parse_when(text, now).isoformat(timespec="minutes"), at=now)
         raise InvalidAnswer("This question cannot take that answer.")  # pragma: no cover
+
+
+def _tested_ahead(pack: Pack) -> dict[str, tuple[str, ...]]:
+    """For each step, the steps whose answers a branch on some way on from it tests.
+
+    The progress count's walk from a step only reads those answers, so they alone key its cache: near
+    the end of the check that is few or none, and the key is cheaper to build on every answer.
+    """
+    ahead: dict[str, tuple[str, ...]] = {}
+    for step in pack.steps:
+        seen: set[str] = set()
+        todo = [step.id]
+        tested: set[str] = set()
+        while todo:
+            sid = todo.pop()
+            if sid == END or sid in seen:
+                continue
+            seen.add(sid)
+            here = pack.step(sid)
+            tested.update(c.step for b in here.branches for c in b.when)
+            todo.extend(successors(here))
+        ahead[step.id] = tuple(sorted(tested))
+    return ahead
 
 
 def _copy(state: DialogState) -> DialogState:

@@ -108,8 +108,23 @@ def describe_recipient(recipient: Recipient) -> str:
     return f"{recipient.role}, {recipient.organisation}"
 
 
-def build_snapshot(pack: Pack, state: DialogState) -> RecordSnapshot:
-    answers = state.path_answers()
+AnsweredMemo = dict[tuple[str, tuple[str, ...]], tuple[AnsweredStep, str, bool]]
+"""A choice answer's record line, display text and 'unsure' flag by (step id, choices), for one pack.
+
+Those depend only on the pack's step and the choices, so an engine keeps one memo for its pack and
+builds each distinct line once (the frozen AnsweredStep is shared between records)."""
+
+
+def build_snapshot(
+    pack: Pack,
+    state: DialogState,
+    memo: AnsweredMemo | None = None,
+    answers: dict[str, AnswerValue] | None = None,
+) -> RecordSnapshot:
+    """``memo`` (see AnsweredMemo) must only ever be used with this ``pack``; ``answers`` is
+    ``state.path_answers()``, passed in where the caller already has it."""
+    if answers is None:
+        answers = state.path_answers()
     answered: list[AnsweredStep] = []
     fields: dict[str, str] = {}
     decision = None
@@ -120,10 +135,16 @@ def build_snapshot(pack: Pack, state: DialogState) -> RecordSnapshot:
         step = pack.step(sid)
         if step.kind is AnswerKind.NOTICE:
             continue
-        unsure = bool(value.choices) and any((c := step.choice(cid)) is not None and c.unsure for cid in value.choices)
-        shown = display_answer(step, value)
-        answered.append(
-            AnsweredStep(
+        key = (sid, value.choices) if memo is not None and value.choices and value.recipient is None else None
+        known = memo.get(key) if memo is not None and key is not None else None
+        if known is not None:
+            line, shown, unsure = known
+        else:
+            unsure = bool(value.choices) and any(
+                (c := step.choice(cid)) is not None and c.unsure for cid in value.choices
+            )
+            shown = display_answer(step, value)
+            line = AnsweredStep(
                 step_id=sid,
                 title=step.title,
                 question=step.question,
@@ -132,7 +153,9 @@ def build_snapshot(pack: Pack, state: DialogState) -> RecordSnapshot:
                 field=step.field,
                 unsure=unsure,
             )
-        )
+            if memo is not None and key is not None:
+                memo[key] = (line, shown, unsure)
+        answered.append(line)
         if step.field:
             fields[step.field] = shown if step.field not in fields else f"{fields[step.field]}; {shown}"
             if step.field == "decision":
@@ -162,9 +185,11 @@ def build_snapshot(pack: Pack, state: DialogState) -> RecordSnapshot:
     )
 
 
-def build_completion(pack: Pack, state: DialogState, links: Sequence[LinkView] = ()) -> Completion:
-    snap = build_snapshot(pack, state)
+def build_completion(
+    pack: Pack, state: DialogState, links: Sequence[LinkView] = (), memo: AnsweredMemo | None = None
+) -> Completion:
     answers = state.path_answers()
+    snap = build_snapshot(pack, state, memo, answers)
     outcomes = [o for o in pack.outcomes if o.decision == snap.decision and holds(o.when, answers)]
     label = outcomes[0].label if outcomes else snap.decision
     next_steps = tuple(s for o in outcomes for s in o.next_steps)
