@@ -16,7 +16,7 @@ from dialogs.engine import Engine
 from dialogs.state import Answer, Status
 from tests.support.flows import default_answer
 
-ROUNDS = 5
+ROUNDS = 7
 CHECKS_PER_ROUND = 400
 
 
@@ -37,15 +37,24 @@ def script(engine: Engine) -> list[Answer]:
 
 
 def run_engine(engine: Engine, answers: list[Answer], n: int) -> float:
+    return run_engine_timed(engine, answers, n)[0]
+
+
+def run_engine_timed(engine: Engine, answers: list[Answer], n: int) -> tuple[float, float]:
+    """Checks per second of wall time, and per second of this thread's CPU time.
+
+    Other work on a shared machine takes the CPU away in the middle of a round: wall time counts that,
+    CPU time does not, so the second figure is the steadier one to compare code changes by.
+    """
     now = datetime(2026, 11, 24, 10, tzinfo=UTC)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.thread_time()
     for _ in range(n):
         turn = engine.start(now)
         for answer in answers:
             turn = engine.answer(turn.state, answer, now)
         assert turn.state.status is Status.COMPLETED
         turn.state.model_dump_json()  # what the service stores
-    return n / (time.perf_counter() - started)
+    return n / (time.perf_counter() - started), n / (time.thread_time() - cpu)
 
 
 def run_baseline(engine: Engine, answers: list[Answer], n: int) -> float:
@@ -69,12 +78,24 @@ def main() -> None:
     engine = Engine(load_pack("children-england-2024"))
     answers = script(engine)
     run_engine(engine, answers, 50)  # warm up
-    engine_rates = [run_engine(engine, answers, CHECKS_PER_ROUND) for _ in range(ROUNDS)]
-    base_rates = [run_baseline(engine, answers, CHECKS_PER_ROUND) for _ in range(ROUNDS)]
+    engine_rates: list[float] = []
+    cpu_rates: list[float] = []
+    base_rates: list[float] = []
+    for _ in range(ROUNDS):
+        # engine and baseline rounds alternate, so a burst of load elsewhere hits both alike
+        wall, cpu = run_engine_timed(engine, answers, CHECKS_PER_ROUND)
+        engine_rates.append(wall)
+        cpu_rates.append(cpu)
+        base_rates.append(run_baseline(engine, answers, CHECKS_PER_ROUND))
+    # the machine is shared: the median is the typical figure, the best what the code can do unhindered
     rate = statistics.median(engine_rates)
     base = statistics.median(base_rates)
     per_check_ms = 1000 / rate
     print(f"engine: {rate:,.0f} complete checks/s ({len(answers)} answers each, {per_check_ms:.2f} ms per check)")
+    print(
+        f"  rounds of {CHECKS_PER_ROUND}: best {max(engine_rates):,.0f}, worst {min(engine_rates):,.0f}; "
+        f"per CPU second {statistics.median(cpu_rates):,.0f}"
+    )
     print(f"baseline (state copies only): {base:,.0f} checks/s; engine/baseline = {rate / base:.2f}")
     print(f"target: over 2,000 checks/s -> {'met' if rate > 2000 else 'MISSED'}")
     print(
@@ -82,6 +103,8 @@ def main() -> None:
             {
                 "bench": "engine",
                 "checks_per_s": round(rate),
+                "best_checks_per_s": round(max(engine_rates)),
+                "cpu_checks_per_s": round(statistics.median(cpu_rates)),
                 "ms_per_check": round(per_check_ms, 3),
                 "answers_per_check": len(answers),
                 "baseline_checks_per_s": round(base),

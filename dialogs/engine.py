@@ -10,7 +10,8 @@ from datetime import UTC, datetime, time
 
 from pydantic import ValidationError
 
-from dialogs.content import END, AnswerKind, Choice, Citation, Pack, Step, holds
+from dialogs.content import CHOICE_KINDS, END, AnswerKind, Choice, Citation, Pack, Step, holds, successors
+from dialogs.evolve import evolve
 from dialogs.messages import (
     Cancelled,
     ChoiceView,
@@ -25,7 +26,7 @@ from dialogs.messages import (
     Prompt,
 )
 from dialogs.personal_data import find_identifiers, warning_text
-from dialogs.record import build_completion, display_answer
+from dialogs.record import AnsweredMemo, build_completion, display_answer
 from dialogs.state import Answer, AnswerValue, DialogState, Recipient, Status
 
 CASE_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.:#-]{1,39}$")
@@ -72,8 +73,21 @@ class Engine:
         self.pack = pack
         self.links = tuple(links)
         self._templates: dict[str, Prompt] = {}
-        self._tested = tuple(sorted({c.step for s in pack.steps for b in s.branches for c in b.when}))
+        self._tested = _tested_ahead(pack)
         self._remaining: dict[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], int] = {}
+        """Steps to the end from a step, by that step and the answers its way on depends on."""
+        # Per-answer lookups precomputed from the (frozen, validated) pack, so a turn does not
+        # rescan every choice of the step for its myth or its goto.
+        self._myths_of = {s.id: tuple((c.id, c.myth) for c in s.effective_choices() if c.myth) for s in pack.steps}
+        self._gotos = {s.id: tuple((c.id, c.goto) for c in s.effective_choices() if c.goto) for s in pack.steps}
+        # Frozen messages that recur turn after turn are built once and shared.
+        self._progress_views: dict[tuple[int, int], Progress] = {}
+        self._myth_views: dict[str, MythView] = {}
+        self._choice_views: dict[str, dict[str, ChoiceView]] = {}
+        self._answered: AnsweredMemo = {}
+        # Choice answers are pack ids and the caller's datetime: copying a validated value with
+        # them swapped in gives the AnswerValue validation would, at less than half the cost.
+        self._choice_value = AnswerValue(choices=(), at=datetime(2000, 1, 1, tzinfo=UTC))
 
     # --- moving through the check -------------------------------------------------------
 
@@ -98,13 +112,15 @@ class Engine:
         path[step.id] = value  # the path now includes this answer (its step joins the history)
         answers = dict(state.answers)
         answers[step.id] = value
-        myths = [c.myth for c in step.effective_choices() if c.id in value.choices and c.myth]
+        chosen = value.choices
+        myths = [m for cid, m in self._myths_of[step.id] if cid in chosen] if chosen else []
+        shown = state.myths_shown
         target = self._next(step, path)
         update: dict[str, object] = {
             "answers": answers,
             "history": [*state.history, step.id],
             "show_myths": myths,
-            "myths_shown": [*state.myths_shown, *(m for m in myths if m not in state.myths_shown)],
+            "myths_shown": [*shown, *(m for m in myths if m not in shown)] if myths else list(shown),
             "revision": state.revision + 1,
             "updated_at": now,
         }
@@ -112,7 +128,7 @@ class Engine:
             update |= {"status": Status.COMPLETED, "step": None}
         else:
             update |= {"step": target, "urgent": state.urgent or target == self.pack.urgent_step}
-        new = state.model_copy(update=update)
+        new = evolve(state, update)
         return Turn(new, self._view(new, path))
 
     def back(self, state: DialogState, now: datetime) -> Turn:
@@ -181,7 +197,7 @@ class Engine:
         if state.status is Status.CANCELLED:
             return Cancelled()
         if state.status is Status.COMPLETED:
-            return build_completion(self.pack, state, self.links)
+            return build_completion(self.pack, state, self.links, self._answered)
         assert state.step is not None
         step = self.pack.step(state.step)
         previous = state.answers.get(step.id)
@@ -200,14 +216,15 @@ class Engine:
         if previous is not None:
             input_update["previous"] = display_answer(step, previous)
         if step.conditional:
-            input_update["choices"] = tuple(
-                ChoiceView(id=c.id, label=c.label, style=c.style) for c in self.visible_choices(step, path)
-            )
+            views = self._choice_views.get(step.id)
+            if views is None:
+                views = self._choice_views[step.id] = {v.id: v for v in template.input.choices}
+            input_update["choices"] = tuple(views[c.id] for c in self.visible_choices(step, path))
         if input_update:
-            update["input"] = template.input.model_copy(update=input_update)
+            update["input"] = evolve(template.input, input_update)
         if state.show_myths:
             update["myths"] = tuple(self._myth(m) for m in state.show_myths)
-        return template.model_copy(update=update)
+        return evolve(template, update)
 
     def visible_choices(self, step: Step, answers: dict[str, AnswerValue]) -> tuple[Choice, ...]:
         """The choices offered now: conditional ones only when their conditions hold."""
@@ -216,8 +233,12 @@ class Engine:
         return tuple(c for c in step.effective_choices() if holds(c.when, answers))
 
     def _myth(self, myth_id: str) -> MythView:
-        myth = self.pack.myth(myth_id)
-        return MythView(title=myth.title, text=myth.text, citation=self._citation(myth.cite))
+        view = self._myth_views.get(myth_id)
+        if view is None:
+            myth = self.pack.myth(myth_id)
+            view = MythView(title=myth.title, text=myth.text, citation=self._citation(myth.cite))
+            self._myth_views[myth_id] = view
+        return view
 
     def _template(self, step: Step) -> Prompt:
         """The parts of a step's prompt that never change, built once per step."""
@@ -253,9 +274,9 @@ class Engine:
     def _progress(self, state: DialogState, answers: dict[str, AnswerValue]) -> Progress:
         done = len(state.history)
         if state.step is None:
-            return Progress(current=done, total=done)
+            return self._progress_view(done, done)
         # the way ahead depends only on the current step and the answers that branches test
-        key = (state.step, tuple((sid, answers[sid].choices) for sid in self._tested if sid in answers))
+        key = (state.step, tuple([(sid, answers[sid].choices) for sid in self._tested[state.step] if sid in answers]))
         remaining = self._remaining.get(key)
         if remaining is None:
             remaining = 0
@@ -266,7 +287,14 @@ class Engine:
                 remaining += 1
                 sid = self._predict(self.pack.step(sid), answers)
             self._remaining[key] = remaining
-        return Progress(current=done + 1, total=done + remaining)
+        return self._progress_view(done + 1, done + remaining)
+
+    def _progress_view(self, current: int, total: int) -> Progress:
+        # a check has a few dozen distinct (current, total) pairs: share one frozen object for each
+        view = self._progress_views.get((current, total))
+        if view is None:
+            view = self._progress_views[(current, total)] = Progress(current=current, total=total)
+        return view
 
     # --- internals -----------------------------------------------------------------------
 
@@ -287,9 +315,9 @@ class Engine:
 
     def _next(self, step: Step, answers: dict[str, AnswerValue]) -> str:
         chosen = answers[step.id].choices
-        for choice in step.effective_choices():
-            if choice.id in chosen and choice.goto:
-                return choice.goto
+        for choice_id, goto in self._gotos[step.id]:
+            if choice_id in chosen:
+                return goto
         for branch in step.branches:
             if holds(branch.when, answers):
                 return branch.goto
@@ -311,24 +339,39 @@ class Engine:
         self, step: Step, answer: Answer, now: datetime, state_answers: dict[str, AnswerValue]
     ) -> AnswerValue:
         kind = step.kind
-        if kind in (AnswerKind.SINGLE_CHOICE, AnswerKind.MULTI_CHOICE, AnswerKind.YES_NO_UNSURE, AnswerKind.NOTICE):
+        if kind in CHOICE_KINDS:
+            chosen = answer.choices
+            # the usual answer, one button on a step that offers all its choices: it is valid when it is
+            # one of them, with nothing to combine, dedupe or reorder (the checks below, in short)
+            if (
+                len(chosen) == 1
+                and answer.text is None
+                and answer.recipient is None
+                and not step.conditional
+                and step.choice(chosen[0]) is not None
+            ):
+                return evolve(self._choice_value, {"choices": chosen, "at": now})
             options = self.visible_choices(step, state_answers)
-            listed = ", ".join(f"'{c.label}'" for c in options)
-            if answer.text is not None or answer.recipient is not None or not answer.choices:
-                raise InvalidAnswer(f"Please pick one of the options: {listed}.")
-            unknown = [c for c in answer.choices if step.choice(c) is None]
-            if unknown:
-                raise InvalidAnswer(f"That is not one of the options here. Please pick from: {listed}.")
-            if kind is not AnswerKind.MULTI_CHOICE and len(answer.choices) != 1:
+            if answer.text is not None or answer.recipient is not None or not chosen:
+                raise InvalidAnswer(f"Please pick one of the options: {_listed(options)}.")
+            if any(step.choice(c) is None for c in chosen):
+                raise InvalidAnswer(f"That is not one of the options here. Please pick from: {_listed(options)}.")
+            if kind is not AnswerKind.MULTI_CHOICE and len(chosen) != 1:
                 raise InvalidAnswer("Please pick just one option.")
-            unknown_now = [c for c in answer.choices if c not in {o.id for o in options}]
-            if unknown_now:
-                raise InvalidAnswer(f"That is not one of the options here. Please pick from: {listed}.")
-            exclusive = [o for o in options if o.exclusive and o.id in answer.choices]
-            if exclusive and len(set(answer.choices)) > 1:
-                raise InvalidAnswer(f"'{exclusive[0].label}' cannot be combined with other options.")
-            ordered = tuple(c.id for c in options if c.id in answer.choices)  # dedupe, pack order
-            return AnswerValue(choices=ordered, at=now)
+            # every choice of an unconditional step is on offer, and all were just found known
+            if step.conditional:
+                offered = {o.id for o in options}
+                if any(c not in offered for c in chosen):
+                    raise InvalidAnswer(f"That is not one of the options here. Please pick from: {_listed(options)}.")
+            ordered: tuple[str, ...]
+            if len(chosen) == 1:
+                ordered = chosen  # one known, offered choice: nothing to combine, dedupe or reorder
+            else:
+                exclusive = [o for o in options if o.exclusive and o.id in chosen]
+                if exclusive and len(set(chosen)) > 1:
+                    raise InvalidAnswer(f"'{exclusive[0].label}' cannot be combined with other options.")
+                ordered = tuple(c.id for c in options if c.id in chosen)  # dedupe, pack order
+            return evolve(self._choice_value, {"choices": ordered, "at": now})
         if answer.choices:
             raise InvalidAnswer("This question needs a typed answer, not an option.")
         if kind is AnswerKind.RECIPIENT:
@@ -365,9 +408,37 @@ class Engine:
         raise InvalidAnswer("This question cannot take that answer.")  # pragma: no cover
 
 
+def _tested_ahead(pack: Pack) -> dict[str, tuple[str, ...]]:
+    """For each step, the steps whose answers a branch on some way on from it tests.
+
+    The progress count's walk from a step only reads those answers, so they alone key its cache: near
+    the end of the check that is few or none, and the key is cheaper to build on every answer.
+    """
+    ahead: dict[str, tuple[str, ...]] = {}
+    for step in pack.steps:
+        seen: set[str] = set()
+        todo = [step.id]
+        tested: set[str] = set()
+        while todo:
+            sid = todo.pop()
+            if sid == END or sid in seen:
+                continue
+            seen.add(sid)
+            here = pack.step(sid)
+            tested.update(c.step for b in here.branches for c in b.when)
+            todo.extend(successors(here))
+        ahead[step.id] = tuple(sorted(tested))
+    return ahead
+
+
 def _copy(state: DialogState) -> DialogState:
     """A copy safe to change: new containers, shared (frozen) answer values. Much cheaper than deep copy."""
-    return state.model_copy(update={"history": list(state.history), "answers": dict(state.answers)})
+    return evolve(state, {"history": list(state.history), "answers": dict(state.answers)})
+
+
+def _listed(options: Sequence[Choice]) -> str:
+    """The options as the refusal messages name them (built only when an answer is refused)."""
+    return ", ".join(f"'{c.label}'" for c in options)
 
 
 def clean_text(text: str | None) -> str:

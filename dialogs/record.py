@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from string import Formatter
 
 from pydantic import BaseModel, ConfigDict
@@ -91,8 +92,13 @@ class RecordSnapshot(BaseModel):
 def display_answer(step: Step, value: AnswerValue) -> str:
     if value.recipient is not None:
         return describe_recipient(value.recipient)
-    if value.choices:
-        return "; ".join(c.label for c in step.effective_choices() if c.id in value.choices)
+    choices = value.choices
+    if len(choices) == 1:
+        # the common case, by the step's id index rather than a scan of its choices
+        choice = step.choice(choices[0])
+        return choice.label if choice is not None else ""
+    if choices:
+        return "; ".join(c.label for c in step.effective_choices() if c.id in choices)
     return value.text or "(left blank)"
 
 
@@ -102,8 +108,23 @@ def describe_recipient(recipient: Recipient) -> str:
     return f"{recipient.role}, {recipient.organisation}"
 
 
-def build_snapshot(pack: Pack, state: DialogState) -> RecordSnapshot:
-    answers = state.path_answers()
+AnsweredMemo = dict[tuple[str, tuple[str, ...]], tuple[AnsweredStep, str, bool]]
+"""A choice answer's record line, display text and 'unsure' flag by (step id, choices), for one pack.
+
+Those depend only on the pack's step and the choices, so an engine keeps one memo for its pack and
+builds each distinct line once (the frozen AnsweredStep is shared between records)."""
+
+
+def build_snapshot(
+    pack: Pack,
+    state: DialogState,
+    memo: AnsweredMemo | None = None,
+    answers: dict[str, AnswerValue] | None = None,
+) -> RecordSnapshot:
+    """``memo`` (see AnsweredMemo) must only ever be used with this ``pack``; ``answers`` is
+    ``state.path_answers()``, passed in where the caller already has it."""
+    if answers is None:
+        answers = state.path_answers()
     answered: list[AnsweredStep] = []
     fields: dict[str, str] = {}
     decision = None
@@ -114,10 +135,16 @@ def build_snapshot(pack: Pack, state: DialogState) -> RecordSnapshot:
         step = pack.step(sid)
         if step.kind is AnswerKind.NOTICE:
             continue
-        unsure = any((c := step.choice(cid)) is not None and c.unsure for cid in value.choices)
-        shown = display_answer(step, value)
-        answered.append(
-            AnsweredStep(
+        key = (sid, value.choices) if memo is not None and value.choices and value.recipient is None else None
+        known = memo.get(key) if memo is not None and key is not None else None
+        if known is not None:
+            line, shown, unsure = known
+        else:
+            unsure = bool(value.choices) and any(
+                (c := step.choice(cid)) is not None and c.unsure for cid in value.choices
+            )
+            shown = display_answer(step, value)
+            line = AnsweredStep(
                 step_id=sid,
                 title=step.title,
                 question=step.question,
@@ -126,7 +153,9 @@ def build_snapshot(pack: Pack, state: DialogState) -> RecordSnapshot:
                 field=step.field,
                 unsure=unsure,
             )
-        )
+            if memo is not None and key is not None:
+                memo[key] = (line, shown, unsure)
+        answered.append(line)
         if step.field:
             fields[step.field] = shown if step.field not in fields else f"{fields[step.field]}; {shown}"
             if step.field == "decision":
@@ -156,17 +185,18 @@ def build_snapshot(pack: Pack, state: DialogState) -> RecordSnapshot:
     )
 
 
-def build_completion(pack: Pack, state: DialogState, links: Sequence[LinkView] = ()) -> Completion:
-    snap = build_snapshot(pack, state)
+def build_completion(
+    pack: Pack, state: DialogState, links: Sequence[LinkView] = (), memo: AnsweredMemo | None = None
+) -> Completion:
     answers = state.path_answers()
+    snap = build_snapshot(pack, state, memo, answers)
     outcomes = [o for o in pack.outcomes if o.decision == snap.decision and holds(o.when, answers)]
     label = outcomes[0].label if outcomes else snap.decision
     next_steps = tuple(s for o in outcomes for s in o.next_steps)
     titles = pack.rule_titles()
     unsure = tuple(titles[r] for r in snap.unsure_rules)
-    lines = tuple(
-        SummaryLine(label=FIELD_LABELS.get(f, f), value=snap.fields[f]) for f in FIELD_LABELS if f in snap.fields
-    )
+    fields = snap.fields
+    lines = tuple(SummaryLine(label=label, value=fields[f]) for f, label in FIELD_LABELS.items() if f in fields)
     when = state.updated_at.strftime("%Y-%m-%d %H:%M UTC")
     notes = [
         "Information-sharing decision (recorded with ShareCheck)",
@@ -178,7 +208,7 @@ def build_completion(pack: Pack, state: DialogState, links: Sequence[LinkView] =
         notes.append("Unsure about: " + "; ".join(unsure))
     if next_steps:
         notes.append("Next steps: " + " ".join(next_steps))
-    note = covering_note(pack, state, snap)
+    note = covering_note(pack, state, snap, answers)
     return Completion(
         pack_title=pack.title,
         decision=snap.decision,
@@ -196,12 +226,18 @@ def build_completion(pack: Pack, state: DialogState, links: Sequence[LinkView] =
     )
 
 
-def covering_note(pack: Pack, state: DialogState, snap: RecordSnapshot) -> str | None:
-    """The recipient's covering note for a 'share' decision (None otherwise)."""
+def covering_note(
+    pack: Pack, state: DialogState, snap: RecordSnapshot, answers: dict[str, AnswerValue] | None = None
+) -> str | None:
+    """The recipient's covering note for a 'share' decision (None otherwise).
+
+    ``answers`` is ``state.path_answers()``, passed in where the caller already has it.
+    """
     template = pack.covering_note
     if template is None or snap.decision != "share":
         return None
-    answers = state.path_answers()
+    if answers is None:
+        answers = state.path_answers()
     values = dict(snap.fields)
     values["confirm_by"] = add_working_days(state.updated_at, template.confirm_within_working_days).strftime(
         "%A %d %B %Y"
@@ -212,10 +248,15 @@ def covering_note(pack: Pack, state: DialogState, snap: RecordSnapshot) -> str |
             (given := answers.get(c.step)) is not None and set(c.any_of) & set(given.choices) for c in line.when
         ):
             continue
-        names = [name for _, name, _, _ in Formatter().parse(line.text) if name]
-        if all(name in values for name in names):
+        if all(name in values for name in _template_fields(line.text)):
             lines.append(line.text.format(**values))
     return "\n".join(lines)
+
+
+@cache
+def _template_fields(text: str) -> tuple[str, ...]:
+    """The fields a covering-note line names, parsed once per line of the (fixed) pack text."""
+    return tuple(name for _, name, _, _ in Formatter().parse(text) if name)
 
 
 def add_working_days(start: datetime, days: int) -> datetime:
