@@ -134,6 +134,10 @@ def render_digest(digest: Digest) -> str:
         lines.append("")
         lines.append("Where practitioners were unsure most often:")
         lines.extend(f"  {f.label}: {f.value} (previously {f.previous})" for f in digest.unsure)
+    if digest.worries:
+        lines.append("")
+        lines.append(f"{digest.worries_label}:")
+        lines.extend(f"  {f.label}: {f.value} (previously {f.previous})" for f in digest.worries)
     if digest.trend:
         lines.append("")
         lines.append(f"{digest.trend_label}: {digest.sparkline()}  {' '.join(map(str, digest.trend))}")

@@ -236,6 +236,9 @@ class Digest(BaseModel):
     needs_you: tuple[DigestItem, ...] = ()
     figures: tuple[DigestFigure, ...] = ()
     unsure: tuple[DigestFigure, ...] = ()
+    worries_label: str = "Worries that came up (myth-busters shown)"
+    worries: tuple[DigestFigure, ...] = ()
+    """The myth-busters shown most often: worries that held practitioners back (a training signal)."""
     """Principles and rules practitioners most often answered 'not sure' about."""
     trend_label: str = ""
     trend: tuple[int, ...] = ()

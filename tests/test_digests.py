@@ -55,16 +55,27 @@ async def test_figures_with_change_from_the_previous_period(runtime: Runtime, cl
     clock.set(datetime(2026, 11, 24, 10, 0, tzinfo=UTC))  # this week: three, one urgent, one unsure
     await complete(runtime, P1, {"decision": "share"})
     await complete(runtime, P2, {"immediate_danger": "yes"})
-    await complete(runtime, P1, {"decision": "share", "relevant": "unsure", "fact_opinion": "unsure"})
+    await complete(
+        runtime,
+        P1,
+        {"decision": "share", "relevant": "unsure", "fact_opinion": "unsure", "hesitation": ("consent", "criticism")},
+    )
+    await complete(runtime, P2, {"decision": "share", "hesitation": ("consent",)})
     clock.set(MON_0900)
     d = await digest_for(runtime, "ULEAD")
     figures = {f.label: (f.value, f.previous) for f in d.figures}
-    assert figures["Checks completed"] == (3, 1)
-    assert figures["Decided to share"] == (3, 0)
+    assert figures["Checks completed"] == (4, 1)
+    assert figures["Decided to share"] == (4, 0)
     assert figures["Decided not to share"] == (0, 1)
     assert figures["Immediate risk of harm"] == (1, 0)
     assert {u.label for u in d.unsure} >= {"Relevant", "Accurate"}
-    assert d.trend[-2:] == (1, 3) and len(d.trend) == 8
+    # each myth-buster shown is counted: the worries that held practitioners back, most common first
+    titles = {m.id: m.title for m in runtime.packs.pack().myths}
+    assert [(w.label, w.value, w.previous) for w in d.worries] == [
+        (titles["consent"], 2, 0),
+        (titles["criticism"], 1, 0),
+    ]
+    assert d.trend[-2:] == (1, 4) and len(d.trend) == 8
     assert d.sparkline()[-1] == "█"
     assert "Mon 23 Nov 2026 to Mon 30 Nov 2026" in d.period
 

@@ -319,6 +319,7 @@ def digest(items: int, figures: int = 10, empty: bool = False) -> Digest:
         ),
         figures=tuple(DigestFigure(label=f"Figure {i}", value=i, previous=5) for i in range(figures)),
         unsure=tuple(DigestFigure(label=f"Principle {i}", value=3, previous=i) for i in range(3)) if figures else (),
+        worries=(DigestFigure(label="Consent <always> needed?", value=2, previous=0),) if figures else (),
         trend_label="Checks completed, last 8 weeks",
         trend=(0, 1, 4, 2, 9, 3, 0, 7) if figures else (0,) * 8,
         empty=empty,
@@ -331,6 +332,7 @@ def test_digests_round_trip_actionable_items_first() -> None:
     check_text_limits(dicts)
     sent = json.dumps(dicts, ensure_ascii=False)
     assert sent.index("Needs you now (15)") < sent.index("Figure 0") < sent.index("not sure") < sent.index("▁")
+    assert "Worries that came up (myth-busters shown): Consent &lt;always&gt; needed? (2, ↑ +2)" in sent
     assert "CS-0014&lt;&amp;&gt;" in sent and "CS-0014<" not in sent
     assert "↑ +4" in sent and "↓ −5" in sent and "→ same" in sent
     assert "15 need you" in text

@@ -274,6 +274,7 @@ def test_outcomes_and_digests_are_valid_cards() -> None:
         ),
         figures=tuple(DigestFigure(label=f"Figure {i}", value=i * 3, previous=i) for i in range(10)),
         unsure=(DigestFigure(label="Necessary and proportionate", value=4, previous=1),),
+        worries=(DigestFigure(label="Consent is always needed", value=2, previous=0),),
         trend_label="Checks completed, last 8 weeks",
         trend=(0, 3, 8, 2, 0, 14, 9, 21),
     )
@@ -282,3 +283,4 @@ def test_outcomes_and_digests_are_valid_cards() -> None:
     text = json.dumps(card, ensure_ascii=False)
     assert text.index("Needs you now") < text.index("This period"), "actionable items first"
     assert full.sparkline() in text and "+18 on the period before" in text
+    assert text.index("Worries that came up (myth-busters shown)") < text.index("Consent is always needed")

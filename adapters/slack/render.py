@@ -563,6 +563,9 @@ def digest_blocks(digest: Digest) -> Blocks:
     if digest.unsure:
         unsure = "; ".join(f"{escape(f.label)} ({f.value}, {change(f)})" for f in digest.unsure)
         blocks.append(context(f"Most often answered 'not sure' (a training signal): {unsure}"))
+    if digest.worries:
+        worries = "; ".join(f"{escape(f.label)} ({f.value}, {change(f)})" for f in digest.worries)
+        blocks.append(context(f"{escape(digest.worries_label)}: {worries}"))
     if digest.trend:
         blocks.append(
             context(f"{escape(digest.trend_label)}: `{digest.sparkline()}` ({', '.join(map(str, digest.trend))})")

@@ -482,6 +482,16 @@ def render_digest(digest: Digest) -> Card:
                 ],
             }
         )
+    if digest.worries:
+        body.append(_text(digest.worries_label, weight="Bolder", spacing="Medium"))
+        body.append(
+            {
+                "type": "FactSet",
+                "facts": [
+                    {"title": f.label, "value": f"{f.value} ({_change(f.value, f.previous)})"} for f in digest.worries
+                ],
+            }
+        )
     if digest.trend and any(digest.trend):
         body.append(_text(digest.trend_label, size="Small", isSubtle=True, spacing="Medium"))
         counts = ", ".join(str(n) for n in digest.trend)

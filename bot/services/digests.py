@@ -43,6 +43,7 @@ class DigestContent(BaseModel):
     period: str
     trend_label: str
     empty_text: str
+    worries_label: str
     figures: dict[str, str]
     needs_you: dict[str, str]
 
@@ -233,6 +234,11 @@ class DigestService:
             DigestFigure(label=titles.get(rule, rule), value=n, previous=before.unsure.get(rule, 0))
             for rule, n in now_figures.unsure.most_common(3)
         )
+        myths = {m.id: m.title for m in pack.myths}
+        worries = tuple(
+            DigestFigure(label=myths.get(myth, myth), value=n, previous=before.worries.get(myth, 0))
+            for myth, n in now_figures.worries.most_common(3)
+        )
         tz = ZoneInfo(schedule.tz)
         fmt = "%a %d %b %Y"
         values = {
@@ -248,6 +254,8 @@ class DigestService:
             needs_you=tuple(needs),
             figures=tuple(f for f in figures if f.value or f.previous),
             unsure=unsure,
+            worries_label=c.worries_label,
+            worries=worries,
             trend_label=c.trend_label.format(n=TREND_PERIODS, unit=values["cadence"]),
             trend=tuple(reversed(trend)),
             empty=empty,
@@ -271,16 +279,21 @@ class DigestService:
     ) -> _Figures:
         figures = _Figures()
         rows = await session.execute(
-            select(Check.decision, Check.snapshot["immediate_risk"].as_boolean(), Check.snapshot["unsure_rules"]).where(
-                in_scope, Check.finished_at >= start, Check.finished_at < end, Check.decision.is_not(None)
-            )
+            select(
+                Check.decision,
+                Check.snapshot["immediate_risk"].as_boolean(),
+                Check.snapshot["unsure_rules"],
+                Check.snapshot["myths_shown"],
+            ).where(in_scope, Check.finished_at >= start, Check.finished_at < end, Check.decision.is_not(None))
         )
-        for decision, urgent, unsure in rows:
+        for decision, urgent, unsure, myths in rows:
             figures.counts["completed"] += 1
             figures.counts[decision] += 1
             figures.counts["immediate_risk"] += 1 if urgent else 0
             if isinstance(unsure, list):
                 figures.unsure.update(str(u) for u in unsure)
+            if isinstance(myths, list):
+                figures.worries.update(str(m) for m in myths)
         fu_rows = await session.execute(
             select(
                 FollowUp.state, FollowUp.answered_at, FollowUp.escalated_at, FollowUp.escalate_at, FollowUp.created_at
@@ -436,10 +449,12 @@ class DigestService:
 class _Figures:
     counts: Counter[str]
     unsure: Counter[str]
+    worries: Counter[str]
 
     def __init__(self) -> None:
         self.counts = Counter()
         self.unsure = Counter()
+        self.worries = Counter()
 
 
 def _outbox(platform: str, workspace_id: str, lead_id: str, message: dict[str, Any], now: datetime) -> OutboxMessage:
