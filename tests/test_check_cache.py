@@ -3,17 +3,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import event, func, select
 
+import bot.services.checks as checks_module
 from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent
 from bot.runtime import Runtime
-from bot.services.checks import Actor, Outcome
+from bot.services.checks import Actor, CheckNotFound, Outcome
 from dialogs.messages import Prompt
 from dialogs.state import Answer
 from tests.conftest import make_settings
 
 ALICE = Actor("teams", "T0001", "29:alice")
+MALLORY = Actor("teams", "T0001", "29:mallory")
 
 
 async def test_two_instances_never_write_from_a_stale_cache(runtime: Runtime, db_url: str, clock: ManualClock) -> None:
@@ -43,3 +46,72 @@ async def test_two_instances_never_write_from_a_stale_cache(runtime: Runtime, db
     assert check is not None and check.revision == 2 and answered == 2
     assert check.state["answers"]["case_reference"]["text"] == "CS-2024-0113"
     assert sorted(seqs) == list(range(len(seqs))) and check.events_seq == len(seqs)
+
+
+class _Statements:
+    """The SQL a runtime's engine sends, first line of each (to see which reads a step makes)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.sent: list[str] = []
+        event.listen(runtime.engine.sync_engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        self.sent.append(" ".join(statement.split()))
+
+    def reads_of_checks(self) -> list[str]:
+        return [s for s in self.sent if s.startswith("SELECT") and "FROM checks" in s]
+
+
+async def test_a_plain_step_writes_from_the_held_state_without_a_read(runtime: Runtime) -> None:
+    """The point of holding the state: the step is one guarded write and the trail, no read of the check. What it
+    writes is what a fresh read would have written: the row, the trail, and every later step agree."""
+    started = await runtime.checks.start(ALICE)
+    assert isinstance(started.message, Prompt)
+    seen = _Statements(runtime)
+    moved = await runtime.checks.answer(
+        ALICE, started.check_id, Answer(step_id=started.message.step_id, revision=0, text="CS-2024-0113")
+    )
+    assert moved.outcome is Outcome.ADVANCED and isinstance(moved.message, Prompt)
+    assert seen.reads_of_checks() == []
+    assert any(s.startswith("UPDATE checks SET state=") for s in seen.sent)
+
+    # a fresh instance (nothing held) carries on from what was written, and so does this one after it
+    other = await Runtime.create(make_settings(runtime.settings.database_url), clock=runtime.clock, migrate=False)
+    try:
+        step = moved.message
+        nxt = Answer(step_id=step.step_id, revision=step.revision, choices=(step.input.choices[0].id,))
+        there = await other.checks.answer(ALICE, started.check_id, nxt)
+        assert there.outcome is Outcome.ADVANCED and isinstance(there.message, Prompt)
+    finally:
+        await other.close()
+    seen.sent.clear()
+    step = there.message
+    here = Answer(step_id=step.step_id, revision=step.revision, choices=(step.input.choices[0].id,))
+    assert (await runtime.checks.answer(ALICE, started.check_id, here)).outcome is Outcome.ADVANCED
+    assert seen.reads_of_checks(), "held state was behind: the step must have been decided from a read"
+    async with runtime.sessions() as s:
+        check = await s.get(Check, started.check_id)
+        kinds = list(await s.scalars(select(CheckEvent.kind).where(CheckEvent.check_id == started.check_id)))
+    assert check is not None and check.revision == 3 and check.events_seq == 4
+    assert kinds == ["started", "answered", "answered", "answered"]
+
+
+async def test_held_state_is_only_for_its_owner(runtime: Runtime) -> None:
+    started = await runtime.checks.start(ALICE)
+    assert isinstance(started.message, Prompt)
+    answer = Answer(step_id=started.message.step_id, revision=0, text="CS-2024-0113")
+    with pytest.raises(CheckNotFound):
+        await runtime.checks.answer(MALLORY, started.check_id, answer)
+    assert (await runtime.checks.answer(ALICE, started.check_id, answer)).outcome is Outcome.ADVANCED
+
+
+async def test_finished_checks_are_not_held_and_the_number_held_is_bounded(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checks_module, "LIVE_CHECKS", 2)
+    replies = [await runtime.checks.start(Actor("teams", "T0001", f"29:user-{i}")) for i in range(3)]
+    held = runtime.checks._live
+    assert list(held) == [r.check_id for r in replies[1:]]
+    cancelled = await runtime.checks.cancel(Actor("teams", "T0001", "29:user-2"), replies[2].check_id)
+    assert cancelled.outcome is Outcome.ADVANCED
+    assert list(held) == [replies[1].check_id]

@@ -10,12 +10,13 @@ from __future__ import annotations
 import enum
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -89,6 +90,39 @@ ActionHook = Callable[[AsyncSession, Check, DialogState, str, "Actor"], Awaitabl
 """Runs when an answer carries an action (e.g. 'ask_lead'); may return a notice for the practitioner."""
 
 
+LIVE_CHECKS = 4096
+"""How many active checks an instance keeps the last state of (least recently moved dropped first)."""
+
+
+@dataclass(frozen=True)
+class _Live:
+    """The state an instance last wrote or read for an active check: the next move can start from it without
+    a read. Only a hint: the write is guarded by this revision, and anything but a plain step re-reads."""
+
+    owner: Actor
+    pack_id: str
+    state: DialogState
+
+
+_CHECKS = cast(Table, Check.__table__)
+_STEP = (
+    # A plain step, built once: a Core statement on the table skips the ORM's bulk-update path and building a
+    # new statement (and its cache key) per move. It lands only where the row still holds exactly the state the
+    # move was computed from (revision and content: even a change made behind the service's back, which does
+    # not bump the revision, makes it a no-op), and only for the actor's own check, like every read.
+    update(_CHECKS)
+    .where(
+        _CHECKS.c.id == bindparam("b_id"),
+        _CHECKS.c.platform == bindparam("b_platform"),
+        _CHECKS.c.workspace_id == bindparam("b_workspace"),
+        _CHECKS.c.user_id == bindparam("b_user"),
+        _CHECKS.c.revision == bindparam("b_revision"),
+        _CHECKS.c.state == bindparam("b_state"),
+    )
+    .values(state=bindparam("state"), revision=bindparam("revision"), updated_at=bindparam("updated_at"))
+)
+
+
 class CheckService:
     def __init__(
         self,
@@ -102,6 +136,7 @@ class CheckService:
         self._on_complete: list[CompletionHook] = []
         self._pending_sources: list[PendingSource] = []
         self._actions: dict[str, ActionHook] = {}
+        self._live: OrderedDict[uuid.UUID, _Live] = OrderedDict()
 
     def on_complete(self, hook: CompletionHook) -> None:
         """Run ``hook`` inside the transaction that records a completed check (follow-ups hang off this)."""
@@ -113,6 +148,19 @@ class CheckService:
     def add_pending_source(self, source: PendingSource) -> None:
         """Other services (follow-ups) add their open items to ``pending``."""
         self._pending_sources.append(source)
+
+    def _keep(self, check_id: uuid.UUID, owner: Actor, pack_id: str, state: DialogState) -> None:
+        """Remember the state of an active check as it now is in the database (forget a finished one)."""
+        if state.status is not Status.ACTIVE:
+            self._live.pop(check_id, None)
+            return
+        held = self._live.get(check_id)
+        if held is not None and held.state.revision > state.revision:
+            return  # a later move already landed here: never step back to an older state
+        self._live[check_id] = _Live(owner, pack_id, state)
+        self._live.move_to_end(check_id)
+        if len(self._live) > LIVE_CHECKS:
+            self._live.popitem(last=False)
 
     # --- starting and finding ------------------------------------------------------------
 
@@ -138,6 +186,7 @@ class CheckService:
                 raise
             return resumed
         CHECKS_STARTED.labels(actor.platform).inc()
+        self._keep(check.id, actor, engine.pack.id, turn.state)
         return Reply(check.id, Outcome.STARTED, _with_id(turn.message, check.id))
 
     async def reconsider(
@@ -178,6 +227,7 @@ class CheckService:
             await _record_start(session, check, actor, engine, now, reconsiders=str(old.id))
             await append_event(session, old.id, "reconsidered", str(actor), now, {"by": str(check.id)})
         CHECKS_STARTED.labels(actor.platform).inc()
+        self._keep(check.id, actor, engine.pack.id, turn.state)
         notice = "Reconsidering with new information: this check is linked to the earlier decision."
         return Reply(check.id, Outcome.STARTED, _with_id(engine.view(turn.state, notice), check.id))
 
@@ -195,6 +245,7 @@ class CheckService:
             return None
         engine = self._packs.engine(check.pack_id)
         state = engine.load(check.state)
+        self._keep(check.id, actor, check.pack_id, state)
         notice = "Carrying on with your check in progress." if state.history else None
         return Reply(check.id, Outcome.RESUMED, _with_id(engine.view(state, notice), check.id))
 
@@ -272,6 +323,72 @@ class CheckService:
         move: Callable[[Engine, DialogState], Turn],
         revision: int | None = None,
     ) -> Reply:
+        live = self._live.get(check_id)
+        if live is not None and live.owner == actor:
+            reply = await self._step_from(live, actor, check_id, kind, data, move, revision)
+            if reply is not None:
+                return reply
+        return await self._move_read(actor, check_id, kind, data, move, revision)
+
+    async def _step_from(
+        self,
+        live: _Live,
+        actor: Actor,
+        check_id: uuid.UUID,
+        kind: str,
+        data: dict[str, Any] | Callable[[DialogState], dict[str, Any]],
+        move: Callable[[Engine, DialogState], Turn],
+        revision: int | None,
+    ) -> Reply | None:
+        """A plain step from the state this instance holds: one guarded write, no read. None when the step is
+        anything else (stale, refused, finishing, an action) or the row moved on: ``_move_read`` then decides
+        from the database, so every outcome but the plain step is exactly what a fresh read gives."""
+        engine = self._packs.engine(live.pack_id)
+        state = live.state
+        if revision is not None and revision != state.revision:
+            return None
+        try:
+            turn = move(engine, state)
+        except DialogError:
+            return None
+        if turn.state == state or turn.state.status is not Status.ACTIVE:
+            return None
+        if kind == "answered" and _action_of(engine, state, turn.state) is not None:
+            return None
+        now = turn.state.updated_at
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                _STEP,
+                {
+                    "b_id": check_id,
+                    "b_platform": actor.platform,
+                    "b_workspace": actor.workspace_id,
+                    "b_user": actor.user_id,
+                    "b_revision": state.revision,
+                    "b_state": state.model_dump(mode="json"),
+                    "state": turn.state.model_dump(mode="json"),
+                    "revision": turn.state.revision,
+                    "updated_at": now,
+                },
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                # moved by another instance (or request) since this instance saw it: nothing written here
+                await session.rollback()
+                self._live.pop(check_id, None)
+                return None
+            await append_event(session, check_id, kind, str(actor), now, data(turn.state) if callable(data) else data)
+        self._keep(check_id, actor, live.pack_id, turn.state)
+        return Reply(check_id, Outcome.ADVANCED, _with_id(turn.message, check_id))
+
+    async def _move_read(
+        self,
+        actor: Actor,
+        check_id: uuid.UUID,
+        kind: str,
+        data: dict[str, Any] | Callable[[DialogState], dict[str, Any]],
+        move: Callable[[Engine, DialogState], Turn],
+        revision: int | None = None,
+    ) -> Reply:
         async with self._sessions.begin() as session:
             check = await self._get(session, actor, check_id)
             engine = self._packs.engine(check.pack_id)
@@ -279,7 +396,9 @@ class CheckService:
                 state = engine.load(check.state)
             except CorruptState as exc:
                 log.error("check %s has unreadable state; left untouched", check.id)
+                self._live.pop(check_id, None)
                 raise exc
+            self._keep(check.id, actor, check.pack_id, state)
             if revision is not None and revision != state.revision:
                 return Reply(check.id, Outcome.STALE, _with_id(engine.view(state), check.id), "That was already done.")
             try:
@@ -334,6 +453,7 @@ class CheckService:
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 # another request moved this check between our read and write
                 await session.rollback()
+                self._live.pop(check_id, None)
                 return await self._stale(actor, check_id)
             await append_event(session, check.id, kind, str(actor), now, data(turn.state) if callable(data) else data)
             if snapshot is not None:
@@ -357,6 +477,7 @@ class CheckService:
                 for key, value in values.items():
                     setattr(check, key, value)
                 notice = await self._actions[action](session, check, turn.state, state.step or "", actor)
+        self._keep(check.id, actor, check.pack_id, turn.state)
         if turn.state.status is not Status.ACTIVE:
             outcome = snapshot.decision if snapshot is not None else "cancelled"
             CHECKS_FINISHED.labels(actor.platform, outcome).inc()
