@@ -26,7 +26,7 @@ from bot.followup_content import FollowUpContent, Question, followup_content
 from bot.packs import PackRegistry
 from bot.services.checks import Actor
 from bot.services.leads import LeadDirectory
-from bot.services.records import append_event
+from bot.services.records import NewEvent, append_event, append_events
 from bot.settings import Settings
 from bot.working_hours import WorkingHours, zone
 from dialogs.messages import ChoiceView, FollowUpPrompt, Info, Outbound, PendingItem
@@ -211,11 +211,15 @@ class FollowUpService:
             )
             # every target's time zone in one query, not one per row (the scheduler's hot path)
             zones = await self._zones(session, rows)
+            # the batch's trail events go in with one append_events, a few statements instead of two or
+            # three per follow-up; same transaction as the state changes and messages, so still all or nothing
+            events: list[NewEvent] = []
             # no autoflush: each statement below would otherwise re-check every loaded row for changes,
             # which made a batch quadratic; the changes are flushed once, at commit
             with session.no_autoflush:
                 for follow_up in rows:
-                    await self._advance(session, follow_up, now, zones)
+                    await self._advance(session, follow_up, now, zones, events)
+                await append_events(session, events)
         return len(rows)
 
     async def _zones(self, session: AsyncSession, rows: list[FollowUp]) -> dict[tuple[str, str, str], ZoneInfo]:
@@ -234,9 +238,19 @@ class FollowUpService:
         return {key: zone(found.get(key), default) for key in keys}
 
     async def _advance(
-        self, session: AsyncSession, fu: FollowUp, now: datetime, zones: dict[tuple[str, str, str], ZoneInfo]
+        self,
+        session: AsyncSession,
+        fu: FollowUp,
+        now: datetime,
+        zones: dict[tuple[str, str, str], ZoneInfo],
+        events: list[NewEvent],
     ) -> None:
+        """Advance one follow-up; its trail event is added to ``events``, for the caller to append."""
         if fu.state == "awaiting" and now >= fu.escalate_at and fu.kind in ESCALATING_KINDS:
+            # _escalate appends at once: the events gathered so far go first, so every trail keeps the
+            # order in which its follow-ups were advanced (escalations are rare; the flush costs little)
+            await append_events(session, events)
+            events.clear()
             lead = await self._lead(session, fu)
             lead_tz = await self._zone(session, fu.platform, fu.workspace_id, lead) if lead else None
             opens = self._hours.next_open(now, lead_tz) if lead_tz else now
@@ -251,9 +265,7 @@ class FollowUpService:
             session, fu, fu.target_id, "nudge" if nudge else "ask", self._prompt(fu, question, nudge), now
         )
         event = "follow_up_nudged" if nudge else "follow_up_asked"
-        await append_event(
-            session, fu.check_id, event, ACTOR_SYSTEM, now, {"follow_up": str(fu.id), "to": fu.target_id}
-        )
+        events.append(NewEvent(fu.check_id, event, ACTOR_SYSTEM, now, {"follow_up": str(fu.id), "to": fu.target_id}))
         fu.nudges += 1 if nudge else 0
         fu.state = "awaiting"
         tz = zones[(fu.platform, fu.workspace_id, fu.target_id)]
