@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import random
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from bot.db.models import Check, CheckEvent
 from bot.runtime import Runtime
 from bot.services.audit import seal_pending, verify
 from bot.services.audit_hash import GENESIS, event_hash
-from bot.services.records import NewEvent, append_event, append_events, trail
+from bot.services.records import AppendedEvent, NewEvent, append_event, append_events, trail
 from tests.conftest import make_settings
 
 
@@ -52,7 +53,7 @@ async def new_checks(runtime: Runtime, n: int, workspace: str = "T1") -> list[uu
     return ids
 
 
-def stored(events: list[CheckEvent]) -> list[tuple[Any, ...]]:
+def stored(events: Sequence[CheckEvent | AppendedEvent]) -> list[tuple[Any, ...]]:
     return [(e.check_id, e.seq, e.kind, e.actor, e.data, e.prev_hash, e.hash) for e in events]
 
 

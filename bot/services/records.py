@@ -84,11 +84,27 @@ class NewEvent:
     data: dict[str, Any] | None = field(default=None)
 
 
+@dataclass(frozen=True, slots=True)
+class AppendedEvent:
+    """An event as ``append_events`` stored it (a plain value: building ORM objects cost more than the SQL)."""
+
+    id: int
+    check_id: uuid.UUID
+    seq: int
+    at: datetime
+    kind: str
+    actor: str
+    data: dict[str, Any]
+    salt: str | None
+    prev_hash: str
+    hash: str
+
+
 BATCH_CHECKS = 500
 """Checks numbered per statement: keeps every statement well under the drivers' bind-parameter limits."""
 
 
-async def append_events(session: AsyncSession, events: Sequence[NewEvent]) -> list[CheckEvent]:
+async def append_events(session: AsyncSession, events: Sequence[NewEvent]) -> list[AppendedEvent]:
     """Add many events, to any number of checks, in a few statements (inside the caller's transaction).
 
     The result is exactly what calling ``append_event`` once per event, in this order, would store: the same
@@ -141,7 +157,7 @@ async def append_events(session: AsyncSession, events: Sequence[NewEvent]) -> li
         update(table).where(table.c.id == bindparam("b_id")).values(events_hash=bindparam("b_hash")),
         [{"b_id": check_id, "b_hash": digest} for check_id, (_, digest) in heads.items()],
     )
-    return [CheckEvent(id=event_ids[(row["check_id"], row["seq"])], **row) for row in rows]
+    return [AppendedEvent(id=event_ids[(row["check_id"], row["seq"])], **row) for row in rows]
 
 
 async def _number(
