@@ -16,6 +16,7 @@ import contextlib
 import logging
 import random
 import socket
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,27 @@ log = logging.getLogger(__name__)
 OUTBOUND: TypeAdapter[Outbound] = TypeAdapter(Outbound)
 MIN_WAIT = 0.05
 """Shortest sleep between passes, in seconds."""
+LANE_WAIT = 0.25
+"""Longest a delivery lane waits for advancing to queue more before it looks at the outbox again, in seconds."""
+
+
+class _Generation:
+    """A counter that tasks can wait to see change: advancing bumps it after each batch it queued."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self._changed = asyncio.Event()
+
+    def bump(self) -> None:
+        self.value += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_past(self, seen: int, within: float) -> None:
+        if self.value != seen:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), within)
 
 
 @dataclass
@@ -96,45 +118,67 @@ class Scheduler:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._warned: set[str] = set()
 
-    async def run_once(self) -> PassStats:
-        """One pass: everything due now is advanced and delivered (in batches) before returning."""
+    async def run_once(self, housekeeping: bool = True) -> PassStats:
+        """One pass: everything due now is advanced and delivered (in batches) before returning.
+
+        ``housekeeping`` also queues due digests first and, at the end, seals new events and refreshes the
+        gauges: the loop does that once per interval, not on every pass it wakes early for.
+        """
         stats = PassStats()
-        async with self._db_turn():
-            stats.digests = await self.runtime.digests.queue_due(self.runtime.packs.pack())
+        if housekeeping:
+            async with self._db_turn():
+                stats.digests = await self.runtime.digests.queue_due(self.runtime.packs.pack())
         # advancing is bound by database round trips and delivery by the platform's: overlap them, so the
         # first messages go out while later follow-ups are still being advanced
-        advancing = asyncio.create_task(self._advance_all(stats))
+        queued = _Generation()
+        advancing = asyncio.create_task(self._advance_all(stats, queued))
         try:
             # several delivery lanes, each claim -> deliver -> settle: while one lane waits on the database
             # (claiming, marking sent), the others keep the platform busy
-            await asyncio.gather(*(self._deliver_lane(stats, advancing) for _ in range(self.lanes)))
+            await asyncio.gather(*(self._deliver_lane(stats, advancing, queued) for _ in range(self.lanes)))
             await advancing
         finally:
             if not advancing.done():
                 advancing.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await advancing
-        stats.sealed = await seal_pending(self.runtime.sessions, self.runtime.clock.now())
-        await self.runtime.gauges.refresh(force=True)
+        if housekeeping:
+            stats.sealed = await seal_pending(self.runtime.sessions, self.runtime.clock.now())
+            await self.runtime.gauges.refresh(force=True)
         return stats
 
-    async def _advance_all(self, stats: PassStats) -> None:
-        while True:
-            async with self._db_turn():
-                advanced = await self.runtime.followups.advance_due(self.batch)
-            stats.advanced += advanced
-            if advanced < self.batch:
-                break
+    async def _advance_all(self, stats: PassStats, queued: _Generation) -> None:
+        """Advance until nothing is due. While follow-ups keep coming due one after another, the pass goes on
+        (up to an interval) instead of ending and leaving them to the next: ending it is what made them wait."""
+        started = time.monotonic()
+        limit = self.runtime.settings.sharecheck_scheduler_interval.total_seconds()
+        try:
+            while True:
+                async with self._db_turn():
+                    advanced = await self.runtime.followups.advance_due(self.batch)
+                stats.advanced += advanced
+                if advanced:
+                    queued.bump()  # the lanes claim the new messages now, not at their next look
+                if advanced == self.batch:
+                    continue  # a backlog: drain it
+                if advanced == 0 or time.monotonic() - started >= limit:
+                    return
+                # a few at a time: let some more come due, so each batch costs its round trips for more than
+                # one or two (and two instances do not take turns at the same few rows)
+                await asyncio.sleep(MIN_WAIT)
+        finally:
+            queued.bump()  # and see that advancing has finished
 
-    async def _deliver_lane(self, stats: PassStats, advancing: asyncio.Task[None]) -> None:
+    async def _deliver_lane(self, stats: PassStats, advancing: asyncio.Task[None], queued: _Generation) -> None:
         """Deliver until nothing is due and advancing (which queues more) has finished."""
         while True:
             finished = advancing.done()  # read before claiming: what it queued last is then claimable
+            seen = queued.value
             claimed = await self.deliver_due(stats)
             if claimed < self.batch:
                 if finished:
                     return
-                await asyncio.wait({advancing}, timeout=0.05)
+                await queued.wait_past(seen, within=LANE_WAIT)
 
     def _db_turn(self) -> contextlib.AbstractAsyncContextManager[object]:
         """SQLite has one writer, and a transaction that reads before it writes fails (it does not wait) when
@@ -145,10 +189,16 @@ class Scheduler:
         interval = self.runtime.settings.sharecheck_scheduler_interval.total_seconds()
         log.info("scheduler %s started (every %ss)", self.instance_id, interval)
         try:
+            kept: float | None = None
             while not stop.is_set():
                 wait = interval
                 try:
-                    await self.run_once()
+                    # passes woken early by a due follow-up skip the per-lead digest queries and the sealing,
+                    # which need run only once per interval however busy it is
+                    housekeeping = kept is None or time.monotonic() - kept >= interval
+                    if housekeeping:
+                        kept = time.monotonic()
+                    await self.run_once(housekeeping)
                     wait = await self.until_next_due(interval)
                 except Exception:  # a failed pass must not stop the scheduler; the next one retries
                     log.exception("scheduler pass failed")
@@ -202,11 +252,15 @@ class Scheduler:
             .order_by(OutboxMessage.due_at)
             .limit(self.batch)
             .with_for_update(skip_locked=True)
+            # a CTE, not an IN (subquery): PostgreSQL may run such a subquery again (rechecking a row another
+            # instance changed meanwhile), and each run skips to other rows, so one claim took several batches;
+            # a CTE with FOR UPDATE is run once
+            .cte("due")
         )
         stmt = (
             update(OutboxMessage)
             .where(
-                OutboxMessage.id.in_(due.scalar_subquery()),
+                OutboxMessage.id == due.c.id,
                 OutboxMessage.status == "queued",
                 or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
             )

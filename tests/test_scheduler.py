@@ -115,3 +115,28 @@ async def test_lanes_deliver_every_follow_up_once_while_advancing_runs_beside_th
     assert asked_events == 450
     report = await verify(runtime.sessions)
     assert report.intact, report.findings
+
+
+@pytest.mark.postgres
+async def test_concurrent_claims_on_postgres_never_take_more_than_a_batch(
+    postgres_url: str, clock: ManualClock
+) -> None:
+    runtimes = [await Runtime.create(make_settings(postgres_url), clock=clock, migrate=i == 0) for i in range(2)]
+    try:
+        async with runtimes[0].sessions.begin() as session:
+            session.add_all(queued(f"U{k}", clock.now() - timedelta(seconds=1)) for k in range(1500))
+        schedulers = [Scheduler(rt, {}, instance_id=f"s{i}", batch=25) for i, rt in enumerate(runtimes * 3)]
+        sizes: list[int] = []
+        claimed: list[uuid.UUID] = []
+
+        async def claim_all(scheduler: Scheduler) -> None:
+            while batch := await scheduler.claim():
+                sizes.append(len(batch))
+                claimed.extend(item.id for item in batch)
+
+        await asyncio.gather(*(claim_all(s) for s in schedulers))
+        assert max(sizes) <= 25, sorted(sizes)[-5:]
+        assert len(claimed) == len(set(claimed)) == 1500
+    finally:
+        for rt in runtimes:
+            await rt.close()
