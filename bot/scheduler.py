@@ -16,6 +16,7 @@ import contextlib
 import logging
 import random
 import socket
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import FollowUp, OutboxMessage
@@ -31,12 +32,36 @@ from bot.delivery import PULLED_PLATFORMS, Delivered, Deliverer, DeliveryResult,
 from bot.metrics import DELIVERIES, DELIVERY_RETRIES, PLATFORM_API_ERRORS, SCHEDULER_LAG
 from bot.runtime import Runtime
 from bot.services.audit import seal_pending
+from bot.services.followups import SCHEDULED_STATES
 from bot.services.records import append_event
 from dialogs.messages import Outbound
 
 log = logging.getLogger(__name__)
 
 OUTBOUND: TypeAdapter[Outbound] = TypeAdapter(Outbound)
+MIN_WAIT = 0.05
+"""Shortest sleep between passes, in seconds."""
+LANE_WAIT = 0.25
+"""Longest a delivery lane waits for advancing to queue more before it looks at the outbox again, in seconds."""
+
+
+class _Generation:
+    """A counter that tasks can wait to see change: advancing bumps it after each batch it queued."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self._changed = asyncio.Event()
+
+    def bump(self) -> None:
+        self.value += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_past(self, seen: int, within: float) -> None:
+        if self.value != seen:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), within)
 
 
 @dataclass
@@ -79,6 +104,7 @@ class Scheduler:
         concurrency: int = 32,
         max_attempts: int = 12,
         rng: random.Random | None = None,
+        lanes: int = 2,
     ) -> None:
         self.runtime = runtime
         self.deliverers = dict(deliverers)
@@ -86,61 +112,123 @@ class Scheduler:
         self.batch = batch
         self.lease = lease
         self.max_attempts = max_attempts
+        self.lanes = lanes
         self._limit = asyncio.Semaphore(concurrency)
+        self._sqlite_turn = asyncio.Lock() if runtime.settings.is_sqlite else None
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._warned: set[str] = set()
 
-    async def run_once(self) -> PassStats:
-        """One pass: everything due now is advanced and delivered (in batches) before returning."""
+    async def run_once(self, housekeeping: bool = True) -> PassStats:
+        """One pass: everything due now is advanced and delivered (in batches) before returning.
+
+        ``housekeeping`` also queues due digests first and, at the end, seals new events and refreshes the
+        gauges: the loop does that once per interval, not on every pass it wakes early for.
+        """
         stats = PassStats()
-        stats.digests = await self.runtime.digests.queue_due(self.runtime.packs.pack())
-        if self.runtime.settings.is_sqlite:
-            # one writer at a time: advance everything, then deliver
-            await self._advance_all(stats)
-        else:
-            # advancing is bound by database round trips and delivery by the platform's: overlap them, so
-            # the first messages go out while later follow-ups are still being advanced
-            advancing = asyncio.create_task(self._advance_all(stats))
-            try:
-                while not advancing.done():
-                    if await self.deliver_due(stats) < self.batch:
-                        await asyncio.wait({advancing}, timeout=0.05)
-                await advancing
-            finally:
-                if not advancing.done():
-                    advancing.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await advancing
-        while True:
-            claimed = await self.deliver_due(stats)
-            if claimed < self.batch:
-                break
-        stats.sealed = await seal_pending(self.runtime.sessions, self.runtime.clock.now())
-        await self.runtime.gauges.refresh(force=True)
+        if housekeeping:
+            async with self._db_turn():
+                stats.digests = await self.runtime.digests.queue_due(self.runtime.packs.pack())
+        # advancing is bound by database round trips and delivery by the platform's: overlap them, so the
+        # first messages go out while later follow-ups are still being advanced
+        queued = _Generation()
+        advancing = asyncio.create_task(self._advance_all(stats, queued))
+        try:
+            # several delivery lanes, each claim -> deliver -> settle: while one lane waits on the database
+            # (claiming, marking sent), the others keep the platform busy
+            await asyncio.gather(*(self._deliver_lane(stats, advancing, queued) for _ in range(self.lanes)))
+            await advancing
+        finally:
+            if not advancing.done():
+                advancing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await advancing
+        if housekeeping:
+            stats.sealed = await seal_pending(self.runtime.sessions, self.runtime.clock.now())
+            await self.runtime.gauges.refresh(force=True)
         return stats
 
-    async def _advance_all(self, stats: PassStats) -> None:
+    async def _advance_all(self, stats: PassStats, queued: _Generation) -> None:
+        """Advance until nothing is due. While follow-ups keep coming due one after another, the pass goes on
+        (up to an interval) instead of ending and leaving them to the next: ending it is what made them wait."""
+        started = time.monotonic()
+        limit = self.runtime.settings.sharecheck_scheduler_interval.total_seconds()
+        try:
+            while True:
+                async with self._db_turn():
+                    advanced = await self.runtime.followups.advance_due(self.batch)
+                stats.advanced += advanced
+                if advanced:
+                    queued.bump()  # the lanes claim the new messages now, not at their next look
+                if advanced == self.batch:
+                    continue  # a backlog: drain it
+                if advanced == 0 or time.monotonic() - started >= limit:
+                    return
+                # a few at a time: let some more come due, so each batch costs its round trips for more than
+                # one or two (and two instances do not take turns at the same few rows)
+                await asyncio.sleep(MIN_WAIT)
+        finally:
+            queued.bump()  # and see that advancing has finished
+
+    async def _deliver_lane(self, stats: PassStats, advancing: asyncio.Task[None], queued: _Generation) -> None:
+        """Deliver until nothing is due and advancing (which queues more) has finished."""
         while True:
-            advanced = await self.runtime.followups.advance_due(self.batch)
-            stats.advanced += advanced
-            if advanced < self.batch:
-                break
+            finished = advancing.done()  # read before claiming: what it queued last is then claimable
+            seen = queued.value
+            claimed = await self.deliver_due(stats)
+            if claimed < self.batch:
+                if finished:
+                    return
+                await queued.wait_past(seen, within=LANE_WAIT)
+
+    def _db_turn(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """SQLite has one writer, and a transaction that reads before it writes fails (it does not wait) when
+        another wrote in between: this instance's passes take turns there. PostgreSQL needs no turns."""
+        return self._sqlite_turn if self._sqlite_turn is not None else contextlib.nullcontext()
 
     async def run(self, stop: asyncio.Event) -> None:
         interval = self.runtime.settings.sharecheck_scheduler_interval.total_seconds()
         log.info("scheduler %s started (every %ss)", self.instance_id, interval)
         try:
+            kept: float | None = None
             while not stop.is_set():
+                wait = interval
                 try:
-                    await self.run_once()
+                    # passes woken early by a due follow-up skip the per-lead digest queries and the sealing,
+                    # which need run only once per interval however busy it is
+                    housekeeping = kept is None or time.monotonic() - kept >= interval
+                    if housekeeping:
+                        kept = time.monotonic()
+                    await self.run_once(housekeeping)
+                    wait = await self.until_next_due(interval)
                 except Exception:  # a failed pass must not stop the scheduler; the next one retries
                     log.exception("scheduler pass failed")
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=interval)
+                    await asyncio.wait_for(stop.wait(), timeout=wait)
         finally:
             released = await self.release()
             await self.close()
             log.info("scheduler %s stopped; released %d claims", self.instance_id, released)
+
+    async def until_next_due(self, interval: float) -> float:
+        """Seconds until the next follow-up or queued message falls due, at most ``interval``.
+
+        Follow-up times are known hours ahead, so the scheduler wakes when one comes due instead of up to an
+        interval later: the lag stays at the pass's own time whatever the interval. The interval still bounds
+        the sleep, for work it cannot see coming (digests, messages queued by other instances, expired leases).
+        """
+        now = self.runtime.clock.now()
+        follow_up = select(func.min(FollowUp.due_at)).where(FollowUp.state.in_(SCHEDULED_STATES))
+        message = select(func.min(OutboxMessage.due_at)).where(
+            OutboxMessage.status == "queued",
+            or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
+        )
+        async with self.runtime.sessions() as session:
+            row = (await session.execute(select(follow_up.scalar_subquery(), message.scalar_subquery()))).one()
+        due: list[datetime] = [at for at in row if at is not None]
+        if not due:
+            return interval
+        # a floor: what is due but still locked by another instance's pass must not make this one spin
+        return min(interval, max((min(due) - now).total_seconds(), MIN_WAIT))
 
     async def close(self) -> None:
         """Close the deliverers that hold connections (an optional ``aclose`` beside the Deliverer protocol)."""
@@ -165,11 +253,15 @@ class Scheduler:
             .order_by(OutboxMessage.due_at)
             .limit(self.batch)
             .with_for_update(skip_locked=True)
+            # a CTE, not an IN (subquery): PostgreSQL may run such a subquery again (rechecking a row another
+            # instance changed meanwhile), and each run skips to other rows, so one claim took several batches;
+            # a CTE with FOR UPDATE is run once
+            .cte("due")
         )
         stmt = (
             update(OutboxMessage)
             .where(
-                OutboxMessage.id.in_(due.scalar_subquery()),
+                OutboxMessage.id == due.c.id,
                 OutboxMessage.status == "queued",
                 or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
             )
@@ -187,7 +279,7 @@ class Scheduler:
             )
             .execution_options(synchronize_session=False)
         )
-        async with self.runtime.sessions.begin() as session:
+        async with self._db_turn(), self.runtime.sessions.begin() as session:
             rows = (await session.execute(stmt)).all()
         return [Claimed(*row) for row in rows]
 
@@ -200,13 +292,8 @@ class Scheduler:
         results = await asyncio.gather(*(self._deliver(item) for item in claimed))
         now = self.runtime.clock.now()
         sent: list[dict[str, Any]] = []
-        async with self.runtime.sessions.begin() as session:
+        async with self._db_turn(), self.runtime.sessions.begin() as session:
             for item, result in zip(claimed, results, strict=True):
-                mine = (
-                    OutboxMessage.id == item.id,
-                    OutboxMessage.claimed_by == self.instance_id,
-                    OutboxMessage.status == "queued",
-                )
                 if isinstance(result, RetryLater) and item.attempts >= self.max_attempts:
                     result = Undeliverable(f"gave up after {item.attempts} attempts: {result.reason}")
                 DELIVERIES.labels(item.platform, type(result).__name__).inc()
@@ -216,7 +303,14 @@ class Scheduler:
                     stats.lags.append(lag)
                     SCHEDULER_LAG.observe(max(lag, 0.0))
                     sent.append({"b_id": item.id, "b_ref": result.ref})
-                elif isinstance(result, RetryLater):
+                    continue
+                # built only for the rare outcomes: an expression per delivered message cost more than its SQL
+                mine = (
+                    OutboxMessage.id == item.id,
+                    OutboxMessage.claimed_by == self.instance_id,
+                    OutboxMessage.status == "queued",
+                )
+                if isinstance(result, RetryLater):
                     stats.retried += 1
                     DELIVERY_RETRIES.labels(item.platform).inc()
                     await session.execute(

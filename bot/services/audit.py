@@ -21,8 +21,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -106,14 +107,13 @@ async def _seal_workspace(
             )
             seq, chained = seq + 1, workspace_hash
         head.seq, head.hash, head.updated_at = seq, chained, now
-        for cid, _, events_seq in pending:
-            # events_seq cannot have moved: the row is locked, and what it counts was committed with it
-            await session.execute(
-                update(Check)
-                .where(Check.id == cid)
-                .values(sealed_seq=events_seq)
-                .execution_options(synchronize_session=False)
-            )
+        # events_seq cannot have moved: the row is locked, and what it counts was committed with it; one
+        # executemany for the batch (a statement per record made sealing cost a round trip per record)
+        checks = cast(Table, Check.__table__)
+        await session.execute(
+            update(checks).where(checks.c.id == bindparam("b_id")).values(sealed_seq=bindparam("b_seq")),
+            [{"b_id": cid, "b_seq": events_seq} for cid, _, events_seq in pending],
+        )
         return len(events)
 
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -26,7 +26,7 @@ from bot.followup_content import FollowUpContent, Question, followup_content
 from bot.packs import PackRegistry
 from bot.services.checks import Actor, CompletionExtras
 from bot.services.leads import LeadDirectory
-from bot.services.records import append_event
+from bot.services.records import NewEvent, append_event, append_events
 from bot.settings import Settings
 from bot.working_hours import WorkingHours, zone
 from dialogs.messages import ChoiceView, FollowUpPrompt, Info, Outbound, PendingItem
@@ -76,6 +76,21 @@ def _disagree_command(case_reference: str | None) -> str:
 def _plain(text: str) -> str:
     # typed notes must not smuggle {user:...} tokens into a message
     return text.replace("{", "(").replace("}", ")")
+
+
+@dataclass
+class _AdvanceBatch:
+    """What a batch of advanced follow-ups adds, written in a few statements (``advance_due``)."""
+
+    events: list[NewEvent] = field(default_factory=list)
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+
+    async def write(self, session: AsyncSession) -> None:
+        """Append the events and queue the messages gathered so far (an executemany each), then start afresh."""
+        await append_events(session, self.events)
+        if self.outbox:
+            await session.execute(insert(OutboxMessage), self.outbox)
+        self.events, self.outbox = [], []
 
 
 class FollowUpService:
@@ -245,11 +260,15 @@ class FollowUpService:
             )
             # every target's time zone in one query, not one per row (the scheduler's hot path)
             zones = await self._zones(session, rows)
+            # the batch's trail events and messages are written together at the end, a few statements
+            # instead of three or four per follow-up; same transaction as the state changes, so still all or nothing
+            batch = _AdvanceBatch()
             # no autoflush: each statement below would otherwise re-check every loaded row for changes,
             # which made a batch quadratic; the changes are flushed once, at commit
             with session.no_autoflush:
                 for follow_up in rows:
-                    await self._advance(session, follow_up, now, zones)
+                    await self._advance(session, follow_up, now, zones, batch)
+                await batch.write(session)
         return len(rows)
 
     async def _zones(self, session: AsyncSession, rows: list[FollowUp]) -> dict[tuple[str, str, str], ZoneInfo]:
@@ -268,9 +287,18 @@ class FollowUpService:
         return {key: zone(found.get(key), default) for key in keys}
 
     async def _advance(
-        self, session: AsyncSession, fu: FollowUp, now: datetime, zones: dict[tuple[str, str, str], ZoneInfo]
+        self,
+        session: AsyncSession,
+        fu: FollowUp,
+        now: datetime,
+        zones: dict[tuple[str, str, str], ZoneInfo],
+        batch: _AdvanceBatch,
     ) -> None:
+        """Advance one follow-up; its message and trail event go into ``batch``, for the caller to write."""
         if fu.state == "awaiting" and now >= fu.escalate_at and fu.kind in ESCALATING_KINDS:
+            # _escalate appends at once: the events gathered so far go first, so every trail keeps the
+            # order in which its follow-ups were advanced (escalations are rare; the flush costs little)
+            await batch.write(session)
             lead = await self._lead(session, fu)
             lead_tz = await self._zone(session, fu.platform, fu.workspace_id, lead) if lead else None
             opens = self._hours.next_open(now, lead_tz) if lead_tz else now
@@ -281,12 +309,12 @@ class FollowUpService:
             return
         question = self._question(fu)
         nudge = fu.state == "awaiting"
-        await self._queue(
-            session, fu, fu.target_id, "nudge" if nudge else "ask", self._prompt(fu, question, nudge), now
+        batch.outbox.append(
+            self._outbox_row(fu, fu.target_id, "nudge" if nudge else "ask", self._prompt(fu, question, nudge), now)
         )
         event = "follow_up_nudged" if nudge else "follow_up_asked"
-        await append_event(
-            session, fu.check_id, event, ACTOR_SYSTEM, now, {"follow_up": str(fu.id), "to": fu.target_id}
+        batch.events.append(
+            NewEvent(fu.check_id, event, ACTOR_SYSTEM, now, {"follow_up": str(fu.id), "to": fu.target_id})
         )
         fu.nudges += 1 if nudge else 0
         fu.state = "awaiting"
@@ -808,21 +836,23 @@ class FollowUpService:
     async def _queue(
         self, session: AsyncSession, fu: FollowUp, user_id: str, purpose: str, message: Outbound, now: datetime
     ) -> None:
-        session.add(
-            OutboxMessage(
-                id=uuid.uuid4(),
-                platform=fu.platform,
-                workspace_id=fu.workspace_id,
-                user_id=user_id,
-                purpose=purpose,
-                follow_up_id=fu.id,
-                message=message.model_dump(mode="json"),
-                status="queued",
-                attempts=0,
-                due_at=now,
-                created_at=now,
-            )
-        )
+        session.add(OutboxMessage(**self._outbox_row(fu, user_id, purpose, message, now)))
+
+    @staticmethod
+    def _outbox_row(fu: FollowUp, user_id: str, purpose: str, message: Outbound, now: datetime) -> dict[str, Any]:
+        return {
+            "id": uuid.uuid4(),
+            "platform": fu.platform,
+            "workspace_id": fu.workspace_id,
+            "user_id": user_id,
+            "purpose": purpose,
+            "follow_up_id": fu.id,
+            "message": message.model_dump(mode="json"),
+            "status": "queued",
+            "attempts": 0,
+            "due_at": now,
+            "created_at": now,
+        }
 
     async def _lead(self, session: AsyncSession, fu: FollowUp) -> str | None:
         return await self._leads.lead_for(session, fu.platform, fu.workspace_id, fu.sender_id)
