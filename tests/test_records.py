@@ -76,12 +76,14 @@ async def test_a_batch_stores_exactly_what_one_event_at_a_time_would(runtime: Ru
         heads = {row.id: (row.events_seq, row.events_hash) for row in await session.scalars(select(Check))}
         await session.rollback()  # the same appends again, one at a time, from the same starting point
     async with runtime.sessions.begin() as session:
-        one_by_one = [await append_event(session, e.check_id, e.kind, e.actor, e.at, e.data) for e in batch]
+        ids = [await append_event(session, e.check_id, e.kind, e.actor, e.at, e.data) for e in batch]
     async with runtime.sessions() as session:
         assert heads == {row.id: (row.events_seq, row.events_hash) for row in await session.scalars(select(Check))}
         kept = [
             e for e in await session.scalars(select(CheckEvent).order_by(CheckEvent.id)) if e.seq > 0 or e.check_id != a
         ]
+        by_id = {e.id: e for e in kept}
+        one_by_one = [by_id[i] for i in ids]  # append_event returns each event's id
 
     assert stored(batched) == stored(one_by_one) == stored(kept)
     assert [e.seq for e in batched] == [1, 0, 2, 0, 3]
