@@ -462,36 +462,16 @@ def render_digest(digest: Digest) -> Card:
                     ],
                 }
             )
-    if digest.figures:
-        body.append(_text("This period", weight="Bolder", spacing="Medium"))
-        body.append(
-            {
-                "type": "FactSet",
-                "facts": [
-                    {"title": f.label, "value": f"{f.value} ({_change(f.value, f.previous)})"} for f in digest.figures
-                ],
-            }
-        )
-    if digest.unsure:
-        body.append(_text("Most often answered 'not sure'", weight="Bolder", spacing="Medium"))
-        body.append(
-            {
-                "type": "FactSet",
-                "facts": [
-                    {"title": f.label, "value": f"{f.value} ({_change(f.value, f.previous)})"} for f in digest.unsure
-                ],
-            }
-        )
-    if digest.worries:
-        body.append(_text(digest.worries_label, weight="Bolder", spacing="Medium"))
-        body.append(
-            {
-                "type": "FactSet",
-                "facts": [
-                    {"title": f.label, "value": f"{f.value} ({_change(f.value, f.previous)})"} for f in digest.worries
-                ],
-            }
-        )
+    sections = (
+        ("This period", digest.figures),
+        ("Most often answered 'not sure'", digest.unsure),
+        (digest.worries_label, digest.worries),
+    )
+    for heading, figures in sections:
+        if figures:
+            body.append(_text(heading, weight="Bolder", spacing="Medium"))
+            facts = [{"title": f.label, "value": f"{f.value} ({_change(f.value, f.previous)})"} for f in figures]
+            body.append({"type": "FactSet", "facts": facts})
     if digest.trend and any(digest.trend):
         body.append(_text(digest.trend_label, size="Small", isSubtle=True, spacing="Medium"))
         counts = ", ".join(str(n) for n in digest.trend)
