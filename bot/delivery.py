@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pydantic import TypeAdapter
+
 from dialogs.messages import Outbound
+
+OUTBOUND: TypeAdapter[Outbound] = TypeAdapter(Outbound)
+"""Reads a stored outbox message back into the neutral message it was queued as."""
 
 PULLED_PLATFORMS = frozenset({"console"})
 """Platforms whose people collect their messages themselves (bot.services.inbox): never claimed by the scheduler."""

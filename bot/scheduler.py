@@ -23,22 +23,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import FollowUp, OutboxMessage
-from bot.delivery import PULLED_PLATFORMS, Delivered, Deliverer, DeliveryResult, RetryLater, Undeliverable
+from bot.delivery import OUTBOUND, PULLED_PLATFORMS, Delivered, Deliverer, DeliveryResult, RetryLater, Undeliverable
 from bot.metrics import DELIVERIES, DELIVERY_RETRIES, PLATFORM_API_ERRORS, SCHEDULER_LAG
 from bot.runtime import Runtime
 from bot.services.audit import seal_pending
 from bot.services.followups import SCHEDULED_STATES
 from bot.services.records import append_event
-from dialogs.messages import Outbound
 
 log = logging.getLogger(__name__)
 
-OUTBOUND: TypeAdapter[Outbound] = TypeAdapter(Outbound)
 MIN_WAIT = 0.05
 """Shortest sleep between passes, in seconds."""
 LANE_WAIT = 0.25

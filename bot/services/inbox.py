@@ -11,16 +11,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.db.models import OutboxMessage
+from bot.delivery import OUTBOUND
 from bot.services.checks import Actor
-from dialogs.messages import Digest, FollowUpPrompt, Info, Outbound
-
-OUTBOUND: TypeAdapter[Outbound] = TypeAdapter(Outbound)
+from dialogs.messages import Digest, FollowUpPrompt, Info
 
 
 class Inbox:
