@@ -521,9 +521,7 @@ async def test_the_scheduled_digest_reaches_the_lead(
 # --- admin commands ----------------------------------------------------------------------------
 
 
-async def test_admin_assigns_leads_and_a_practitioner_is_refused(
-    teams: Teams, runtime: Runtime, clock: ManualClock
-) -> None:
+async def make_admin(runtime: Runtime, clock: ManualClock) -> None:
     async with runtime.sessions.begin() as s:
         s.add(
             Role(
@@ -535,6 +533,12 @@ async def test_admin_assigns_leads_and_a_practitioner_is_refused(
                 created_at=clock.now(),
             )
         )
+
+
+async def test_admin_assigns_leads_and_a_practitioner_is_refused(
+    teams: Teams, runtime: Runtime, clock: ManualClock
+) -> None:
+    await make_admin(runtime, clock)
     p1, p2 = "29:1practitioner-one", "29:1practitioner-two"
     text = "admin lead add <at>Lead</at> <at>One</at> <at>Two</at>"
     entities = [mention(LEAD, "Lead"), mention(p1, "One"), mention(p2, "Two")]
@@ -607,17 +611,7 @@ async def test_no_stored_reference_is_undeliverable(runtime: Runtime) -> None:
 async def test_admin_sets_a_lead_for_a_team_and_checks_started_there_carry_it(
     teams: Teams, runtime: Runtime, clock: ManualClock, connector: FakeConnector
 ) -> None:
-    async with runtime.sessions.begin() as s:
-        s.add(
-            Role(
-                platform="teams",
-                workspace_id=TENANT,
-                user_id=ADMIN,
-                role="admin",
-                granted_by="t",
-                created_at=clock.now(),
-            )
-        )
+    await make_admin(runtime, clock)
     team = "19:team-general@thread.tacv2"
     in_channel = {
         "conversation": f"{team};messageid=1",
