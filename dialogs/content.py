@@ -348,13 +348,13 @@ class Pack(BaseModel):
         return self
 
     def step(self, step_id: str) -> Step:
-        step = self._steps_by_id.get(step_id)
+        step = self.steps_by_id.get(step_id)
         if step is None:
             raise KeyError(step_id)
         return step
 
     def has_step(self, step_id: str) -> bool:
-        return step_id in self._steps_by_id
+        return step_id in self.steps_by_id
 
     def source(self, source_id: str) -> Source:
         return next(s for s in self.sources if s.id == source_id)
@@ -366,7 +366,8 @@ class Pack(BaseModel):
         return {r.id: r.title for r in (*self.principles, *self.golden_rules)}
 
     @cached_property
-    def _steps_by_id(self) -> dict[str, Step]:
+    def steps_by_id(self) -> dict[str, Step]:
+        """Steps by id; ``step(id)`` reads better, this is for the loops that run on every answer."""
         return {s.id: s for s in self.steps}
 
 

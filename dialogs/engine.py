@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, time
+from typing import NamedTuple
 
 from pydantic import ValidationError
 
@@ -26,7 +26,7 @@ from dialogs.messages import (
     Prompt,
 )
 from dialogs.personal_data import find_identifiers, warning_text
-from dialogs.record import AnsweredMemo, build_completion, display_answer
+from dialogs.record import RecordMemo, build_completion, display_answer
 from dialogs.state import Answer, AnswerValue, DialogState, Recipient, Status
 
 CASE_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.:#-]{1,39}$")
@@ -62,8 +62,9 @@ class CorruptState(DialogError):
     pass
 
 
-@dataclass(frozen=True)
-class Turn:
+class Turn(NamedTuple):
+    """A step's new state and what to show. A named tuple: one is made per answer, and it is the cheapest."""
+
     state: DialogState
     message: Message
 
@@ -72,19 +73,23 @@ class Engine:
     def __init__(self, pack: Pack, links: Sequence[LinkView] = ()) -> None:
         self.pack = pack
         self.links = tuple(links)
+        self._steps = pack.steps_by_id
         self._templates: dict[str, Prompt] = {}
         self._tested = _tested_ahead(pack)
         self._remaining: dict[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], int] = {}
         """Steps to the end from a step, by that step and the answers its way on depends on."""
         # Per-answer lookups precomputed from the (frozen, validated) pack, so a turn does not
         # rescan every choice of the step for its myth or its goto.
-        self._myths_of = {s.id: tuple((c.id, c.myth) for c in s.effective_choices() if c.myth) for s in pack.steps}
+        self._myths_of = {
+            s.id: myths for s in pack.steps if (myths := tuple((c.id, c.myth) for c in s.effective_choices() if c.myth))
+        }
+        """Only the steps with a choice that shows a myth-buster."""
         self._gotos = {s.id: tuple((c.id, c.goto) for c in s.effective_choices() if c.goto) for s in pack.steps}
         # Frozen messages that recur turn after turn are built once and shared.
         self._progress_views: dict[tuple[int, int], Progress] = {}
         self._myth_views: dict[str, MythView] = {}
         self._choice_views: dict[str, dict[str, ChoiceView]] = {}
-        self._answered: AnsweredMemo = {}
+        self._records = RecordMemo.for_pack(pack)
         # Choice answers are pack ids and the caller's datetime: copying a validated value with
         # them swapped in gives the AnswerValue validation would, at less than half the cost.
         self._choice_value = AnswerValue(choices=(), at=datetime(2000, 1, 1, tzinfo=UTC))
@@ -102,32 +107,36 @@ class Engine:
         return Turn(state, self.view(state))
 
     def answer(self, state: DialogState, answer: Answer, now: datetime) -> Turn:
-        self._require_active(state)
-        if answer.step_id != state.step or (answer.revision is not None and answer.revision != state.revision):
+        sid = state.step
+        if state.status is not Status.ACTIVE:
+            self._require_active(state)
+        if answer.step_id != sid or (answer.revision is not None and answer.revision != state.revision):
             raise StaleAnswer("That answer was for an earlier question; the check has moved on.")
-        assert state.step is not None
-        step = self.pack.step(state.step)
+        assert sid is not None
+        step = self._steps[sid]
         path = state.path_answers()
         value = self._validate(step, answer, now, path)
-        path[step.id] = value  # the path now includes this answer (its step joins the history)
+        path[sid] = value  # the path now includes this answer (its step joins the history)
         answers = dict(state.answers)
-        answers[step.id] = value
-        chosen = value.choices
-        myths = [m for cid, m in self._myths_of[step.id] if cid in chosen] if chosen else []
+        answers[sid] = value
+        myths_of = self._myths_of.get(sid)
+        myths = [m for cid, m in myths_of if cid in value.choices] if myths_of else []
         shown = state.myths_shown
         target = self._next(step, path)
         update: dict[str, object] = {
             "answers": answers,
-            "history": [*state.history, step.id],
+            "history": [*state.history, sid],
             "show_myths": myths,
             "myths_shown": [*shown, *(m for m in myths if m not in shown)] if myths else list(shown),
             "revision": state.revision + 1,
             "updated_at": now,
         }
         if target == END:
-            update |= {"status": Status.COMPLETED, "step": None}
+            update["status"] = Status.COMPLETED
+            update["step"] = None
         else:
-            update |= {"step": target, "urgent": state.urgent or target == self.pack.urgent_step}
+            update["step"] = target
+            update["urgent"] = state.urgent or target == self.pack.urgent_step
         new = evolve(state, update)
         return Turn(new, self._view(new, path))
 
@@ -197,9 +206,9 @@ class Engine:
         if state.status is Status.CANCELLED:
             return Cancelled()
         if state.status is Status.COMPLETED:
-            return build_completion(self.pack, state, self.links, self._answered)
+            return build_completion(self.pack, state, self.links, self._records)
         assert state.step is not None
-        step = self.pack.step(state.step)
+        step = self._steps[state.step]
         previous = state.answers.get(step.id)
         template = self._templates.get(step.id)
         if template is None:
@@ -209,9 +218,12 @@ class Engine:
             "progress": self._progress(state, path),
             "can_go_back": bool(state.history),
             "urgent_exit": not state.urgent,
-            "notice": notice,
-            "personal_data_warning": personal_data_warning,
         }
+        # the template's notice is None and its warning False: only a turn that has one sets it
+        if notice is not None:
+            update["notice"] = notice
+        if personal_data_warning:
+            update["personal_data_warning"] = True
         input_update: dict[str, object] = {}
         if previous is not None:
             input_update["previous"] = display_answer(step, previous)
@@ -257,6 +269,7 @@ class Engine:
                 min_length=step.min_length,
                 max_length=step.max_length,
                 placeholder=step.placeholder,
+                previous=None,
             ),
             guidance=tuple(
                 GuidanceView(text=g.text, citation=self._citation(g.cite) if g.cite else None) for g in step.guidance
@@ -266,6 +279,10 @@ class Engine:
             progress=Progress(current=1, total=1),
             can_go_back=False,
             urgent_exit=True,
+            # every field set, so a prompt made from the template shares its fields-set (dialogs.evolve)
+            notice=None,
+            myths=(),
+            personal_data_warning=False,
         )
 
     def progress(self, state: DialogState) -> Progress:

@@ -29,6 +29,9 @@ _NINO = re.compile(
     r"\b(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", re.IGNORECASE
 )
 
+_MAY_HOLD = re.compile(r"[\d@]")
+"""Every identifier above has a digit in it, or an '@': most typed answers have neither and skip the rest."""
+
 LABELS = {
     "nhs_number": "an NHS number",
     "postcode": "a postcode",
@@ -51,6 +54,8 @@ def valid_nhs_number(digits: str) -> bool:
 
 
 def find_identifiers(text: str) -> list[Finding]:
+    if not _MAY_HOLD.search(text):
+        return []
     kinds: list[str] = []
     if any(valid_nhs_number("".join(m.groups())) for m in _NHS.finditer(text)):
         kinds.append("nhs_number")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
-from functools import cache
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import cache, lru_cache
 from string import Formatter
 
 from pydantic import BaseModel, ConfigDict
 
-from dialogs.content import AnswerKind, Pack, Step, holds
+from dialogs.content import CHOICE_KINDS, AnswerKind, Pack, Step, holds
 from dialogs.messages import Completion, LinkView, SummaryLine
 from dialogs.state import AnswerValue, DialogState, Recipient
 
@@ -114,6 +115,40 @@ AnsweredMemo = dict[tuple[str, tuple[str, ...]], tuple[AnsweredStep, str, bool]]
 Those depend only on the pack's step and the choices, so an engine keeps one memo for its pack and
 builds each distinct line once (the frozen AnsweredStep is shared between records)."""
 
+MEMO_LIMIT = 4096
+"""Entries a RecordMemo map takes at most: far more than a pack's choice combinations, so a full map
+means something unexpected (a vast multi-choice step), and lines are then built each time instead."""
+
+
+@dataclass(frozen=True)
+class RecordMemo:
+    """What a pack's records repeat from check to check, built once and shared (one memo per pack).
+
+    Only lines made of pack text are kept, never typed text: a case reference or a reason stays in the
+    record it belongs to, not in a process-wide map."""
+
+    choice_fields: frozenset[str]
+    """Record fields fed only by choice steps: their summary lines are pack text."""
+    answered: AnsweredMemo = field(default_factory=dict)
+    lines: dict[tuple[str, str], SummaryLine] = field(default_factory=dict)
+
+    @classmethod
+    def for_pack(cls, pack: Pack) -> RecordMemo:
+        typed = {s.field for s in pack.steps if s.field and s.kind not in CHOICE_KINDS}
+        chosen = {s.field for s in pack.steps if s.field and s.kind in CHOICE_KINDS}
+        # 'immediate_risk' is filled in as Yes or No when no step answers it
+        return cls(choice_fields=frozenset((chosen | {"immediate_risk"}) - typed))
+
+    def summary_line(self, field_id: str, label: str, value: str) -> SummaryLine:
+        if field_id not in self.choice_fields:
+            return SummaryLine(label=label, value=value)
+        line = self.lines.get((field_id, value))
+        if line is None:
+            line = SummaryLine(label=label, value=value)
+            if len(self.lines) < MEMO_LIMIT:
+                self.lines[(field_id, value)] = line
+        return line
+
 
 def build_snapshot(
     pack: Pack,
@@ -125,6 +160,7 @@ def build_snapshot(
     ``state.path_answers()``, passed in where the caller already has it."""
     if answers is None:
         answers = state.path_answers()
+    steps = pack.steps_by_id
     answered: list[AnsweredStep] = []
     fields: dict[str, str] = {}
     decision = None
@@ -132,35 +168,26 @@ def build_snapshot(
     unsure_steps: list[str] = []
     unsure_rules: list[str] = []
     for sid, value in answers.items():
-        step = pack.step(sid)
+        step = steps[sid]
         if step.kind is AnswerKind.NOTICE:
             continue
-        key = (sid, value.choices) if memo is not None and value.choices and value.recipient is None else None
-        known = memo.get(key) if memo is not None and key is not None else None
-        if known is not None:
-            line, shown, unsure = known
+        choices = value.choices
+        if memo is not None and choices and value.recipient is None:
+            known = memo.get((sid, choices))
+            if known is None:
+                known = _answered_line(step, value)
+                if len(memo) < MEMO_LIMIT:
+                    memo[(sid, choices)] = known
         else:
-            unsure = bool(value.choices) and any(
-                (c := step.choice(cid)) is not None and c.unsure for cid in value.choices
-            )
-            shown = display_answer(step, value)
-            line = AnsweredStep(
-                step_id=sid,
-                title=step.title,
-                question=step.question,
-                answer=shown,
-                choices=value.choices,
-                field=step.field,
-                unsure=unsure,
-            )
-            if memo is not None and key is not None:
-                memo[key] = (line, shown, unsure)
+            known = _answered_line(step, value)
+        line, shown, unsure = known
         answered.append(line)
-        if step.field:
-            fields[step.field] = shown if step.field not in fields else f"{fields[step.field]}; {shown}"
-            if step.field == "decision":
-                decision = value.choices[0]
-            if step.field == "recipient" and value.recipient:
+        field_id = step.field
+        if field_id:
+            fields[field_id] = shown if field_id not in fields else f"{fields[field_id]}; {shown}"
+            if field_id == "decision":
+                decision = choices[0]
+            elif field_id == "recipient" and value.recipient:
                 recipient = value.recipient
         if unsure:
             unsure_steps.append(sid)
@@ -185,18 +212,37 @@ def build_snapshot(
     )
 
 
+def _answered_line(step: Step, value: AnswerValue) -> tuple[AnsweredStep, str, bool]:
+    """One answer's record line, its display text, and whether it was a 'not sure'."""
+    unsure = bool(value.choices) and any((c := step.choice(cid)) is not None and c.unsure for cid in value.choices)
+    shown = display_answer(step, value)
+    line = AnsweredStep(
+        step_id=step.id,
+        title=step.title,
+        question=step.question,
+        answer=shown,
+        choices=value.choices,
+        field=step.field,
+        unsure=unsure,
+    )
+    return line, shown, unsure
+
+
 def build_completion(
-    pack: Pack, state: DialogState, links: Sequence[LinkView] = (), memo: AnsweredMemo | None = None
+    pack: Pack, state: DialogState, links: Sequence[LinkView] = (), memo: RecordMemo | None = None
 ) -> Completion:
     answers = state.path_answers()
-    snap = build_snapshot(pack, state, memo, answers)
+    snap = build_snapshot(pack, state, memo.answered if memo is not None else None, answers)
     outcomes = [o for o in pack.outcomes if o.decision == snap.decision and holds(o.when, answers)]
     label = outcomes[0].label if outcomes else snap.decision
     next_steps = tuple(s for o in outcomes for s in o.next_steps)
     titles = pack.rule_titles()
     unsure = tuple(titles[r] for r in snap.unsure_rules)
     fields = snap.fields
-    lines = tuple(SummaryLine(label=label, value=fields[f]) for f, label in FIELD_LABELS.items() if f in fields)
+    if memo is None:
+        lines = tuple(SummaryLine(label=label, value=fields[f]) for f, label in FIELD_LABELS.items() if f in fields)
+    else:
+        lines = tuple(memo.summary_line(f, label, fields[f]) for f, label in FIELD_LABELS.items() if f in fields)
     when = state.updated_at.strftime("%Y-%m-%d %H:%M UTC")
     notes = [
         "Information-sharing decision (recorded with ShareCheck)",
@@ -239,9 +285,7 @@ def covering_note(
     if answers is None:
         answers = state.path_answers()
     values = dict(snap.fields)
-    values["confirm_by"] = add_working_days(state.updated_at, template.confirm_within_working_days).strftime(
-        "%A %d %B %Y"
-    )
+    values["confirm_by"] = _confirm_by(state.updated_at.date(), template.confirm_within_working_days)
     lines = [template.title]
     for line in template.lines:
         if not all(
@@ -257,6 +301,12 @@ def covering_note(
 def _template_fields(text: str) -> tuple[str, ...]:
     """The fields a covering-note line names, parsed once per line of the (fixed) pack text."""
     return tuple(name for _, name, _, _ in Formatter().parse(text) if name)
+
+
+@lru_cache(maxsize=64)
+def _confirm_by(day: date, working_days: int) -> str:
+    """The covering note's 'confirm by' date: the same for every share made on one day."""
+    return add_working_days(datetime.combine(day, time()), working_days).strftime("%A %d %B %Y")
 
 
 def add_working_days(start: datetime, days: int) -> datetime:

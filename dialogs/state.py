@@ -64,8 +64,11 @@ class DialogState(BaseModel):
 
     def path_answers(self) -> dict[str, AnswerValue]:
         """Answers on the path actually taken (steps abandoned by going back are left out)."""
-        answers = self.answers  # one attribute lookup, not two per step: this runs on every answer
-        return {sid: answers[sid] for sid in self.history if sid in answers}
+        answers, history = self.answers, self.history
+        if len(answers) == len(history) and list(answers) == history:
+            # the usual case, no step left by going back or skipped by the urgent exit: a plain copy
+            return dict(answers)
+        return {sid: answers[sid] for sid in history if sid in answers}
 
 
 class Answer(BaseModel):
