@@ -2,8 +2,9 @@
 
 Ours: signature check, payload validation, our listener's ack, and after the ack the dedupe row, the new check's
 row, users.info, conversations.open, chat.postMessage and views.open, all competing for the same loop (SQLite).
-Baseline: a bare AsyncApp whose listener only acks the same signed request. Both are mounted on aiohttp the
-same way and served on loopback, both talk to the same fake Web API, and the load comes from this process.
+Baseline: a bare AsyncApp, configured as ours is, whose listener only acks the same signed request. Both are
+mounted on aiohttp the same way and served on loopback with the listen backlog `sharecheck serve` uses, both
+talk to the same fake Web API, and the load comes from this process.
 Also counts the HTTP requests one whole check takes. Prints figures, then one line of JSON.
 """
 
@@ -27,6 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import SLACK_ADAPTER
 from bot.runtime import Runtime
+from bot.server import LISTEN_BACKLOG
 from bot.settings import Settings
 from bot.web import build_app
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack
@@ -50,7 +52,7 @@ def bare_app(fake: FakeSlack) -> web.Application:
     bolt = AsyncApp(
         client=AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url),
         signing_secret=SECRET,
-        process_before_response=False,
+        process_before_response=True,  # as ShareCheck's AsyncApp is: the listener's ack is the response
     )
 
     @bolt.command("/share-check")
@@ -68,7 +70,7 @@ def bare_app(fake: FakeSlack) -> web.Application:
 async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=LISTEN_BACKLOG)  # as `sharecheck serve` listens
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return runner, f"http://127.0.0.1:{port}{EVENTS}"

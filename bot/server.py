@@ -39,6 +39,12 @@ def check_safe_to_serve(settings: Settings) -> None:
         )
 
 
+LISTEN_BACKLOG = 1024
+"""Connections the kernel queues before the server accepts them. aiohttp's default, 128, is overrun when a
+few hundred people type /share-check in the same second (a team briefing's end): the kernel drops the extra
+connection attempts and their clients try again a whole second later (bench/bench_slack_ack.py saw it)."""
+
+
 async def run_server(settings: Settings, scheduler: bool = True, stop: asyncio.Event | None = None) -> None:
     check_safe_to_serve(settings)
     # every instance migrates at start; on PostgreSQL an advisory lock makes the first do it and the rest wait
@@ -47,7 +53,7 @@ async def run_server(settings: Settings, scheduler: bool = True, stop: asyncio.E
     # no aiohttp access log: its lines carry client addresses and raw paths; bot.web logs each request instead
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = web.TCPSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG)
     await site.start()
     log.info("ShareCheck listening on http://%s:%s", settings.host, settings.port)
     stop = stop or asyncio.Event()

@@ -42,6 +42,12 @@ async def test_users_are_remembered_and_updated(runtime: Runtime, clock: ManualC
     user = await get_user(runtime.sessions, "teams", "tenant", "29:abc")
     assert user is not None and user.tz == "Europe/London" and user.conversation_ref == {"x": 1}
     assert await get_user(runtime.sessions, "teams", "other-tenant", "29:abc") is None
+    # a later update changes only what it names, and when it was seen
+    later = clock.now() + timedelta(days=3)
+    await remember_user(runtime.sessions, "teams", "tenant", "29:abc", later, tz="Europe/Paris")
+    user = await get_user(runtime.sessions, "teams", "tenant", "29:abc")
+    assert user is not None and user.tz == "Europe/Paris" and user.conversation_ref == {"x": 1}
+    assert user.updated_at == later
 
 
 async def test_a_delivery_is_handled_once(runtime: Runtime, clock: ManualClock) -> None:

@@ -117,6 +117,23 @@ async def count(runtime: Runtime, model: Any) -> int:
 # --- the whole check ------------------------------------------------------------------------
 
 
+async def test_the_command_is_acknowledged_before_the_work_that_follows(
+    client: TestClient[Any, Any], fake: FakeSlack, alice: Practitioner
+) -> None:
+    """Bolt answers as soon as our listener returns: the listener acks and hands the check's opening to a task,
+    so a slow Slack delays the DM, never the ack (Slack gives an ack 3 seconds)."""
+    await Practitioner(client, fake, TEAM, "U0WARMUP1").start()  # Bolt checks its token once (auth.test)
+    fake.delay = 0.5  # every Web API call: users.info, conversations.open, chat.postMessage, views.open
+    fake.calls.clear()
+    started = time.perf_counter()
+    resp = await alice.command()
+    acked = time.perf_counter() - started
+    assert "direct messages" in await resp.text()
+    assert acked < 0.5 and not fake.calls_to("chat.postMessage")
+    await fake.wait_for(lambda: fake.calls_to("chat.postMessage"), within=10)
+    assert time.perf_counter() - started > 1.0  # the DM came after at least users.info and the post
+
+
 async def test_a_whole_check_through_slack_is_recorded(db_url: str, clock: ManualClock) -> None:
     async with slack_stack(db_url, clock) as (runtime, fake, client):
         alice = Practitioner(client, fake, TEAM, USER)

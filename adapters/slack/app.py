@@ -161,7 +161,10 @@ class SlackAdapter:
             name="sharecheck",
             client=self.client,
             signing_secret=secret or "",
-            process_before_response=False,  # ack at once; our listeners go on in their own tasks
+            # Every listener acks, then hands the rest to a task of its own (_spawn) and returns, so the response
+            # goes as soon as the listener returns. Bolt's other mode would run the listener in a task and poll
+            # for its ack every 10 ms, adding up to 10 ms to every ack.
+            process_before_response=True,
             before_authorize=_Validate(),
             logger=BOLT_LOG,
         )

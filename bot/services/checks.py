@@ -24,7 +24,7 @@ from bot.clock import Clock
 from bot.db.models import Check
 from bot.metrics import CHECKS_FINISHED, CHECKS_STARTED
 from bot.packs import PackRegistry
-from bot.services.records import append_event
+from bot.services.records import append_event, start_trail
 from dialogs.engine import CorruptState, DialogClosed, DialogError, Engine, PersonalDataWarning, StaleAnswer, Turn
 from dialogs.messages import Completion, LinkView, Message, PendingItem, PendingList, Prompt
 from dialogs.record import RecordSnapshot, build_snapshot
@@ -169,25 +169,24 @@ class CheckService:
 
         ``channel_id`` is where it was asked for (a Slack channel, a Teams team), for leads scoped by channel.
         """
-        existing = await self.resume(actor)
-        if existing is not None:
-            return existing
         engine = self._packs.engine(pack_id)
         now = self._clock.now()
         turn = engine.start(now)
         check = _new_check(actor, engine, turn, channel_id, now)
         try:
+            # no look for a check in progress first: the one-active-check index refuses a second one, and
+            # that is the rarer case (a practitioner's first /share-check of a piece of work is the usual)
             async with self._sessions.begin() as session:
                 await _record_start(session, check, actor, engine, now)
         except IntegrityError:
-            # another request for the same practitioner started one a moment ago: use that one
             resumed = await self.resume(actor)
-            if resumed is None:
+            if resumed is None:  # pragma: no cover - the refusal came from another constraint
                 raise
             return resumed
         CHECKS_STARTED.labels(actor.platform).inc()
-        self._keep(check.id, actor, engine.pack.id, turn.state)
-        return Reply(check.id, Outcome.STARTED, _with_id(turn.message, check.id))
+        check_id: uuid.UUID = check["id"]
+        self._keep(check_id, actor, engine.pack.id, turn.state)
+        return Reply(check_id, Outcome.STARTED, _with_id(turn.message, check_id))
 
     async def reconsider(
         self, actor: Actor, check_id: uuid.UUID | None = None, case_reference: str | None = None
@@ -223,13 +222,14 @@ class CheckService:
         if old.case_reference and turn.state.step == "case_reference":
             turn = engine.answer(turn.state, Answer(step_id="case_reference", revision=0, text=old.case_reference), now)
         check = _new_check(actor, engine, turn, old.channel_id, now)
+        new_id: uuid.UUID = check["id"]
         async with self._sessions.begin() as session:
             await _record_start(session, check, actor, engine, now, reconsiders=str(old.id))
-            await append_event(session, old.id, "reconsidered", str(actor), now, {"by": str(check.id)})
+            await append_event(session, old.id, "reconsidered", str(actor), now, {"by": str(new_id)})
         CHECKS_STARTED.labels(actor.platform).inc()
-        self._keep(check.id, actor, engine.pack.id, turn.state)
+        self._keep(new_id, actor, engine.pack.id, turn.state)
         notice = "Reconsidering with new information: this check is linked to the earlier decision."
-        return Reply(check.id, Outcome.STARTED, _with_id(engine.view(turn.state, notice), check.id))
+        return Reply(new_id, Outcome.STARTED, _with_id(engine.view(turn.state, notice), new_id))
 
     async def resume(self, actor: Actor) -> Reply | None:
         async with self._sessions() as session:
@@ -503,31 +503,30 @@ class CheckService:
         return check
 
 
-def _new_check(actor: Actor, engine: Engine, turn: Turn, channel_id: str | None, now: datetime) -> Check:
-    return Check(
-        id=uuid.uuid4(),
-        platform=actor.platform,
-        workspace_id=actor.workspace_id,
-        user_id=actor.user_id,
-        channel_id=channel_id,
-        status=Status.ACTIVE.value,
-        pack_id=engine.pack.id,
-        pack_version=engine.pack.version,
-        state=turn.state.model_dump(mode="json"),
-        revision=turn.state.revision,
-        started_at=now,
-        updated_at=now,
-    )
+def _new_check(actor: Actor, engine: Engine, turn: Turn, channel_id: str | None, now: datetime) -> dict[str, Any]:
+    """A new check's column values (inserted by records.start_trail, with its first event)."""
+    return {
+        "id": uuid.uuid4(),
+        "platform": actor.platform,
+        "workspace_id": actor.workspace_id,
+        "user_id": actor.user_id,
+        "channel_id": channel_id,
+        "status": Status.ACTIVE.value,
+        "pack_id": engine.pack.id,
+        "pack_version": engine.pack.version,
+        "state": turn.state.model_dump(mode="json"),
+        "revision": turn.state.revision,
+        "started_at": now,
+        "updated_at": now,
+    }
 
 
 async def _record_start(
-    session: AsyncSession, check: Check, actor: Actor, engine: Engine, now: datetime, **extra: str
+    session: AsyncSession, check: dict[str, Any], actor: Actor, engine: Engine, now: datetime, **extra: str
 ) -> None:
     """Insert a new check and the first event of its trail (inside the caller's transaction)."""
-    session.add(check)
-    await session.flush()
     data = {"pack": engine.pack.id, "version": engine.pack.version, **extra}
-    await append_event(session, check.id, "started", str(actor), now, data)
+    await start_trail(session, check, "started", str(actor), now, data)
 
 
 def _with_id(message: Message, check_id: uuid.UUID) -> Message:

@@ -76,6 +76,40 @@ async def append_event(
     return int(event_id)
 
 
+async def start_trail(
+    session: AsyncSession,
+    check: dict[str, Any],
+    kind: str,
+    actor: str,
+    at: datetime,
+    data: dict[str, Any] | None = None,
+) -> int:
+    """Insert a new check (its column values) with the first event of its trail; returns the event's id.
+
+    A new check's trail starts at number 0 from the genesis hash, so the check row goes in already
+    numbered and chained: two statements, where inserting it bare and then ``append_event`` takes four.
+    """
+    payload = normalise(data)
+    salt = new_salt() if has_free_text(payload) else None
+    check_id = check["id"]
+    digest = event_hash(check_id, 0, at, kind, actor, payload, salt, GENESIS)
+    await session.execute(insert(_CHECKS), {**check, "events_seq": 1, "events_hash": digest})
+    values = {
+        "check_id": check_id,
+        "seq": 0,
+        "at": at,
+        "kind": kind,
+        "actor": actor,
+        "data": payload,
+        "salt": salt,
+        "prev_hash": GENESIS,
+        "hash": digest,
+    }
+    event_id = await session.scalar(_INSERT, values)
+    assert event_id is not None
+    return int(event_id)
+
+
 @dataclass(frozen=True)
 class NewEvent:
     """One event to add with ``append_events`` (the arguments of ``append_event``, kept for a batch)."""

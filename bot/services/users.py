@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import PlatformUser
@@ -21,26 +23,25 @@ async def remember_user(
     tz: str | None = None,
     conversation_ref: dict[str, Any] | None = None,
 ) -> None:
-    """Insert or update a user; fields passed as None keep what was stored."""
+    """Insert or update a user; fields passed as None keep what was stored.
+
+    One upsert statement: every new Slack user and every Teams turn comes through here, and a read
+    then a write cost a round trip and an ORM flush more.
+    """
+    given: dict[str, Any] = {"updated_at": now}
+    if tz is not None:
+        given["tz"] = tz
+    if conversation_ref is not None:
+        given["conversation_ref"] = conversation_ref
     async with sessions.begin() as session:
-        user = await session.get(PlatformUser, (platform, workspace_id, user_id), with_for_update=True)
-        if user is None:
-            session.add(
-                PlatformUser(
-                    platform=platform,
-                    workspace_id=workspace_id,
-                    user_id=user_id,
-                    tz=tz,
-                    conversation_ref=conversation_ref,
-                    updated_at=now,
-                )
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = insert(PlatformUser).values(platform=platform, workspace_id=workspace_id, user_id=user_id, **given)
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[PlatformUser.platform, PlatformUser.workspace_id, PlatformUser.user_id],
+                set_={name: statement.excluded[name] for name in given},
             )
-            return
-        if tz is not None:
-            user.tz = tz
-        if conversation_ref is not None:
-            user.conversation_ref = conversation_ref
-        user.updated_at = now
+        )
 
 
 async def get_user(
