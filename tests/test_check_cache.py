@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from sqlalchemy import event, func, select
 
@@ -10,7 +12,9 @@ import bot.services.checks as checks_module
 from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent
 from bot.runtime import Runtime
+from bot.services.audit import verify
 from bot.services.checks import Actor, CheckNotFound, Outcome
+from bot.services.records import append_event
 from dialogs.messages import Prompt
 from dialogs.state import Answer
 from tests.conftest import make_settings
@@ -115,3 +119,37 @@ async def test_finished_checks_are_not_held_and_the_number_held_is_bounded(
     cancelled = await runtime.checks.cancel(Actor("teams", "T0001", "29:user-2"), replies[2].check_id)
     assert cancelled.outcome is Outcome.ADVANCED
     assert list(held) == [replies[1].check_id]
+
+
+async def test_steps_from_a_held_trail_end_keep_the_chain_and_notice_events_added_elsewhere(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    """A held step writes its event with no numbering read (the instance knows where the trail ends). An event
+    added by another path meanwhile (here a follow-up's, written with records.append_event) moves the end: the
+    held step must then write nothing and be decided from a read, and the whole chain must still verify."""
+    started = await runtime.checks.start(ALICE)
+    assert isinstance(started.message, Prompt)
+    seen = _Statements(runtime)
+    moved = await runtime.checks.answer(
+        ALICE, started.check_id, Answer(step_id=started.message.step_id, revision=0, text="CS-2024-0113")
+    )
+    assert moved.outcome is Outcome.ADVANCED and isinstance(moved.message, Prompt)
+    assert not any("events_seq + " in s for s in seen.sent), "the held trail end should have numbered the event"
+    async with runtime.sessions.begin() as session:
+        await append_event(session, started.check_id, "advice_requested", str(ALICE), clock.now(), {"step": "x"})
+    seen.sent.clear()
+    step = moved.message
+    nxt = Answer(step_id=step.step_id, revision=step.revision, choices=(step.input.choices[0].id,))
+    assert (await runtime.checks.answer(ALICE, started.check_id, nxt)).outcome is Outcome.ADVANCED
+    assert seen.reads_of_checks(), "the trail had moved on: the step must have been decided from a read"
+    async with runtime.sessions() as s:
+        check = await s.get(Check, started.check_id)
+        events = list(
+            await s.scalars(select(CheckEvent).where(CheckEvent.check_id == started.check_id).order_by(CheckEvent.seq))
+        )
+    assert [e.kind for e in events] == ["started", "answered", "advice_requested", "answered"]
+    assert [e.seq for e in events] == [0, 1, 2, 3] and check is not None and check.events_seq == 4
+    assert check.events_hash == events[-1].hash
+    assert all(later.prev_hash == earlier.hash for earlier, later in pairwise(events))
+    report = await verify(runtime.sessions)
+    assert report.intact, report.findings

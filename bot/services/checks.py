@@ -24,7 +24,16 @@ from bot.clock import Clock
 from bot.db.models import Check
 from bot.metrics import CHECKS_FINISHED, CHECKS_STARTED
 from bot.packs import PackRegistry
-from bot.services.records import append_event, start_trail
+from bot.services.records import (
+    NUMBER_NEXT_EVENT,
+    NUMBERED,
+    Chain,
+    append_event,
+    insert_prepared,
+    prepare_event,
+    start_trail,
+    write_event,
+)
 from dialogs.engine import CorruptState, DialogClosed, DialogError, Engine, PersonalDataWarning, StaleAnswer, Turn
 from dialogs.messages import Completion, LinkView, Message, PendingItem, PendingList, Prompt
 from dialogs.record import RecordSnapshot, build_snapshot
@@ -102,24 +111,44 @@ class _Live:
     owner: Actor
     pack_id: str
     state: DialogState
+    stored: dict[str, Any] | None = None
+    """``state`` as written to the row (model_dump(mode="json")), when this instance wrote it: the next step's
+    guard compares the row with it, so the state is not dumped a second time."""
+    chain: Chain | None = None
+    """Where the check's trail ended when this instance wrote it, when known: the next step's event is then
+    written without numbering it first (the step's UPDATE is guarded by it, so a stale hint writes nothing)."""
 
 
 _CHECKS = cast(Table, Check.__table__)
+_STEP_WHERE = (
+    _CHECKS.c.id == bindparam("b_id"),
+    _CHECKS.c.platform == bindparam("b_platform"),
+    _CHECKS.c.workspace_id == bindparam("b_workspace"),
+    _CHECKS.c.user_id == bindparam("b_user"),
+    _CHECKS.c.revision == bindparam("b_revision"),
+    _CHECKS.c.state == bindparam("b_state"),
+)
+_STEP_VALUES: dict[str, Any] = {
+    "state": bindparam("state"),
+    "revision": bindparam("revision"),
+    "updated_at": bindparam("updated_at"),
+}
+# A plain step, built once: a Core statement on the table skips the ORM's bulk-update path and building a new
+# statement (and its cache key) per move. It lands only where the row still holds exactly the state the move was
+# computed from (revision and content: even a change made behind the service's back, which does not bump the
+# revision, makes it a no-op), and only for the actor's own check, like every read.
 _STEP = (
-    # A plain step, built once: a Core statement on the table skips the ORM's bulk-update path and building a
-    # new statement (and its cache key) per move. It lands only where the row still holds exactly the state the
-    # move was computed from (revision and content: even a change made behind the service's back, which does
-    # not bump the revision, makes it a no-op), and only for the actor's own check, like every read.
     update(_CHECKS)
-    .where(
-        _CHECKS.c.id == bindparam("b_id"),
-        _CHECKS.c.platform == bindparam("b_platform"),
-        _CHECKS.c.workspace_id == bindparam("b_workspace"),
-        _CHECKS.c.user_id == bindparam("b_user"),
-        _CHECKS.c.revision == bindparam("b_revision"),
-        _CHECKS.c.state == bindparam("b_state"),
-    )
-    .values(state=bindparam("state"), revision=bindparam("revision"), updated_at=bindparam("updated_at"))
+    .where(*_STEP_WHERE)
+    .values(**_STEP_VALUES, **NUMBER_NEXT_EVENT)
+    .returning(*NUMBERED)  # the step's event is numbered by the same statement (records.write_event)
+)
+_STEP_CHAINED = (
+    # the same step where this instance knows where the trail ends: the row moves on to the step's event in
+    # this statement, which also requires the trail to end there still, so the event goes in with no read
+    update(_CHECKS)
+    .where(*_STEP_WHERE, _CHECKS.c.events_seq == bindparam("b_seq"))
+    .values(**_STEP_VALUES, events_seq=bindparam("events_seq"), events_hash=bindparam("events_hash"))
 )
 
 
@@ -149,7 +178,15 @@ class CheckService:
         """Other services (follow-ups) add their open items to ``pending``."""
         self._pending_sources.append(source)
 
-    def _keep(self, check_id: uuid.UUID, owner: Actor, pack_id: str, state: DialogState) -> None:
+    def _keep(
+        self,
+        check_id: uuid.UUID,
+        owner: Actor,
+        pack_id: str,
+        state: DialogState,
+        stored: dict[str, Any] | None = None,
+        chain: Chain | None = None,
+    ) -> None:
         """Remember the state of an active check as it now is in the database (forget a finished one)."""
         if state.status is not Status.ACTIVE:
             self._live.pop(check_id, None)
@@ -157,7 +194,7 @@ class CheckService:
         held = self._live.get(check_id)
         if held is not None and held.state.revision > state.revision:
             return  # a later move already landed here: never step back to an older state
-        self._live[check_id] = _Live(owner, pack_id, state)
+        self._live[check_id] = _Live(owner, pack_id, state, stored, chain)
         self._live.move_to_end(check_id)
         if len(self._live) > LIVE_CHECKS:
             self._live.popitem(last=False)
@@ -177,7 +214,7 @@ class CheckService:
             # no look for a check in progress first: the one-active-check index refuses a second one, and
             # that is the rarer case (a practitioner's first /share-check of a piece of work is the usual)
             async with self._sessions.begin() as session:
-                await _record_start(session, check, actor, engine, now)
+                chain = await _record_start(session, check, actor, engine, now)
         except IntegrityError:
             resumed = await self.resume(actor)
             if resumed is None:  # pragma: no cover - the refusal came from another constraint
@@ -185,7 +222,7 @@ class CheckService:
             return resumed
         CHECKS_STARTED.labels(actor.platform).inc()
         check_id: uuid.UUID = check["id"]
-        self._keep(check_id, actor, engine.pack.id, turn.state)
+        self._keep(check_id, actor, engine.pack.id, turn.state, check["state"], chain)
         return Reply(check_id, Outcome.STARTED, _with_id(turn.message, check_id))
 
     async def reconsider(
@@ -356,28 +393,27 @@ class CheckService:
         if kind == "answered" and _action_of(engine, state, turn.state) is not None:
             return None
         now = turn.state.updated_at
+        stored = turn.state.model_dump(mode="json")
+        params = {
+            "b_id": check_id,
+            "b_platform": actor.platform,
+            "b_workspace": actor.workspace_id,
+            "b_user": actor.user_id,
+            "b_revision": state.revision,
+            "b_state": live.stored if live.stored is not None else state.model_dump(mode="json"),
+            "state": stored,
+            "revision": turn.state.revision,
+            "updated_at": now,
+        }
+        payload = data(turn.state) if callable(data) else data
         async with self._sessions.begin() as session:
-            result = await session.execute(
-                _STEP,
-                {
-                    "b_id": check_id,
-                    "b_platform": actor.platform,
-                    "b_workspace": actor.workspace_id,
-                    "b_user": actor.user_id,
-                    "b_revision": state.revision,
-                    "b_state": state.model_dump(mode="json"),
-                    "state": turn.state.model_dump(mode="json"),
-                    "revision": turn.state.revision,
-                    "updated_at": now,
-                },
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            chain = await _write_step(session, live.chain, params, kind, str(actor), now, payload)
+            if chain is None:
                 # moved by another instance (or request) since this instance saw it: nothing written here
                 await session.rollback()
                 self._live.pop(check_id, None)
                 return None
-            await append_event(session, check_id, kind, str(actor), now, data(turn.state) if callable(data) else data)
-        self._keep(check_id, actor, live.pack_id, turn.state)
+        self._keep(check_id, actor, live.pack_id, turn.state, stored, chain)
         return Reply(check_id, Outcome.ADVANCED, _with_id(turn.message, check_id))
 
     async def _move_read(
@@ -521,12 +557,40 @@ def _new_check(actor: Actor, engine: Engine, turn: Turn, channel_id: str | None,
     }
 
 
+async def _write_step(
+    session: AsyncSession,
+    known: Chain | None,
+    params: dict[str, Any],
+    kind: str,
+    actor: str,
+    now: datetime,
+    payload: dict[str, Any] | None,
+) -> Chain | None:
+    """A plain step's UPDATE (``params`` for _STEP) and its event; where the trail now ends, or None (nothing
+    written) when the row has moved on. ``known``: where this instance last saw the trail end, if it did."""
+    check_id = params["b_id"]
+    if known is None:
+        numbered = (await session.execute(_STEP, params)).one_or_none()
+        if numbered is None:
+            return None
+        events_seq, events_hash = numbered
+        _, chain = await write_event(session, check_id, events_seq, events_hash, kind, actor, now, payload)
+        return chain
+    event = prepare_event(check_id, known, kind, actor, now, payload)
+    chain = Chain(known.events_seq + 1, event["hash"])
+    guarded = {**params, "b_seq": known.events_seq, "events_seq": chain.events_seq, "events_hash": chain.events_hash}
+    if (await session.execute(_STEP_CHAINED, guarded)).rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    await insert_prepared(session, event)
+    return chain
+
+
 async def _record_start(
     session: AsyncSession, check: dict[str, Any], actor: Actor, engine: Engine, now: datetime, **extra: str
-) -> None:
+) -> Chain:
     """Insert a new check and the first event of its trail (inside the caller's transaction)."""
     data = {"pack": engine.pack.id, "version": engine.pack.version, **extra}
-    await start_trail(session, check, "started", str(actor), now, data)
+    return await start_trail(session, check, "started", str(actor), now, data)
 
 
 def _with_id(message: Message, check_id: uuid.UUID) -> Message:

@@ -29,11 +29,18 @@ _NUMBER = (
 )
 """Numbers the event, locks the check and reads the hash to chain from (RETURNING shows events_hash as this
 statement leaves it, which is the previous event's), so concurrent appends queue up behind the row lock."""
-_INSERT = insert(_EVENTS).values({c: bindparam(c) for c in _EVENT_COLUMNS}).returning(_EVENTS.c.id)
+_INSERT_PLAIN = insert(_EVENTS).values({c: bindparam(c) for c in _EVENT_COLUMNS})
+_INSERT = _INSERT_PLAIN.returning(_EVENTS.c.id)
 _KEEP_LAST = update(_CHECKS).where(_CHECKS.c.id == bindparam("k_check")).values(events_hash=bindparam("k_hash"))
 _INSERTED = _INSERT.cte("inserted_event")
 _INSERT_AND_KEEP_LAST = _KEEP_LAST.add_cte(_INSERTED).returning(select(_INSERTED.c.id).scalar_subquery())
 """PostgreSQL runs both writes in one statement (a data-modifying CTE): one round trip fewer per event."""
+
+
+NUMBER_NEXT_EVENT = {"events_seq": _CHECKS.c.events_seq + 1}
+"""Values for a caller's own UPDATE of a check row that also numbers the next event of its trail: with
+``.returning(*NUMBERED)`` it gives what ``write_event`` needs, saving append_event's own numbering statement."""
+NUMBERED = (_CHECKS.c.events_seq, _CHECKS.c.events_hash)
 
 
 async def append_event(
@@ -46,17 +53,38 @@ async def append_event(
 ) -> int:
     """Add one event at the end of a check's trail (inside the caller's transaction); returns its id.
 
-    Every event of every check comes through here, so this is where the record's hash chain is kept.
+    Every event of every check comes through here or ``write_event``, so this is where the record's hash
+    chain is kept.
     """
     row = (await session.execute(_NUMBER, {"n_check": check_id})).one_or_none()
     if row is None:
         raise LookupError(f"no check {check_id}")
-    seq = row[0] - 1
-    prev_hash = row[1] or GENESIS
+    event_id, _ = await write_event(session, check_id, row[0], row[1], kind, actor, at, data)
+    return event_id
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """Where a check's trail ends, as its row holds it: how many events, and the last one's hash (the
+    genesis hash before the first)."""
+
+    events_seq: int
+    events_hash: str
+
+
+EMPTY = Chain(0, GENESIS)
+"""A trail before its first event."""
+
+
+def prepare_event(
+    check_id: uuid.UUID, chain: Chain, kind: str, actor: str, at: datetime, data: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The column values of the event that follows ``chain`` (EMPTY for a trail's first), hash included."""
+    seq = chain.events_seq
+    prev_hash = chain.events_hash
     payload = normalise(data)
     salt = new_salt() if has_free_text(payload) else None
-    digest = event_hash(check_id, seq, at, kind, actor, payload, salt, prev_hash)
-    values = {
+    return {
         "check_id": check_id,
         "seq": seq,
         "at": at,
@@ -65,15 +93,38 @@ async def append_event(
         "data": payload,
         "salt": salt,
         "prev_hash": prev_hash,
-        "hash": digest,
+        "hash": event_hash(check_id, seq, at, kind, actor, payload, salt, prev_hash),
     }
+
+
+async def insert_prepared(session: AsyncSession, event: dict[str, Any]) -> None:
+    """Insert an event from ``prepare_event`` whose check row the caller has already moved on (events_seq
+    one more, events_hash this event's), in the same transaction."""
+    await session.execute(_INSERT_PLAIN, event)
+
+
+async def write_event(
+    session: AsyncSession,
+    check_id: uuid.UUID,
+    events_seq: int,
+    events_hash: str | None,
+    kind: str,
+    actor: str,
+    at: datetime,
+    data: dict[str, Any] | None = None,
+) -> tuple[int, Chain]:
+    """Write the event just numbered: ``events_seq`` and ``events_hash`` as the numbering UPDATE returned them
+    (``_NUMBER``, or a caller's UPDATE with NUMBER_NEXT_EVENT), in the same transaction, which holds the row.
+    Returns the event's id and where the trail now ends."""
+    values = prepare_event(check_id, Chain(events_seq - 1, events_hash or GENESIS), kind, actor, at, data)
+    digest = values["hash"]
     if session.get_bind().dialect.name == "postgresql":
         event_id = await session.scalar(_INSERT_AND_KEEP_LAST, {**values, "k_check": check_id, "k_hash": digest})
     else:
         event_id = await session.scalar(_INSERT, values)
         await session.execute(_KEEP_LAST, {"k_check": check_id, "k_hash": digest})
     assert event_id is not None
-    return int(event_id)
+    return int(event_id), Chain(events_seq, digest)
 
 
 async def start_trail(
@@ -83,31 +134,17 @@ async def start_trail(
     actor: str,
     at: datetime,
     data: dict[str, Any] | None = None,
-) -> int:
-    """Insert a new check (its column values) with the first event of its trail; returns the event's id.
+) -> Chain:
+    """Insert a new check (its column values) with the first event of its trail; returns where the trail ends.
 
     A new check's trail starts at number 0 from the genesis hash, so the check row goes in already
     numbered and chained: two statements, where inserting it bare and then ``append_event`` takes four.
     """
-    payload = normalise(data)
-    salt = new_salt() if has_free_text(payload) else None
-    check_id = check["id"]
-    digest = event_hash(check_id, 0, at, kind, actor, payload, salt, GENESIS)
-    await session.execute(insert(_CHECKS), {**check, "events_seq": 1, "events_hash": digest})
-    values = {
-        "check_id": check_id,
-        "seq": 0,
-        "at": at,
-        "kind": kind,
-        "actor": actor,
-        "data": payload,
-        "salt": salt,
-        "prev_hash": GENESIS,
-        "hash": digest,
-    }
-    event_id = await session.scalar(_INSERT, values)
-    assert event_id is not None
-    return int(event_id)
+    event = prepare_event(check["id"], EMPTY, kind, actor, at, data)
+    chain = Chain(1, event["hash"])
+    await session.execute(insert(_CHECKS), {**check, "events_seq": chain.events_seq, "events_hash": chain.events_hash})
+    await insert_prepared(session, event)
+    return chain
 
 
 @dataclass(frozen=True)
