@@ -18,6 +18,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # No rollback when a connection goes back to the pool: every session here ends its transaction (commit,
+        # or rollback on close), and with aiosqlite each call is a trip to the connection's thread, so the pool's
+        # extra rollback was one of every eight trips a check's step makes.
+        kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
