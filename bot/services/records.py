@@ -203,23 +203,9 @@ async def append_events(session: AsyncSession, events: Sequence[NewEvent]) -> li
     rows: list[dict[str, Any]] = []
     for e in events:
         seq, prev_hash = heads[e.check_id]
-        payload = normalise(e.data)
-        salt = new_salt() if has_free_text(payload) else None
-        digest = event_hash(e.check_id, seq, e.at, e.kind, e.actor, payload, salt, prev_hash)
-        heads[e.check_id] = (seq + 1, digest)
-        rows.append(
-            {
-                "check_id": e.check_id,
-                "seq": seq,
-                "at": e.at,
-                "kind": e.kind,
-                "actor": e.actor,
-                "data": payload,
-                "salt": salt,
-                "prev_hash": prev_hash,
-                "hash": digest,
-            }
-        )
+        row = prepare_event(e.check_id, Chain(seq, prev_hash), e.kind, e.actor, e.at, e.data)
+        heads[e.check_id] = (seq + 1, row["hash"])
+        rows.append(row)
     # one executemany each (insertmanyvalues packs the inserts into multi-row statements); the ids come back
     # keyed by (check, seq), so nothing depends on the order the database returns them in
     inserted = await session.execute(
