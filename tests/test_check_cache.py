@@ -13,7 +13,7 @@ from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent
 from bot.runtime import Runtime
 from bot.services.audit import verify
-from bot.services.checks import Actor, CheckNotFound, Outcome
+from bot.services.checks import Actor, CheckNotFound, Outcome, Reply
 from bot.services.records import append_event
 from dialogs.messages import Prompt
 from dialogs.state import Answer
@@ -66,9 +66,9 @@ class _Statements:
         return [s for s in self.sent if s.startswith("SELECT") and "FROM checks" in s]
 
 
-async def test_a_plain_step_writes_from_the_held_state_without_a_read(runtime: Runtime) -> None:
-    """The point of holding the state: the step is one guarded write and the trail, no read of the check. What it
-    writes is what a fresh read would have written: the row, the trail, and every later step agree."""
+async def _start_and_answer_held(runtime: Runtime) -> tuple[Reply, Reply, _Statements]:
+    """Alice starts a check and answers its first question on the same instance (so from the held state), with
+    the SQL of that answer recorded."""
     started = await runtime.checks.start(ALICE)
     assert isinstance(started.message, Prompt)
     seen = _Statements(runtime)
@@ -76,6 +76,13 @@ async def test_a_plain_step_writes_from_the_held_state_without_a_read(runtime: R
         ALICE, started.check_id, Answer(step_id=started.message.step_id, revision=0, text="CS-2024-0113")
     )
     assert moved.outcome is Outcome.ADVANCED and isinstance(moved.message, Prompt)
+    return started, moved, seen
+
+
+async def test_a_plain_step_writes_from_the_held_state_without_a_read(runtime: Runtime) -> None:
+    """The point of holding the state: the step is one guarded write and the trail, no read of the check. What it
+    writes is what a fresh read would have written: the row, the trail, and every later step agree."""
+    started, moved, seen = await _start_and_answer_held(runtime)
     assert seen.reads_of_checks() == []
     assert any(s.startswith("UPDATE checks SET state=") for s in seen.sent)
 
@@ -127,13 +134,7 @@ async def test_steps_from_a_held_trail_end_keep_the_chain_and_notice_events_adde
     """A held step writes its event with no numbering read (the instance knows where the trail ends). An event
     added by another path meanwhile (here a follow-up's, written with records.append_event) moves the end: the
     held step must then write nothing and be decided from a read, and the whole chain must still verify."""
-    started = await runtime.checks.start(ALICE)
-    assert isinstance(started.message, Prompt)
-    seen = _Statements(runtime)
-    moved = await runtime.checks.answer(
-        ALICE, started.check_id, Answer(step_id=started.message.step_id, revision=0, text="CS-2024-0113")
-    )
-    assert moved.outcome is Outcome.ADVANCED and isinstance(moved.message, Prompt)
+    started, moved, seen = await _start_and_answer_held(runtime)
     assert not any("events_seq + " in s for s in seen.sent), "the held trail end should have numbered the event"
     async with runtime.sessions.begin() as session:
         await append_event(session, started.check_id, "advice_requested", str(ALICE), clock.now(), {"step": "x"})
