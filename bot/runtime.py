@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.clock import Clock, SystemClock
 from bot.db.engine import create_engine, session_factory
 from bot.db.migrate import upgrade_async
+from bot.db.transactions import ShortTransactions
 from bot.packs import PackRegistry
 from bot.services.checks import CheckService
 from bot.services.digests import DigestService
@@ -29,6 +30,8 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    transactions: ShortTransactions
+    """Short write transactions run in one piece (on SQLite, on its writer thread): the check steps."""
     clock: Clock
     packs: PackRegistry
     checks: CheckService
@@ -56,7 +59,8 @@ class Runtime:
         engine = create_engine(settings.database_url)
         sessions = session_factory(engine)
         clock = clock or SystemClock()
-        checks = CheckService(sessions, packs, clock)
+        transactions = ShortTransactions(engine)
+        checks = CheckService(sessions, transactions, packs, clock)
         leads = LeadDirectory(sessions, settings.sharecheck_default_lead)
         followups = FollowUpService(sessions, clock, settings, leads, packs=packs)
         checks.on_complete(followups.on_check_completed)
@@ -68,6 +72,7 @@ class Runtime:
             settings=settings,
             engine=engine,
             sessions=sessions,
+            transactions=transactions,
             clock=clock,
             packs=packs,
             checks=checks,
@@ -84,6 +89,7 @@ class Runtime:
         for closer in reversed(self.closers):
             await closer()
         self.closers.clear()
+        await self.transactions.close()
         await self.engine.dispose()
 
 

@@ -58,6 +58,8 @@ class _Statements:
     def __init__(self, runtime: Runtime) -> None:
         self.sent: list[str] = []
         event.listen(runtime.engine.sync_engine, "before_cursor_execute", self._seen)
+        if runtime.transactions.writer is not None:  # SQLite's short transactions go through its own engine
+            event.listen(runtime.transactions.writer, "before_cursor_execute", self._seen)
 
     def _seen(self, _conn: object, _cursor: object, statement: str, *_args: object) -> None:
         self.sent.append(" ".join(statement.split()))

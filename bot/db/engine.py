@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+BUSY_TIMEOUT_S = 30
+"""How long a SQLite connection waits for another's write lock before it gives up."""
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -22,20 +26,41 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # or rollback on close), and with aiosqlite each call is a trip to the connection's thread, so the pool's
         # extra rollback was one of every eight trips a check's step makes.
         kwargs.setdefault("pool_reset_on_return", None)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-
+        engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S}, **kwargs)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
+
+
+def sqlite_file(engine: AsyncEngine) -> URL | None:
+    """The URL of the SQLite file ``engine`` works on, for the plain (pysqlite) driver; None for any other
+    database, and for an in-memory one (a second connection to ':memory:' would be a different database)."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return url.set(drivername="sqlite+pysqlite")
+
+
+def create_sync_sqlite_engine(url: URL) -> Engine:
+    """A synchronous engine on a SQLite file, set up like the async one (``create_engine``)."""
+    engine = sqlalchemy.create_engine(
+        url,
+        hide_parameters=True,
+        # its connections are made and used on one writer thread, but the pool may close them from another
+        connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
+    )
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

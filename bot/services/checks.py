@@ -17,11 +17,13 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.db.models import Check
+from bot.db.transactions import ShortTransactions
 from bot.metrics import CHECKS_FINISHED, CHECKS_STARTED
 from bot.packs import PackRegistry
 from bot.services.records import (
@@ -156,10 +158,12 @@ class CheckService:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
+        transactions: ShortTransactions,
         packs: PackRegistry,
         clock: Clock,
     ) -> None:
         self._sessions = sessions
+        self._transactions = transactions
         self._packs = packs
         self._clock = clock
         self._on_complete: list[CompletionHook] = []
@@ -213,8 +217,7 @@ class CheckService:
         try:
             # no look for a check in progress first: the one-active-check index refuses a second one, and
             # that is the rarer case (a practitioner's first /share-check of a piece of work is the usual)
-            async with self._sessions.begin() as session:
-                chain = await _record_start(session, check, actor, engine, now)
+            chain = await self._transactions.run(lambda c: _record_start(c, check, actor, engine, now))
         except IntegrityError:
             resumed = await self.resume(actor)
             if resumed is None:  # pragma: no cover - the refusal came from another constraint
@@ -261,7 +264,8 @@ class CheckService:
         check = _new_check(actor, engine, turn, old.channel_id, now)
         new_id: uuid.UUID = check["id"]
         async with self._sessions.begin() as session:
-            await _record_start(session, check, actor, engine, now, reconsiders=str(old.id))
+            link = str(old.id)
+            await session.run_sync(lambda s: _record_start(s.connection(), check, actor, engine, now, reconsiders=link))
             await append_event(session, old.id, "reconsidered", str(actor), now, {"by": str(new_id)})
         CHECKS_STARTED.labels(actor.platform).inc()
         self._keep(new_id, actor, engine.pack.id, turn.state)
@@ -406,13 +410,26 @@ class CheckService:
             "updated_at": now,
         }
         payload = data(turn.state) if callable(data) else data
-        async with self._sessions.begin() as session:
-            chain = await _write_step(session, live.chain, params, kind, str(actor), now, payload)
-            if chain is None:
-                # moved by another instance (or request) since this instance saw it: nothing written here
-                await session.rollback()
-                self._live.pop(check_id, None)
-                return None
+        known = live.chain
+        chain: Chain | None
+        if known is not None:
+            event = prepare_event(check_id, known, kind, str(actor), now, payload)
+            chain = Chain(known.events_seq + 1, event["hash"])
+            guarded = {
+                **params,
+                "b_seq": known.events_seq,
+                "events_seq": chain.events_seq,
+                "events_hash": chain.events_hash,
+            }
+            if not await self._transactions.run(lambda c: _write_chained(c, guarded, event)):
+                chain = None
+        else:
+            async with self._sessions.begin() as session:
+                chain = await _write_numbered(session, params, kind, str(actor), now, payload)
+        if chain is None:
+            # moved by another instance (or request) since this instance saw it: nothing written here
+            self._live.pop(check_id, None)
+            return None
         self._keep(check_id, actor, live.pack_id, turn.state, stored, chain)
         return Reply(check_id, Outcome.ADVANCED, _with_id(turn.message, check_id))
 
@@ -557,40 +574,40 @@ def _new_check(actor: Actor, engine: Engine, turn: Turn, channel_id: str | None,
     }
 
 
-async def _write_step(
+async def _write_numbered(
     session: AsyncSession,
-    known: Chain | None,
     params: dict[str, Any],
     kind: str,
     actor: str,
     now: datetime,
     payload: dict[str, Any] | None,
 ) -> Chain | None:
-    """A plain step's UPDATE (``params`` for _STEP) and its event; where the trail now ends, or None (nothing
-    written) when the row has moved on. ``known``: where this instance last saw the trail end, if it did."""
-    check_id = params["b_id"]
-    if known is None:
-        numbered = (await session.execute(_STEP, params)).one_or_none()
-        if numbered is None:
-            return None
-        events_seq, events_hash = numbered
-        _, chain = await write_event(session, check_id, events_seq, events_hash, kind, actor, now, payload)
-        return chain
-    event = prepare_event(check_id, known, kind, actor, now, payload)
-    chain = Chain(known.events_seq + 1, event["hash"])
-    guarded = {**params, "b_seq": known.events_seq, "events_seq": chain.events_seq, "events_hash": chain.events_hash}
-    if (await session.execute(_STEP_CHAINED, guarded)).rowcount != 1:  # type: ignore[attr-defined]
+    """A plain step's UPDATE (``params`` for _STEP), numbering its event, then the event, where this instance
+    does not know where the trail ends; where it now ends, or None (nothing written) when the row has moved on."""
+    numbered = (await session.execute(_STEP, params)).one_or_none()
+    if numbered is None:
         return None
-    await insert_prepared(session, event)
+    events_seq, events_hash = numbered
+    _, chain = await write_event(session, params["b_id"], events_seq, events_hash, kind, actor, now, payload)
     return chain
 
 
-async def _record_start(
-    session: AsyncSession, check: dict[str, Any], actor: Actor, engine: Engine, now: datetime, **extra: str
+def _write_chained(connection: Connection, guarded: dict[str, Any], event: dict[str, Any]) -> bool:
+    """A plain step where this instance knows where the trail ends (``guarded`` for _STEP_CHAINED) and its
+    prepared event: False (nothing written) when the row or its trail has moved on. Runs in one short
+    transaction (bot.db.transactions)."""
+    if connection.execute(_STEP_CHAINED, guarded).rowcount != 1:
+        return False
+    insert_prepared(connection, event)
+    return True
+
+
+def _record_start(
+    connection: Connection, check: dict[str, Any], actor: Actor, engine: Engine, now: datetime, **extra: str
 ) -> Chain:
     """Insert a new check and the first event of its trail (inside the caller's transaction)."""
     data = {"pack": engine.pack.id, "version": engine.pack.version, **extra}
-    return await start_trail(session, check, "started", str(actor), now, data)
+    return start_trail(connection, check, "started", str(actor), now, data)
 
 
 def _with_id(message: Message, check_id: uuid.UUID) -> Message:

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, bindparam, case, insert, literal, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Check, CheckEvent
@@ -30,6 +31,7 @@ _NUMBER = (
 """Numbers the event, locks the check and reads the hash to chain from (RETURNING shows events_hash as this
 statement leaves it, which is the previous event's), so concurrent appends queue up behind the row lock."""
 _INSERT_PLAIN = insert(_EVENTS).values({c: bindparam(c) for c in _EVENT_COLUMNS})
+_INSERT_CHECK = insert(_CHECKS)
 _INSERT = _INSERT_PLAIN.returning(_EVENTS.c.id)
 _KEEP_LAST = update(_CHECKS).where(_CHECKS.c.id == bindparam("k_check")).values(events_hash=bindparam("k_hash"))
 _INSERTED = _INSERT.cte("inserted_event")
@@ -97,10 +99,10 @@ def prepare_event(
     }
 
 
-async def insert_prepared(session: AsyncSession, event: dict[str, Any]) -> None:
+def insert_prepared(connection: Connection, event: dict[str, Any]) -> None:
     """Insert an event from ``prepare_event`` whose check row the caller has already moved on (events_seq
-    one more, events_hash this event's), in the same transaction."""
-    await session.execute(_INSERT_PLAIN, event)
+    one more, events_hash this event's), in the same transaction (synchronous: bot.db.transactions)."""
+    connection.execute(_INSERT_PLAIN, event)
 
 
 async def write_event(
@@ -127,8 +129,8 @@ async def write_event(
     return int(event_id), Chain(events_seq, digest)
 
 
-async def start_trail(
-    session: AsyncSession,
+def start_trail(
+    connection: Connection,
     check: dict[str, Any],
     kind: str,
     actor: str,
@@ -139,11 +141,12 @@ async def start_trail(
 
     A new check's trail starts at number 0 from the genesis hash, so the check row goes in already
     numbered and chained: two statements, where inserting it bare and then ``append_event`` takes four.
+    Synchronous, inside the caller's transaction (bot.db.transactions).
     """
     event = prepare_event(check["id"], EMPTY, kind, actor, at, data)
     chain = Chain(1, event["hash"])
-    await session.execute(insert(_CHECKS), {**check, "events_seq": chain.events_seq, "events_hash": chain.events_hash})
-    await insert_prepared(session, event)
+    connection.execute(_INSERT_CHECK, {**check, "events_seq": chain.events_seq, "events_hash": chain.events_hash})
+    insert_prepared(connection, event)
     return chain
 
 
