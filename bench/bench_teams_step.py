@@ -217,7 +217,7 @@ async def bench_proactive(tmp: Path) -> dict[str, float]:
             "serviceUrl": connector.url,
             "user": {"id": USER},
         }
-        await remember_user(runtime.sessions, "teams", "tenant", USER, runtime.clock.now(), conversation_ref=ref)
+        await remember_user(runtime.transactions, "teams", "tenant", USER, runtime.clock.now(), conversation_ref=ref)
         user = await get_user(runtime.sessions, "teams", "tenant", USER)
         assert user is not None
         message = Info(title="Did the information for CS-2024-0113 arrive?", lines=("Please confirm.",))

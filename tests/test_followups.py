@@ -289,7 +289,7 @@ async def test_follow_ups_wait_for_working_hours_in_the_recipients_zone(
     runtime: Runtime, clock: ManualClock, finished: datetime, tz: str | None, expected: datetime
 ) -> None:
     if tz:
-        await remember_user(runtime.sessions, "slack", "T1", RECIPIENT.user_id, clock.now(), tz=tz)
+        await remember_user(runtime.transactions, "slack", "T1", RECIPIENT.user_id, clock.now(), tz=tz)
     clock.set(finished)
     check_id = await complete(runtime, SENDER, {"decision": "share", "recipient": Recipient(user_id=RECIPIENT.user_id)})
     assert (await follow_up_of(runtime, check_id)).due_at == expected

@@ -37,21 +37,21 @@ def test_help_names_the_commands_as_each_platform_types_them(runtime: Runtime) -
 
 
 async def test_users_are_remembered_and_updated(runtime: Runtime, clock: ManualClock) -> None:
-    await remember_user(runtime.sessions, "teams", "tenant", "29:abc", clock.now(), tz="Europe/London")
-    await remember_user(runtime.sessions, "teams", "tenant", "29:abc", clock.now(), conversation_ref={"x": 1})
+    await remember_user(runtime.transactions, "teams", "tenant", "29:abc", clock.now(), tz="Europe/London")
+    await remember_user(runtime.transactions, "teams", "tenant", "29:abc", clock.now(), conversation_ref={"x": 1})
     user = await get_user(runtime.sessions, "teams", "tenant", "29:abc")
     assert user is not None and user.tz == "Europe/London" and user.conversation_ref == {"x": 1}
     assert await get_user(runtime.sessions, "teams", "other-tenant", "29:abc") is None
     # a later update changes only what it names, and when it was seen
     later = clock.now() + timedelta(days=3)
-    await remember_user(runtime.sessions, "teams", "tenant", "29:abc", later, tz="Europe/Paris")
+    await remember_user(runtime.transactions, "teams", "tenant", "29:abc", later, tz="Europe/Paris")
     user = await get_user(runtime.sessions, "teams", "tenant", "29:abc")
     assert user is not None and user.tz == "Europe/Paris" and user.conversation_ref == {"x": 1}
     assert user.updated_at == later
 
 
 async def test_a_delivery_is_handled_once(runtime: Runtime, clock: ManualClock) -> None:
-    assert await first_time(runtime.sessions, "slack:retry:1", clock.now()) is True
-    assert await first_time(runtime.sessions, "slack:retry:1", clock.now()) is False
+    assert await first_time(runtime.transactions, "slack:retry:1", clock.now()) is True
+    assert await first_time(runtime.transactions, "slack:retry:1", clock.now()) is False
     assert await forget_before(runtime.sessions, clock.now() + timedelta(seconds=1)) == 1
-    assert await first_time(runtime.sessions, "slack:retry:1", clock.now()) is True
+    assert await first_time(runtime.transactions, "slack:retry:1", clock.now()) is True

@@ -275,7 +275,7 @@ class SlackAdapter:
         if trigger_id is None:
             return True
         key = f"{PLATFORM}:{team_id}:{trigger_id}"
-        if await first_time(self.runtime.sessions, key, self.runtime.clock.now()):
+        if await first_time(self.runtime.transactions, key, self.runtime.clock.now()):
             return True
         log.info("slack: ignored a repeated delivery for team %s", team_id)
         return False
@@ -693,7 +693,7 @@ class SlackAdapter:
             log.warning("slack: users.info failed for %s (%s); time zone not stored", actor, type(exc).__name__)
             return
         await remember_user(
-            self.runtime.sessions,
+            self.runtime.transactions,
             PLATFORM,
             actor.workspace_id,
             actor.user_id,

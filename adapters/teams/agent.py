@@ -209,7 +209,7 @@ class ShareCheckAgent(ActivityHandler):
         ref = activity.get_conversation_reference()
         ref.activity_id = None  # a later proactive message is a new message, not a reply
         await remember_user(
-            self.runtime.sessions,
+            self.runtime.transactions,
             actor.platform,
             actor.workspace_id,
             actor.user_id,
@@ -223,7 +223,7 @@ class ShareCheckAgent(ActivityHandler):
         if not activity.id or activity.conversation is None:
             return True
         key = f"teams:{activity.conversation.id}:{activity.id}"
-        return await first_time(self.runtime.sessions, key, self.runtime.clock.now())
+        return await first_time(self.runtime.transactions, key, self.runtime.clock.now())
 
     # --- the service calls ---------------------------------------------------------------
 
@@ -504,7 +504,7 @@ class ShareCheckAgent(ActivityHandler):
                     service_url=activity.service_url,
                 )
                 await remember_user(
-                    self.runtime.sessions,
+                    self.runtime.transactions,
                     actor.platform,
                     actor.workspace_id,
                     actor.user_id,

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete
+from sqlalchemy import Table, delete, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import ProcessedRequest
+from bot.db.transactions import ShortTransactions
+
+_SEEN = insert(cast(Table, ProcessedRequest.__table__))
 
 
-async def first_time(sessions: async_sessionmaker[AsyncSession], key: str, now: datetime) -> bool:
-    """True the first time ``key`` is seen; False for every later delivery of the same key."""
+async def first_time(transactions: ShortTransactions, key: str, now: datetime) -> bool:
+    """True the first time ``key`` is seen; False for every later delivery of the same key.
+
+    Every platform delivery that starts something comes through here, so it is one short transaction
+    (a plain insert the primary key refuses the second time), not an ORM flush.
+    """
     try:
-        async with sessions.begin() as session:
-            session.add(ProcessedRequest(key=key[:200], at=now))
+        await transactions.run(lambda c: c.execute(_SEEN, {"key": key[:200], "at": now}))
     except IntegrityError:
         return False
     return True

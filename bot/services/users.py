@@ -8,13 +8,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import PlatformUser
+from bot.db.transactions import ShortTransactions
 
 
 async def remember_user(
-    sessions: async_sessionmaker[AsyncSession],
+    transactions: ShortTransactions,
     platform: str,
     workspace_id: str,
     user_id: str,
@@ -25,23 +27,26 @@ async def remember_user(
 ) -> None:
     """Insert or update a user; fields passed as None keep what was stored.
 
-    One upsert statement: every new Slack user and every Teams turn comes through here, and a read
-    then a write cost a round trip and an ORM flush more.
+    One upsert statement in a short transaction: every new Slack user and every Teams turn comes through
+    here, and a read then a write cost a round trip and an ORM flush more.
     """
     given: dict[str, Any] = {"updated_at": now}
     if tz is not None:
         given["tz"] = tz
     if conversation_ref is not None:
         given["conversation_ref"] = conversation_ref
-    async with sessions.begin() as session:
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+    def upsert(connection: Connection) -> None:
+        insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
         statement = insert(PlatformUser).values(platform=platform, workspace_id=workspace_id, user_id=user_id, **given)
-        await session.execute(
+        connection.execute(
             statement.on_conflict_do_update(
                 index_elements=[PlatformUser.platform, PlatformUser.workspace_id, PlatformUser.user_id],
                 set_={name: statement.excluded[name] for name in given},
             )
         )
+
+    await transactions.run(upsert)
 
 
 async def get_user(
