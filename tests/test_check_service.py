@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent
@@ -188,3 +188,24 @@ async def test_concurrent_starts_make_one_check(runtime: Runtime) -> None:
     async with runtime.sessions() as session:
         rows = list(await session.scalars(select(Check).where(Check.user_id == ALICE.user_id)))
     assert len(rows) == 1
+
+
+async def test_a_second_start_resumes_without_a_refused_statement(runtime: Runtime) -> None:
+    """/share-check with a check in progress resumes it: the new row is skipped by the one-active-check index,
+    not refused (a refused INSERT is an ERROR line in PostgreSQL's log for every such /share-check)."""
+    failed: list[str] = []
+    for engine in (runtime.engine.sync_engine, runtime.transactions.writer):
+        if engine is not None:
+            event.listen(engine, "handle_error", lambda ctx: failed.append(type(ctx.original_exception).__name__))
+    first = await runtime.checks.start(ALICE)
+    assert isinstance(first.message, Prompt)
+    answer = Answer(step_id=first.message.step_id, revision=0, text="CS-2024-0113")
+    assert (await runtime.checks.answer(ALICE, first.check_id, answer)).outcome is Outcome.ADVANCED
+    again = await runtime.checks.start(ALICE)
+    assert again.outcome is Outcome.RESUMED and again.check_id == first.check_id
+    assert isinstance(again.message, Prompt) and again.message.revision == 1
+    assert failed == []
+    async with runtime.sessions() as session:
+        rows = list(await session.scalars(select(Check).where(Check.user_id == ALICE.user_id)))
+    assert len(rows) == 1
+    assert [e.kind for e in await _events(runtime, first.check_id)] == ["started", "answered"]

@@ -18,7 +18,6 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -214,15 +213,13 @@ class CheckService:
         now = self._clock.now()
         turn = engine.start(now)
         check = _new_check(actor, engine, turn, channel_id, now)
-        try:
-            # no look for a check in progress first: the one-active-check index refuses a second one, and
-            # that is the rarer case (a practitioner's first /share-check of a piece of work is the usual)
-            chain = await self._transactions.run(lambda c: _record_start(c, check, actor, engine, now))
-        except IntegrityError:
+        # no look for a check in progress first: the one-active-check index skips a second one, and that is
+        # the rarer case (a practitioner's first /share-check of a piece of work is the usual)
+        while (chain := await self._transactions.run(lambda c: _record_start(c, check, actor, engine, now))) is None:
             resumed = await self.resume(actor)
-            if resumed is None:  # pragma: no cover - the refusal came from another constraint
-                raise
-            return resumed
+            if resumed is not None:
+                return resumed
+            # the check in progress finished between the insert and the read: nothing is in the way now
         CHECKS_STARTED.labels(actor.platform).inc()
         check_id: uuid.UUID = check["id"]
         self._keep(check_id, actor, engine.pack.id, turn.state, check["state"], chain)
@@ -248,14 +245,9 @@ class CheckService:
             old = await session.scalar(query.order_by(Check.finished_at.desc()).limit(1))
         if old is None:
             raise CheckNotFound("No 'do not share' decision of yours matches.")
-        existing = await self.resume(actor)
-        if existing is not None:
-            return Reply(
-                existing.check_id,
-                Outcome.REFUSED,
-                existing.message,
-                "Finish or cancel the check you have in progress first, then reconsider.",
-            )
+        refused = await self._busy_elsewhere(actor)
+        if refused is not None:
+            return refused
         engine = self._packs.engine(old.pack_id)
         now = self._clock.now()
         turn = engine.start(now)
@@ -265,12 +257,32 @@ class CheckService:
         new_id: uuid.UUID = check["id"]
         async with self._sessions.begin() as session:
             link = str(old.id)
-            await session.run_sync(lambda s: _record_start(s.connection(), check, actor, engine, now, reconsiders=link))
-            await append_event(session, old.id, "reconsidered", str(actor), now, {"by": str(new_id)})
+            chain = await session.run_sync(
+                lambda s: _record_start(s.connection(), check, actor, engine, now, reconsiders=link)
+            )
+            if chain is not None:
+                await append_event(session, old.id, "reconsidered", str(actor), now, {"by": str(new_id)})
+        if chain is None:  # another check was started meanwhile
+            refused = await self._busy_elsewhere(actor)
+            if refused is not None:
+                return refused
+            return await self.reconsider(actor, old.id)
         CHECKS_STARTED.labels(actor.platform).inc()
         self._keep(new_id, actor, engine.pack.id, turn.state)
         notice = "Reconsidering with new information: this check is linked to the earlier decision."
         return Reply(new_id, Outcome.STARTED, _with_id(engine.view(turn.state, notice), new_id))
+
+    async def _busy_elsewhere(self, actor: Actor) -> Reply | None:
+        """The refusal to reconsider while another check is in progress (shown on that check), or None."""
+        existing = await self.resume(actor)
+        if existing is None:
+            return None
+        return Reply(
+            existing.check_id,
+            Outcome.REFUSED,
+            existing.message,
+            "Finish or cancel the check you have in progress first, then reconsider.",
+        )
 
     async def resume(self, actor: Actor) -> Reply | None:
         async with self._sessions() as session:
@@ -604,8 +616,9 @@ def _write_chained(connection: Connection, guarded: dict[str, Any], event: dict[
 
 def _record_start(
     connection: Connection, check: dict[str, Any], actor: Actor, engine: Engine, now: datetime, **extra: str
-) -> Chain:
-    """Insert a new check and the first event of its trail (inside the caller's transaction)."""
+) -> Chain | None:
+    """Insert a new check and the first event of its trail (inside the caller's transaction); None, with nothing
+    written, when the practitioner has a check in progress."""
     data = {"pack": engine.pack.id, "version": engine.pack.version, **extra}
     return start_trail(connection, check, "started", str(actor), now, data)
 

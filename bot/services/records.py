@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, case, insert, literal, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, case, insert, literal, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +33,19 @@ _NUMBER = (
 """Numbers the event, locks the check and reads the hash to chain from (RETURNING shows events_hash as this
 statement leaves it, which is the previous event's), so concurrent appends queue up behind the row lock."""
 _INSERT_PLAIN = insert(_EVENTS).values({c: bindparam(c) for c in _EVENT_COLUMNS})
-_INSERT_CHECK = insert(_CHECKS)
+_ONE_ACTIVE_INDEX = [_CHECKS.c.platform, _CHECKS.c.workspace_id, _CHECKS.c.user_id]
+_ONE_ACTIVE_WHERE = text("status = 'active'")
+"""The partial unique index uq_checks_one_active (bot.db.models), named as its own predicate (a bound parameter
+would not let PostgreSQL infer the index)."""
+_INSERT_CHECK = {
+    # a second active check for the same practitioner is skipped, not refused: no error for the database to log
+    "postgresql": pg_insert(_CHECKS).on_conflict_do_nothing(
+        index_elements=_ONE_ACTIVE_INDEX, index_where=_ONE_ACTIVE_WHERE
+    ),
+    "sqlite": sqlite_insert(_CHECKS).on_conflict_do_nothing(
+        index_elements=_ONE_ACTIVE_INDEX, index_where=_ONE_ACTIVE_WHERE
+    ),
+}
 _INSERT = _INSERT_PLAIN.returning(_EVENTS.c.id)
 _KEEP_LAST = update(_CHECKS).where(_CHECKS.c.id == bindparam("k_check")).values(events_hash=bindparam("k_hash"))
 _INSERTED = _INSERT.cte("inserted_event")
@@ -136,8 +150,9 @@ def start_trail(
     actor: str,
     at: datetime,
     data: dict[str, Any] | None = None,
-) -> Chain:
-    """Insert a new check (its column values) with the first event of its trail; returns where the trail ends.
+) -> Chain | None:
+    """Insert a new check (its column values) with the first event of its trail; returns where the trail ends,
+    or None (nothing written) when the practitioner already has an active check (one at a time).
 
     A new check's trail starts at number 0 from the genesis hash, so the check row goes in already
     numbered and chained: two statements, where inserting it bare and then ``append_event`` takes four.
@@ -145,7 +160,9 @@ def start_trail(
     """
     event = prepare_event(check["id"], EMPTY, kind, actor, at, data)
     chain = Chain(1, event["hash"])
-    connection.execute(_INSERT_CHECK, {**check, "events_seq": chain.events_seq, "events_hash": chain.events_hash})
+    values = {**check, "events_seq": chain.events_seq, "events_hash": chain.events_hash}
+    if connection.execute(_INSERT_CHECK[connection.dialect.name], values).rowcount != 1:
+        return None
     insert_prepared(connection, event)
     return chain
 
