@@ -31,7 +31,8 @@ class Runtime:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     transactions: ShortTransactions
-    """Short write transactions run in one piece (on SQLite, on its writer thread): the check steps."""
+    """Short write transactions run in one piece (on SQLite, on its writer thread): check starts and steps, the
+    delivery dedupe, the user upsert."""
     clock: Clock
     packs: PackRegistry
     checks: CheckService

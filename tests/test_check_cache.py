@@ -18,6 +18,7 @@ from bot.services.records import append_event
 from dialogs.messages import Prompt
 from dialogs.state import Answer
 from tests.conftest import make_settings
+from tests.support.statements import engines
 
 ALICE = Actor("teams", "T0001", "29:alice")
 MALLORY = Actor("teams", "T0001", "29:mallory")
@@ -57,9 +58,8 @@ class _Statements:
 
     def __init__(self, runtime: Runtime) -> None:
         self.sent: list[str] = []
-        event.listen(runtime.engine.sync_engine, "before_cursor_execute", self._seen)
-        if runtime.transactions.writer is not None:  # SQLite's short transactions go through its own engine
-            event.listen(runtime.transactions.writer, "before_cursor_execute", self._seen)
+        for engine in engines(runtime):
+            event.listen(engine, "before_cursor_execute", self._seen)
 
     def _seen(self, _conn: object, _cursor: object, statement: str, *_args: object) -> None:
         self.sent.append(" ".join(statement.split()))

@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent
@@ -18,6 +18,7 @@ from dialogs.record import RecordSnapshot
 from dialogs.state import Answer, Recipient
 from tests.conftest import make_settings
 from tests.support.flows import answer_for, default_answer
+from tests.support.statements import failed_statements
 
 ALICE = Actor("slack", "T0001", "U0ALICE")
 BOB = Actor("slack", "T0001", "U0BOB")
@@ -193,10 +194,7 @@ async def test_concurrent_starts_make_one_check(runtime: Runtime) -> None:
 async def test_a_second_start_resumes_without_a_refused_statement(runtime: Runtime) -> None:
     """/share-check with a check in progress resumes it: the new row is skipped by the one-active-check index,
     not refused (a refused INSERT is an ERROR line in PostgreSQL's log for every such /share-check)."""
-    failed: list[str] = []
-    for engine in (runtime.engine.sync_engine, runtime.transactions.writer):
-        if engine is not None:
-            event.listen(engine, "handle_error", lambda ctx: failed.append(type(ctx.original_exception).__name__))
+    failed = failed_statements(runtime)
     first = await runtime.checks.start(ALICE)
     assert isinstance(first.message, Prompt)
     answer = Answer(step_id=first.message.step_id, revision=0, text="CS-2024-0113")

@@ -11,6 +11,7 @@ from bot.services.dedupe import first_time, forget_before
 from bot.services.help import help_message
 from bot.services.users import get_user, remember_user
 from dialogs.state import Answer
+from tests.support.statements import failed_statements
 
 ALICE = Actor("slack", "T1", "U1")
 
@@ -51,7 +52,9 @@ async def test_users_are_remembered_and_updated(runtime: Runtime, clock: ManualC
 
 
 async def test_a_delivery_is_handled_once(runtime: Runtime, clock: ManualClock) -> None:
+    failed = failed_statements(runtime)  # a repeat is skipped, not refused (a PostgreSQL ERROR line)
     assert await first_time(runtime.transactions, "slack:retry:1", clock.now()) is True
     assert await first_time(runtime.transactions, "slack:retry:1", clock.now()) is False
     assert await forget_before(runtime.sessions, clock.now() + timedelta(seconds=1)) == 1
     assert await first_time(runtime.transactions, "slack:retry:1", clock.now()) is True
+    assert failed == []

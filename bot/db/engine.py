@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import event
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -61,6 +62,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def insert_with_conflicts(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into ``table`` that can say ON CONFLICT, for the database named ``dialect``."""
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

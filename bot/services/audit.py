@@ -24,10 +24,9 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, and_, bindparam, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.engine import insert_with_conflicts
 from bot.db.models import AuditHead, AuditSeal, Check, CheckEvent
 from bot.metrics import AUDIT_SEALED
 from bot.services.audit_hash import GENESIS, REDACTED, event_hash, seal_hash
@@ -118,10 +117,8 @@ async def _seal_workspace(
 
 
 async def _lock_head(session: AsyncSession, platform: str, workspace_id: str, now: datetime) -> AuditHead | None:
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     await session.execute(
-        insert(AuditHead)
+        insert_with_conflicts(session.get_bind().dialect.name, cast(Table, AuditHead.__table__))
         .values(platform=platform, workspace_id=workspace_id, seq=0, hash=GENESIS, updated_at=now)
         .on_conflict_do_nothing()
     )

@@ -10,11 +10,10 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, bindparam, case, insert, literal, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.engine import insert_with_conflicts
 from bot.db.models import Check, CheckEvent
 from bot.services.audit_hash import GENESIS, event_hash, has_free_text, new_salt, normalise
 
@@ -39,12 +38,10 @@ _ONE_ACTIVE_WHERE = text("status = 'active'")
 would not let PostgreSQL infer the index)."""
 _INSERT_CHECK = {
     # a second active check for the same practitioner is skipped, not refused: no error for the database to log
-    "postgresql": pg_insert(_CHECKS).on_conflict_do_nothing(
+    dialect: insert_with_conflicts(dialect, _CHECKS).on_conflict_do_nothing(
         index_elements=_ONE_ACTIVE_INDEX, index_where=_ONE_ACTIVE_WHERE
-    ),
-    "sqlite": sqlite_insert(_CHECKS).on_conflict_do_nothing(
-        index_elements=_ONE_ACTIVE_INDEX, index_where=_ONE_ACTIVE_WHERE
-    ),
+    )
+    for dialect in ("postgresql", "sqlite")
 }
 _INSERT = _INSERT_PLAIN.returning(_EVENTS.c.id)
 _KEEP_LAST = update(_CHECKS).where(_CHECKS.c.id == bindparam("k_check")).values(events_hash=bindparam("k_hash"))

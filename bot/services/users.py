@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Table, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.engine import insert_with_conflicts
 from bot.db.models import PlatformUser
 from bot.db.transactions import ShortTransactions
 
@@ -37,8 +36,8 @@ async def remember_user(
         given["conversation_ref"] = conversation_ref
 
     def upsert(connection: Connection) -> None:
-        insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-        statement = insert(PlatformUser).values(platform=platform, workspace_id=workspace_id, user_id=user_id, **given)
+        insert = insert_with_conflicts(connection.dialect.name, cast(Table, PlatformUser.__table__))
+        statement = insert.values(platform=platform, workspace_id=workspace_id, user_id=user_id, **given)
         connection.execute(
             statement.on_conflict_do_update(
                 index_elements=[PlatformUser.platform, PlatformUser.workspace_id, PlatformUser.user_id],
