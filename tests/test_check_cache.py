@@ -38,7 +38,7 @@ async def test_two_instances_never_write_from_a_stale_cache(runtime: Runtime, db
         assert again.outcome is Outcome.STALE
         # and the next answer here works from a fresh read
         step = moved.message
-        nxt = Answer(step_id=step.step_id, revision=step.revision, choices=(step.input.choices[0].id,))
+        nxt = _first_choice(step)
         assert (await runtime.checks.answer(ALICE, started.check_id, nxt)).outcome is Outcome.ADVANCED
         # the other instance's cache is now behind: its stale double click is refused too
         assert (await other.checks.answer(ALICE, started.check_id, nxt)).outcome is Outcome.STALE
@@ -51,6 +51,11 @@ async def test_two_instances_never_write_from_a_stale_cache(runtime: Runtime, db
     assert check is not None and check.revision == 2 and answered == 2
     assert check.state["answers"]["case_reference"]["text"] == "CS-2024-0113"
     assert sorted(seqs) == list(range(len(seqs))) and check.events_seq == len(seqs)
+
+
+def _first_choice(prompt: Prompt) -> Answer:
+    """The answer a practitioner gives by pressing the first button of ``prompt``."""
+    return Answer(step_id=prompt.step_id, revision=prompt.revision, choices=(prompt.input.choices[0].id,))
 
 
 class _Statements:
@@ -92,14 +97,14 @@ async def test_a_plain_step_writes_from_the_held_state_without_a_read(runtime: R
     other = await Runtime.create(make_settings(runtime.settings.database_url), clock=runtime.clock, migrate=False)
     try:
         step = moved.message
-        nxt = Answer(step_id=step.step_id, revision=step.revision, choices=(step.input.choices[0].id,))
+        nxt = _first_choice(step)
         there = await other.checks.answer(ALICE, started.check_id, nxt)
         assert there.outcome is Outcome.ADVANCED and isinstance(there.message, Prompt)
     finally:
         await other.close()
     seen.sent.clear()
     step = there.message
-    here = Answer(step_id=step.step_id, revision=step.revision, choices=(step.input.choices[0].id,))
+    here = _first_choice(step)
     assert (await runtime.checks.answer(ALICE, started.check_id, here)).outcome is Outcome.ADVANCED
     assert seen.reads_of_checks(), "held state was behind: the step must have been decided from a read"
     async with runtime.sessions() as s:
@@ -142,7 +147,7 @@ async def test_steps_from_a_held_trail_end_keep_the_chain_and_notice_events_adde
         await append_event(session, started.check_id, "advice_requested", str(ALICE), clock.now(), {"step": "x"})
     seen.sent.clear()
     step = moved.message
-    nxt = Answer(step_id=step.step_id, revision=step.revision, choices=(step.input.choices[0].id,))
+    nxt = _first_choice(step)
     assert (await runtime.checks.answer(ALICE, started.check_id, nxt)).outcome is Outcome.ADVANCED
     assert seen.reads_of_checks(), "the trail had moved on: the step must have been decided from a read"
     async with runtime.sessions() as s:
