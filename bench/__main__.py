@@ -154,7 +154,21 @@ def memory(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+def check_length(r: dict[str, Any]) -> list[Row]:
+    """Issue 17: a practitioner's time, counted in answers, typed answers and words, per path of each pack."""
+    rows = []
+    for p in r["paths"]:
+        value = f"{int(_num(p['answers']))} answers, {int(_num(p['typed']))} typed, {int(_num(p['words'])):,} words"
+        asked = p.get("how_to_share_asked") or []
+        target = "(no target)" if p["met"] is None else "issue 17"
+        if asked:
+            target += f"; asked {len(asked)} how-to-share questions"
+        rows.append(Row("check_length", f"{p['pack']}: {p['path']}", value, target, p["met"], ""))
+    return rows
+
+
 EVALUATORS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
+    "check_length": check_length,
     "slack_ack": slack_ack,
     "teams_step": teams_step,
     "engine": engine,

@@ -71,3 +71,27 @@ def test_a_bench_without_a_json_line_or_with_an_unknown_shape_is_reported_not_fa
     assert rows_for(outcome({"bench": "teams_step"}))[0].figure == "(JSON not understood)"
     table = summary([outcome({"bench": "engine", "checks_per_s": 2500, "ratio": 0.3}, name="bench_engine")], 700.0)
     assert "met" in table and "OVER the 10 min budget" in table
+
+
+def test_check_length_rows_carry_each_paths_figures_and_verdict() -> None:
+    paths = [
+        {"pack": "p", "path": "share (common)", "answers": 12, "typed": 3, "words": 590, "met": True},
+        {
+            "pack": "p",
+            "path": "do not share (decided)",
+            "answers": 20,
+            "typed": 2,
+            "words": 900,
+            "met": False,
+            "how_to_share_asked": ["method"],
+        },
+        {"pack": "p", "path": "seek advice", "answers": 9, "typed": 1, "words": 300, "met": None},
+    ]
+    rows = rows_for(outcome({"bench": "check_length", "paths": paths}))
+    assert [(r.figure, r.met) for r in rows] == [
+        ("p: share (common)", True),
+        ("p: do not share (decided)", False),
+        ("p: seek advice", None),
+    ]
+    assert rows[0].value == "12 answers, 3 typed, 590 words"
+    assert rows[1].target.endswith("asked 1 how-to-share questions")
