@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from string import Formatter
 from typing import Annotated, Literal, Protocol, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -331,6 +332,8 @@ class Pack(BaseModel):
     audience: str = Field(max_length=200)
     jurisdiction: str = Field(max_length=40)
     summary: str = Field(max_length=600)
+    timezone: str = "Europe/London"
+    """Where the pack's practitioners work: case notes give the time of a decision in this zone."""
     sources: tuple[Source, ...] = Field(min_length=1)
     principles: tuple[Rule, ...] = Field(min_length=1)
     golden_rules: tuple[Rule, ...] = Field(min_length=1)
@@ -344,6 +347,10 @@ class Pack(BaseModel):
 
     @model_validator(mode="after")
     def _graph_is_sound(self) -> Self:
+        try:
+            ZoneInfo(self.timezone)
+        except (ValueError, ZoneInfoNotFoundError) as exc:
+            raise ValueError(f"unknown time zone {self.timezone!r}") from exc
         _validate_graph(self)
         return self
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cache, lru_cache
 from string import Formatter
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
@@ -56,6 +57,28 @@ FIELD_LABELS: dict[str, str] = {
     "decision": "Decision",
     "reasons": "Reasons",
 }
+
+
+SHARE_ONLY_FIELDS = frozenset(
+    {
+        "recipient",
+        "recipient_role",
+        "recipient_type",
+        "recipient_identity_check",
+        "method",
+        "method_reason",
+        "timely",
+        "shared_at",
+        "onward_limits",
+        "lawful_basis",
+        "special_category_condition",
+    }
+)
+"""Details of a share: a record of a decision not to share never holds them (DESIGN.md section 5), even
+where they were answered before the decision, or it would say 'do not share' beside a method and a time."""
+
+KEPT_OUT_OF_CASE_NOTES = frozenset({"hesitation"})
+"""Kept in the record's data for the lead digest (a training signal), but not pasted onto the child's file."""
 
 
 class AnsweredStep(BaseModel):
@@ -192,6 +215,10 @@ def build_snapshot(
         if unsure:
             unsure_steps.append(sid)
             unsure_rules.extend(r for r in (*step.principles, *step.rules) if r not in unsure_rules)
+    if decision == "not_share":
+        answered = [a for a in answered if a.field not in SHARE_ONLY_FIELDS]
+        fields = {f: v for f, v in fields.items() if f not in SHARE_ONLY_FIELDS}
+        recipient = None
     urgent = state.urgent or pack.urgent_step in answers
     fields.setdefault("immediate_risk", "Yes" if urgent else "No")
     if decision is None:  # pragma: no cover - the pack validator makes a decision step mandatory on every path
@@ -239,11 +266,13 @@ def build_completion(
     titles = pack.rule_titles()
     unsure = tuple(titles[r] for r in snap.unsure_rules)
     fields = snap.fields
+    shown = [(f, label) for f, label in FIELD_LABELS.items() if f in fields and f not in KEPT_OUT_OF_CASE_NOTES]
     if memo is None:
-        lines = tuple(SummaryLine(label=label, value=fields[f]) for f, label in FIELD_LABELS.items() if f in fields)
+        lines = tuple(SummaryLine(label=label, value=fields[f]) for f, label in shown)
     else:
-        lines = tuple(memo.summary_line(f, label, fields[f]) for f, label in FIELD_LABELS.items() if f in fields)
-    when = state.updated_at.strftime("%Y-%m-%d %H:%M UTC")
+        lines = tuple(memo.summary_line(f, label, fields[f]) for f, label in shown)
+    # a chronology on the case file is kept in local time (GMT or BST for England), not UTC
+    when = state.updated_at.astimezone(ZoneInfo(pack.timezone)).strftime("%Y-%m-%d %H:%M %Z")
     notes = [
         "Information-sharing decision (recorded with ShareCheck)",
         f"Date: {when}",

@@ -35,7 +35,7 @@ SHARE_SCRIPT = [
     "1",  # special category: yes
     "1",  # notice: consent not needed
     "1",  # lawful basis: public task
-    "1",  # Sch 1 para 18
+    "1",  # safeguarding a child (Sch 1 para 18)
     "3",  # inform: no, increases risk
     "Telling the father now could increase the risk to the child.",
     "1",  # summary
@@ -99,7 +99,7 @@ def test_piped_chat_records_a_check_that_exports_every_field(env: dict[str, str]
     assert r["pack_id"] == "children-england-2024" and r["pack_version"] == runtime_pack_version()
     assert r["purpose"] == "Yes" and r["purpose_detail"].startswith("So the health visitor")
     assert r["lawful_basis"] == "Public task (statutory functions)"
-    assert r["special_category_condition"].startswith("Safeguarding of children")
+    assert r["special_category_condition"] == "Safeguarding a child or an adult at risk"
     assert r["informed"] == "No: telling them could increase the risk"
     assert r["informed_reason"].startswith("Telling the father")
     assert r["recipient"] == "health visitor, Northshire Community Health"

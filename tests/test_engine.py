@@ -111,7 +111,7 @@ def test_double_click_with_old_revision(engine: Engine) -> None:
     ],
 )
 def test_reasons_field_refuses_bad_text(engine: Engine, text: str, message: str) -> None:
-    turn = at_step(engine, "CS-1", "no", "asked", "no", "continue", "not_share")
+    turn = at_step(engine, "CS-1", "no", "asked", "no", "not_share")
     assert turn.state.step == "reasons"
     before = turn.state.model_copy(deep=True)
     with pytest.raises(InvalidAnswer, match=message):
@@ -120,7 +120,7 @@ def test_reasons_field_refuses_bad_text(engine: Engine, text: str, message: str)
 
 
 def test_text_is_normalised(engine: Engine) -> None:
-    turn = at_step(engine, "CS-1", "no", "asked", "no", "continue", "not_share")
+    turn = at_step(engine, "CS-1", "no", "asked", "no", "not_share")
     done = engine.answer(
         turn.state, Answer(step_id="reasons", revision=turn.state.revision, text="  Line one\r\nline two\t  "), T0
     )
@@ -224,9 +224,7 @@ def test_corrupt_state_is_refused(engine: Engine, raw: str) -> None:
 
 
 def test_completion_carries_the_record(engine: Engine) -> None:
-    turn = at_step(
-        engine, "CS-1", "no", "asked", "no", "continue", "not_share", "The request had no legitimate purpose."
-    )
+    turn = at_step(engine, "CS-1", "no", "asked", "no", "not_share", "The request had no legitimate purpose.")
     assert turn.state.step == "requester_told"
     done = engine.answer(
         turn.state, Answer(step_id="requester_told", revision=turn.state.revision, choices=("told",)), T0

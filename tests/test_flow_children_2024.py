@@ -43,7 +43,7 @@ def test_share_path_checks_every_principle(engine: Engine) -> None:
     assert "consent" not in visited, "2024 rule 3: no consent question when a child is at risk"
     assert "consent_not_needed" in visited
     assert snap.fields["lawful_basis"] == "Public task (statutory functions)"
-    assert snap.fields["special_category_condition"].startswith("Safeguarding of children")
+    assert snap.fields["special_category_condition"] == "Safeguarding a child or an adult at risk"
     assert snap.recipient == Recipient(user_id="U024BE7LH")
     checked = {p for sid in visited for p in engine.pack.step(sid).principles}
     assert checked == {p.id for p in engine.pack.principles}
@@ -71,10 +71,12 @@ def test_not_sure_about_danger_is_treated_as_urgent(engine: Engine) -> None:
     assert "immediate_danger" in build_snapshot(engine.pack, state).unsure_steps
 
 
-def test_no_legitimate_purpose_stops_at_not_share(engine: Engine) -> None:
-    state, visited = walk(engine, T0, {"purpose": "no", "decision": "not_share", "request_context": "own_initiative"})
-    assert visited[-4:] == ["purpose", "no_purpose", "decision", "reasons"]
+def test_no_legitimate_purpose_records_not_share_and_never_offers_share(engine: Engine) -> None:
+    state, visited = walk(engine, T0, {"purpose": "no", "request_context": "own_initiative"})
+    assert visited[-3:] == ["purpose", "no_purpose", "reasons"]
     assert build_snapshot(engine.pack, state).decision == "not_share"
+    gate = engine.pack.step("no_purpose")
+    assert [c.id for c in gate.effective_choices()] == ["not_share", "seek_advice"]
 
 
 def test_unsure_purpose_offers_advice_and_can_be_asked_again(engine: Engine) -> None:
@@ -115,8 +117,35 @@ def test_consent_asked_when_no_child_at_risk_and_refusal_needs_a_reason(engine: 
     state, visited = walk(engine, T0, {"risk_of_harm": "no", "special_category": "no", "consent": "refused"})
     assert "consent" in visited and "consent_reason" in visited
     snap = build_snapshot(engine.pack, state)
-    assert snap.fields["consent"] == "No, they refused"
+    assert snap.fields["consent"] == "No, they refused, but another reason justifies sharing"
     assert "special_condition" not in visited
+
+
+def test_a_refusal_respected_when_nobody_is_at_risk_is_a_decision_not_to_share(engine: Engine) -> None:
+    script = {"risk_of_harm": "no", "special_category": "no", "consent": "refused_respect", "request_context": "asked"}
+    state, visited = walk(engine, T0, script)
+    assert visited[-4:] == ["consent", "respect_refusal", "reasons", "requester_told"]
+    snap = build_snapshot(engine.pack, state)
+    assert snap.decision == "not_share"
+    assert "lawful_basis" not in visited and "method" not in visited
+
+
+def test_no_lawful_basis_is_a_decision_not_to_share(engine: Engine) -> None:
+    script = {"risk_of_harm": "no", "consent": "given", "lawful_basis": "none", "request_context": "own_initiative"}
+    state, visited = walk(engine, T0, script)
+    assert visited[-3:] == ["lawful_basis", "no_basis", "reasons"]
+    assert build_snapshot(engine.pack, state).decision == "not_share"
+
+
+def test_recognised_legitimate_interest_is_offered_and_recorded(engine: Engine) -> None:
+    state, _ = walk(engine, T0, {"lawful_basis": "recognised_legitimate_interest"})
+    assert build_snapshot(engine.pack, state).fields["lawful_basis"] == "Recognised legitimate interest: safeguarding"
+
+
+def test_covering_note_warns_the_recipient_not_to_tell_a_family_that_was_not_told(engine: Engine) -> None:
+    state, _ = walk(engine, T0, {"inform": "no_increases_risk"})
+    note = build_completion(engine.pack, state).covering_note
+    assert note is not None and "have not been told about this sharing" in note
 
 
 def test_lawful_basis_unsure_leads_to_advice(engine: Engine) -> None:

@@ -51,8 +51,7 @@ async def at_reasons(runtime: Runtime):
         "immediate_danger": "no",
         "request_context": "own_initiative",
         "purpose": "no",
-        "no_purpose": "continue",
-        "decision": "not_share",
+        "no_purpose": "not_share",
     }
     while reply.message.step_id != "reasons":
         step = engine.pack.step(reply.message.step_id)
