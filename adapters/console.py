@@ -58,6 +58,10 @@ def render_follow_up(prompt: FollowUpPrompt, viewer: str | None = None) -> str:
 
 def render_prompt(prompt: Prompt, full_help: bool = False) -> str:
     lines = [f"--- {prompt.pack_title} · {prompt.progress.label()} ---"]
+    if prompt.contacts:
+        # who to call comes before anything else to read on the immediate-danger path
+        lines.append("CALL NOW")
+        lines.extend(_wrap(f"{c.label}: {c.contact}", "  ") for c in prompt.contacts)
     if prompt.notice:
         lines.append(_wrap(f"! {prompt.notice}"))
     if prompt.personal_data_warning:

@@ -7,12 +7,16 @@ from collections.abc import Sequence
 from dialogs.content import Pack, available_packs, load_pack
 from dialogs.engine import Engine
 from dialogs.messages import LinkView
+from dialogs.profile import OrganisationProfile
 
 
 class PackRegistry:
-    def __init__(self, default_pack: str, links: Sequence[LinkView] = ()) -> None:
+    def __init__(
+        self, default_pack: str, links: Sequence[LinkView] = (), profile: OrganisationProfile | None = None
+    ) -> None:
         self.default_pack = default_pack
         self._links = tuple(links)
+        self._profile = profile
         self._engines: dict[str, Engine] = {}
         self.engine(default_pack)  # fail at start-up, not mid-conversation, if the configured pack is broken
 
@@ -20,7 +24,7 @@ class PackRegistry:
         pack_id = pack_id or self.default_pack
         engine = self._engines.get(pack_id)
         if engine is None:
-            engine = Engine(load_pack(pack_id), self._links)
+            engine = Engine(load_pack(pack_id), self._links, self._profile)
             self._engines[pack_id] = engine
         return engine
 

@@ -12,6 +12,7 @@ from pydantic import AnyHttpUrl, BaseModel, BeforeValidator, Field, SecretStr, f
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.working_hours import WorkingHours
+from dialogs.profile import DEFAULT_CONTACTS, EmergencyContact, OrganisationKind, OrganisationProfile
 
 
 def _duration(value: object) -> object:
@@ -98,6 +99,10 @@ class Settings(BaseSettings):
     sharecheck_escalation_policy_url: AnyHttpUrl | None = None
     sharecheck_local_links: list[LocalLink] = Field(default_factory=list)
     """JSON list of {"title", "url"}: local procedures shown at the start, the urgent step and the summary."""
+    sharecheck_organisation_kind: OrganisationKind | None = None
+    """The organisation profile: its kind sets the lawful basis the check offers first (dialogs.profile)."""
+    sharecheck_emergency_contacts: list[EmergencyContact] = Field(default_factory=lambda: list(DEFAULT_CONTACTS))
+    """JSON list of {"label", "contact"}: who to call, shown first on the immediate-danger path."""
 
     @field_validator(
         "slack_bot_token",
@@ -106,6 +111,7 @@ class Settings(BaseSettings):
         "microsoft_app_id",
         "sharecheck_organisation_name",
         "sharecheck_secret_key",
+        "sharecheck_organisation_kind",
         mode="before",
     )
     @classmethod
@@ -126,6 +132,18 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("sharecheck_emergency_contacts")
+    @classmethod
+    def _some_contact(cls, value: list[EmergencyContact]) -> list[EmergencyContact]:
+        # the immediate-danger path must always say who to call
+        return value or list(DEFAULT_CONTACTS)
+
+    @property
+    def organisation_profile(self) -> OrganisationProfile:
+        return OrganisationProfile(
+            kind=self.sharecheck_organisation_kind, contacts=tuple(self.sharecheck_emergency_contacts)
+        )
 
     @property
     def working_hours(self) -> WorkingHours:

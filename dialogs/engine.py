@@ -10,7 +10,18 @@ from typing import NamedTuple
 
 from pydantic import ValidationError
 
-from dialogs.content import CHOICE_KINDS, END, AnswerKind, Choice, Citation, Pack, Step, holds, successors
+from dialogs.content import (
+    CHOICE_KINDS,
+    CHOICE_LABEL_MAX,
+    END,
+    AnswerKind,
+    Choice,
+    Citation,
+    Pack,
+    Step,
+    holds,
+    successors,
+)
 from dialogs.evolve import evolve
 from dialogs.messages import (
     Cancelled,
@@ -26,6 +37,7 @@ from dialogs.messages import (
     Prompt,
 )
 from dialogs.personal_data import find_identifiers, warning_text
+from dialogs.profile import OrganisationProfile
 from dialogs.record import RecordMemo, build_completion, display_answer
 from dialogs.state import Answer, AnswerValue, DialogState, Recipient, Status
 
@@ -70,9 +82,16 @@ class Turn(NamedTuple):
 
 
 class Engine:
-    def __init__(self, pack: Pack, links: Sequence[LinkView] = ()) -> None:
+    def __init__(self, pack: Pack, links: Sequence[LinkView] = (), profile: OrganisationProfile | None = None) -> None:
         self.pack = pack
         self.links = tuple(links)
+        self.profile = profile or OrganisationProfile()
+        # the organisation's own lawful basis, where the pack offers it: shown first, recorded as its default
+        basis_steps = [s for s in pack.steps if s.field == "lawful_basis"]
+        default = self.profile.default_basis
+        self._default_basis = {
+            s.id: default for s in basis_steps if default is not None and s.choice(default) is not None
+        }
         self._steps = pack.steps_by_id
         self._templates: dict[str, Prompt] = {}
         self._tested = _tested_ahead(pack)
@@ -116,6 +135,8 @@ class Engine:
         step = self._steps[sid]
         path = state.path_answers()
         value = self._validate(step, answer, now, path)
+        if value.choices and value.choices == (self._default_basis.get(sid),):
+            value = evolve(value, {"organisation_default": True})
         path[sid] = value  # the path now includes this answer (its step joins the history)
         answers = dict(state.answers)
         answers[sid] = value
@@ -254,16 +275,29 @@ class Engine:
 
     def _template(self, step: Step) -> Prompt:
         """The parts of a step's prompt that never change, built once per step."""
+        choices = [ChoiceView(id=c.id, label=c.label, style=c.style) for c in step.effective_choices()]
+        help_text = step.help
+        default = self._default_basis.get(step.id)
+        if default is not None:
+            chosen = next(c for c in choices if c.id == default)
+            label = f"Use my organisation's basis: {chosen.label}"
+            if len(label) > CHOICE_LABEL_MAX:
+                label = f"{chosen.label} (my organisation's)"[:CHOICE_LABEL_MAX]
+            choices = [ChoiceView(id=default, label=label, style="primary"), *(c for c in choices if c.id != default)]
+            help_text = (
+                f"Your organisation has set {chosen.label.lower()} as its basis for safeguarding. "
+                "Choose another only if your data protection officer or lead has advised it."
+            )
         return Prompt(
             pack_title=self.pack.title,
             step_id=step.id,
             revision=0,
             title=step.title,
             question=step.question,
-            help=step.help,
+            help=help_text,
             input=InputSpec(
                 kind=step.kind,
-                choices=tuple(ChoiceView(id=c.id, label=c.label, style=c.style) for c in step.effective_choices()),
+                choices=tuple(choices),
                 multiple=step.kind is AnswerKind.MULTI_CHOICE,
                 optional=step.optional,
                 min_length=step.min_length,
@@ -276,6 +310,7 @@ class Engine:
             ),
             citations=tuple(self._citation(c) for c in step.cite),
             links=self.links if step.id in (self.pack.urgent_step, self.pack.start) else (),
+            contacts=self.profile.contacts if step.id == self.pack.urgent_step else (),
             progress=Progress(current=1, total=1),
             can_go_back=False,
             urgent_exit=True,

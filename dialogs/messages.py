@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from dialogs.content import AnswerKind
+from dialogs.profile import EmergencyContact
 
 
 class ChoiceView(BaseModel):
@@ -100,6 +101,8 @@ class Prompt(BaseModel):
     guidance: tuple[GuidanceView, ...] = ()
     citations: tuple[CitationView, ...] = ()
     links: tuple[LinkView, ...] = ()
+    contacts: tuple[EmergencyContact, ...] = ()
+    """Who to call now: the organisation's emergency contacts, shown on the immediate-danger step."""
     progress: Progress
     can_go_back: bool
     urgent_exit: bool

@@ -120,6 +120,8 @@ def display_answer(step: Step, value: AnswerValue) -> str:
     if len(choices) == 1:
         # the common case, by the step's id index rather than a scan of its choices
         choice = step.choice(choices[0])
+        if choice is not None and value.organisation_default:
+            return f"{choice.label} (the organisation's default)"
         return choice.label if choice is not None else ""
     if choices:
         return "; ".join(c.label for c in step.effective_choices() if c.id in choices)
@@ -195,7 +197,7 @@ def build_snapshot(
         if step.kind is AnswerKind.NOTICE:
             continue
         choices = value.choices
-        if memo is not None and choices and value.recipient is None:
+        if memo is not None and choices and value.recipient is None and not value.organisation_default:
             known = memo.get((sid, choices))
             if known is None:
                 known = _answered_line(step, value)

@@ -38,6 +38,8 @@ class AnswerValue(BaseModel):
     recipient: Recipient | None = None
     personal_data: tuple[str, ...] = ()
     """Kinds of identifier the practitioner was warned about and confirmed as needed."""
+    organisation_default: bool = False
+    """The answer is the organisation's own default (its lawful basis), accepted rather than chosen."""
     at: datetime
 
 

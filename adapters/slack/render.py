@@ -213,6 +213,10 @@ def prompt_blocks(prompt: Prompt) -> Blocks:
         HeaderBlock(text=plain(prompt.title, HEADER_MAX)),
         context(f"{escape(prompt.pack_title)} · *{prompt.progress.label()}*"),
     ]
+    if prompt.contacts:
+        # who to call comes before anything else to read on the immediate-danger path
+        calls = "\n".join(f"• {escape(c.label)}: *{escape(c.contact)}*" for c in prompt.contacts)
+        blocks.extend(sections(f":rotating_light: *Call now*\n{calls}"))
     if prompt.notice:
         blocks.extend(sections(f":warning: {escape(prompt.notice)}"))
     for myth in prompt.myths:

@@ -131,6 +131,10 @@ def render_prompt(prompt: Prompt, style: ActionStyle) -> Card:
     body: list[dict[str, Any]] = [
         _text(f"{prompt.pack_title} · {prompt.progress.label()}", size="Small", isSubtle=True),
     ]
+    if prompt.contacts:
+        # who to call comes before anything else to read on the immediate-danger path
+        body.append(_text("Call now", weight="Bolder", color="Attention"))
+        body.extend(plain(f"{c.label}: {c.contact}") for c in prompt.contacts)
     if prompt.notice:
         body.append(plain(prompt.notice, color="Attention"))
     # the answer to the worry the last answer showed, above the next question (at the point of hesitation)
