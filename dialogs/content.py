@@ -535,6 +535,21 @@ def available_packs(directory: Path = PACKS_DIR) -> dict[str, Path]:
     return {p.stem: p for p in sorted(directory.iterdir()) if _PACK_FILE.match(p.name)}
 
 
+ARCHIVE = "archive"
+"""Earlier versions of each pack, ``<id>@<version>.yaml``: a check started under one carries on under it."""
+
+
+def load_archived_pack(pack_id: str, version: str, directory: Path = PACKS_DIR) -> Pack | None:
+    """An earlier version of a pack, kept so checks in flight finish under the flow they started (None if not kept)."""
+    path = directory / ARCHIVE / f"{pack_id}@{version}.yaml"
+    if not _PACK_FILE.match(pack_id + ".yaml") or not re.fullmatch(r"\d+\.\d+\.\d+", version) or not path.is_file():
+        return None
+    pack = load_pack_file(path)
+    if (pack.id, pack.version) != (pack_id, version):
+        raise PackError(f"archived content pack {path.name} declares {pack.id!r} {pack.version}")
+    return pack
+
+
 def load_pack(pack_id: str, directory: Path = PACKS_DIR) -> Pack:
     files = available_packs(directory)
     if pack_id not in files:

@@ -296,7 +296,7 @@ class CheckService:
             )
         if check is None:
             return None
-        engine = self._packs.engine(check.pack_id)
+        engine = self._packs.engine(check.pack_id, check.pack_version)
         state = engine.load(check.state)
         self._keep(check.id, actor, check.pack_id, state)
         notice = "Carrying on with your check in progress." if state.history else None
@@ -332,7 +332,7 @@ class CheckService:
     async def current(self, actor: Actor, check_id: uuid.UUID) -> Reply:
         async with self._sessions() as session:
             check = await self._get(session, actor, check_id)
-        engine = self._packs.engine(check.pack_id)
+        engine = self._packs.engine(check.pack_id, check.pack_version)
         return Reply(check.id, Outcome.RESUMED, _with_id(engine.view(engine.load(check.state)), check.id))
 
     async def snapshot(self, actor: Actor, check_id: uuid.UUID) -> RecordSnapshot | None:
@@ -396,7 +396,7 @@ class CheckService:
         """A plain step from the state this instance holds: one guarded write, no read. None when the step is
         anything else (stale, refused, finishing, an action) or the row moved on: ``_move_read`` then decides
         from the database, so every outcome but the plain step is exactly what a fresh read gives."""
-        engine = self._packs.engine(live.pack_id)
+        engine = self._packs.engine(live.pack_id, live.state.pack_version)
         state = live.state
         if revision is not None and revision != state.revision:
             return None
@@ -456,7 +456,7 @@ class CheckService:
     ) -> Reply:
         async with self._sessions.begin() as session:
             check = await self._get(session, actor, check_id)
-            engine = self._packs.engine(check.pack_id)
+            engine = self._packs.engine(check.pack_id, check.pack_version)
             try:
                 state = engine.load(check.state)
             except CorruptState as exc:
