@@ -195,6 +195,8 @@ def build_snapshot(
     for sid, value in answers.items():
         step = steps[sid]
         if step.kind is AnswerKind.NOTICE:
+            if step.field:  # a notice that settles a field records what it said (its title), not 'Continue'
+                fields[step.field] = step.title
             continue
         choices = value.choices
         if memo is not None and choices and value.recipient is None and not value.organisation_default:
