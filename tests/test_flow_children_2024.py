@@ -42,6 +42,7 @@ def test_share_path_checks_every_principle(engine: Engine) -> None:
     assert snap.decision == "share"
     assert "consent" not in visited, "2024 rule 3: no consent question when a child is at risk"
     assert "consent_not_needed" in visited
+    assert snap.fields["consent"] == "Consent not needed: a child is at risk", "recorded on the commonest path too"
     assert snap.fields["lawful_basis"] == "Public task (statutory functions)"
     assert snap.fields["special_category_condition"] == "Safeguarding a child or an adult at risk"
     assert snap.recipient == Recipient(user_id="U024BE7LH")
