@@ -4,6 +4,7 @@ real Bolt stack, Teams through the real Agents SDK, the console)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import AsyncIterator
@@ -219,6 +220,21 @@ async def test_admins_are_removed_and_every_change_is_on_the_trail(db_url: str, 
         async with rt.sessions.begin() as s:
             await s.execute(update(RoleEvent).where(RoleEvent.seq == 2).values(subject="UMALLORY"))
         assert await role_trail.verify(rt.sessions) == ["role trail: event 2 (admin_granted) edited"]
+    finally:
+        await rt.close()
+
+
+async def test_concurrent_changes_each_get_their_place_on_the_trail(db_url: str, clock: ManualClock) -> None:
+    rt = await runtime_with(db_url, clock, sharecheck_admins=f"slack:{T1}:UROOT")
+    root = Actor("slack", T1, "UROOT")
+    try:
+        # writers that read the same end of the chain: the loser's whole transaction is retried, none is lost
+        results = await asyncio.gather(*(rt.roles.grant_admin(root, f"U{n}") for n in range(8)))
+        assert results == [True] * 8
+        events = await role_trail.history(rt.sessions)
+        assert [e.seq for e in events] == list(range(8))
+        assert sorted(e.subject for e in events) == [f"U{n}" for n in range(8)]
+        assert await role_trail.verify(rt.sessions) == []
     finally:
         await rt.close()
 
