@@ -88,7 +88,22 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("--platform", required=True, choices=("slack", "teams", "console"))
     remove.add_argument("--workspace", required=True)
     remove.add_argument("--lead", required=True)
-    leads_sub.add_parser("list", help="list the assignments")
+    listing = leads_sub.add_parser("list", help="list the assignments")
+    listing.add_argument(
+        "--history", action="store_true", help="the trail of every role and lead change instead, oldest first"
+    )
+    listing.add_argument("--platform", choices=("slack", "teams", "console"), help="only this platform")
+    listing.add_argument("--workspace", help="only this workspace (and unscoped settings entries)")
+
+    admins = sub.add_parser("admins", help="who the ShareCheck administrators are")
+    admins_sub = admins.add_subparsers(dest="admins_command", required=True)
+    for verb, text in (("add", "make someone an administrator"), ("remove", "end someone's administrator role")):
+        change = admins_sub.add_parser(verb, help=text)
+        change.add_argument("--platform", required=True, choices=("slack", "teams", "console"))
+        change.add_argument("--workspace", required=True, help="Slack team id, Teams tenant id, or 'local'")
+        change.add_argument("--user", required=True, help="their user id")
+    admins_list = admins_sub.add_parser("list", help="the administrators (SHARECHECK_ADMINS and those added)")
+    admins_list.add_argument("--platform", choices=("slack", "teams", "console"), help="only this platform")
 
     digest = sub.add_parser("digest", help="a lead's digest now")
     digest.add_argument("--lead", required=True, help="the lead's user id")
@@ -169,6 +184,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(run_scheduler(settings, once=args.once))
     if args.command == "leads":
         return asyncio.run(_leads(settings, args))
+    if args.command == "admins":
+        return asyncio.run(_admins(settings, args))
     if args.command == "digest":
         return asyncio.run(_digest(settings, args))
     if args.command == "chat":
@@ -298,15 +315,33 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
 async def _leads(settings: Settings, args: argparse.Namespace) -> int:
     from bot.runtime import open_runtime
 
+    by = f"cli:{getpass.getuser()}"
     async with open_runtime(settings) as runtime:
         now = runtime.clock.now()
+        if args.leads_command == "list" and args.history:
+            from bot.services.role_trail import history
+
+            events = await history(runtime.sessions, args.platform, args.workspace)
+            for event in events:
+                scope = f" ({event.scope} {event.scope_value})".replace(" )", ")") if event.scope else ""
+                when = event.at.isoformat(timespec="seconds")
+                what = f"{event.kind} {event.subject}{scope} by {event.actor}"
+                print(f"{when} {event.platform} {event.workspace_id}: {what}")
+            if not events:
+                print("no role or lead changes recorded")
+            return 0
         if args.leads_command == "list":
-            for row in await runtime.leads.list():
-                scope = row.scope if row.scope == "workspace" else f"{row.scope} {row.scope_value}"
-                print(f"{row.platform} {row.workspace_id}: {row.lead_id} leads {scope}")
+            for row in await runtime.leads.list(args.platform):
+                if args.workspace in (None, row.workspace_id):
+                    scope = row.scope if row.scope == "workspace" else f"{row.scope} {row.scope_value}"
+                    print(f"{row.platform} {row.workspace_id}: {row.lead_id} leads {scope}")
+            for ref in runtime.leads.defaults:
+                if args.platform in (None, ref.platform) and args.workspace in (None, ref.workspace_id):
+                    where = ref.workspace_id or "any workspace, while it is the platform's only one"
+                    print(f"{ref.platform} {where}: {ref.user_id} is the default lead (SHARECHECK_DEFAULT_LEAD)")
             return 0
         if args.leads_command == "remove":
-            removed = await runtime.leads.remove(args.platform, args.workspace, args.lead)
+            removed = await runtime.leads.remove(args.platform, args.workspace, args.lead, now, by=by)
             print(f"removed {removed} assignment(s)")
             return 0
         targets = (
@@ -315,8 +350,39 @@ async def _leads(settings: Settings, args: argparse.Namespace) -> int:
             else [("user", u) for u in args.user or []] + [("channel", c) for c in args.channel or []]
         )
         for scope, value in targets:
-            added = await runtime.leads.assign(args.platform, args.workspace, args.lead, scope, value, now)
+            added = await runtime.leads.assign(args.platform, args.workspace, args.lead, scope, value, now, by=by)
             print(("added" if added else "already there") + f": {args.lead} leads {scope} {value}".rstrip())
+        return 0
+
+
+async def _admins(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.runtime import open_runtime
+    from bot.services.roles import BootstrapAdmin
+
+    async with open_runtime(settings) as runtime:
+        roles = runtime.roles
+        if args.admins_command == "list":
+            for ref in settings.admin_refs:
+                if args.platform in (None, ref.platform):
+                    where = ref.workspace_id or "any workspace, while it is the platform's only one"
+                    print(f"{ref.platform} {where}: {ref.user_id} (SHARECHECK_ADMINS)")
+            for row in await roles.all_admins(args.platform):
+                print(f"{row.platform} {row.workspace_id}: {row.user_id} (added by {row.granted_by})")
+            return 0
+        by = f"cli:{getpass.getuser()}"
+        if args.admins_command == "add":
+            added = await roles.grant(args.platform, args.workspace, args.user, by)
+            print(f"{args.user} is {'now' if added else 'already'} an administrator in {args.workspace}")
+            return 0
+        try:
+            removed = await roles.revoke(args.platform, args.workspace, args.user, by)
+        except BootstrapAdmin as exc:
+            print(f"sharecheck: {exc}", file=sys.stderr)
+            return 2
+        if not removed:
+            print(f"sharecheck: {args.user} is not an administrator in {args.workspace}", file=sys.stderr)
+            return 1
+        print(f"{args.user} is no longer an administrator in {args.workspace}")
         return 0
 
 
@@ -348,6 +414,7 @@ async def _digest(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _audit(settings: Settings, args: argparse.Namespace) -> int:
     from bot.runtime import open_runtime
+    from bot.services import role_trail
     from bot.services.audit import seal_pending, verify
 
     async with open_runtime(settings) as runtime:
@@ -356,11 +423,19 @@ async def _audit(settings: Settings, args: argparse.Namespace) -> int:
             print(f"sealed {sealed} event(s)")
             return 0
         report = await verify(runtime.sessions, platform=args.platform, workspace_id=args.workspace)
+        roles_problems = await role_trail.verify(runtime.sessions)
+        roles_count, roles_head = await role_trail.head(runtime.sessions)
     for finding in report.findings:
         print(finding.line())
+    for line in roles_problems:
+        print(line)
     for platform, workspace, count, head in report.heads:
         print(f"chain {platform} {workspace}: {count} sealed event(s), head {head}")
+    print(f"role trail: {roles_count} event(s), head {roles_head}")
     summary = f"{report.records} record(s), {report.events} event(s), {report.sealed} sealed"
+    if roles_problems:
+        print(f"role trail NOT intact: {len(roles_problems)} problem(s)")
+        return 1
     if report.intact:
         print(f"audit trail intact: {summary}")
         return 0

@@ -62,7 +62,7 @@ class Runtime:
         clock = clock or SystemClock()
         transactions = ShortTransactions(engine)
         checks = CheckService(sessions, transactions, packs, clock)
-        leads = LeadDirectory(sessions, settings.sharecheck_default_lead)
+        leads = LeadDirectory(sessions, settings.default_lead_refs)
         followups = FollowUpService(sessions, clock, settings, leads, packs=packs)
         checks.on_complete(followups.on_check_completed)
         receipts = ReceiptService(sessions, clock, settings, followups)
@@ -79,7 +79,7 @@ class Runtime:
             checks=checks,
             leads=leads,
             followups=followups,
-            digests=DigestService(sessions, clock, settings),
+            digests=DigestService(sessions, clock, settings, leads),
             roles=RoleService(sessions, clock, settings, leads),
             gauges=DatabaseGauges(sessions),
             receipts=receipts,

@@ -49,6 +49,7 @@ async def run_server(settings: Settings, scheduler: bool = True, stop: asyncio.E
     check_safe_to_serve(settings)
     # every instance migrates at start; on PostgreSQL an advisory lock makes the first do it and the rest wait
     runtime = await Runtime.create(settings, migrate=True)
+    await runtime.roles.record_settings()  # SHARECHECK_ADMINS / SHARECHECK_DEFAULT_LEAD changes go on the trail
     app = build_app(runtime)
     # no aiohttp access log: its lines carry client addresses and raw paths; bot.web logs each request instead
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
@@ -74,6 +75,7 @@ async def run_scheduler(settings: Settings, once: bool = False, stop: asyncio.Ev
     # every instance migrates at start; on PostgreSQL an advisory lock makes the first do it and the rest wait
     runtime = await Runtime.create(settings, migrate=True)
     try:
+        await runtime.roles.record_settings()
         scheduler = Scheduler(runtime, build_deliverers(runtime))
         if once:
             try:

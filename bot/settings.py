@@ -8,9 +8,10 @@ from datetime import timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AnyHttpUrl, BaseModel, BeforeValidator, Field, SecretStr, field_validator
+from pydantic import AnyHttpUrl, BaseModel, BeforeValidator, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.user_refs import UserRef, one_per_place, parse_user_refs
 from bot.working_hours import WorkingHours
 from dialogs.profile import DEFAULT_CONTACTS, EmergencyContact, OrganisationKind, OrganisationProfile
 
@@ -85,7 +86,10 @@ class Settings(BaseSettings):
     sharecheck_default_tz: str = "Europe/London"
     """Time zone for users whose own zone is not known (Slack users.info tz, Teams localTimezone)."""
     sharecheck_admins: str | None = None
+    """Administrators from the start: comma-separated ``platform:user`` or ``platform:workspace:user`` entries
+    (grammar in bot.user_refs; README "Leads and administrators" says what an unscoped entry means)."""
     sharecheck_default_lead: str | None = None
+    """The lead for practitioners who have none, same form; one entry per platform (or per workspace)."""
     sharecheck_public_url: AnyHttpUrl | None = None
     sharecheck_receipt_ttl: Duration = timedelta(days=14)
     """How long a receipt link (/r/{token}) stays answerable."""
@@ -118,6 +122,14 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("sharecheck_admins", "sharecheck_default_lead")
+    @classmethod
+    def _user_refs_parse(cls, value: str | None, info: ValidationInfo) -> str | None:
+        refs = parse_user_refs(value)  # a malformed entry stops start-up rather than being ignored
+        if info.field_name == "sharecheck_default_lead":
+            one_per_place(refs, "SHARECHECK_DEFAULT_LEAD")
+        return value
+
     @field_validator("sharecheck_working_hours")
     @classmethod
     def _working_hours_parse(cls, value: str) -> str:
@@ -148,6 +160,14 @@ class Settings(BaseSettings):
     @property
     def working_hours(self) -> WorkingHours:
         return WorkingHours.parse(self.sharecheck_working_hours)
+
+    @property
+    def admin_refs(self) -> tuple[UserRef, ...]:
+        return parse_user_refs(self.sharecheck_admins)
+
+    @property
+    def default_lead_refs(self) -> tuple[UserRef, ...]:
+        return parse_user_refs(self.sharecheck_default_lead)
 
     @property
     def slack_enabled(self) -> bool:

@@ -58,7 +58,7 @@ from bot.services.dedupe import first_time
 from bot.services.followups import AnswerResult, FollowUpNotFound, NoteRequired
 from bot.services.help import help_message
 from bot.services.receipts import ReceiptNotFound
-from bot.services.roles import NotPermitted
+from bot.services.roles import BootstrapAdmin, NotPermitted
 from bot.services.users import remember_user
 from dialogs.messages import Completion, Info, Message, Prompt
 from dialogs.state import Answer
@@ -83,7 +83,8 @@ NOT_A_LEAD = (
 )
 SLACK_HELP = (
     f"Administrators: `{COMMAND} admin lead add @lead @practitioner …` (or `#channel`, or `all` for the "
-    f"workspace), `{COMMAND} admin lead remove @lead`, `{COMMAND} admin add @person` (make an administrator).",
+    f"workspace), `{COMMAND} admin lead remove @lead`, `{COMMAND} admin add @person` (make an administrator), "
+    f"`{COMMAND} admin remove @person`.",
 )
 ADMIN_USAGE = Info(
     title="ShareCheck administration",
@@ -92,7 +93,8 @@ ADMIN_USAGE = Info(
         f"`{COMMAND} admin lead add @lead #channel` for checks started in that channel; "
         f"`{COMMAND} admin lead add @lead all` for the whole workspace.",
         f"`{COMMAND} admin lead remove @lead` ends all of @lead's assignments.",
-        f"`{COMMAND} admin add @person` makes @person a ShareCheck administrator.",
+        f"`{COMMAND} admin add @person` makes @person a ShareCheck administrator; "
+        f"`{COMMAND} admin remove @person` ends that.",
         "Pick people and channels with @ and # so Slack fills in who they are.",
     ),
 )
@@ -590,7 +592,7 @@ class SlackAdapter:
         try:
             # mrkdwn built here from ids the mention patterns validated, so it needs no escaping
             text = await self._admin_do(actor, cmd.words[1:])
-        except NotPermitted as exc:
+        except (NotPermitted, BootstrapAdmin) as exc:
             text = render.escape(str(exc))
         except ValueError:
             text = None
@@ -636,6 +638,12 @@ class SlackAdapter:
                 return None
             added = await roles.grant_admin(actor, user)
             return f"<@{user}> is {'now' if added else 'already'} a ShareCheck administrator."
+        if verbs[:1] == ["remove"] and len(words) == 2:
+            user = mentioned_user(words[1])
+            if user is None:
+                return None
+            removed = await roles.remove_admin(actor, user)
+            return f"<@{user}> is {'no longer' if removed else 'not'} a ShareCheck administrator."
         return None
 
     async def _open_form(self, actor: Actor, ref: Ref, trigger_id: str | None, where: tuple[str, str] | None) -> None:

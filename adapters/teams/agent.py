@@ -353,6 +353,13 @@ class ShareCheckAgent(ActivityHandler):
                     title="Administrators",
                     lines=(f"{made} colleague(s) made administrators; {already} already were.",),
                 )
+            if command.action == "admin_remove":
+                ended = [await roles.remove_admin(actor, user) for user in command.users]
+                done, not_admin = sum(ended), len(ended) - sum(ended)
+                return Info(
+                    title="Administrators",
+                    lines=(f"{done} colleague(s) are no longer administrators; {not_admin} were not one.",),
+                )
         except NotPermitted as exc:
             return Info(title="Not permitted", lines=(str(exc),))
         except ValueError as exc:
@@ -419,7 +426,8 @@ class ShareCheckAgent(ActivityHandler):
             await self._to_personal(turn_context, actor, data, style)
             return
         await self._remember(activity, actor)
-        colleagues = [p.user_id for p in people if p.user_id != actor.user_id]
+        # a colleague mentioned is the recipient; mentioning only yourself is refused by the check, with the reason
+        colleagues = [p.user_id for p in people if p.user_id != actor.user_id] or [p.user_id for p in people]
         result = await self.recipient_by_mention(actor, colleagues[0]) if colleagues and verb == "help" else None
         message = result if result is not None else await self.perform(actor, data)
         await turn_context.send_activity(card_activity(render_result(message, style, actor.user_id)))

@@ -172,7 +172,7 @@ class Mention:
 
 @dataclass(frozen=True)
 class AdminCommand:
-    action: Literal["lead_add", "lead_remove", "admin_add", "usage"]
+    action: Literal["lead_add", "lead_remove", "admin_add", "admin_remove", "usage"]
     lead: str | None = None
     users: tuple[str, ...] = ()
     scope: Literal["user", "channel", "workspace"] = "user"
@@ -186,6 +186,7 @@ ADMIN_USAGE = (
     "**admin lead add** @lead team: (in a team channel) the lead for checks started from this team",
     "**admin lead remove** @lead: they lead nobody any more",
     "**admin add** @person: make them an administrator",
+    "**admin remove** @person: they are no longer an administrator",
 )
 
 
@@ -204,7 +205,8 @@ def mentions(entities: object, bot_id: str | None) -> list[Mention]:
 
 
 def parse_admin(text: str | None, people: list[Mention]) -> AdminCommand | None:
-    """'admin lead add @lead @a @b', 'admin lead add @lead all|team', 'admin lead remove @lead', 'admin add @x'.
+    """'admin lead add @lead @a @b', 'admin lead add @lead all|team', 'admin lead remove @lead', 'admin add @x',
+    'admin remove @x'.
 
     Who is meant comes from the mention entities (their ids), never from the names in the text.
     None if the text is not an admin command at all.
@@ -232,4 +234,6 @@ def parse_admin(text: str | None, people: list[Mention]) -> AdminCommand | None:
         return AdminCommand("lead_remove", ids[0])
     if rest[:1] == ["add"] and len(ids) >= 1:
         return AdminCommand("admin_add", None, ids)
+    if rest[:1] == ["remove"] and len(ids) >= 1:
+        return AdminCommand("admin_remove", None, ids)
     return AdminCommand("usage")

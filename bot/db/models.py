@@ -265,6 +265,35 @@ class Role(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class RoleEvent(Base):
+    """The append-only trail of role and lead changes (bot.services.role_trail): never updated or deleted.
+
+    Each event carries the hash of the one before it (one chain for the whole table, numbered by ``seq``, whose
+    uniqueness makes two writers take turns), so an edited, deleted or reordered event shows.
+    """
+
+    __tablename__ = "role_events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    platform: Mapped[str] = mapped_column(String(16))
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    """The workspace, or "*" for an unscoped settings entry."""
+    kind: Mapped[str] = mapped_column(String(32))
+    """admin_granted, admin_removed, lead_assigned, lead_removed, default_lead_applied, default_lead_withdrawn,
+    bootstrap_admin_applied, bootstrap_admin_withdrawn."""
+    subject: Mapped[str] = mapped_column(String(200))
+    """Whose role changed (a user id)."""
+    scope: Mapped[str] = mapped_column(String(16), default="")
+    scope_value: Mapped[str] = mapped_column(String(200), default="")
+    actor: Mapped[str] = mapped_column(String(250))
+    """Who made the change: platform:workspace:user in chat, cli:LOGIN on the command line, settings at start-up."""
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_role_events_place", "platform", "workspace_id"),)
+
+
 class DigestSchedule(Base):
     """When a lead wants their digest: daily or weekly, at an hour, in their time zone."""
 

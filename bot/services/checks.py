@@ -35,12 +35,27 @@ from bot.services.records import (
     start_trail,
     write_event,
 )
-from dialogs.engine import CorruptState, DialogClosed, DialogError, Engine, PersonalDataWarning, StaleAnswer, Turn
+from dialogs.engine import (
+    CorruptState,
+    DialogClosed,
+    DialogError,
+    Engine,
+    InvalidAnswer,
+    PersonalDataWarning,
+    StaleAnswer,
+    Turn,
+)
 from dialogs.messages import Completion, LinkView, Message, PendingItem, PendingList, Prompt
 from dialogs.record import RecordSnapshot, build_snapshot
 from dialogs.state import Answer, DialogState, Status
 
 log = logging.getLogger(__name__)
+
+
+SELF_RECIPIENT = (
+    "You cannot name yourself as the recipient: the follow-up asks the recipient to confirm it arrived. "
+    "Name the colleague who receives it, or type their organisation and role."
+)
 
 
 @dataclass(frozen=True)
@@ -344,6 +359,10 @@ class CheckService:
 
     async def answer(self, actor: Actor, check_id: uuid.UUID, answer: Answer) -> Reply:
         def move(engine: Engine, state: DialogState) -> Turn:
+            named = answer.recipient.user_id if answer.recipient is not None else None
+            if named is not None and named == actor.user_id and state.step == answer.step_id:
+                # the follow-up would ask them to confirm their own share: the loop would prove nothing
+                raise InvalidAnswer(SELF_RECIPIENT)
             return engine.answer(state, answer, self._clock.now())
 
         def recorded(new: DialogState) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.db.models import Check, DigestSchedule, DigestSent, FollowUp, LeadAssignment, OutboxMessage
-from bot.services.leads import parse_user_ref
+from bot.services.leads import LeadDirectory
 from bot.settings import Settings
 from dialogs.content import Pack
 from dialogs.messages import Digest, DigestFigure, DigestItem
@@ -84,10 +84,17 @@ DEFAULT_SCHEDULE = Schedule("weekly", 0, 9, "Europe/London")
 
 
 class DigestService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        settings: Settings,
+        leads: LeadDirectory | None = None,
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._settings = settings
+        self._leads = leads or LeadDirectory(sessions, settings.default_lead_refs)
         self.content = digest_content()
 
     # --- who sees what ----------------------------------------------------------------------
@@ -111,8 +118,8 @@ class DigestService:
             parts.append(Check.user_id.in_(users))
         if channels:
             parts.append(Check.channel_id.in_(channels))
-        default = parse_user_ref(self._settings.sharecheck_default_lead)
-        if default == (platform, lead_id) and not any(s == "workspace" for _, s, _ in rows):
+        default = await self._leads.default_for(session, platform, workspace_id)
+        if default == lead_id and not any(s == "workspace" for _, s, _ in rows):
             # the default lead covers practitioners nobody else leads
             led_users = [v for _, s, v in rows if s == "user"]
             led_channels = [v for _, s, v in rows if s == "channel"]
@@ -125,9 +132,9 @@ class DigestService:
         return and_(base, or_(*parts)) if parts else false()
 
     async def is_lead(self, platform: str, workspace_id: str, user_id: str) -> bool:
-        if parse_user_ref(self._settings.sharecheck_default_lead) == (platform, user_id):
-            return True
         async with self._sessions() as session:
+            if await self._leads.default_for(session, platform, workspace_id) == user_id:
+                return True
             found = await session.scalar(
                 select(LeadAssignment.id)
                 .where(
@@ -384,13 +391,8 @@ class DigestService:
                 ).group_by(LeadAssignment.platform, LeadAssignment.workspace_id, LeadAssignment.lead_id)
             )
             leads: dict[tuple[str, str, str], datetime | None] = {(p, w, lead): since for p, w, lead, since in result}
-            default = parse_user_ref(self._settings.sharecheck_default_lead)
-            if default is not None:
-                spaces = await session.scalars(
-                    select(Check.workspace_id).where(Check.platform == default[0]).distinct()
-                )
-                for w in spaces:
-                    leads.setdefault((default[0], w, default[1]), None)
+            for place in await self._leads.default_places(session):
+                leads.setdefault(place, None)
         return leads
 
     async def queue_due(self, pack: Pack, catch_up: int = 4) -> int:
