@@ -689,9 +689,12 @@ async def test_not_received_leads_through_the_disagreement_stages(
     teams: Teams, runtime: Runtime, clock: ManualClock, scheduler: Scheduler
 ) -> None:
     check_id, card = await share_with_colleague(teams, clock, scheduler)
+    before = len(teams.connector.calls)
     await teams.execute(COLLEAGUE, find_action(card, "follow_up", sc_choice="not_received"))
     await scheduler.run_once()
-    offer = teams.cards_to(SENDER)[-1]
+    # a pass delivers its messages concurrently: the offer is whichever new card to the sender carries it
+    new_cards = teams.cards_to(SENDER, before)
+    [offer] = [c for c in new_cards if any(a.get("data", {}).get("sc_choice") == "start" for a in actions(c))]
     started = await teams.execute(SENDER, find_action(offer, "follow_up", sc_choice="start"))
     assert "Stage 1 started for case CS-2024-0113, due by" in text_of(started)
     told = len(teams.cards_to(LEAD))
