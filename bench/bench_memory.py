@@ -28,12 +28,14 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from adapters.teams.agent import EMULATOR_TENANT
 from dialogs.content import load_pack
 from dialogs.engine import Engine
 from dialogs.state import Status
 from tests.support.flows import default_answer
 
 TENANT = "72f988bf-0000-4000-8000-00000000beef"
+WORKSPACE = EMULATOR_TENANT  # emulator mode keeps every Teams user there, whatever tenant the body names
 SIZES = [int(x) for x in os.environ.get("BENCH_MEMORY_SIZES", "0,10000,50000").split(",")]
 RESUMES = 1000
 
@@ -71,7 +73,7 @@ def seed(path: Path, n: int, state: dict[str, Any]) -> None:
             (
                 uuid.uuid4().hex,
                 "teams",
-                TENANT,
+                WORKSPACE,
                 f"29:user-{i}",
                 None,
                 "active",
@@ -119,7 +121,7 @@ async def run_size(n: int, state: dict[str, Any], connector_url: str) -> dict[st
         seed(path, n, state)
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SHARECHECK_", "SLACK_", "MICROSOFT_"))}
-        env |= {"DATABASE_URL": f"sqlite+aiosqlite:///{path}", "PORT": str(port)}
+        env |= {"DATABASE_URL": f"sqlite+aiosqlite:///{path}", "PORT": str(port), "SHARECHECK_TEAMS_EMULATOR": "true"}
         proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve", "--no-scheduler"],
             env=env,

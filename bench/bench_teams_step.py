@@ -46,7 +46,7 @@ def _serve_sharecheck(db: str, ready: Any) -> None:
         from bot.settings import Settings
         from bot.web import build_app
 
-        settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{db}")
+        settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{db}", sharecheck_teams_emulator=True)
         runtime = await Runtime.create(settings, migrate=True)
         await _run(build_app(runtime), ready)
 
@@ -207,7 +207,9 @@ async def bench_proactive(tmp: Path) -> dict[str, float]:
 
     connector = FakeConnector(latency=CONNECTOR_LATENCY, record=False)
     await connector.start()
-    settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp / 'proactive.db'}")
+    settings = Settings(
+        _env_file=None, database_url=f"sqlite+aiosqlite:///{tmp / 'proactive.db'}", sharecheck_teams_emulator=True
+    )
     runtime = await Runtime.create(settings, migrate=True)
     try:
         ref = {
@@ -254,7 +256,7 @@ async def cards_per_check(tmp: Path) -> dict[str, int]:
         connector = FakeConnector()
         await connector.start()
         db = tmp / f"cards-{style}.db"
-        settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{db}")
+        settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{db}", sharecheck_teams_emulator=True)
         runtime = await Runtime.create(settings, migrate=True)
         try:
             async with TestClient(TestServer(build_app(runtime))) as client:

@@ -121,7 +121,7 @@ async def slack_rate(db: Path) -> tuple[float, int]:
 async def teams_rate(db: Path) -> tuple[float, int]:
     connector = FakeConnector(record=True)
     await connector.start()
-    settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{db}")
+    settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{db}", sharecheck_teams_emulator=True)
     runtime = await Runtime.create(settings, clock=ManualClock(NOW), migrate=True)
     engine = Engine(load_pack("children-england-2024"))
     steps_per_check = 0

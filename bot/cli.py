@@ -138,13 +138,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _actor_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--platform", required=True, choices=("slack", "teams"))
-    parser.add_argument("--workspace", required=True, help="Slack team id or Teams tenant id")
-    parser.add_argument("--user", required=True, help="the practitioner's user id")
+    parser.add_argument("--platform", required=True, choices=("slack", "teams", "console"))
+    parser.add_argument("--workspace", help="Slack team id or Teams tenant id ('local' for the console, the default)")
+    parser.add_argument("--user", help="the practitioner's user id (console: default your login name, as in chat)")
+
+
+def _actor_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[str, str, str]:
+    """(platform, workspace, user) for revoke and show-as: the console has one workspace and login names."""
+    if args.platform == "console":
+        if args.workspace not in (None, "local"):
+            parser.error("console users are all in workspace 'local'")
+        return "console", "local", args.user or getpass.getuser()
+    if not args.workspace or not args.user:
+        parser.error(f"--workspace and --user are required for --platform {args.platform}")
+    return str(args.platform), str(args.workspace), str(args.user)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command in ("revoke", "show-as"):
+        args.platform, args.workspace, args.user = _actor_of(parser, args)
     from bot.logging_setup import configure_logging
 
     # the long-running processes log JSON lines for a log collector; the rest talk to a person at a terminal

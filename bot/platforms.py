@@ -15,9 +15,10 @@ def build_deliverers(runtime: Runtime) -> dict[str, Deliverer]:
 
         deliverers["slack"] = SlackDeliverer(settings.slack_bot_token, settings.slack_api_url)
 
-    # Teams is always on (emulator mode without credentials), as /api/messages is; imported here so the
-    # Agents SDK loads only where something is delivered
-    from adapters.teams.delivery import TeamsDeliverer
+    if settings.teams_enabled:
+        # as /api/messages: with credentials or emulator mode only; imported here so the Agents SDK loads only
+        # where something is delivered (without Teams, its messages wait in the outbox)
+        from adapters.teams.delivery import TeamsDeliverer
 
-    deliverers["teams"] = TeamsDeliverer(runtime)
+        deliverers["teams"] = TeamsDeliverer(runtime)
     return deliverers

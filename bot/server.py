@@ -12,7 +12,7 @@ from bot.platforms import build_deliverers
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.settings import Settings
-from bot.web import build_app
+from bot.web import build_app, build_metrics_app
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +34,12 @@ def check_safe_to_serve(settings: Settings) -> None:
         )
     if not settings.loopback_host and settings.teams_emulator_mode:
         raise StartupRefused(
-            f"HOST={settings.host} is not a loopback address and MICROSOFT_APP_ID is unset: Teams would run in "
-            "emulator mode (no token checks) on the network. Set the Bot Framework credentials or serve on 127.0.0.1."
+            f"HOST={settings.host} is not a loopback address and SHARECHECK_TEAMS_EMULATOR=true: Teams emulator mode "
+            "(no token checks) must not be on the network. Serve on 127.0.0.1, or unset SHARECHECK_TEAMS_EMULATOR "
+            "(and set the Bot Framework credentials to use Teams)."
         )
+    if settings.sharecheck_metrics_port == settings.port:
+        raise StartupRefused("SHARECHECK_METRICS_PORT must differ from PORT (it is a separate listener).")
 
 
 LISTEN_BACKLOG = 1024
@@ -50,24 +53,36 @@ async def run_server(settings: Settings, scheduler: bool = True, stop: asyncio.E
     # every instance migrates at start; on PostgreSQL an advisory lock makes the first do it and the rest wait
     runtime = await Runtime.create(settings, migrate=True)
     await runtime.roles.record_settings()  # SHARECHECK_ADMINS / SHARECHECK_DEFAULT_LEAD changes go on the trail
-    app = build_app(runtime)
-    # no aiohttp access log: its lines carry client addresses and raw paths; bot.web logs each request instead
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG)
-    await site.start()
-    log.info("ShareCheck listening on http://%s:%s", settings.host, settings.port)
+    runners: list[web.AppRunner] = []
+    scheduler_task: asyncio.Task[None] | None = None
     stop = stop or asyncio.Event()
-    _stop_on_signals(stop)
-    scheduler_task = asyncio.create_task(Scheduler(runtime, build_deliverers(runtime)).run(stop)) if scheduler else None
     try:
+        runners.append(await _listen(build_app(runtime), settings.host, settings.port))
+        log.info("ShareCheck listening on http://%s:%s", settings.host, settings.port)
+        if settings.sharecheck_metrics_port is not None:
+            runners.append(await _listen(build_metrics_app(runtime), settings.host, settings.sharecheck_metrics_port))
+            log.info("metrics on http://%s:%s/metrics only", settings.host, settings.sharecheck_metrics_port)
+        _stop_on_signals(stop)
+        if scheduler:
+            scheduler_task = asyncio.create_task(Scheduler(runtime, build_deliverers(runtime)).run(stop))
         await stop.wait()
     finally:
         log.info("shutting down: finishing in-flight requests")
-        await runner.cleanup()
+        stop.set()  # also when start-up failed half way: the scheduler, if started, stops too
+        for runner in runners:
+            await runner.cleanup()
         if scheduler_task is not None:
             await scheduler_task  # it releases its claims as it stops
         await runtime.close()
+
+
+async def _listen(app: web.Application, host: str, port: int) -> web.AppRunner:
+    # no aiohttp access log: its lines carry client addresses and raw paths; bot.web logs each request instead
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG)
+    await site.start()
+    return runner
 
 
 async def run_scheduler(settings: Settings, once: bool = False, stop: asyncio.Event | None = None) -> int:

@@ -8,7 +8,16 @@ from datetime import timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AnyHttpUrl, BaseModel, BeforeValidator, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.user_refs import UserRef, one_per_place, parse_user_refs
@@ -24,6 +33,18 @@ def _duration(value: object) -> object:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """``localhost`` or an address in 127.0.0.0/8 or ::1 (a name that merely resolves there does not count)."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class LocalLink(BaseModel):
@@ -74,6 +95,11 @@ class Settings(BaseSettings):
     microsoft_app_password: str | None = None
     microsoft_app_tenant_id: str | None = None
     microsoft_app_type: str | None = None
+    sharecheck_teams_emulator: bool = False
+    """Serve /api/messages without Bot Framework tokens, for a local Teams client (Agents Playground, Bot Framework
+    Emulator): loopback only, one fixed tenant, loopback serviceUrl only. Never together with MICROSOFT_APP_ID."""
+    sharecheck_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """When set, /metrics is served only on this port (same HOST), not on the public listener."""
 
     sharecheck_confirm_after: Duration = timedelta(hours=4)
     sharecheck_nudge_every: Duration = timedelta(hours=24)
@@ -130,6 +156,33 @@ class Settings(BaseSettings):
             one_per_place(refs, "SHARECHECK_DEFAULT_LEAD")
         return value
 
+    @field_validator("sharecheck_metrics_port", mode="before")
+    @classmethod
+    def _blank_port_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("sharecheck_public_url")
+    @classmethod
+    def _https_unless_loopback(cls, value: AnyHttpUrl | None) -> AnyHttpUrl | None:
+        # receipt links are bearer links: over plain http anyone on the path could read and answer them
+        if value is not None and value.scheme != "https" and not is_loopback_host(value.host):
+            raise ValueError(
+                f"SHARECHECK_PUBLIC_URL must start with https:// (receipt links are bearer links); plain http is "
+                f"accepted only for a loopback host (127.0.0.1, ::1, localhost), not {value.host!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_teams_mode(self) -> Settings:
+        if self.sharecheck_teams_emulator and self.microsoft_app_id is not None:
+            raise ValueError(
+                "SHARECHECK_TEAMS_EMULATOR=true and MICROSOFT_APP_ID are both set: emulator mode (no token checks) "
+                "is for local trials without credentials; unset one of them"
+            )
+        if self.sharecheck_metrics_port is not None and self.sharecheck_metrics_port == self.port:
+            raise ValueError("SHARECHECK_METRICS_PORT must differ from PORT (it is a separate listener)")
+        return self
+
     @field_validator("sharecheck_working_hours")
     @classmethod
     def _working_hours_parse(cls, value: str) -> str:
@@ -174,17 +227,18 @@ class Settings(BaseSettings):
         return self.slack_bot_token is not None
 
     @property
+    def teams_enabled(self) -> bool:
+        """/api/messages is served: with Bot Framework credentials, or in emulator mode when asked for."""
+        return self.microsoft_app_id is not None or self.sharecheck_teams_emulator
+
+    @property
     def teams_emulator_mode(self) -> bool:
-        return self.microsoft_app_id is None
+        """Teams without token checks: only when asked for explicitly, and never with an app id."""
+        return self.sharecheck_teams_emulator and self.microsoft_app_id is None
 
     @property
     def loopback_host(self) -> bool:
-        if self.host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
+        return is_loopback_host(self.host)
 
     @property
     def is_sqlite(self) -> bool:

@@ -133,17 +133,23 @@ async def healthz(_request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
+    # public: it says ready or not, nothing else (no schema revision, no reason); the reason goes to the log
     runtime = request.app[RUNTIME]
     try:
         async with runtime.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
         current = await current_revision(runtime.engine)
-    except Exception:  # any failure to reach the database means not ready
-        return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)
-    head = head_revision()
-    if current != head:
-        return web.json_response({"status": "unavailable", "database": "migrations pending"}, status=503)
-    return web.json_response({"status": "ready", "database": "ok", "schema": current})
+    except Exception as exc:  # any failure to reach the database means not ready
+        log.warning("not ready: database unreachable (%s)", type(exc).__name__)
+        return _not_ready()
+    if current != head_revision():
+        log.warning("not ready: database migrations pending")
+        return _not_ready()
+    return web.json_response({"status": "ready"})
+
+
+def _not_ready() -> web.Response:
+    return web.json_response({"status": "unavailable"}, status=503)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -155,16 +161,48 @@ async def metrics(request: web.Request) -> web.Response:
     return response
 
 
-def build_app(runtime: Runtime, max_body: int = MAX_BODY) -> web.Application:
+SERVER_NAME = "ShareCheck"
+"""The ``Server`` header of every response: no product versions for a scanner to match against advisories."""
+
+
+async def _server_header(_request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = SERVER_NAME
+
+
+def _hide_server_version() -> None:
+    """Responses aiohttp writes before any app sees the request (a malformed request line or header: 400) take
+    the library's default ``Server: Python/3.x aiohttp/3.x``; aiohttp has no hook for those, so the default
+    itself is replaced. Every app response also sets the header through ``on_response_prepare``."""
+    from aiohttp import web_response
+
+    web_response.SERVER_SOFTWARE = SERVER_NAME  # type: ignore[attr-defined]
+
+
+def _base_app(runtime: Runtime, max_body: int) -> web.Application:
+    _hide_server_version()
     app = web.Application(
         middlewares=[request_id_middleware, metrics_middleware, error_middleware, hygiene_middleware],
         client_max_size=max_body,
     )
     app[RUNTIME] = runtime
     app[MAX_BODY_KEY] = max_body
+    app.on_response_prepare.append(_server_header)
+    return app
+
+
+def build_metrics_app(runtime: Runtime) -> web.Application:
+    """The separate listener of ``SHARECHECK_METRICS_PORT``: ``/metrics`` and nothing else."""
+    app = _base_app(runtime, MAX_BODY)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+def build_app(runtime: Runtime, max_body: int = MAX_BODY) -> web.Application:
+    app = _base_app(runtime, max_body)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
+    if runtime.settings.sharecheck_metrics_port is None:
+        app.router.add_get("/metrics", metrics)  # with a metrics port, only that listener serves it
     if runtime.settings.slack_enabled:
         from adapters.slack import mount_slack
 
@@ -175,9 +213,11 @@ def build_app(runtime: Runtime, max_body: int = MAX_BODY) -> web.Application:
 
         mount_receipts(app, runtime)
 
-    from adapters.teams import mount_teams  # lazily: the Agents SDK loads only when the app is built
+    if runtime.settings.teams_enabled:
+        # only with credentials or emulator mode asked for: otherwise /api/messages is a 404, not an open door
+        from adapters.teams import mount_teams  # lazily: the Agents SDK loads only when Teams is on
 
-    mount_teams(app, runtime)
+        mount_teams(app, runtime)
     app.on_startup.append(_freeze_startup_objects)
     return app
 

@@ -45,8 +45,14 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
 
 
 @pytest.fixture
-async def runtime(db_url: str, clock: ManualClock) -> AsyncIterator[Runtime]:
-    rt = await Runtime.create(make_settings(db_url), clock=clock, migrate=True)
+def settings_overrides() -> dict[str, object]:
+    """Settings the `runtime` fixture adds; a test module overrides this fixture (e.g. Teams emulator mode)."""
+    return {}
+
+
+@pytest.fixture
+async def runtime(db_url: str, clock: ManualClock, settings_overrides: dict[str, object]) -> AsyncIterator[Runtime]:
+    rt = await Runtime.create(make_settings(db_url, **settings_overrides), clock=clock, migrate=True)
     try:
         yield rt
     finally:

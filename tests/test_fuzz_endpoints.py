@@ -30,6 +30,7 @@ from tests.conftest import make_settings
 from tests.support.fake_connector import FakeConnector
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack
 from tests.support.slack_requests import SECRET, command_body, signature
+from tests.support.teams import EMULATOR
 
 EXAMPLES = 150
 FUZZ = settings(
@@ -93,6 +94,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             slack_bot_token=BOT_TOKEN,
             slack_signing_secret=SECRET,
             slack_api_url=slack.api_url,
+            **EMULATOR,
         )
         runtime = await Runtime.create(settings_, migrate=True)
         runner = web.AppRunner(build_app(runtime), access_log=None)

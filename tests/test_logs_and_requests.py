@@ -28,6 +28,7 @@ from dialogs.messages import FollowUpPrompt
 from dialogs.state import Recipient
 from tests.conftest import T0
 from tests.support.deliverers import RecordingDeliverer
+from tests.support.teams import EMULATOR
 from tests.test_check_service import ALICE, complete
 from tests.test_console_and_export import SHARE_SCRIPT
 
@@ -36,6 +37,11 @@ NHS = "943 476 5919"
 ADDRESS = "14 Larkspur Crescent"
 NOTE = "Spoke to Marguerite Fairbanks-Oduya"
 SECRETS = (NAME, NHS, ADDRESS, NOTE, "Okonkwo", "Larkspur", "Fairbanks")
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    return dict(EMULATOR)
 
 
 @pytest.fixture

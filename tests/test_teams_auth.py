@@ -214,3 +214,33 @@ async def test_proactive_with_an_app_id_uses_the_app_identity(
     last = connector.calls[-1]
     assert last.kind == "send" and last.response_id == sent
     assert last.authorization == f"Bearer {OUTBOUND_TOKEN}"
+
+
+async def test_with_tokens_the_tenant_is_the_bodys_and_proxies_are_fine(
+    secured: Runtime, keys: KeyServer, connector: FakeConnector
+) -> None:
+    """Real Teams, behind the README's reverse proxy: the token vouches for the request, so the body's tenant is
+    the workspace (two tenants stay apart) and forwarding headers are no reason to refuse."""
+    from tests.support.teams import TENANT, USER
+
+    other_tenant = "0d1e2f3a-0000-4000-8000-00000000cafe"
+    proxied = {"X-Forwarded-For": "203.0.113.7", "Forwarded": "for=203.0.113.7;proto=https"}
+    async with TestClient(TestServer(build_app(secured))) as client:
+
+        async def post(act: dict[str, Any]) -> Any:
+            headers = {"Authorization": f"Bearer {token(connector.url)}", **proxied}
+            resp = await client.post("/api/messages", json=act, headers=headers)
+            assert resp.status in (200, 202), resp.status
+            return await resp.json() if resp.content_type == "application/json" else None
+
+        await post(activity(connector.url, text="share-check"))
+        cancel = next(a for a in connector.cards()[-1]["actions"] if a.get("verb") == "cancel")
+        # the same user id in another tenant presses the first tenant's check's button: not theirs
+        value = {"action": {"type": "Action.Execute", "verb": "cancel", "data": cancel["data"]}, "trigger": "manual"}
+        body = await post(
+            activity(connector.url, "invoke", name="adaptiveCard/action", value=value, tenant=other_tenant)
+        )
+        assert "not available to you" in str(body["value"])
+    async with secured.sessions() as s:
+        [check] = list(await s.scalars(select(Check)))
+    assert (check.workspace_id, check.user_id, check.status) == (TENANT, USER, "active")

@@ -18,9 +18,14 @@ from bot.web import build_app
 from dialogs.messages import Info
 from tests.conftest import make_settings
 from tests.support.fake_connector import FakeConnector
-from tests.support.teams import BOT, TENANT, USER, activity, find_action
+from tests.support.teams import BOT, EMULATOR, USER, WORKSPACE, activity, find_action
 
 SECRET = "Child-Jane-Doe-lives-at-12-Acacia"  # stands for personal data a practitioner might type
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    return dict(EMULATOR)
 
 
 @pytest.fixture
@@ -135,7 +140,7 @@ async def test_personal_install_stores_the_reference_and_welcomes(
     update = activity(connector.url, "conversationUpdate", membersAdded=[{"id": BOT}])
     assert (await client.post("/api/messages", json=update)).status == 202
     assert "Hello, I'm ShareCheck" in str(connector.cards()[-1])
-    user = await get_user(runtime.sessions, "teams", TENANT, USER)
+    user = await get_user(runtime.sessions, "teams", WORKSPACE, USER)
     assert user is not None and user.conversation_ref is not None
     assert user.conversation_ref["serviceUrl"] == connector.url and "activityId" not in user.conversation_ref
     # someone else joining is not an install
@@ -168,10 +173,10 @@ async def test_mention_in_a_channel_moves_the_check_to_personal_chat(
     kinds = [c.kind for c in connector.calls]
     assert kinds == ["create", "send", "reply"]
     create, personal, channel_reply = connector.calls
-    assert create.body["members"] == [{"id": USER}] and create.body["tenantId"] == TENANT
+    assert create.body["members"] == [{"id": USER}] and create.body["tenantId"] == WORKSPACE
     assert personal.conversation_id == "a:personal-1" and "Step 1 of" in str(personal.cards())
     assert channel_reply.conversation_id.startswith("19:channel") and "private message" in str(channel_reply.cards())
-    user = await get_user(runtime.sessions, "teams", TENANT, USER)
+    user = await get_user(runtime.sessions, "teams", WORKSPACE, USER)
     assert user is not None and user.conversation_ref is not None
     assert user.conversation_ref["conversation"]["id"] == "a:personal-1"
 
@@ -188,7 +193,7 @@ async def test_channel_falls_back_to_telling_them_where_to_go(client: TestClient
 async def test_emulator_messages_without_a_tenant_get_a_stand_in_workspace(
     client: TestClient, connector: FakeConnector, runtime: Runtime
 ) -> None:
-    # in emulator mode a message without a tenant is the Bot Framework Emulator's: it gets a stand-in workspace
+    # in emulator mode every message, with a tenant or without (the Bot Framework Emulator's), gets the stand-in
     resp = await client.post("/api/messages", json=activity(connector.url, text="share-check", tenant=None))
     assert resp.status == 202
     async with runtime.sessions() as s:
@@ -213,9 +218,9 @@ async def test_proactive_message_from_a_fresh_instance(
 ) -> None:
     await client.post("/api/messages", json=activity(connector.url, text="share-check"))
     # a new process: new runtime and adapter, same database, no incoming request
-    fresh = await Runtime.create(make_settings(db_url), clock=clock, migrate=False)
+    fresh = await Runtime.create(make_settings(db_url, **EMULATOR), clock=clock, migrate=False)
     try:
-        user = await get_user(fresh.sessions, "teams", TENANT, USER)
+        user = await get_user(fresh.sessions, "teams", WORKSPACE, USER)
         assert user is not None
         connector.fail_next(429, retry_after=0.01)
         activity_id = await send_proactive(
@@ -232,7 +237,7 @@ async def test_proactive_message_from_a_fresh_instance(
 
 
 async def test_proactive_without_a_reference(runtime: Runtime) -> None:
-    user = PlatformUser(platform="teams", workspace_id=TENANT, user_id="29:never-met", conversation_ref=None)
+    user = PlatformUser(platform="teams", workspace_id=WORKSPACE, user_id="29:never-met", conversation_ref=None)
     with pytest.raises(NotReachable):
         await send_proactive(runtime, user, Info(title="x"))
 

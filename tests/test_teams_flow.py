@@ -14,7 +14,12 @@ from bot.db.models import Check, CheckEvent, PlatformUser
 from bot.runtime import Runtime
 from bot.web import build_app
 from tests.support.fake_connector import FakeConnector
-from tests.support.teams import TENANT, USER, Session, activity, find_action, press, step_of
+from tests.support.teams import EMULATOR, USER, WORKSPACE, Session, activity, find_action, press, step_of
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    return dict(EMULATOR)
 
 
 @pytest.fixture
@@ -55,8 +60,8 @@ async def test_whole_check_through_cards(
 
     async with runtime.sessions() as s:
         check = (await s.scalars(select(Check))).one()
-        user = await s.get(PlatformUser, ("teams", TENANT, USER))
-    assert check.platform == "teams" and check.workspace_id == TENANT and check.user_id == USER
+        user = await s.get(PlatformUser, ("teams", WORKSPACE, USER))
+    assert check.platform == "teams" and check.workspace_id == WORKSPACE and check.user_id == USER
     assert check.status == "completed" and check.decision == "share"
     assert check.case_reference == "CS-2024-0113"
     assert check.snapshot is not None and check.snapshot["decision"] == "share"

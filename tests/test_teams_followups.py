@@ -29,9 +29,11 @@ from tests.support.fake_connector import Call, FakeConnector
 from tests.support.teams import (
     BOT,
     CARD,
+    EMULATOR,
     PERSONAL,
     TENANT,
     USER,
+    WORKSPACE,
     Session,
     actions,
     activity,
@@ -45,7 +47,6 @@ SENDER = USER
 COLLEAGUE = "29:1colleague-recipient"
 LEAD = "29:1safeguarding-lead"
 ADMIN = "29:1sharecheck-admin"
-OTHER_TENANT = "0d1e2f3a-0000-4000-8000-00000000cafe"
 CONFIRM_AFTER = timedelta(hours=4)
 
 
@@ -56,6 +57,11 @@ def dm(user: str) -> str:
 
 def mention(user: str, name: str = "Colleague") -> dict[str, Any]:
     return {"type": "mention", "text": f"<at>{name}</at>", "mentioned": {"id": user, "name": name}}
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    return dict(EMULATOR)
 
 
 @pytest.fixture
@@ -194,13 +200,13 @@ def text_of(card: dict[str, Any]) -> str:
 
 async def share_with_colleague(teams: Teams, clock: ManualClock, scheduler: Scheduler) -> tuple[uuid.UUID, dict]:
     """Sender shares with a colleague who has talked to the bot; the follow-up reaches the colleague."""
-    await teams.runtime.leads.assign("teams", TENANT, LEAD, "workspace", "", clock.now())
+    await teams.runtime.leads.assign("teams", WORKSPACE, LEAD, "workspace", "", clock.now())
     await teams.hello(SENDER)
     await teams.hello(COLLEAGUE)
     await teams.hello(LEAD)
     check_id = await teams.complete({"recipient": "@" + COLLEAGUE})
     fu = await follow_up(teams.runtime, check_id)
-    assert fu.kind == "recipient_confirm" and fu.target_id == COLLEAGUE and fu.workspace_id == TENANT
+    assert fu.kind == "recipient_confirm" and fu.target_id == COLLEAGUE and fu.workspace_id == WORKSPACE
     await scheduler.run_once()
     assert teams.sent_to(COLLEAGUE) == []  # not yet due
     clock.advance(CONFIRM_AFTER)
@@ -244,7 +250,7 @@ async def test_recipient_confirms_with_execute(
     assert teams.cards_to(SENDER, since) == [notice] and teams.cards_to(LEAD) == []
     assert (await follow_up(runtime, check_id)).state == "confirmed"
     assert (await trail(runtime, check_id))[-3:] == ["follow_up_scheduled", "follow_up_asked", "follow_up_answered"]
-    stored = await get_user(runtime.sessions, "teams", TENANT, COLLEAGUE)
+    stored = await get_user(runtime.sessions, "teams", WORKSPACE, COLLEAGUE)
     assert stored is not None and stored.conversation_ref is not None
     assert "name" not in stored.conversation_ref["user"], "display names are not kept"
 
@@ -383,7 +389,7 @@ async def _outbox(runtime: Runtime) -> list[OutboxMessage]:
 async def test_throttling_and_server_errors_lose_and_duplicate_nothing(
     teams: Teams, runtime: Runtime, clock: ManualClock, scheduler: Scheduler, connector: FakeConnector
 ) -> None:
-    await runtime.leads.assign("teams", TENANT, LEAD, "workspace", "", clock.now())
+    await runtime.leads.assign("teams", WORKSPACE, LEAD, "workspace", "", clock.now())
     for user in (SENDER, COLLEAGUE, LEAD):
         await teams.hello(user)
     check_id = await teams.complete({"recipient": "@" + COLLEAGUE})
@@ -470,15 +476,15 @@ async def test_working_hours_follow_the_stored_local_timezone(
     assert len(teams.cards_to(COLLEAGUE)) == 1
 
 
-async def test_another_tenant_cannot_answer_a_follow_up(
+async def test_another_user_cannot_answer_a_follow_up(
     teams: Teams, runtime: Runtime, clock: ManualClock, scheduler: Scheduler, connector: FakeConnector
 ) -> None:
     check_id, card = await share_with_colleague(teams, clock, scheduler)
     act = find_action(card, "follow_up", sc_choice="not_received")
-    # the same user id in another tenant, and another user of the same tenant
-    for user, tenant in ((COLLEAGUE, OTHER_TENANT), (SENDER, TENANT)):
-        result = await teams.execute(user, act, tenant=tenant)
-        assert "not available to you" in text_of(result)
+    # another user of the same tenant (emulator mode has one tenant: the same user id in another tenant is
+    # refused where tenants are real, with Bot Framework tokens: tests/test_teams_auth.py)
+    result = await teams.execute(SENDER, act)
+    assert "not available to you" in text_of(result)
     assert (await follow_up(runtime, check_id)).state == "awaiting"
     await scheduler.run_once()
     assert teams.cards_to(LEAD) == []
@@ -506,7 +512,7 @@ async def test_digest_for_a_lead_and_a_polite_no_for_others(
 async def test_the_scheduled_digest_reaches_the_lead(
     teams: Teams, runtime: Runtime, clock: ManualClock, scheduler: Scheduler
 ) -> None:
-    await runtime.leads.assign("teams", TENANT, LEAD, "workspace", "", clock.now())
+    await runtime.leads.assign("teams", WORKSPACE, LEAD, "workspace", "", clock.now())
     await teams.hello(LEAD)
     await teams.hello(SENDER)
     await teams.complete()
@@ -526,7 +532,7 @@ async def make_admin(runtime: Runtime, clock: ManualClock) -> None:
         s.add(
             Role(
                 platform="teams",
-                workspace_id=TENANT,
+                workspace_id=WORKSPACE,
                 user_id=ADMIN,
                 role="admin",
                 granted_by="t",
@@ -546,28 +552,28 @@ async def test_admin_assigns_leads_and_a_practitioner_is_refused(
     refused = await teams.say(SENDER, text, entities)
     assert "Only a ShareCheck administrator can change roles" in text_of(refused)
     async with runtime.sessions() as s:
-        assert await runtime.leads.lead_for(s, "teams", TENANT, p1) is None
+        assert await runtime.leads.lead_for(s, "teams", WORKSPACE, p1) is None
 
     done = await teams.say(ADMIN, text, entities)
     assert "Lead set" in text_of(done) and "29:" not in text_of(done)
     async with runtime.sessions() as s:
-        assert await runtime.leads.lead_for(s, "teams", TENANT, p1) == LEAD
-        assert await runtime.leads.lead_for(s, "teams", TENANT, p2) == LEAD
-        assert await runtime.leads.lead_for(s, "teams", TENANT, SENDER) is None
-    assert await runtime.digests.is_lead("teams", TENANT, LEAD)
+        assert await runtime.leads.lead_for(s, "teams", WORKSPACE, p1) == LEAD
+        assert await runtime.leads.lead_for(s, "teams", WORKSPACE, p2) == LEAD
+        assert await runtime.leads.lead_for(s, "teams", WORKSPACE, SENDER) is None
+    assert await runtime.digests.is_lead("teams", WORKSPACE, LEAD)
 
     everyone = await teams.say(ADMIN, "admin lead add <at>Other</at> all", [mention("29:1other-lead", "Other")])
     assert "everyone in your organisation" in text_of(everyone)
     async with runtime.sessions() as s:
-        assert await runtime.leads.lead_for(s, "teams", TENANT, SENDER) == "29:1other-lead"
+        assert await runtime.leads.lead_for(s, "teams", WORKSPACE, SENDER) == "29:1other-lead"
 
     removed = await teams.say(ADMIN, "admin lead remove <at>Lead</at>", [mention(LEAD, "Lead")])
     assert "Lead removed" in text_of(removed)
-    assert not await runtime.digests.is_lead("teams", TENANT, LEAD)
+    assert not await runtime.digests.is_lead("teams", WORKSPACE, LEAD)
 
     granted = await teams.say(ADMIN, "admin add <at>One</at>", [mention(p1, "One")])
     assert "1 colleague(s) made administrators" in text_of(granted)
-    assert await runtime.roles.is_admin(Actor("teams", TENANT, p1))
+    assert await runtime.roles.is_admin(Actor("teams", WORKSPACE, p1))
     usage = await teams.say(ADMIN, "admin", [])
     assert "admin lead add" in text_of(usage)
 
@@ -589,22 +595,22 @@ async def test_connector_answers_map_to_delivery_results(
 ) -> None:
     await teams.hello(COLLEAGUE)
     connector.fail_next(status, retry_after=retry_after)
-    result = await TeamsDeliverer(runtime).deliver(TENANT, COLLEAGUE, Info(title="Did CS-1 arrive?"))
+    result = await TeamsDeliverer(runtime).deliver(WORKSPACE, COLLEAGUE, Info(title="Did CS-1 arrive?"))
     assert result == expected
 
 
 async def test_a_slow_connector_is_a_timeout_to_retry(teams: Teams, runtime: Runtime, connector: FakeConnector) -> None:
     await teams.hello(COLLEAGUE)
     connector.latency = 0.3
-    result = await TeamsDeliverer(runtime, timeout=0.05).deliver(TENANT, COLLEAGUE, Info(title="Did CS-1 arrive?"))
+    result = await TeamsDeliverer(runtime, timeout=0.05).deliver(WORKSPACE, COLLEAGUE, Info(title="Did CS-1 arrive?"))
     assert isinstance(result, RetryLater) and "TimeoutError" in result.reason
     connector.latency = 0.0
-    ok = await TeamsDeliverer(runtime).deliver(TENANT, COLLEAGUE, Info(title="Did CS-1 arrive?"))
+    ok = await TeamsDeliverer(runtime).deliver(WORKSPACE, COLLEAGUE, Info(title="Did CS-1 arrive?"))
     assert isinstance(ok, Delivered) and ok.ref["conversation_id"] == dm(COLLEAGUE)
 
 
 async def test_no_stored_reference_is_undeliverable(runtime: Runtime) -> None:
-    result = await TeamsDeliverer(runtime).deliver(TENANT, "29:1stranger", Info(title="x"))
+    result = await TeamsDeliverer(runtime).deliver(WORKSPACE, "29:1stranger", Info(title="x"))
     assert result == Undeliverable("never talked to the bot")
 
 
@@ -633,7 +639,7 @@ async def test_admin_sets_a_lead_for_a_team_and_checks_started_there_carry_it(
     async with runtime.sessions() as s:
         [check] = list(await s.scalars(select(Check)))
         assert check.channel_id == team
-        assert await runtime.leads.lead_for(s, "teams", TENANT, SENDER, channel_id=team) == LEAD
+        assert await runtime.leads.lead_for(s, "teams", WORKSPACE, SENDER, channel_id=team) == LEAD
 
 
 # --- seeking advice, and professional disagreement ---------------------------------------------------
@@ -642,7 +648,7 @@ async def test_admin_sets_a_lead_for_a_team_and_checks_started_there_carry_it(
 async def test_ask_my_lead_now_and_resume_with_the_advice(
     teams: Teams, runtime: Runtime, clock: ManualClock, scheduler: Scheduler
 ) -> None:
-    await runtime.leads.assign("teams", TENANT, LEAD, "workspace", "", clock.now())
+    await runtime.leads.assign("teams", WORKSPACE, LEAD, "workspace", "", clock.now())
     await teams.hello(SENDER)
     await teams.hello(LEAD)
     sender = teams.sender

@@ -27,11 +27,16 @@ from dialogs.engine import Engine
 from dialogs.messages import CitationView, MythView, Prompt
 from tests.support.fake_connector import FakeConnector
 from tests.support.receipts import LINK, PUBLIC_URL, receipt_runtime
-from tests.support.teams import Session, actions, answer_inputs, find_action, step_of
+from tests.support.teams import EMULATOR, Session, actions, answer_inputs, find_action, step_of
 from tests.test_teams_cards import HOSTILE, NOW, _text_blocks, assert_valid
 
 Script = dict[str, tuple[str, ...]]
 WORRIES = ("data_protection", "consent")
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    return dict(EMULATOR)
 
 
 @pytest.fixture
@@ -161,7 +166,7 @@ async def test_a_share_summary_carries_the_covering_note_to_copy(
 async def test_receipt_link_on_the_summary_and_revoke_withdraws_it(
     db_url: str, clock: ManualClock, connector: FakeConnector, style: Literal["execute", "submit"]
 ) -> None:
-    async with receipt_runtime(db_url, clock) as rt, TestClient(TestServer(build_app(rt))) as client:
+    async with receipt_runtime(db_url, clock, **EMULATOR) as rt, TestClient(TestServer(build_app(rt))) as client:
         session = Session(client, connector, rt.packs.engine(), style=style)
         summary = (await run_check(session, {}))["end"]
         note = covering_note(summary)["value"]

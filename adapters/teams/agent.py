@@ -198,7 +198,8 @@ class ShareCheckAgent(ActivityHandler):
     # --- who and where -------------------------------------------------------------------
 
     def _actor(self, activity: Activity) -> Actor | None:
-        tenant = tenant_of(activity) or (EMULATOR_TENANT if self.emulator else None)
+        # emulator mode has no token to vouch for the body: its tenant is fixed, whatever the body says
+        tenant = EMULATOR_TENANT if self.emulator else tenant_of(activity)
         user = activity.from_property.id if activity.from_property else None
         if not tenant or not user:
             return None

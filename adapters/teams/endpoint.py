@@ -14,6 +14,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from microsoft_agents.activity import Activity, ActivityTypes
@@ -28,6 +29,7 @@ from adapters.teams.auth import connection_manager
 from adapters.teams.cards import render_notice
 from adapters.teams.connector import PooledClientFactory
 from bot.runtime import Runtime
+from bot.settings import is_loopback_host
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -123,7 +125,34 @@ def _problem(body: dict[str, Any]) -> str | None:
     return None
 
 
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP")
+"""Headers a reverse proxy adds: emulator mode takes only direct local requests, so any of them means refusal."""
+
+
+def _emulator_refusal(request: web.Request) -> str | None:
+    """Why emulator mode (no token checks) must not take this request, judged before the body is read."""
+    if any(name in request.headers for name in PROXY_HEADERS):
+        return "emulator mode takes only direct local requests, not proxied ones"
+    if not is_loopback_host(request.remote):
+        return "emulator mode takes only requests from this machine"
+    return None
+
+
+def _loopback_service_url(body: dict[str, Any]) -> bool:
+    """Emulator mode replies only to a connector on this machine: the reply goes where serviceUrl says."""
+    url = body.get("serviceUrl")
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and is_loopback_host(parts.hostname)
+
+
 def make_handler(teams: TeamsApp) -> Handler:
+    emulator = teams.runtime.settings.teams_emulator_mode
+
     async def messages(request: web.Request) -> web.StreamResponse:
         if request.content_type != "application/json":
             return _error(415, "Content-Type must be application/json")
@@ -136,6 +165,9 @@ def make_handler(teams: TeamsApp) -> Handler:
         problem = _problem(body)
         if problem is not None:
             return _error(400, problem)
+        if emulator and not _loopback_service_url(body):
+            # refused before the turn: nothing recorded, and no request leaves for an address someone typed
+            return _error(403, "emulator mode replies only to a loopback serviceUrl (127.0.0.1, ::1, localhost)")
         try:
             result: HttpResponse = await teams.adapter.process_request(_ParsedRequest(request, body), teams.agent)
         except Exception as exc:  # never a stack trace in a response
@@ -149,6 +181,8 @@ def make_handler(teams: TeamsApp) -> Handler:
     checked = cast(Handler, jwt_authorization_decorator(messages))  # type: ignore[no-untyped-call]
 
     async def guarded(request: web.Request) -> web.StreamResponse:
+        if emulator and (refusal := _emulator_refusal(request)) is not None:
+            return _error(403, refusal)
         try:
             return await checked(request)
         except web.HTTPException:

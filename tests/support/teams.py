@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from aiohttp.test_utils import TestClient
 
+from adapters.teams.agent import EMULATOR_TENANT
 from dialogs.content import AnswerKind, Pack
 from dialogs.engine import Engine
 from dialogs.state import DialogState
@@ -16,6 +17,11 @@ from tests.support.fake_connector import FakeConnector
 from tests.support.flows import default_answer
 
 TENANT = "72f988bf-0000-4000-8000-00000000beef"
+"""The tenant the activities carry (as Teams sends them)."""
+WORKSPACE = EMULATOR_TENANT
+"""Where emulator mode keeps them: it ignores the body's tenant (no token vouches for it)."""
+EMULATOR: dict[str, object] = {"sharecheck_teams_emulator": True}
+"""Settings that serve /api/messages without Bot Framework credentials (loopback, tests and local trials)."""
 USER = "29:1a2b3c-practitioner"
 BOT = "28:sharecheck-bot"
 PERSONAL = "a:1personal-conversation"
