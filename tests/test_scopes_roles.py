@@ -30,6 +30,7 @@ from tests.conftest import make_settings
 from tests.support.fake_slack import FakeSlack
 from tests.support.flows import answer_for, default_answer
 from tests.support.slack_requests import Practitioner, step_of
+from tests.support.teams import EMULATOR
 from tests.support.teams import step_of as teams_step
 from tests.test_console_and_export import SHARE_SCRIPT, env, run  # noqa: F401  (fixture re-used)
 from tests.test_slack_adapter import slack_stack
@@ -50,6 +51,11 @@ from tests.test_teams_followups import (  # noqa: F401  (fixtures re-used)
 
 T1, T2 = "T0000001", "T0000002"
 TEAMS_LEAD = "29:1teams-default-lead"
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    return dict(EMULATOR)  # the Teams tests here drive the local emulator
 
 
 # --- the grammar ------------------------------------------------------------------------------------
