@@ -373,7 +373,8 @@ class DigestService:
         return sorted(await self._leads_since())
 
     async def _leads_since(self) -> dict[tuple[str, str, str], datetime | None]:
-        """Every lead, with when they became one (None for the configured default lead)."""
+        """Every lead, with when they became one (the configured default lead: when their workspace's first
+        check started)."""
         async with self._sessions() as session:
             result = await session.execute(
                 select(
@@ -386,11 +387,15 @@ class DigestService:
             leads: dict[tuple[str, str, str], datetime | None] = {(p, w, lead): since for p, w, lead, since in result}
             default = parse_user_ref(self._settings.sharecheck_default_lead)
             if default is not None:
-                spaces = await session.scalars(
-                    select(Check.workspace_id).where(Check.platform == default[0]).distinct()
+                # the default lead leads a workspace from its first check: without this, the first check there
+                # brought them an unasked, empty digest for the period before anyone used ShareCheck
+                spaces = await session.execute(
+                    select(Check.workspace_id, func.min(Check.started_at))
+                    .where(Check.platform == default[0])
+                    .group_by(Check.workspace_id)
                 )
-                for w in spaces:
-                    leads.setdefault((default[0], w, default[1]), None)
+                for w, first in spaces:
+                    leads.setdefault((default[0], w, default[1]), first)
         return leads
 
     async def queue_due(self, pack: Pack, catch_up: int = 4) -> int:
