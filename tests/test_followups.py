@@ -276,6 +276,21 @@ async def test_pending_lists_follow_ups_for_both_sides(
     assert (await runtime.checks.pending(Actor("slack", "T2", "URECIP"))).items == ()
 
 
+async def test_pending_says_when_a_question_has_not_gone_out_yet(
+    runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer, scheduler: Scheduler
+) -> None:
+    await share_with_colleague(runtime)
+    clock.advance(timedelta(hours=4))
+    platform.fail_next(RECIPIENT.user_id, RetryLater("http 503"))
+    await scheduler.run_once()
+    [item] = (await runtime.checks.pending(SENDER)).items
+    assert "not delivered yet, ShareCheck is retrying (waiting for the recipient" in item.status
+    clock.advance(timedelta(minutes=5))
+    await scheduler.run_once()
+    [item] = (await runtime.checks.pending(SENDER)).items
+    assert "awaiting an answer (waiting for the recipient" in item.status
+
+
 # --- working hours -------------------------------------------------------------------------
 
 

@@ -861,8 +861,20 @@ class FollowUpService:
                 )
                 .order_by(FollowUp.created_at)
             )
+            follow_ups = list(rows)
+            # asked, but the question has not gone out yet: the platform failed and the scheduler is retrying
+            retrying = set(
+                await session.scalars(
+                    select(OutboxMessage.follow_up_id).where(
+                        OutboxMessage.follow_up_id.in_([fu.id for fu in follow_ups]),
+                        OutboxMessage.purpose.in_(("ask", "nudge")),
+                        OutboxMessage.status == "queued",
+                        OutboxMessage.attempts > 0,
+                    )
+                )
+            )
             items = []
-            for fu in rows:
+            for fu in follow_ups:
                 if fu.kind == "advice":
                     role = "you are asked to advise" if fu.target_id == actor.user_id else "waiting for your lead"
                 else:
@@ -874,7 +886,9 @@ class FollowUpService:
                     "escalated": "escalated to the lead",
                 }[fu.state]
                 details = fu.details or {}
-                if details.get("undelivered"):
+                if fu.id in retrying:
+                    state = "not delivered yet, ShareCheck is retrying"
+                elif details.get("undelivered"):
                     state = f"ShareCheck could not send it to you, {state}"
                 elif details.get("instead_of"):
                     state = f"ShareCheck could not reach the recipient, so you are asked; {state}"
