@@ -392,7 +392,8 @@ class Scheduler:
 
     async def _refused(self, session: AsyncSession, item: Claimed, result: Refused, now: datetime) -> None:
         """Each refusal of our own request goes into the check's trail, so a give-up later has its history."""
-        log.error(
+        # a warning per attempt (the deliverer has logged the error); the give-up is logged as an error
+        log.warning(
             "outbox %s (%s) refused as malformed, attempt %d: a ShareCheck fault, not the recipient's",
             item.id,
             item.purpose,
