@@ -220,6 +220,7 @@ async def bench_proactive(tmp: Path) -> dict[str, float]:
             "user": {"id": USER},
         }
         await remember_user(runtime.transactions, "teams", "tenant", USER, runtime.clock.now(), conversation_ref=ref)
+        FakeConnector.open(connector.url, "a:1personal-conversation")  # the user's chat: the connector knows it
         user = await get_user(runtime.sessions, "teams", "tenant", USER)
         assert user is not None
         message = Info(title="Did the information for CS-2024-0113 arrive?", lines=("Please confirm.",))

@@ -34,9 +34,20 @@ class Undeliverable:
     """The person cannot be reached this way (left, blocked the app, never installed it)."""
 
     reason: str
+    ours: bool = False
+    """ShareCheck's own fault (the platform kept refusing our request), not the person's."""
 
 
-DeliveryResult = Delivered | RetryLater | Undeliverable
+@dataclass(frozen=True)
+class Refused:
+    """The platform refused our request itself (for example HTTP 400 BadArgument): a ShareCheck fault, not the
+    person's. Retried a few times (a fixed release or a passing platform fault can still send it), each refusal
+    written to the check's trail, then closed as undeliverable with ``ours`` set."""
+
+    reason: str
+
+
+DeliveryResult = Delivered | RetryLater | Refused | Undeliverable
 
 
 class Deliverer(Protocol):

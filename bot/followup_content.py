@@ -36,6 +36,7 @@ class Notices(BaseModel):
     already_answered: str
     thanks: str
     undeliverable: str
+    undeliverable_ours: str
     escalation_title: str
     escalation_overdue: str
     escalation_not_received: str

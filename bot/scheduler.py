@@ -28,7 +28,16 @@ from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import FollowUp, OutboxMessage
-from bot.delivery import OUTBOUND, PULLED_PLATFORMS, Delivered, Deliverer, DeliveryResult, RetryLater, Undeliverable
+from bot.delivery import (
+    OUTBOUND,
+    PULLED_PLATFORMS,
+    Delivered,
+    Deliverer,
+    DeliveryResult,
+    Refused,
+    RetryLater,
+    Undeliverable,
+)
 from bot.metrics import DELIVERIES, DELIVERY_RETRIES, PLATFORM_API_ERRORS, SCHEDULER_LAG
 from bot.runtime import Runtime
 from bot.services.audit import seal_pending
@@ -101,6 +110,7 @@ class Scheduler:
         lease: timedelta = timedelta(minutes=2),
         concurrency: int = 32,
         max_attempts: int = 12,
+        refused_attempts: int = 3,
         rng: random.Random | None = None,
         lanes: int = 2,
     ) -> None:
@@ -110,6 +120,9 @@ class Scheduler:
         self.batch = batch
         self.lease = lease
         self.max_attempts = max_attempts
+        self.refused_attempts = refused_attempts
+        """Tries for a message the platform refuses as malformed: a few (a release or a platform fix may come), not
+        the dozen a throttled one gets, so the sender hears soon that it did not go out."""
         self.lanes = lanes
         self._limit = asyncio.Semaphore(concurrency)
         self._sqlite_turn = asyncio.Lock() if runtime.settings.is_sqlite else None
@@ -294,6 +307,10 @@ class Scheduler:
             for item, result in zip(claimed, results, strict=True):
                 if isinstance(result, RetryLater) and item.attempts >= self.max_attempts:
                     result = Undeliverable(f"gave up after {item.attempts} attempts: {result.reason}")
+                elif isinstance(result, Refused):
+                    await self._refused(session, item, result, now)
+                    if item.attempts >= min(self.refused_attempts, self.max_attempts):
+                        result = Undeliverable(f"gave up after {item.attempts} attempts: {result.reason}", ours=True)
                 DELIVERIES.labels(item.platform, type(result).__name__).inc()
                 if isinstance(result, Delivered):
                     stats.delivered += 1
@@ -308,14 +325,15 @@ class Scheduler:
                     OutboxMessage.claimed_by == self.instance_id,
                     OutboxMessage.status == "queued",
                 )
-                if isinstance(result, RetryLater):
+                if isinstance(result, RetryLater | Refused):
                     stats.retried += 1
                     DELIVERY_RETRIES.labels(item.platform).inc()
                     await session.execute(
                         update(OutboxMessage)
                         .where(*mine)
                         .values(
-                            due_at=now + self._backoff(item.attempts, result.after),
+                            due_at=now
+                            + self._backoff(item.attempts, result.after if isinstance(result, RetryLater) else None),
                             lease_until=None,
                             last_error=result.reason[:200],
                         )
@@ -366,26 +384,65 @@ class Scheduler:
                 return RetryLater(type(exc).__name__)
         if isinstance(result, RetryLater):
             PLATFORM_API_ERRORS.labels(item.platform, "temporary").inc()
+        elif isinstance(result, Refused):
+            PLATFORM_API_ERRORS.labels(item.platform, "refused").inc()
         elif isinstance(result, Undeliverable):
             PLATFORM_API_ERRORS.labels(item.platform, "permanent").inc()
         return result
 
+    async def _refused(self, session: AsyncSession, item: Claimed, result: Refused, now: datetime) -> None:
+        """Each refusal of our own request goes into the check's trail, so a give-up later has its history."""
+        # a warning per attempt (the deliverer has logged the error); the give-up is logged as an error
+        log.warning(
+            "outbox %s (%s) refused as malformed, attempt %d: a ShareCheck fault, not the recipient's",
+            item.id,
+            item.purpose,
+            item.attempts,
+        )
+        fu = await session.get(FollowUp, item.follow_up_id) if item.follow_up_id is not None else None
+        if fu is not None:
+            await append_event(
+                session,
+                fu.check_id,
+                "delivery_refused",
+                "sharecheck:scheduler",
+                now,
+                {
+                    "follow_up": str(fu.id),
+                    "purpose": item.purpose,
+                    "to": item.user_id,
+                    "reason": result.reason,
+                    "attempt": item.attempts,
+                    "fault": "sharecheck",
+                },
+            )
+
     async def _undeliverable(self, session: AsyncSession, item: Claimed, result: Undeliverable, now: datetime) -> None:
-        log.warning("outbox %s (%s) undeliverable: %s", item.id, item.purpose, result.reason)
+        if result.ours:
+            log.error("outbox %s (%s) not sent, a ShareCheck fault: %s", item.id, item.purpose, result.reason)
+        else:
+            log.warning("outbox %s (%s) undeliverable: %s", item.id, item.purpose, result.reason)
         if item.follow_up_id is None:
             return
         if item.purpose in ("ask", "nudge"):
-            await self.runtime.followups.undeliverable(session, item.follow_up_id, now, result.reason)
+            await self.runtime.followups.undeliverable(session, item.follow_up_id, now, result.reason, ours=result.ours)
             return
         fu = await session.get(FollowUp, item.follow_up_id)
         if fu is not None:
+            fault = {"fault": "sharecheck"} if result.ours else {}
             await append_event(
                 session,
                 fu.check_id,
                 "notice_undeliverable",
                 "sharecheck:scheduler",
                 now,
-                {"follow_up": str(fu.id), "purpose": item.purpose, "to": item.user_id, "reason": result.reason},
+                {
+                    "follow_up": str(fu.id),
+                    "purpose": item.purpose,
+                    "to": item.user_id,
+                    "reason": result.reason,
+                    **fault,
+                },
             )
 
     def _backoff(self, attempts: int, after: float | None) -> timedelta:

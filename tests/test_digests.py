@@ -157,6 +157,29 @@ async def test_default_lead_covers_practitioners_without_one(db_url: str, clock:
         await rt.close()
 
 
+async def test_no_digest_for_a_period_that_ended_before_the_default_lead_led_anyone(
+    db_url: str, clock: ManualClock
+) -> None:
+    """The default lead's first contact (the first check in their workspace, on a Tuesday) brought last week's
+    digest, unasked and empty ('Nothing this period'), in the middle of that check."""
+    rt = await Runtime.create(make_settings(db_url, sharecheck_default_lead="slack:UDEF"), clock=clock, migrate=True)
+    try:
+        platform = RecordingDeliverer()
+        scheduler = Scheduler(rt, {"slack": platform})
+        assert clock.now().weekday() == 1  # Tuesday: the last complete week ended yesterday, before any check
+        await rt.checks.start(Actor("slack", "T1", "UDEF"), rt.packs.pack().id)  # the lead's own first check
+        await scheduler.run_once()
+        assert ("slack", "T1", "UDEF") in await rt.digests.leads()
+        assert platform.to("UDEF") == [], "no digest for a week before the lead used ShareCheck"
+        await complete(rt, P1, {"case_reference": "CASE-A", "decision": "share", "recipient": Recipient(user_id="UR")})
+        clock.set(MON_0900 + timedelta(minutes=1))  # the first week that ends after the first check
+        await scheduler.run_once()
+        [digest] = [m for m in platform.to("UDEF") if isinstance(m, Digest)]  # (besides the share's escalation)
+        assert digest.period.startswith("Mon 23 Nov") and not digest.empty
+    finally:
+        await rt.close()
+
+
 @pytest.mark.postgres
 async def test_two_instances_queue_one_digest(postgres_url: str, clock: ManualClock) -> None:
     a = await Runtime.create(make_settings(postgres_url), clock=clock, migrate=True)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from bot.clock import ManualClock
 from bot.db.models import CheckEvent, FollowUp, OutboxMessage
-from bot.delivery import RetryLater, Undeliverable
+from bot.delivery import Refused, RetryLater, Undeliverable
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.services.checks import Actor
@@ -35,9 +35,16 @@ async def complete(runtime: Runtime, actor: Actor, script: dict) -> uuid.UUID:
 
 async def follow_up_of(runtime: Runtime, check_id: uuid.UUID) -> FollowUp:
     async with runtime.sessions() as s:
-        fu = await s.scalar(select(FollowUp).where(FollowUp.check_id == check_id))
+        fu = await s.scalar(select(FollowUp).where(FollowUp.check_id == check_id).order_by(FollowUp.created_at))
         assert fu is not None
         return fu
+
+
+async def follow_ups_of(runtime: Runtime, check_id: uuid.UUID) -> list[FollowUp]:
+    async with runtime.sessions() as s:
+        return list(
+            await s.scalars(select(FollowUp).where(FollowUp.check_id == check_id).order_by(FollowUp.created_at))
+        )
 
 
 async def trail(runtime: Runtime, check_id: uuid.UUID) -> list[str]:
@@ -269,6 +276,21 @@ async def test_pending_lists_follow_ups_for_both_sides(
     assert (await runtime.checks.pending(Actor("slack", "T2", "URECIP"))).items == ()
 
 
+async def test_pending_says_when_a_question_has_not_gone_out_yet(
+    runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer, scheduler: Scheduler
+) -> None:
+    await share_with_colleague(runtime)
+    clock.advance(timedelta(hours=4))
+    platform.fail_next(RECIPIENT.user_id, RetryLater("http 503"))
+    await scheduler.run_once()
+    [item] = (await runtime.checks.pending(SENDER)).items
+    assert "not delivered yet, ShareCheck is retrying (waiting for the recipient" in item.status
+    clock.advance(timedelta(minutes=5))
+    await scheduler.run_once()
+    [item] = (await runtime.checks.pending(SENDER)).items
+    assert "awaiting an answer (waiting for the recipient" in item.status
+
+
 # --- working hours -------------------------------------------------------------------------
 
 
@@ -329,7 +351,7 @@ async def test_rate_limit_honours_retry_after_and_nothing_is_duplicated(
         assert row is not None and row.status == "sent" and row.attempts == 4
 
 
-async def test_a_recipient_who_left_is_marked_undeliverable_and_the_sender_told(
+async def test_a_recipient_who_left_is_marked_undeliverable_and_the_sender_told_and_asked(
     runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer, scheduler: Scheduler
 ) -> None:
     check_id = await share_with_colleague(runtime)
@@ -337,10 +359,76 @@ async def test_a_recipient_who_left_is_marked_undeliverable_and_the_sender_told(
     platform.fail_next(RECIPIENT.user_id, Undeliverable("account_inactive"))
     await scheduler.run_once()
     await scheduler.run_once()
-    assert (await follow_up_of(runtime, check_id)).state == "undeliverable"
-    [notice] = platform.to(SENDER.user_id)
+    origin, instead = await follow_ups_of(runtime, check_id)
+    assert origin.state == "undeliverable"
+    notice, asked = platform.to(SENDER.user_id)
     assert isinstance(notice, Info) and "could not reach" in notice.lines[0]
+    assert "they may have left the workspace" in notice.lines[0]
+    # the sender can record how they confirmed receipt another way, and pending shows it until they do
+    assert instead.kind == "sender_confirm" and instead.target_id == SENDER.user_id and instead.state == "awaiting"
+    assert isinstance(asked, FollowUpPrompt) and asked.follow_up_id == str(instead.id)
+    [item] = (await runtime.checks.pending(SENDER)).items
+    assert "ShareCheck could not reach the recipient, so you are asked; awaiting an answer" in item.status
     assert "follow_up_undeliverable" in await trail(runtime, check_id)
+    await runtime.followups.answer(SENDER, instead.id, "confirmed", "Phoned the duty desk")
+    assert (await runtime.checks.pending(SENDER)).items == ()
+
+
+async def test_a_request_the_platform_refuses_is_our_fault_retried_with_a_trail(
+    runtime: Runtime,
+    clock: ManualClock,
+    platform: RecordingDeliverer,
+    scheduler: Scheduler,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    check_id = await share_with_colleague(runtime)
+    clock.advance(timedelta(hours=4))
+    platform.fail_next(RECIPIENT.user_id, *[Refused("the platform refused our request (400)")] * 5)
+    await scheduler.run_once()
+    assert (await follow_up_of(runtime, check_id)).state == "awaiting", "one refusal does not close it"
+    assert platform.to(SENDER.user_id) == []
+    for _ in range(3):
+        clock.advance(timedelta(minutes=5))
+        await scheduler.run_once()
+    assert (await follow_up_of(runtime, check_id)).state == "undeliverable"
+    async with runtime.sessions() as s:
+        events = list(
+            await s.scalars(select(CheckEvent).where(CheckEvent.check_id == check_id).order_by(CheckEvent.seq))
+        )
+    refused = [e for e in events if e.kind == "delivery_refused"]
+    assert [e.data["attempt"] for e in refused] == [1, 2, 3]
+    assert all(e.data["fault"] == "sharecheck" and e.data["to"] == RECIPIENT.user_id for e in refused)
+    [closed] = [e for e in events if e.kind == "follow_up_undeliverable"]
+    assert closed.data["fault"] == "sharecheck" and "gave up after 3 attempts" in closed.data["reason"]
+    notice, asked = platform.to(SENDER.user_id)
+    assert isinstance(notice, Info) and "a fault in ShareCheck, not theirs" in notice.lines[0]
+    assert "left the workspace" not in notice.lines[0]
+    assert isinstance(asked, FollowUpPrompt)
+    assert "a ShareCheck fault, not the recipient's" in caplog.text
+    async with runtime.sessions() as s:
+        row = await s.scalar(select(OutboxMessage).where(OutboxMessage.user_id == RECIPIENT.user_id))
+    assert row is not None and row.status == "failed" and row.attempts == 3
+
+
+async def test_when_the_senders_own_chat_fails_the_lead_is_told_and_pending_shows_it(
+    runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer, scheduler: Scheduler
+) -> None:
+    await runtime.leads.assign("slack", "T1", LEAD, "workspace", "", clock.now())
+    check_id = await complete(runtime, SENDER, {"decision": "share"})  # to another organisation: the sender is asked
+    fu = await follow_up_of(runtime, check_id)
+    assert fu.kind == "sender_confirm"
+    clock.advance(timedelta(hours=4))
+    platform.fail_next(SENDER.user_id, Undeliverable("account_inactive"))
+    await scheduler.run_once()
+    await scheduler.run_once()
+    fu = await follow_up_of(runtime, check_id)
+    assert fu.state == "escalated", "still open: a late answer counts"
+    [escalation] = platform.to(LEAD)
+    assert isinstance(escalation, Info) and "could not reach" in escalation.lines[0]
+    [item] = (await runtime.checks.pending(SENDER)).items
+    assert "ShareCheck could not send it to you, escalated to the lead" in item.status
+    result = await runtime.followups.answer(SENDER, fu.id, "confirmed")
+    assert result.changed and (await runtime.checks.pending(SENDER)).items == ()
 
 
 async def test_endless_failures_end_as_undeliverable_not_silence(

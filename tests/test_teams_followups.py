@@ -4,6 +4,7 @@ TeamsDeliverer and the real Agents SDK, cards to the fake connector, answers pre
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from adapters.teams.delivery import TeamsDeliverer
 from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent, FollowUp, OutboxMessage, Role
-from bot.delivery import Delivered, RetryLater, Undeliverable
+from bot.delivery import Delivered, Refused, RetryLater, Undeliverable
 from bot.platforms import build_deliverers
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
@@ -169,7 +170,7 @@ def teams(runtime: Runtime, client: TestClient, connector: FakeConnector) -> Tea
 
 async def follow_up(runtime: Runtime, check_id: uuid.UUID) -> FollowUp:
     async with runtime.sessions() as s:
-        fu = await s.scalar(select(FollowUp).where(FollowUp.check_id == check_id))
+        fu = await s.scalar(select(FollowUp).where(FollowUp.check_id == check_id).order_by(FollowUp.created_at))
     assert fu is not None
     return fu
 
@@ -435,8 +436,9 @@ async def test_a_colleague_who_never_talked_to_the_bot_is_undeliverable_and_the_
     clock.advance(CONFIRM_AFTER)
     await scheduler.run_once()
     await scheduler.run_once()
-    [notice] = teams.cards_to(SENDER)
+    notice, asked = teams.cards_to(SENDER)
     assert "ShareCheck could not reach a colleague about case CS-2024-0113" in text_of(notice)
+    assert "Have you confirmed with them" in text_of(asked)  # so they can record how they confirmed it
     fu = await follow_up(runtime, check_id)
     assert fu.state == "undeliverable"
     outbox = await _outbox(runtime)
@@ -455,7 +457,7 @@ async def test_a_bot_removed_or_blocked_403_is_undeliverable(
     assert stats.failed == 1
     await scheduler.run_once()
     assert (await follow_up(runtime, check_id)).state == "undeliverable"
-    [notice] = teams.cards_to(SENDER)
+    notice, _ = teams.cards_to(SENDER)
     assert "could not reach a colleague" in text_of(notice)
     assert "follow_up_undeliverable" in await trail(runtime, check_id)
 
@@ -587,7 +589,8 @@ async def test_admin_assigns_leads_and_a_practitioner_is_refused(
         (401, None, RetryLater("connector refused our credentials (401)")),
         (403, None, Undeliverable("bot removed or blocked, or conversation gone (403)")),
         (404, None, Undeliverable("bot removed or blocked, or conversation gone (404)")),
-        (400, None, Undeliverable("the connector refused the message (400)")),
+        (400, None, Refused("ShareCheck sent a request the connector refused (400)")),
+        (413, None, Refused("ShareCheck sent a request the connector refused (413)")),
     ],
 )
 async def test_connector_answers_map_to_delivery_results(
@@ -597,6 +600,61 @@ async def test_connector_answers_map_to_delivery_results(
     connector.fail_next(status, retry_after=retry_after)
     result = await TeamsDeliverer(runtime).deliver(WORKSPACE, COLLEAGUE, Info(title="Did CS-1 arrive?"))
     assert result == expected
+
+
+async def test_proactive_messages_carry_no_nulls(teams: Teams, runtime: Runtime, connector: FakeConnector) -> None:
+    """SDK 1.9 sends a new message with "id": null (and "locale": null without a stored locale): the Playground,
+    like the fake, answers 400 BadArgument. What ShareCheck sends must pass."""
+    act = activity(connector.url, text="help", user=COLLEAGUE, conversation=dm(COLLEAGUE))
+    del act["locale"]
+    assert (await teams.client.post("/api/messages", json=act)).status == 202
+    stored = await get_user(runtime.sessions, "teams", TENANT, COLLEAGUE)
+    assert stored is not None and stored.conversation_ref is not None and "locale" not in stored.conversation_ref
+    since = len(connector.calls)
+    result = await TeamsDeliverer(runtime).deliver(TENANT, COLLEAGUE, Info(title="Did CS-1 arrive?"))
+    assert isinstance(result, Delivered)
+    [call] = connector.calls[since:]
+    assert call.kind == "send" and call.status == 201
+    assert "id" not in call.body and "locale" not in call.body and "null" not in json.dumps(call.body)
+
+
+async def test_a_connector_refusing_our_requests_is_our_fault_and_never_silent(
+    teams: Teams,
+    runtime: Runtime,
+    clock: ManualClock,
+    scheduler: Scheduler,
+    connector: FakeConnector,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await runtime.leads.assign("teams", TENANT, LEAD, "workspace", "", clock.now())
+    for user in (SENDER, COLLEAGUE, LEAD):
+        await teams.hello(user)
+    check_id = await teams.complete({"recipient": "@" + COLLEAGUE})
+    clock.advance(CONFIRM_AFTER)
+    # every card to the colleague and to the sender is refused as malformed (as the Playground did); the lead's is not
+    connector.fail_next(400, times=3, conversation=dm(COLLEAGUE))
+    connector.fail_next(400, times=6, conversation=dm(SENDER))
+    await scheduler.run_once()
+    assert (await follow_up(runtime, check_id)).state == "awaiting", "not closed after one try"
+    for _ in range(12):
+        clock.advance(timedelta(minutes=5))
+        await scheduler.run_once()
+    assert [c.status for c in connector.calls if c.kind == "send" and c.status == 400] == [400] * 9
+    assert teams.sent_to(COLLEAGUE) == [] and teams.sent_to(SENDER) == []
+    # the trail says what happened and whose fault it was
+    kinds = await trail(runtime, check_id)
+    assert kinds.count("delivery_refused") == 9 and kinds.count("follow_up_undeliverable") == 2
+    async with runtime.sessions() as s:
+        closed = list(await s.scalars(select(CheckEvent).where(CheckEvent.kind == "follow_up_undeliverable")))
+    assert all(e.data["fault"] == "sharecheck" for e in closed)
+    assert "ShareCheck sent a malformed request (connector answered 400)" in caplog.text
+    assert "recipient undeliverable" not in caplog.text
+    # the sender's own chat is failing too: the lead hears of it in theirs
+    [escalation] = teams.cards_to(LEAD)
+    assert "Safeguarding follow-up needs you: case CS-2024-0113" in text_of(escalation)
+    # and the sender sees it in pending (a reply to their message, which still works)
+    pending = text_of(await teams.say(SENDER, "pending"))
+    assert "CS-2024-0113: Did it arrive, and was it understood?: ShareCheck could not send it to you" in pending
 
 
 async def test_a_slow_connector_is_a_timeout_to_retry(teams: Teams, runtime: Runtime, connector: FakeConnector) -> None:

@@ -6,6 +6,12 @@ with a brand-new ``aiohttp.ClientSession``, closed at the end of the turn: each 
 as the largest cost after our own database work. This factory keeps the SDK's token logic and client
 types, but the per-turn sessions share one ``TCPConnector`` (keep-alive pool), so connections are reused.
 Tokens stay per session (the SDK sets them as session headers), so nothing about authentication changes.
+
+Its clients also send no JSON nulls. SDK 1.9 serialises new messages (``send_to_conversation``, what every
+proactive card uses), updates and new conversations without dropping nulls, and its TurnContext sets
+``"id": null`` (and ``"locale": null`` when the reference has none) on every outgoing activity: a connector that
+validates its input, as Microsoft's Agents Playground does, answers 400 ``BadArgument``. In-turn replies drop
+nulls already and are left alone.
 """
 
 from __future__ import annotations
@@ -13,15 +19,24 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from typing import TypeVar
 
 import aiohttp
-from microsoft_agents.activity import RoleTypes
+from microsoft_agents.activity import (
+    Activity,
+    ConversationParameters,
+    ConversationResourceResponse,
+    ResourceResponse,
+    RoleTypes,
+)
 from microsoft_agents.hosting.core import RestChannelServiceClientFactory, TurnContext
 from microsoft_agents.hosting.core.authorization import ClaimsIdentity, Connections
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
 from microsoft_agents.hosting.core.connector.client import UserTokenClient
 from microsoft_agents.hosting.core.connector.client import connector_client as _connector_client_module
 from microsoft_agents.hosting.core.connector.client import user_token_client as _user_token_client_module
+from microsoft_agents.hosting.core.connector.client.connector_client import ConversationsOperations
+from microsoft_agents.hosting.core.connector.conversations_base import ConversationsBase
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
 log = logging.getLogger(__name__)
@@ -43,6 +58,37 @@ TIMEOUT = aiohttp.ClientTimeout(total=15, connect=5)
 """Teams expects a turn to answer within about 15 s; a connector call that takes longer has failed."""
 POOL_SIZE = 100
 KEEPALIVE = 30.0
+
+
+M = TypeVar("M", Activity, ConversationParameters)
+
+
+def without_nulls(body: M) -> M:
+    """The same message with every null field unset, at any depth: the SDK's ``exclude_unset`` dump then has none."""
+    return type(body).model_validate(body.model_dump(by_alias=True, exclude_none=True, mode="json"))
+
+
+class NullFreeConversations(ConversationsOperations):
+    """The SDK's conversation calls, with the bodies it would send with nulls cleaned first."""
+
+    async def send_to_conversation(self, conversation_id: str, body: Activity) -> ResourceResponse:
+        return await super().send_to_conversation(conversation_id, without_nulls(body))
+
+    async def update_activity(self, conversation_id: str, activity_id: str, body: Activity) -> ResourceResponse:
+        return await super().update_activity(conversation_id, activity_id, without_nulls(body))
+
+    async def create_conversation(self, body: ConversationParameters) -> ConversationResourceResponse:
+        return await super().create_conversation(without_nulls(body))
+
+
+class NullFreeConnectorClient(TeamsConnectorClient):
+    def __init__(self, endpoint: str, token: str, *, session: aiohttp.ClientSession | None = None) -> None:
+        super().__init__(endpoint, token, session=session)
+        self._null_free = NullFreeConversations(self.client)
+
+    @property
+    def conversations(self) -> ConversationsBase:
+        return self._null_free
 
 
 class PooledClientFactory(RestChannelServiceClientFactory):
@@ -92,7 +138,7 @@ class PooledClientFactory(RestChannelServiceClientFactory):
             else self._connection_manager.get_token_provider(claims_identity, service_url)
         )
         token = await provider.get_access_token(audience, scopes or claims_identity.get_token_scope())
-        return TeamsConnectorClient(endpoint=service_url, token=token, session=self._session(service_url))
+        return NullFreeConnectorClient(endpoint=service_url, token=token, session=self._session(service_url))
 
     async def create_user_token_client(
         self, context: TurnContext, claims_identity: ClaimsIdentity, use_anonymous: bool = False

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from adapters.teams.cards import ActionStyle, render_outbound
 from adapters.teams.proactive import retry_after, send_card
-from bot.delivery import Delivered, DeliveryResult, RetryLater, Undeliverable
+from bot.delivery import Delivered, DeliveryResult, Refused, RetryLater, Undeliverable
 from bot.runtime import Runtime
 from bot.services.users import get_user
 from dialogs.messages import Outbound
@@ -68,7 +68,13 @@ def _classify(exc: aiohttp.ClientResponseError) -> DeliveryResult:
         # our credentials, not the person: keep the message and let an operator fix the configuration
         log.error("teams: the connector refused our token (401): check MICROSOFT_APP_ID and its secret")
         return RetryLater("connector refused our credentials (401)")
-    return Undeliverable(f"the connector refused the message ({exc.status})")
+    # any other 4xx (400 BadArgument above all) is about our request, not the person: say so where it is read
+    log.error(
+        "teams: ShareCheck sent a malformed request (connector answered %s): a ShareCheck fault, not the "
+        "recipient's; the scheduler retries it and records each refusal",
+        exc.status,
+    )
+    return Refused(f"ShareCheck sent a request the connector refused ({exc.status})")
 
 
 def _where(ref: ConversationReference, activity_id: str) -> dict[str, Any]:

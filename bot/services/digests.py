@@ -380,7 +380,8 @@ class DigestService:
         return sorted(await self._leads_since())
 
     async def _leads_since(self) -> dict[tuple[str, str, str], datetime | None]:
-        """Every lead, with when they became one (None for the configured default lead)."""
+        """Every lead, with when they became one (the configured default lead: when their workspace's first
+        check started)."""
         async with self._sessions() as session:
             result = await session.execute(
                 select(
@@ -391,8 +392,18 @@ class DigestService:
                 ).group_by(LeadAssignment.platform, LeadAssignment.workspace_id, LeadAssignment.lead_id)
             )
             leads: dict[tuple[str, str, str], datetime | None] = {(p, w, lead): since for p, w, lead, since in result}
-            for place in await self._leads.default_places(session):
-                leads.setdefault(place, None)
+            places = await self._leads.default_places(session)
+            if places:
+                # the default lead leads a workspace from its first check: without this, the first check there
+                # brought them an unasked, empty digest for the period before anyone used ShareCheck
+                firsts = await session.execute(
+                    select(Check.platform, Check.workspace_id, func.min(Check.started_at)).group_by(
+                        Check.platform, Check.workspace_id
+                    )
+                )
+                first_check = {(p, w): first for p, w, first in firsts}
+                for platform, workspace, lead in places:
+                    leads.setdefault((platform, workspace, lead), first_check.get((platform, workspace)))
         return leads
 
     async def queue_due(self, pack: Pack, catch_up: int = 4) -> int:

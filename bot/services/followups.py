@@ -577,8 +577,17 @@ class FollowUpService:
                 parts.append(f"decided {e.at:%d %b %H:%M}")
         return "; ".join(parts)
 
-    async def undeliverable(self, session: AsyncSession, follow_up_id: uuid.UUID, now: datetime, reason: str) -> None:
-        """The platform says the person cannot be reached: close the loop openly, never silently."""
+    async def undeliverable(
+        self, session: AsyncSession, follow_up_id: uuid.UUID, now: datetime, reason: str, *, ours: bool = False
+    ) -> None:
+        """The person asked cannot be reached: close the loop openly, never silently.
+
+        ``ours``: the platform kept refusing ShareCheck's own request (a fault of ours, not the person's).
+        A recipient who cannot be reached leaves the sender told and asked to confirm receipt another way (a
+        follow-up of their own, so ``pending`` shows it and they can record how). A sender who cannot be reached
+        in their own chat keeps the follow-up open (``pending`` shows it, a late answer counts) and their lead
+        is told in the lead's chat.
+        """
         fu = await session.get(FollowUp, follow_up_id, with_for_update=True)
         if fu is None or fu.state not in OPEN_STATES:
             return
@@ -588,14 +597,15 @@ class FollowUpService:
             "follow_up_undeliverable",
             ACTOR_SYSTEM,
             now,
-            {"follow_up": str(fu.id), "reason": reason},
+            {"follow_up": str(fu.id), "reason": reason, **({"fault": "sharecheck"} if ours else {})},
         )
-        fu.state = "undeliverable"
         fu.due_at = None
         fu.updated_at = now
         fu.version += 1
         if fu.target_id != fu.sender_id:
+            fu.state = "undeliverable"
             values = self._values(fu)
+            notices = self.content.notices
             await self._queue(
                 session,
                 fu,
@@ -603,12 +613,55 @@ class FollowUpService:
                 "undeliverable",
                 Info(
                     title=self.content.recipient_confirm.title,
-                    lines=(self.content.notices.undeliverable.format(**values),),
+                    lines=((notices.undeliverable_ours if ours else notices.undeliverable).format(**values),),
                 ),
                 now,
             )
+            if fu.kind == "recipient_confirm":
+                await self._ask_sender_instead(session, fu, now)
         else:
+            fu.details = {**(fu.details or {}), "undelivered": True}
             await self._escalate(session, fu, now, "undeliverable")
+            fu.state = "escalated"  # still answerable, and still in the sender's pending
+
+    async def _ask_sender_instead(self, session: AsyncSession, origin: FollowUp, now: datetime) -> None:
+        """The recipient could not be asked: the sender is, now, as for a recipient outside the workspace."""
+        tz = await self._zone(session, origin.platform, origin.workspace_id, origin.sender_id)
+        # at least a working day to answer before the lead is told, even when the original deadline has passed
+        escalate_at = max(origin.escalate_at, self._hours.next_open(now + self._settings.sharecheck_nudge_every, tz))
+        fu = FollowUp(
+            id=uuid.uuid4(),
+            check_id=origin.check_id,
+            platform=origin.platform,
+            workspace_id=origin.workspace_id,
+            kind="sender_confirm",
+            sender_id=origin.sender_id,
+            target_id=origin.sender_id,
+            case_reference=origin.case_reference,
+            details={**(origin.details or {}), "instead_of": str(origin.id)},
+            state="scheduled",
+            due_at=now,
+            escalate_at=escalate_at,
+            nudges=0,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(fu)
+        await session.flush()
+        await append_event(
+            session,
+            fu.check_id,
+            "follow_up_scheduled",
+            ACTOR_SYSTEM,
+            now,
+            {
+                "follow_up": str(fu.id),
+                "kind": fu.kind,
+                "target": fu.target_id,
+                "due": now.isoformat(),
+                "instead_of": str(origin.id),
+            },
+        )
 
     # --- answers --------------------------------------------------------------------------
 
@@ -808,8 +861,20 @@ class FollowUpService:
                 )
                 .order_by(FollowUp.created_at)
             )
+            follow_ups = list(rows)
+            # asked, but the question has not gone out yet: the platform failed and the scheduler is retrying
+            retrying = set(
+                await session.scalars(
+                    select(OutboxMessage.follow_up_id).where(
+                        OutboxMessage.follow_up_id.in_([fu.id for fu in follow_ups]),
+                        OutboxMessage.purpose.in_(("ask", "nudge")),
+                        OutboxMessage.status == "queued",
+                        OutboxMessage.attempts > 0,
+                    )
+                )
+            )
             items = []
-            for fu in rows:
+            for fu in follow_ups:
                 if fu.kind == "advice":
                     role = "you are asked to advise" if fu.target_id == actor.user_id else "waiting for your lead"
                 else:
@@ -820,6 +885,13 @@ class FollowUpService:
                     "awaiting": "awaiting an answer",
                     "escalated": "escalated to the lead",
                 }[fu.state]
+                details = fu.details or {}
+                if fu.id in retrying:
+                    state = "not delivered yet, ShareCheck is retrying"
+                elif details.get("undelivered"):
+                    state = f"ShareCheck could not send it to you, {state}"
+                elif details.get("instead_of"):
+                    state = f"ShareCheck could not reach the recipient, so you are asked; {state}"
                 title = self._question(fu).title.format(**self._values(fu))
                 items.append(
                     PendingItem(

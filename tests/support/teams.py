@@ -68,6 +68,8 @@ def activity(
         act["name"] = name
     if reply_to is not None:
         act["replyToId"] = reply_to
+    # the client sends from this conversation, so its connector knows it (the fake refuses unknown ones)
+    FakeConnector.open(service_url, act["conversation"]["id"])
     return act
 
 
