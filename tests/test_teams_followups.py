@@ -608,10 +608,10 @@ async def test_proactive_messages_carry_no_nulls(teams: Teams, runtime: Runtime,
     act = activity(connector.url, text="help", user=COLLEAGUE, conversation=dm(COLLEAGUE))
     del act["locale"]
     assert (await teams.client.post("/api/messages", json=act)).status == 202
-    stored = await get_user(runtime.sessions, "teams", TENANT, COLLEAGUE)
+    stored = await get_user(runtime.sessions, "teams", WORKSPACE, COLLEAGUE)
     assert stored is not None and stored.conversation_ref is not None and "locale" not in stored.conversation_ref
     since = len(connector.calls)
-    result = await TeamsDeliverer(runtime).deliver(TENANT, COLLEAGUE, Info(title="Did CS-1 arrive?"))
+    result = await TeamsDeliverer(runtime).deliver(WORKSPACE, COLLEAGUE, Info(title="Did CS-1 arrive?"))
     assert isinstance(result, Delivered)
     [call] = connector.calls[since:]
     assert call.kind == "send" and call.status == 201
@@ -626,7 +626,7 @@ async def test_a_connector_refusing_our_requests_is_our_fault_and_never_silent(
     connector: FakeConnector,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    await runtime.leads.assign("teams", TENANT, LEAD, "workspace", "", clock.now())
+    await runtime.leads.assign("teams", WORKSPACE, LEAD, "workspace", "", clock.now())
     for user in (SENDER, COLLEAGUE, LEAD):
         await teams.hello(user)
     check_id = await teams.complete({"recipient": "@" + COLLEAGUE})
