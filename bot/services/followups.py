@@ -767,12 +767,17 @@ class FollowUpService:
             if open_:
                 fu.state = "clarification"
             await self._notify_sender(session, fu, wording.clarification.format(**values), now, can_disagree=True)
-        else:
-            if open_:
-                fu.state = "not_received"
+        elif open_:
+            fu.state = "not_received"
             await self._notify_sender(session, fu, wording.no_information.format(**values), now)
             await self._escalate_now(session, fu, now, "no_information", respondent=respondent)
             await self.offer_disagreement(session, fu, now, wording.disagreement_reason)
+        else:
+            # the sender already closed the loop in chat: they hear of it (and how to disagree), the lead does
+            # not: a late outside answer must not reopen an outcome someone inside already settled
+            await self._notify_sender(
+                session, fu, wording.no_information_closed.format(**values), now, can_disagree=True
+            )
 
     async def _escalate_now(
         self, session: AsyncSession, fu: FollowUp, now: datetime, reason: str, **extra: str
