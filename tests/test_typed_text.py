@@ -4,6 +4,7 @@ hash, and removed by the purge with the trail still verifying (issue 20.2)."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -11,17 +12,34 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from adapters.console import ConsoleChat, ConsoleInbox
 from bot.clock import ManualClock
 from bot.db.migrate import upgrade
-from bot.db.models import CheckEvent, FollowUp, OutboxMessage
+from bot.db.models import Check, CheckEvent, FollowUp, OutboxMessage
+from bot.platforms import build_deliverers
+from bot.receipt_page import csrf_token
 from bot.runtime import Runtime
+from bot.scheduler import Scheduler
 from bot.services import audit_hash
 from bot.services.audit import REHASHED_KIND, seal_pending, verify
+from bot.services.checks import Actor, Outcome, Reply
+from bot.services.receipts import hash_token
 from bot.services.retention import UNSENT_TITLE, purge
+from bot.web import build_app
+from dialogs.messages import Prompt
+from dialogs.state import Answer, Recipient
 from tests.conftest import make_settings
+from tests.support.flows import answer_for, default_answer
 from tests.support.receipts import LEAD, ORGANISATION, PUBLIC_URL, SENDER, finish, receipt_runtime, token_of
+from tests.test_check_service import ALICE
+from tests.test_console_and_export import SHARE_SCRIPT
+from tests.test_console_followups import RECIPIENT as CONSOLE_RECIPIENT
+from tests.test_receipts import follow_up as follow_up_of
+from tests.test_slack_adapter import slack_stack
+from tests.test_slack_followups import BOB, Stack, ask, click, follow_ups, note_view, share_with_bob, submit_note
 
 SIX_YEARS = timedelta(days=6 * 365)
 NAME, TYPED_ORG = "Kit Marlowe", "Eastvale Youth Offending Team"
@@ -138,3 +156,150 @@ async def test_the_migration_brings_old_receipt_answers_under_the_rule(
         await _intact(rt)
     finally:
         await rt.close()
+
+
+# --- one personal-data guard for everything typed ----------------------------------------------------------------
+
+NHS = "943 476 5919"  # passes the NHS number's check digit
+PHONE = "07700 900123"
+
+
+async def _trail(rt: Runtime, check_id: uuid.UUID | None = None) -> list[CheckEvent]:
+    async with rt.sessions() as s:
+        query = select(CheckEvent).order_by(CheckEvent.at, CheckEvent.seq)
+        if check_id is not None:
+            query = query.where(CheckEvent.check_id == check_id)
+        return list(await s.scalars(query))
+
+
+async def _at_step(rt: Runtime, actor: Actor, step_id: str, script: dict[str, Any]) -> Reply:
+    reply = await rt.checks.start(actor)
+    engine = rt.packs.engine()
+    while isinstance(reply.message, Prompt) and reply.message.step_id != step_id:
+        step = engine.pack.step(reply.message.step_id)
+        async with rt.sessions() as s:
+            row = await s.get(Check, reply.check_id)
+            assert row is not None
+            state = engine.load(row.state)
+        answer = answer_for(step, state, script[step.id]) if step.id in script else default_answer(step, state)
+        reply = await rt.checks.answer(actor, reply.check_id, answer)
+    assert isinstance(reply.message, Prompt) and reply.message.step_id == step_id
+    return reply
+
+
+async def test_a_recipients_organisation_and_role_typed_in_chat_get_the_same_warning(runtime: Runtime) -> None:
+    reply = await _at_step(runtime, ALICE, "recipient", {"immediate_danger": "no", "decision": "share"})
+    typed = Recipient(organisation="Northshire Police", role=f"DS Smith, mobile {PHONE}")
+    base = {"step_id": "recipient", "revision": reply.message.revision}
+    warned = await runtime.checks.answer(ALICE, reply.check_id, Answer(**base, recipient=typed))
+    assert warned.outcome is Outcome.REFUSED and warned.message.personal_data_warning
+    assert "a phone number" in (warned.message.notice or "")
+    kept = await runtime.checks.answer(
+        ALICE, reply.check_id, Answer(**base, recipient=typed, confirm_personal_data=True)
+    )
+    assert kept.outcome is Outcome.ADVANCED
+    events = await _trail(runtime, reply.check_id)
+    assert [e.data for e in events if e.kind == "personal_data_warning"] == [{"step": "recipient", "kinds": ["phone"]}]
+    answered = next(e for e in events if e.kind == "answered" and e.data["step"] == "recipient")
+    assert answered.data["personal_data"] == ["phone"]
+
+
+async def test_the_console_keeps_a_warned_recipient_with_keep(runtime: Runtime) -> None:
+    script = list(SHARE_SCRIPT)
+    at = script.index(CONSOLE_RECIPIENT)
+    script[at : at + 1] = [f"{CONSOLE_RECIPIENT} {PHONE}", "keep"]
+    stdin, stdout = io.StringIO("\n".join(script) + "\n"), io.StringIO()
+    actor = Actor("console", "local", "alice")
+    assert await ConsoleChat(runtime.checks, actor, stdin, stdout).run() == 0
+    out = " ".join(stdout.getvalue().split())
+    assert "This looks like it contains a phone number" in out and "'keep' to keep it as it is" in out
+    assert "DECISION RECORDED: SHARE" in out
+
+
+@pytest.fixture
+async def stack(sqlite_url: str, clock: ManualClock) -> AsyncIterator[Stack]:
+    async with slack_stack(sqlite_url, clock) as parts:
+        yield parts
+
+
+@pytest.fixture
+async def scheduler(stack: Stack) -> AsyncIterator[Scheduler]:
+    sched = Scheduler(stack[0], build_deliverers(stack[0]), instance_id="test")
+    try:
+        yield sched
+    finally:
+        await sched.close()
+
+
+async def test_a_follow_up_note_typed_in_slack_with_an_identifier_is_refused_in_the_modal(
+    stack: Stack, scheduler: Scheduler
+) -> None:
+    runtime, fake, _ = stack
+    await share_with_bob(stack)
+    question = await ask(stack, scheduler)
+    await click(stack, BOB, question, "sc:fu:clarification")
+    view = note_view(fake)
+    refused = await submit_note(stack, BOB, view, f"Is this the boy with NHS number {NHS}?")
+    assert refused is not None and refused["response_action"] == "errors"
+    assert "an NHS number" in refused["errors"]["sc_note"]
+    [fu] = await follow_ups(runtime)
+    assert fu.state == "awaiting", "nothing answered"
+    events = await _trail(runtime)
+    assert [e.data["kinds"] for e in events if e.kind == "personal_data_warning"] == [["nhs_number"]]
+    assert "follow_up_answered" not in [e.kind for e in events]
+    assert "5919" not in json.dumps([e.data for e in events]), "the warning keeps the kinds, never the text"
+    assert await submit_note(stack, BOB, view, "Which school does he attend?") is None
+    assert (await follow_ups(runtime))[0].state == "clarification"
+
+
+async def test_a_leads_advice_note_in_the_console_is_warned_then_kept_with_keep(
+    sqlite_url: str, clock: ManualClock
+) -> None:
+    settings = make_settings(sqlite_url, sharecheck_default_lead="console:dsl")
+    rt = await Runtime.create(settings, clock, migrate=True)
+    try:
+        alice, lead = Actor("console", "local", "alice"), Actor("console", "local", "dsl")
+        stdin, stdout = io.StringIO("\n".join([*SHARE_SCRIPT[:3], "3", "1", "quit"]) + "\n"), io.StringIO()
+        await ConsoleChat(rt.checks, alice, stdin, stdout).run()
+        note = f"Refer to MASH; the GP is on {PHONE}"
+        stdin, stdout = io.StringIO("\n".join(["1", note, "keep"]) + "\n"), io.StringIO()
+        await ConsoleInbox(rt.followups, rt.inbox, lead, stdin, stdout).run()
+        out = " ".join(stdout.getvalue().split())
+        assert "This looks like it contains a phone number" in out and "Type a new note, or 'keep'" in out
+        assert "Thank you: your answer is recorded" in out
+        events = await _trail(rt)
+        warning = next(e for e in events if e.kind == "personal_data_warning")
+        assert warning.data["kinds"] == ["phone"] and warning.data["field"] == "note"
+        given = next(e for e in events if e.kind == "advice_given")
+        assert given.data["note"] == note and given.data["personal_data"] == ["phone"]
+    finally:
+        await rt.close()
+
+
+async def test_receipt_page_fields_with_identifiers_are_refused_and_nothing_recorded(
+    rt: Runtime, clock: ManualClock
+) -> None:
+    check_id, done = await finish(rt, SENDER, {})
+    token = token_of(done)
+    async with TestClient(TestServer(build_app(rt))) as client:
+        csrf = csrf_token(rt.receipts.secret_key, hash_token(token))
+        typed = {"csrf": csrf, "name": NAME, "organisation": f"{TYPED_ORG}, {PHONE}", "answer": "clarification"}
+        resp = await client.post(f"/r/{token}", data={**typed, "unclear": f"Is it NHS {NHS}?"})
+        body = await resp.text()
+        assert resp.status == 400
+        assert '<a href="#organisation">This looks like it contains' in body
+        assert '<a href="#unclear">This looks like it contains' in body
+        assert PHONE in body, "what they typed is kept on the form for them to edit"
+        events = await _trail(rt, check_id)
+        assert "follow_up_answered" not in [e.kind for e in events]
+        [warning] = [e for e in events if e.kind == "personal_data_warning"]
+        assert warning.actor == "sharecheck:receipt-link"
+        assert warning.data == {
+            "via": "receipt_link",
+            "fields": ["organisation", "note"],
+            "kinds": ["nhs_number", "phone"],
+        }
+        resp = await client.post(f"/r/{token}", data={**typed, "organisation": TYPED_ORG, "unclear": "Which address?"})
+        assert resp.status == 200
+    fu = await follow_up_of(rt, check_id)
+    assert fu.state == "clarification"
