@@ -39,14 +39,12 @@ ACTOR = "sharecheck:purge"
 GENERIC_RECIPIENT = "the recipient"
 PURGED_MESSAGE: dict[str, Any] = {"removed": "retention"}
 """The body of a sent or failed message after the purge."""
+UNSENT_TITLE = "Message removed after the retention period"
 UNSENT_NOTICE = (
     "A ShareCheck message queued for you on {queued_on} could not be delivered before its record reached the end "
     "of its retention period, so its text has been removed."
 )
 _MESSAGES = select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.created_at, OutboxMessage.message)
-
-
-UNSENT_TITLE = "Message removed after the retention period"
 
 
 def unsent_message(queued_on: datetime) -> dict[str, Any]:
