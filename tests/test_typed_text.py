@@ -118,7 +118,7 @@ async def test_the_migration_brings_old_receipt_answers_under_the_rule(
         # the code before this change: the receipt page's name and organisation were not free text to the hash
         monkeypatch.setattr(audit_hash, "FREE_TEXT_KEYS", audit_hash.FREE_TEXT_KEYS_V1)
         old_id, done = await finish(rt, SENDER, {})
-        await rt.receipts.answer(token_of(done), "no_information", None, NAME, TYPED_ORG)
+        await rt.receipts.answer(token_of(done), "no_information", "We checked the secure inbox", NAME, TYPED_ORG)
         await _intact(rt)
         # ...and its purge left that text in the trail and skipped the queued messages quoting it
         clock.advance(SIX_YEARS + timedelta(days=1))
@@ -140,6 +140,7 @@ async def test_the_migration_brings_old_receipt_answers_under_the_rule(
         await _intact(rt)
         stored = await _everything(rt)
         assert NAME not in stored and TYPED_ORG not in stored, "a record already purged loses it at once"
+        assert "secure inbox" not in stored
         assert NAME_B in stored and TYPED_ORG_B in stored, "a record inside its retention period keeps it"
         async with rt.sessions() as s:
             rehashed = list(await s.scalars(select(CheckEvent).where(CheckEvent.kind == REHASHED_KIND)))
