@@ -12,7 +12,7 @@ import uuid
 from typing import TextIO
 
 from bot.services.checks import Actor, CheckNotFound, CheckService, Outcome, Reply
-from bot.services.followups import FollowUpNotFound, FollowUpService, NoteRequired
+from bot.services.followups import FollowUpNotFound, FollowUpService, NotePersonalData, NoteRequired
 from bot.services.inbox import Inbox
 from dialogs.content import AnswerKind
 from dialogs.messages import Cancelled, Completion, Digest, FollowUpPrompt, Info, Message, Prompt
@@ -172,6 +172,11 @@ def parse_answer(prompt: Prompt, line: str, last_text: str | None = None) -> Ans
                 return Answer(**base, text=line)  # the engine explains what is expected
         return Answer(**base, choices=tuple(picked))
     if spec.kind is AnswerKind.RECIPIENT:
+        keep = prompt.personal_data_warning and line.strip().lower() == "keep" and last_text is not None
+        if keep and last_text is not None:  # 'keep': the organisation and role typed before, confirmed
+            org, _, role = last_text.partition(",")
+            recipient = Recipient(organisation=org.strip() or None, role=role.strip() or None)
+            return Answer(**base, recipient=recipient, confirm_personal_data=True)
         if line.startswith("@"):
             return Answer(**base, recipient=Recipient(user_id=line[1:].strip()))
         org, _, role = line.partition(",")
@@ -236,9 +241,21 @@ class ConsoleInbox:
             if choice in prompt.note_optional:
                 self.io.say(_wrap(f"{prompt.note_prompt} Press Enter to skip."))
                 note = await self.io.read()
+            keep = False
             while True:
                 try:
-                    result = await self.followups.answer(self.actor, uuid.UUID(prompt.follow_up_id), choice, note)
+                    result = await self.followups.answer(
+                        self.actor, uuid.UUID(prompt.follow_up_id), choice, note, confirm_personal_data=keep
+                    )
+                except NotePersonalData as exc:
+                    # as with a check answer: a new note, or 'keep' to keep this one as it is
+                    self.io.say(_wrap(f"{exc} Type a new note, or 'keep' to keep it as it is."))
+                    line = await self.io.read()
+                    if line is None:
+                        return False
+                    keep = line.strip().lower() == "keep"
+                    note = note if keep else line
+                    continue
                 except NoteRequired as exc:
                     self.io.say(_wrap(str(exc) or prompt.note_prompt))
                     note = await self.io.read()
@@ -335,5 +352,6 @@ class ConsoleChat:
         if command == "urgent":
             return await self.checks.urgent(self.actor, check_id, prompt.revision)
         answer = parse_answer(prompt, line, self._last_text)
-        self._last_text = answer.text
+        typed = answer.recipient
+        self._last_text = f"{typed.organisation}, {typed.role}" if typed and typed.organisation else answer.text
         return await self.checks.answer(self.actor, check_id, answer)

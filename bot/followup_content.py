@@ -77,6 +77,12 @@ class ReceiptWording(BaseModel):
     received: str
     clarification: str
     no_information: str
+    no_information_closed: str = (
+        "The recipient, who gave their name as {respondent}, opened the receipt link for case {case_reference} "
+        "but says they do NOT have the information. You had already closed this follow-up, so your safeguarding "
+        "lead has not been told: check with the recipient and send it again securely if it did not arrive."
+    )
+    """'No information' after the sender closed the follow-up in chat: told to the sender only, not escalated."""
     escalation_no_information: str
     disagreement_reason: str
 

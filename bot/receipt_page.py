@@ -31,6 +31,7 @@ from bot.runtime import Runtime
 from bot.services.followups import NoteRequired
 from bot.services.receipts import NAME_MAX, NOTE_MAX, ORGANISATION_MAX, ReceiptView, hash_token
 from bot.web import RUNTIME
+from dialogs.personal_data import PersonalDataFound
 
 TEMPLATES = Path(__file__).parent / "templates"
 CSS = (TEMPLATES / "receipt.css").read_text(encoding="utf-8").strip()
@@ -202,6 +203,10 @@ async def receipt_post(request: web.Request) -> web.Response:
         outcome, after = await runtime.receipts.answer(token, choice, note, fields["name"], fields["organisation"])
     except NoteRequired:  # pragma: no cover - _validate asks for it first
         return _open_page(runtime, view, status=400, errors={"unclear": "Say what is unclear"}, form=fields)
+    except PersonalDataFound as exc:  # identifiers typed: refused, field by field, with what they typed kept
+        note_field = "unclear" if choice == "clarification" else "next_step"
+        errors = {note_field if field == "note" else field: str(exc) for field in exc.fields}
+        return _open_page(runtime, view, status=400, errors=errors, form=fields)
     if after is None:
         return _gone()
     return render("answered", view=after, just_sent=outcome == "recorded")

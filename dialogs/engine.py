@@ -36,7 +36,7 @@ from dialogs.messages import (
     Progress,
     Prompt,
 )
-from dialogs.personal_data import find_identifiers, warning_text
+from dialogs.personal_data import find_identifiers, scan, warning_text
 from dialogs.profile import OrganisationProfile
 from dialogs.record import RecordMemo, build_completion, display_answer
 from dialogs.state import Answer, AnswerValue, DialogState, Recipient, Status
@@ -427,7 +427,12 @@ class Engine:
         if answer.choices:
             raise InvalidAnswer("This question needs a typed answer, not an option.")
         if kind is AnswerKind.RECIPIENT:
-            return AnswerValue(recipient=_recipient(answer.recipient, answer.text), at=now)
+            recipient = _recipient(answer.recipient, answer.text)
+            # an organisation and role are typed text too: the same warning as any other typed answer
+            found = scan(recipient.organisation, recipient.role)
+            if found and not answer.confirm_personal_data:
+                raise PersonalDataWarning(warning_text(found), tuple(f.kind for f in found))
+            return AnswerValue(recipient=recipient, personal_data=tuple(f.kind for f in found), at=now)
         text = clean_text(answer.text)
         if kind is AnswerKind.FREE_TEXT:
             if not text:

@@ -1,7 +1,11 @@
-"""Spotting likely personal identifiers in typed text, so practitioners are warned before they are stored.
+"""Spotting likely personal identifiers in typed text, so people are warned before it is stored.
 
 Records should carry case references, not personal details. These checks are deliberately simple
-and explainable; they warn, they do not block: the practitioner can confirm the text is needed.
+and explainable. Everything a person types goes through them, wherever it is typed: check answers (the
+recipient's organisation and role too), follow-up notes and the lead's advice, and the receipt page. A
+practitioner is warned and can confirm the text is needed where the surface offers it (the console's 'keep');
+elsewhere they edit it. A recipient outside the workspace (the receipt page) is refused outright: they never
+need to give the sender identifiers, only say whether the information arrived.
 """
 
 from __future__ import annotations
@@ -79,3 +83,29 @@ def warning_text(findings: list[Finding]) -> str:
         f"This looks like it contains {listed}. Use the case reference, not personal details: edit your answer, "
         "or confirm that these details are needed in the record."
     )
+
+
+def scan(*texts: str | None) -> list[Finding]:
+    """The identifiers found in any of several typed fields, each kind once."""
+    kinds: list[str] = []
+    for text in texts:
+        for finding in find_identifiers(text) if text else ():
+            if finding.kind not in kinds:
+                kinds.append(finding.kind)
+    return [Finding(k, LABELS[k]) for k in LABELS if k in kinds]
+
+
+def refusal_text(findings: list[Finding], action: str = "Leave out personal details") -> str:
+    """For a surface that offers no confirmation: say what was seen, and that it must be left out."""
+    labels = [f.label for f in findings]
+    listed = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+    return f"This looks like it contains {listed}. {action}: the case reference is enough."
+
+
+class PersonalDataFound(ValueError):
+    """Typed text looks like it holds personal identifiers. Carries the kinds and fields, never the text."""
+
+    def __init__(self, message: str, kinds: tuple[str, ...], fields: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.kinds = kinds
+        self.fields = fields

@@ -272,6 +272,28 @@ async def test_no_information_escalates_to_the_lead_and_offers_the_disagreement_
     assert kinds[at : at + 3] == ["follow_up_answered", "follow_up_escalated", "disagreement_offered"]
 
 
+async def test_no_information_after_the_sender_closed_it_in_chat_is_not_escalated(
+    rt: Runtime, client: TestClient, clock: ManualClock, platform: RecordingDeliverer, scheduler: Scheduler
+) -> None:
+    check_id, token = await shared(rt)
+    clock.advance(timedelta(hours=5))
+    await scheduler.run_once()  # the sender is asked in chat...
+    fu = await follow_up(rt, check_id)
+    closed = await rt.followups.answer(SENDER, fu.id, "confirmed")  # ...and closes the loop there
+    assert closed.changed
+    resp = await client.post(f"/r/{token}", data=form(rt, token, answer="no_information"))
+    assert resp.status == 200
+    fu = await follow_up(rt, check_id)
+    assert fu.state == "confirmed" and fu.escalated_at is None  # the outcome settled in chat stands
+    await scheduler.run_once()
+    assert [m for m in platform.to(LEAD) if isinstance(m, Info | FollowUpPrompt)] == []
+    late = [m for m in platform.to(SENDER.user_id) if isinstance(m, Info) and "do NOT have" in m.lines[0]]
+    assert len(late) == 1 and "lead has not been told" in late[0].lines[0]
+    kinds = [e.kind for e in await events(rt, check_id)]
+    assert "follow_up_answered" in kinds
+    assert "follow_up_escalated" not in kinds and "disagreement_offered" not in kinds
+
+
 async def test_missing_fields_are_listed_in_an_error_summary(rt: Runtime, client: TestClient) -> None:
     check_id, token = await shared(rt)
     resp = await client.post(f"/r/{token}", data={"csrf": form(rt, token)["csrf"]})

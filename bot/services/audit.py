@@ -34,6 +34,9 @@ from bot.services.audit_hash import GENESIS, REDACTED, event_hash, seal_hash
 log = logging.getLogger(__name__)
 
 PURGED_KIND = "purged"
+REHASHED_KIND = "rehashed"
+"""An event a migration appends when the hash rule widened (bot.services.audit_hash): its data lists, for earlier
+events of the record, the hash they were stored with ("was") and the one the current rule gives them ("now")."""
 
 
 # --- sealing ---------------------------------------------------------------------------------
@@ -244,6 +247,7 @@ def _verify_record(report: AuditReport, check: Check, events: list[CheckEvent], 
             found("inserted", extra.seq, extra.kind, f"the record counts {count} events")
     ids = {e.id: e for e in events}
     purged_from = min((e.seq for e in events if e.kind == PURGED_KIND), default=None)
+    rehashed = _rehashed(events)
     prev: str | None = GENESIS
     for seq in range(count):
         event = by_seq.get(seq)
@@ -254,7 +258,8 @@ def _verify_record(report: AuditReport, check: Check, events: list[CheckEvent], 
             prev = None
             continue
         problem = False
-        if _recompute(event, event.seq) != event.hash:
+        recomputed = _recompute(event, event.seq)
+        if recomputed != event.hash and rehashed.get(seq) != (event.hash, recomputed):
             moved = [s for s in range(count) if s != seq and _recompute(event, s) == event.hash]
             if moved:
                 found("reordered", moved[0], kind, f"now at seq {seq}")
@@ -286,6 +291,22 @@ def _verify_record(report: AuditReport, check: Check, events: list[CheckEvent], 
         found("truncated", count, None, "the record's last hash does not match its last event")
     if count == 0 and check.events_hash is not None:
         found("truncated", 0, None, "the record had events")
+
+
+def _rehashed(events: list[CheckEvent]) -> dict[int, tuple[str, str]]:
+    """seq -> (stored hash, hash under today's rule) as ``rehashed`` events vouch for them.
+
+    A rehashed event is itself chained and sealed like any other, so what it vouches for is as tamper-evident as
+    the event it replaces; it only vouches for events before it.
+    """
+    vouched: dict[int, tuple[str, str]] = {}
+    for event in events:
+        if event.kind != REHASHED_KIND:
+            continue
+        for entry in event.data.get("events", []):
+            if isinstance(entry, dict) and isinstance(entry.get("seq"), int) and entry["seq"] < event.seq:
+                vouched[entry["seq"]] = (str(entry.get("was")), str(entry.get("now")))
+    return vouched
 
 
 def _recompute(event: CheckEvent, seq: int) -> str:

@@ -30,6 +30,7 @@ from bot.services.records import NewEvent, append_event, append_events
 from bot.settings import Settings
 from bot.working_hours import WorkingHours, zone
 from dialogs.messages import ChoiceView, FollowUpPrompt, Info, Outbound, PendingItem
+from dialogs.personal_data import Finding, refusal_text, scan
 from dialogs.record import RecordSnapshot, add_working_days, describe_recipient
 from dialogs.state import DialogState
 from dialogs.tokens import command_token
@@ -56,6 +57,19 @@ class NoteRequired(ValueError):
     """This answer needs a typed note (for example, what is unclear)."""
 
 
+class NotePersonalData(NoteRequired):
+    """The note looks like it holds personal identifiers: asked for again, like a note that is missing (the
+    warning is on the trail, its kinds only); ``confirm_personal_data`` keeps it as it is where that is offered."""
+
+    def __init__(self, message: str, kinds: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.kinds = kinds
+
+
+def note_warning(findings: list[Finding]) -> str:
+    return refusal_text(findings, "Edit your note to leave out personal details")
+
+
 @dataclass(frozen=True)
 class AnswerResult:
     changed: bool
@@ -71,6 +85,13 @@ def _disagree_command(case_reference: str | None) -> str:
         return command_token(f"disagree {case_reference}") if case_reference else ""
     except ValueError:  # not a reference a command can carry: say it in words instead
         return "The 'disagree' command (see help)"
+
+
+def _noted(note: str | None, kinds: tuple[str, ...]) -> dict[str, Any]:
+    """A note in event data, with the identifier kinds its writer confirmed (as a check answer records them)."""
+    if not note:
+        return {}
+    return {"note": note, **({"personal_data": list(kinds)} if kinds else {})}
 
 
 def _plain(text: str) -> str:
@@ -665,8 +686,24 @@ class FollowUpService:
 
     # --- answers --------------------------------------------------------------------------
 
-    async def answer(self, actor: Actor, follow_up_id: uuid.UUID, choice: str, note: str | None = None) -> AnswerResult:
-        """A one-click answer from the person asked. Pressing twice, or on an old message, changes nothing."""
+    async def answer(
+        self,
+        actor: Actor,
+        follow_up_id: uuid.UUID,
+        choice: str,
+        note: str | None = None,
+        *,
+        confirm_personal_data: bool = False,
+    ) -> AnswerResult:
+        """A one-click answer from the person asked. Pressing twice, or on an old message, changes nothing.
+
+        A note goes through the same personal-data guard as a typed check answer: refused with a warning
+        (NotePersonalData, recorded on the trail) unless ``confirm_personal_data``.
+        """
+        found = scan(note)
+        kinds = tuple(f.kind for f in found)
+        if found and not confirm_personal_data and await self._note_warned(actor, follow_up_id, choice, kinds):
+            raise NotePersonalData(note_warning(found), kinds)
         now = self._clock.now()
         notices = self.content.notices
         async with self._sessions.begin() as session:
@@ -698,7 +735,7 @@ class FollowUpService:
                 "follow_up_answered",
                 str(actor),
                 now,
-                {"follow_up": str(fu.id), "answer": choice, **({"note": note} if note else {})},
+                {"follow_up": str(fu.id), "answer": choice, **_noted(note, kinds)},
             )
             fu.updated_at = now
             fu.version += 1
@@ -750,12 +787,38 @@ class FollowUpService:
                     "advice_given",
                     str(actor),
                     now,
-                    {"follow_up": str(fu.id), "advice": choice, **({"note": note} if note else {})},
+                    {"follow_up": str(fu.id), "advice": choice, **_noted(note, kinds)},
                 )
             info = self._info(fu, reply, note=note or "")
             if fu.kind == "sender_confirm" and fu.state == "confirmed":
                 info = info.model_copy(update={"lines": (*info.lines, self._disagree_hint(fu))})
             return AnswerResult(True, info)
+
+    async def _note_warned(self, actor: Actor, follow_up_id: uuid.UUID, choice: str, kinds: tuple[str, ...]) -> bool:
+        """Record the warning about a note (its kinds, never the text) in a transaction of its own, as a check
+        answer's is; False when the answer would be refused or ignored anyway (the answer path says why)."""
+        async with self._sessions.begin() as session:
+            fu = await session.scalar(
+                select(FollowUp).where(
+                    FollowUp.id == follow_up_id,
+                    FollowUp.platform == actor.platform,
+                    FollowUp.workspace_id == actor.workspace_id,
+                    FollowUp.target_id == actor.user_id,
+                )
+            )
+            if fu is None:
+                raise FollowUpNotFound("No such follow-up for you.")
+            if fu.state not in OPEN_STATES or choice not in {c.id for c in self._question(fu).choices}:
+                return False
+            await append_event(
+                session,
+                fu.check_id,
+                "personal_data_warning",
+                str(actor),
+                self._clock.now(),
+                {"follow_up": str(fu.id), "field": "note", "kinds": list(kinds)},
+            )
+            return True
 
     async def answer_from_receipt(
         self,
@@ -820,12 +883,17 @@ class FollowUpService:
             if open_:
                 fu.state = "clarification"
             await self._notify_sender(session, fu, wording.clarification.format(**values), now, can_disagree=True)
-        else:
-            if open_:
-                fu.state = "not_received"
+        elif open_:
+            fu.state = "not_received"
             await self._notify_sender(session, fu, wording.no_information.format(**values), now)
             await self._escalate_now(session, fu, now, "no_information", respondent=respondent)
             await self.offer_disagreement(session, fu, now, wording.disagreement_reason)
+        else:
+            # the sender already closed the loop in chat: they hear of it (and how to disagree), the lead does
+            # not: a late outside answer must not reopen an outcome someone inside already settled
+            await self._notify_sender(
+                session, fu, wording.no_information_closed.format(**values), now, can_disagree=True
+            )
 
     async def _escalate_now(
         self, session: AsyncSession, fu: FollowUp, now: datetime, reason: str, **extra: str

@@ -27,11 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.db.models import Check, FollowUp, PlatformUser, ReceiptLink
 from bot.services.checks import Actor, CompletionExtras
-from bot.services.followups import RECEIPT_ANSWERS, FollowUpService
+from bot.services.followups import ACTOR_RECEIPT, RECEIPT_ANSWERS, FollowUpService
 from bot.services.records import append_event
 from bot.settings import Settings
 from bot.working_hours import zone
 from dialogs.messages import LinkView
+from dialogs.personal_data import PersonalDataFound, refusal_text, scan
 from dialogs.record import RecordSnapshot
 
 log = logging.getLogger(__name__)
@@ -247,6 +248,15 @@ class ReceiptService:
             return "gone", None
         token_hash = hash_token(token)
         now = self._clock.now()
+        typed = {"name": name, "organisation": organisation, "note": note}
+        fields = tuple(field for field, text in typed.items() if scan(text))
+        if fields:
+            # the same guard as everything typed in chat; an outsider is refused outright (nothing to confirm:
+            # they never need to give identifiers to say whether it arrived), and the warning is on the trail
+            found = scan(*typed.values())
+            kinds = tuple(f.kind for f in found)
+            if await self._warned(token_hash, fields, kinds, now):
+                raise PersonalDataFound(refusal_text(found), kinds, fields)
         async with self._sessions.begin() as session:
             # one conditional UPDATE claims the link: two submissions at once cannot both be recorded
             claimed = await session.scalar(
@@ -269,6 +279,24 @@ class ReceiptService:
             )
             view = await self._view(session, token_hash)
         return "recorded", view
+
+    async def _warned(self, token_hash: str, fields: tuple[str, ...], kinds: tuple[str, ...], now: datetime) -> bool:
+        """Record a refused submission (which fields, which kinds: never the text) on an open link's record;
+        False for a link that takes no answer (the answer path says so, telling nobody which)."""
+        async with self._sessions.begin() as session:
+            link = await session.scalar(
+                select(ReceiptLink).where(
+                    ReceiptLink.token_hash == token_hash,
+                    ReceiptLink.answered_at.is_(None),
+                    ReceiptLink.revoked_at.is_(None),
+                    ReceiptLink.expires_at > now,
+                )
+            )
+            if link is None:
+                return False
+            data = {"via": "receipt_link", "fields": list(fields), "kinds": list(kinds)}
+            await append_event(session, link.check_id, "personal_data_warning", ACTOR_RECEIPT, now, data)
+            return True
 
     # --- the sender's side ------------------------------------------------------------------
 

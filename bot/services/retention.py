@@ -1,8 +1,10 @@
 """Retention: removing free text from records finished before the cutoff (``sharecheck purge``).
 
 What goes: typed answers in the dialog state (reasons, purpose in brief, why not informed, why this method...),
-the recipient's organisation and role, the same text in the decision snapshot, follow-up notes and free text in the
-event trail, the recipient description kept for follow-up messages, and the bodies of old outbox messages.
+the recipient's organisation and role, the same text in the decision snapshot, follow-up notes, what a recipient
+typed on the receipt page and other free text in the event trail, the recipient description kept for follow-up
+messages, and the bodies of the record's outbox messages and of any old ones. A message still queued is not
+dropped (nothing is, silently): its body becomes a notice that a message was removed unsent, which is delivered.
 What stays, the decision skeleton: ids, times, platform and workspace, case reference, pack and version, decision,
 the choices picked, a colleague recipient's user id, and the trail's kinds and times.
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,12 +31,30 @@ from bot.services.audit import PURGED_KIND
 from bot.services.audit_hash import has_free_text, redact
 from bot.services.records import append_event
 from dialogs.content import AnswerKind, Pack, PackError
+from dialogs.messages import Info
 
 REMOVED = "[removed after the retention period]"
 """What a purged free-text answer reads as in the snapshot, the summary and exports."""
 ACTOR = "sharecheck:purge"
 GENERIC_RECIPIENT = "the recipient"
 PURGED_MESSAGE: dict[str, Any] = {"removed": "retention"}
+"""The body of a sent or failed message after the purge."""
+UNSENT_TITLE = "Message removed after the retention period"
+UNSENT_NOTICE = (
+    "A ShareCheck message queued for you on {queued_on} could not be delivered before its record reached the end "
+    "of its retention period, so its text has been removed."
+)
+_MESSAGES = select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.created_at, OutboxMessage.message)
+
+
+def unsent_message(queued_on: datetime) -> dict[str, Any]:
+    """The body a still-queued message gets: delivered like any other, and holding nothing typed."""
+    line = UNSENT_NOTICE.format(queued_on=f"{queued_on:%d %b %Y}")
+    return Info(title=UNSENT_TITLE, lines=(line,)).model_dump(mode="json")
+
+
+def is_purged_message(body: dict[str, Any]) -> bool:
+    return body == PURGED_MESSAGE or body.get("title") == UNSENT_TITLE
 
 
 @dataclass
@@ -58,6 +79,7 @@ async def purge(
     The dry run goes through exactly the same steps and rolls them back, so it reports what --apply would do.
     """
     report = PurgeReport(cutoff=now - retention, applied=apply)
+    handled: set[uuid.UUID] = set()  # outbox messages already purged with their record (counted once)
     last: uuid.UUID | None = None
     while True:
         async with sessions() as session:
@@ -75,7 +97,7 @@ async def purge(
                 break
             last = checks[-1].id
             for check in checks:
-                removed = await _purge_check(session, check, _pack(packs, check.pack_id), now)
+                removed = await _purge_check(session, check, _pack(packs, check.pack_id), now, handled)
                 report.records += 1
                 report.removed.update(removed)
             if apply:
@@ -83,21 +105,32 @@ async def purge(
             else:
                 await session.rollback()
     async with sessions() as session:
-        # message bodies repeat recipient descriptions and notes; sent or failed ones past the cutoff are not needed
-        old = (OutboxMessage.created_at < report.cutoff, OutboxMessage.status != "queued")
-        rows = (await session.execute(select(OutboxMessage.id, OutboxMessage.message).where(*old))).all()
-        messages = [message_id for message_id, body in rows if body != PURGED_MESSAGE]
-        if messages:
-            report.removed["outbox.message"] += len(messages)
-            if apply:
-                await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id.in_(messages))
-                    .values(message=PURGED_MESSAGE)
-                    .execution_options(synchronize_session=False)
-                )
-                await session.commit()
+        # message bodies repeat recipient descriptions, notes and what a recipient typed; any past the cutoff
+        # (those of no record too: digests) go, queued or not
+        rows = (await session.execute(_MESSAGES.where(OutboxMessage.created_at < report.cutoff))).all()
+        removed = await _purge_messages(session, [row for row in rows if row[0] not in handled])
+        report.removed.update(removed)
+        if apply and removed:
+            await session.commit()
     return report
+
+
+async def _purge_messages(session: AsyncSession, rows: Sequence[Any]) -> Counter[str]:
+    """Replace the bodies of these outbox messages (id, status, created_at, message): a sent or failed one's by a
+    marker, a queued one's by a notice that still goes out (a queued message is never dropped silently)."""
+    removed: Counter[str] = Counter()
+    for message_id, status, created_at, body in rows:
+        if not isinstance(body, dict) or is_purged_message(body):
+            continue
+        queued = status == "queued"
+        removed["outbox.queued_message" if queued else "outbox.message"] += 1
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(message=unsent_message(created_at) if queued else PURGED_MESSAGE)
+            .execution_options(synchronize_session=False)
+        )
+    return removed
 
 
 def _pack(packs: PackRegistry, pack_id: str) -> Pack | None:
@@ -138,7 +171,9 @@ def _strip_recipient(recipient: Any) -> bool:
     return found
 
 
-async def _purge_check(session: AsyncSession, check: Check, pack: Pack | None, now: datetime) -> Counter[str]:
+async def _purge_check(
+    session: AsyncSession, check: Check, pack: Pack | None, now: datetime, handled: set[uuid.UUID]
+) -> Counter[str]:
     removed: Counter[str] = Counter()
     state = dict(check.state)
     answers = {k: dict(v) if isinstance(v, dict) else v for k, v in (state.get("answers") or {}).items()}
@@ -197,7 +232,13 @@ async def _purge_check(session: AsyncSession, check: Check, pack: Pack | None, n
             .execution_options(synchronize_session=False)
         )
 
-    follow_ups = await session.scalars(select(FollowUp).where(FollowUp.check_id == check.id))
+    follow_ups = list(await session.scalars(select(FollowUp).where(FollowUp.check_id == check.id)))
+    if follow_ups:
+        # the record's messages, whenever they were queued (a late receipt answer, a reminder still waiting)
+        mine = OutboxMessage.follow_up_id.in_([fu.id for fu in follow_ups])
+        rows = (await session.execute(_MESSAGES.where(mine))).all()
+        handled.update(row[0] for row in rows)
+        removed.update(await _purge_messages(session, rows))
     for fu in follow_ups:
         details = dict(fu.details or {})
         if not details.get("recipient_user") and details.get("recipient") not in (None, GENERIC_RECIPIENT):
