@@ -23,6 +23,9 @@ def _duration(value: object) -> object:
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
+MIN_SECRET_KEY_BYTES = 32
+"""A shorter HMAC key could be guessed, and then any page could post the receipt form."""
+
 
 class LocalLink(BaseModel):
     """A local procedure or contact an organisation adds to the check without code."""
@@ -91,8 +94,8 @@ class Settings(BaseSettings):
     sharecheck_organisation_name: str | None = Field(default=None, max_length=120)
     """Shown to recipients on the receipt page as who shared (with the practitioner's chosen display name)."""
     sharecheck_secret_key: SecretStr | None = None
-    """Signs the receipt page's form (CSRF). Generated and kept beside a SQLite database when unset; required
-    for PostgreSQL (several instances must share it)."""
+    """Signs the receipt page's form (CSRF), at least 32 bytes. Generated into ``<database file>.secret-key``
+    beside a SQLite database when unset; required for PostgreSQL (several instances must share it)."""
     sharecheck_escalation_stages: list[EscalationStage] = Field(default_factory=lambda: list(DEFAULT_ESCALATION_STAGES))
     """JSON list of {"name", "what", "working_days", "tell_lead"}: your local escalation policy's stages."""
     sharecheck_escalation_policy_url: AnyHttpUrl | None = None
@@ -111,6 +114,16 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("sharecheck_secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < MIN_SECRET_KEY_BYTES:
+            raise ValueError(
+                f"SHARECHECK_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes; generate one with "
+                "python -c 'import secrets; print(secrets.token_hex(32))'"
+            )
+        return value
 
     @field_validator("sharecheck_working_hours")
     @classmethod

@@ -404,8 +404,9 @@ def test_the_secret_key_is_generated_once_beside_a_sqlite_database(tmp_path: Pat
     settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
     first = resolve_secret_key(settings)
     assert first == resolve_secret_key(settings) and len(first) == 64
-    assert (tmp_path / "sharecheck-secret.key").stat().st_mode & 0o777 == 0o600
-    assert resolve_secret_key(make_settings("sqlite+aiosqlite://", sharecheck_secret_key="set")) == b"set"
+    assert (tmp_path / "db.sqlite.secret-key").stat().st_mode & 0o777 == 0o600
+    key = "set-by-the-administrator-32-bytes"
+    assert resolve_secret_key(make_settings("sqlite+aiosqlite://", sharecheck_secret_key=key)) == key.encode()
 
 
 def test_receipt_settings_parse() -> None:
