@@ -137,6 +137,11 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("sharecheck_forwarded_header", mode="before")
+    @classmethod
+    def _header_name(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("sharecheck_trusted_proxies")
     @classmethod
     def _networks_parse(cls, value: str | None) -> str | None:

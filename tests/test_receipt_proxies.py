@@ -129,6 +129,8 @@ def test_trusted_proxies_setting_parses_and_refuses_garbage() -> None:
     settings = make_settings("sqlite+aiosqlite://", sharecheck_trusted_proxies=" 10.0.0.0/8 , ::1,192.0.2.7")
     assert [str(n) for n in settings.trusted_proxies] == ["10.0.0.0/8", "::1/128", "192.0.2.7/32"]
     assert make_settings("sqlite+aiosqlite://").trusted_proxies == ()
+    forwarded = make_settings("sqlite+aiosqlite://", sharecheck_forwarded_header=" Forwarded ")
+    assert forwarded.sharecheck_forwarded_header == "forwarded"
     with pytest.raises(ValueError, match="not an IP address or network"):
         make_settings("sqlite+aiosqlite://", sharecheck_trusted_proxies="10.0.0.0/8, proxy.internal")
     with pytest.raises(ValueError):
