@@ -83,7 +83,7 @@ def escape(text: str) -> str:
     return text_safety.render(text, text_safety.slack_mrkdwn, _entities)
 
 
-def typed(text: str) -> str:
+def typed_mrkdwn(text: str) -> str:
     """Text wholly typed by a person (a reason, an earlier answer), for mrkdwn."""
     return text_safety.slack_mrkdwn(text)
 
@@ -246,7 +246,7 @@ def prompt_blocks(prompt: Prompt) -> Blocks:
         blocks.append(context("Sources: " + "; ".join(citation(c) for c in prompt.citations)))
     blocks.extend(links_block(prompt.links))
     if prompt.input.previous:
-        blocks.append(context(f"Your earlier answer: {typed(prompt.input.previous)}"))
+        blocks.append(context(f"Your earlier answer: {typed_mrkdwn(prompt.input.previous)}"))
     blocks.extend(_input_blocks(prompt))
     nav = _nav_buttons(prompt)
     if nav:
@@ -347,7 +347,7 @@ def answer_modal(prompt: Prompt, channel: str, ts: str) -> View:
     if prompt.help:
         blocks.append(context(escape(prompt.help)))
     if spec.previous:
-        blocks.append(context(f"Your earlier answer: {typed(spec.previous)}"))
+        blocks.append(context(f"Your earlier answer: {typed_mrkdwn(spec.previous)}"))
     placeholder = plain(spec.placeholder, 150) if spec.placeholder else None
     if spec.kind is AnswerKind.RECIPIENT:
         blocks.extend(
@@ -424,7 +424,7 @@ def completion_blocks(done: Completion) -> Blocks:
         facts.insert(0, f"*Case reference:* {escape(done.case_reference)}")
     blocks.extend(sections("\n".join(facts)))
     if done.reasons:
-        blocks.extend(sections(f"*Reasons*\n{typed(done.reasons)}"))
+        blocks.extend(sections(f"*Reasons*\n{typed_mrkdwn(done.reasons)}"))
     if done.next_steps:
         blocks.extend(sections("*Next steps*\n" + "\n".join(f"• {escape(s)}" for s in done.next_steps)))
     if done.unsure:
