@@ -23,6 +23,7 @@ from bot.scheduler import Scheduler
 from bot.services.checks import Actor
 from bot.services.receipts import ReceiptNotFound, hash_token, new_token, resolve_secret_key
 from bot.web import build_app
+from dialogs import text_safety
 from dialogs.messages import FollowUpPrompt, Info
 from dialogs.state import Recipient
 from tests.conftest import make_settings
@@ -193,7 +194,7 @@ async def test_received_and_understood_closes_the_loop_and_tells_the_sender(
     await scheduler.run_once()  # the sender is told at once, not at the next follow-up time
     [notice] = platform.to(SENDER.user_id)
     assert isinstance(notice, Info)
-    assert "“Jo Bloggs, Northshire Police, MASH”" in notice.lines[0]
+    assert "“Jo Bloggs, Northshire Police, MASH”" in text_safety.render(notice.lines[0], text_safety.plain)
     assert "arrived and is understood" in notice.lines[0] and "Strategy meeting <today>" in notice.lines[0]
     # no nudge and no escalation ever follow a confirmation
     for _ in range(6):
@@ -249,7 +250,8 @@ async def test_clarification_needs_what_is_unclear_then_reaches_the_sender(
     assert (await follow_up(rt, check_id)).state == "clarification"
     await scheduler.run_once()
     [notice] = platform.to(SENDER.user_id)
-    assert isinstance(notice, Info) and "needs clarification: “Which address?”" in notice.lines[0]
+    assert isinstance(notice, Info)
+    assert "needs clarification: “Which address?”" in text_safety.render(notice.lines[0], text_safety.plain)
 
 
 async def test_no_information_escalates_to_the_lead_and_offers_the_disagreement_route(
