@@ -14,6 +14,7 @@ from typing import TextIO
 from bot.services.checks import Actor, CheckNotFound, CheckService, Outcome, Reply
 from bot.services.followups import FollowUpNotFound, FollowUpService, NotePersonalData, NoteRequired
 from bot.services.inbox import Inbox
+from dialogs import text_safety
 from dialogs.content import AnswerKind
 from dialogs.messages import Cancelled, Completion, Digest, FollowUpPrompt, Info, Message, Prompt
 from dialogs.state import Answer, Recipient
@@ -37,8 +38,13 @@ _USER = re.compile(r"\{user:([^{}]+)\}")
 def people(text: str, viewer: str | None = None) -> str:
     """``{user:ID}`` becomes 'you' for the reader, else '@ID' (console ids are login names), and commands are
     shown as typed in a terminal."""
-    named = _USER.sub(lambda m: "you" if m.group(1) == viewer else f"@{m.group(1)}", text)
-    return render_commands(named, "`sharecheck {words}`")
+
+    def expand(part: str) -> str:
+        named = _USER.sub(lambda m: "you" if m.group(1) == viewer else f"@{m.group(1)}", part)
+        return render_commands(named, "`sharecheck {words}`")
+
+    # tokens only where the code wrote them: typed parts are shown as typed (dialogs/text_safety.py)
+    return text_safety.render(text, text_safety.plain, expand)
 
 
 def render_info(info: Info, viewer: str | None = None) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot.secret_key import SecretKeyRefused
 from bot.settings import Settings
 from dialogs.content import PackError
 
@@ -166,11 +167,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"sharecheck: invalid settings: {exc}", file=sys.stderr)
+        # never the rejected values: a setting refused may be a secret (a key that is too short)
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False)
+        )
+        print(f"sharecheck: invalid settings: {problems}", file=sys.stderr)
         return 2
     try:
         return _dispatch(args, settings)
-    except PackError as exc:
+    except (PackError, SecretKeyRefused) as exc:
         print(f"sharecheck: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

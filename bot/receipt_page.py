@@ -1,7 +1,8 @@
 """The receipt page, ``GET|POST /r/{token}``: server-rendered, no JavaScript, for recipients with no account.
 
 Security, in the order a request meets it:
-- rate limits per client address and per token (in-process token buckets; see bot/ratelimit.py);
+- rate limits per client address (behind SHARECHECK_TRUSTED_PROXIES, the client they name; IPv6 per /64)
+  and per token (in-process token buckets; see bot/ratelimit.py);
 - an unknown, expired or revoked token gets one and the same 404 page (no oracle);
 - the form carries an HMAC of the token's hash under SHARECHECK_SECRET_KEY (CSRF: a page on another
   site cannot read it), and a cross-site fetch (Sec-Fetch-Site) is refused too; either failure is a 403
@@ -26,7 +27,7 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from bot.ratelimit import TokenBucket
+from bot.ratelimit import TokenBucket, request_client_key
 from bot.runtime import Runtime
 from bot.services.followups import NoteRequired
 from bot.services.receipts import NAME_MAX, NOTE_MAX, ORGANISATION_MAX, ReceiptView, hash_token
@@ -128,9 +129,11 @@ def render(page: str, status: int = 200, **context: Any) -> web.Response:
 
 def _limited(request: web.Request) -> web.Response | None:
     limits = request.app[RECEIPT_LIMITS]
-    # behind a proxy every client shares the proxy's address; the per-token bucket still holds per link
+    settings = request.app[RUNTIME].settings
+    # behind a trusted proxy, the client its forwarding header names (bot/ratelimit.py); IPv6 per /64
+    client = request_client_key(request, settings.trusted_proxies, settings.sharecheck_forwarded_header)
     wait = max(
-        limits.per_address.take(f"addr:{request.remote or '-'}"),
+        limits.per_address.take(f"addr:{client}"),
         limits.per_token.take("tok:" + hash_token(request.match_info["token"])),
     )
     if wait <= 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -33,6 +33,16 @@ def _duration(value: object) -> object:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+MIN_SECRET_KEY_BYTES = 32
+"""A shorter HMAC key could be guessed, and then any page could post the receipt form."""
+
+
+def _networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    try:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
+    except ValueError as exc:
+        raise ValueError(f"not an IP address or network: {exc}") from exc
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -122,8 +132,13 @@ class Settings(BaseSettings):
     sharecheck_organisation_name: str | None = Field(default=None, max_length=120)
     """Shown to recipients on the receipt page as who shared (with the practitioner's chosen display name)."""
     sharecheck_secret_key: SecretStr | None = None
-    """Signs the receipt page's form (CSRF). Generated and kept beside a SQLite database when unset; required
-    for PostgreSQL (several instances must share it)."""
+    """Signs the receipt page's form (CSRF), at least 32 bytes. Generated into ``<database file>.secret-key``
+    beside a SQLite database when unset; required for PostgreSQL (several instances must share it)."""
+    sharecheck_trusted_proxies: str | None = None
+    """Reverse proxies (IPs or CIDRs, comma-separated) whose forwarding header names the client for the receipt
+    page's rate limit; unset, the TCP peer is the client."""
+    sharecheck_forwarded_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
+    """Which header the trusted proxies set: only that one is read (a client can send the other itself)."""
     sharecheck_escalation_stages: list[EscalationStage] = Field(default_factory=lambda: list(DEFAULT_ESCALATION_STAGES))
     """JSON list of {"name", "what", "working_days", "tell_lead"}: your local escalation policy's stages."""
     sharecheck_escalation_policy_url: AnyHttpUrl | None = None
@@ -183,6 +198,28 @@ class Settings(BaseSettings):
             raise ValueError("SHARECHECK_METRICS_PORT must differ from PORT (it is a separate listener)")
         return self
 
+    @field_validator("sharecheck_secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < MIN_SECRET_KEY_BYTES:
+            raise ValueError(
+                f"SHARECHECK_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes; generate one with "
+                "python -c 'import secrets; print(secrets.token_hex(32))'"
+            )
+        return value
+
+    @field_validator("sharecheck_forwarded_header", mode="before")
+    @classmethod
+    def _header_name(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("sharecheck_trusted_proxies")
+    @classmethod
+    def _networks_parse(cls, value: str | None) -> str | None:
+        if value is not None:
+            _networks(value)
+        return value
+
     @field_validator("sharecheck_working_hours")
     @classmethod
     def _working_hours_parse(cls, value: str) -> str:
@@ -221,6 +258,10 @@ class Settings(BaseSettings):
     @property
     def default_lead_refs(self) -> tuple[UserRef, ...]:
         return parse_user_refs(self.sharecheck_default_lead)
+
+    @property
+    def trusted_proxies(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return _networks(self.sharecheck_trusted_proxies or "")
 
     @property
     def slack_enabled(self) -> bool:

@@ -1,8 +1,8 @@
 """Tokens in neutral message text that each platform renders its own way.
 
 ``{user:ID}`` names a person (a mention in Slack, neutral words in Teams); ``{command:WORDS}`` names a
-ShareCheck command, shown as it is typed on the platform reading it. Typed notes cannot forge either:
-the services replace braces in anything a person typed.
+ShareCheck command, shown as it is typed on the platform reading it. Typed text cannot forge either: the
+services mark it (dialogs/text_safety.py) and renderers expand tokens only outside the marked parts.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from bot.scheduler import Scheduler
 from bot.services.checks import Actor
 from bot.services.receipts import ReceiptNotFound, hash_token, new_token, resolve_secret_key
 from bot.web import build_app
+from dialogs import text_safety
 from dialogs.messages import FollowUpPrompt, Info
 from dialogs.state import Recipient
 from tests.conftest import make_settings
@@ -193,7 +194,7 @@ async def test_received_and_understood_closes_the_loop_and_tells_the_sender(
     await scheduler.run_once()  # the sender is told at once, not at the next follow-up time
     [notice] = platform.to(SENDER.user_id)
     assert isinstance(notice, Info)
-    assert "“Jo Bloggs, Northshire Police, MASH”" in notice.lines[0]
+    assert "“Jo Bloggs, Northshire Police, MASH”" in text_safety.render(notice.lines[0], text_safety.plain)
     assert "arrived and is understood" in notice.lines[0] and "Strategy meeting <today>" in notice.lines[0]
     # no nudge and no escalation ever follow a confirmation
     for _ in range(6):
@@ -249,7 +250,8 @@ async def test_clarification_needs_what_is_unclear_then_reaches_the_sender(
     assert (await follow_up(rt, check_id)).state == "clarification"
     await scheduler.run_once()
     [notice] = platform.to(SENDER.user_id)
-    assert isinstance(notice, Info) and "needs clarification: “Which address?”" in notice.lines[0]
+    assert isinstance(notice, Info)
+    assert "needs clarification: “Which address?”" in text_safety.render(notice.lines[0], text_safety.plain)
 
 
 async def test_no_information_escalates_to_the_lead_and_offers_the_disagreement_route(
@@ -426,8 +428,9 @@ def test_the_secret_key_is_generated_once_beside_a_sqlite_database(tmp_path: Pat
     settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
     first = resolve_secret_key(settings)
     assert first == resolve_secret_key(settings) and len(first) == 64
-    assert (tmp_path / "sharecheck-secret.key").stat().st_mode & 0o777 == 0o600
-    assert resolve_secret_key(make_settings("sqlite+aiosqlite://", sharecheck_secret_key="set")) == b"set"
+    assert (tmp_path / "db.sqlite.secret-key").stat().st_mode & 0o777 == 0o600
+    key = "set-by-the-administrator-32-bytes"
+    assert resolve_secret_key(make_settings("sqlite+aiosqlite://", sharecheck_secret_key=key)) == key.encode()
 
 
 def test_receipt_settings_parse() -> None:

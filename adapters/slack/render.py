@@ -31,6 +31,7 @@ from slack_sdk.models.blocks.basic_components import ConfirmObject
 from slack_sdk.models.views import View
 
 from adapters.slack import ids
+from dialogs import text_safety
 from dialogs.content import AnswerKind
 from dialogs.messages import (
     Cancelled,
@@ -73,9 +74,18 @@ IMMEDIATE_RISK = ":rotating_light: Immediate risk: act first, record after. This
 # --- text helpers ---------------------------------------------------------------------------
 
 
-def escape(text: str) -> str:
-    """Slack's mrkdwn escaping: the only three characters it needs."""
+def _entities(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape(text: str) -> str:
+    """Slack's mrkdwn escaping: the only three characters it needs; typed parts by the typed-text rule."""
+    return text_safety.render(text, text_safety.slack_mrkdwn, _entities)
+
+
+def typed_mrkdwn(text: str) -> str:
+    """Text wholly typed by a person (a reason, an earlier answer), for mrkdwn."""
+    return text_safety.slack_mrkdwn(text)
 
 
 SLASH_COMMAND = "/share-check"
@@ -85,19 +95,27 @@ USER_TOKEN = re.compile(r"\{user:([A-Z0-9]{1,20})\}")
 """``{user:ID}`` in neutral text (dialogs/messages.py): Slack user ids are upper-case letters and digits."""
 
 
+def _mention(text: str) -> str:
+    mentioned = USER_TOKEN.sub(lambda m: f"<@{m.group(1)}>", _entities(text))
+    return render_commands(mentioned, f"`{SLASH_COMMAND} {{words}}`")
+
+
 def mentions(text: str) -> str:
     """Escape ``text``, then turn its ``{user:ID}`` tokens into mentions and its commands into slash commands.
 
-    Escaping first means only the tokens the services wrote can become ``<@...>``; typed notes have their
-    braces replaced by the follow-up service, and anything else that looks like a mention stays escaped.
+    Escaping first means only the tokens the services wrote can become ``<@...>``; tokens are expanded only
+    outside the typed parts, which go through the typed-text rule (dialogs/text_safety.py) instead.
     """
-    mentioned = USER_TOKEN.sub(lambda m: f"<@{m.group(1)}>", escape(text))
-    return render_commands(mentioned, f"`{SLASH_COMMAND} {{words}}`")
+    return text_safety.render(text, text_safety.slack_mrkdwn, _mention)
+
+
+def _unmention(text: str) -> str:
+    return render_commands(USER_TOKEN.sub(lambda m: f"@{m.group(1)}", text), f"{SLASH_COMMAND} {{words}}")
 
 
 def unmention(text: str) -> str:
     """Plain text (headers, notifications) cannot mention anyone: a token becomes the id with an @."""
-    return render_commands(USER_TOKEN.sub(lambda m: f"@{m.group(1)}", text), f"{SLASH_COMMAND} {{words}}")
+    return text_safety.render(text, text_safety.plain, _unmention)
 
 
 def truncate(text: str, limit: int) -> str:
@@ -140,7 +158,7 @@ def md(text: str) -> MarkdownTextObject:
 
 
 def plain(text: str, limit: int) -> PlainTextObject:
-    return PlainTextObject(text=truncate(text, limit), emoji=False)
+    return PlainTextObject(text=truncate(text_safety.render(text, text_safety.plain), limit), emoji=False)
 
 
 def sections(text: str) -> Blocks:
@@ -232,7 +250,7 @@ def prompt_blocks(prompt: Prompt) -> Blocks:
         blocks.append(context("Sources: " + "; ".join(citation(c) for c in prompt.citations)))
     blocks.extend(links_block(prompt.links))
     if prompt.input.previous:
-        blocks.append(context(f"Your earlier answer: {escape(prompt.input.previous)}"))
+        blocks.append(context(f"Your earlier answer: {typed_mrkdwn(prompt.input.previous)}"))
     blocks.extend(_input_blocks(prompt))
     nav = _nav_buttons(prompt)
     if nav:
@@ -333,7 +351,7 @@ def answer_modal(prompt: Prompt, channel: str, ts: str) -> View:
     if prompt.help:
         blocks.append(context(escape(prompt.help)))
     if spec.previous:
-        blocks.append(context(f"Your earlier answer: {escape(spec.previous)}"))
+        blocks.append(context(f"Your earlier answer: {typed_mrkdwn(spec.previous)}"))
     placeholder = plain(spec.placeholder, 150) if spec.placeholder else None
     if spec.kind is AnswerKind.RECIPIENT:
         blocks.extend(
@@ -410,7 +428,7 @@ def completion_blocks(done: Completion) -> Blocks:
         facts.insert(0, f"*Case reference:* {escape(done.case_reference)}")
     blocks.extend(sections("\n".join(facts)))
     if done.reasons:
-        blocks.extend(sections(f"*Reasons*\n{escape(done.reasons)}"))
+        blocks.extend(sections(f"*Reasons*\n{typed_mrkdwn(done.reasons)}"))
     if done.next_steps:
         blocks.extend(sections("*Next steps*\n" + "\n".join(f"• {escape(s)}" for s in done.next_steps)))
     if done.unsure:

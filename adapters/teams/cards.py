@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
+from dialogs import text_safety
 from dialogs.content import AnswerKind
 from dialogs.messages import (
     Cancelled,
@@ -50,22 +51,23 @@ MAX_BUTTONS = 5
 """Up to this many single choices become buttons; more become a compact choice set (Teams shows about 6 actions)."""
 MULTILINE_FROM = 200
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!~>|<])")
-
-
-def escape_markdown(text: str) -> str:
-    """Backslash-escape the markdown subset TextBlocks interpret (for content that must sit in a TextBlock)."""
-    return _MARKDOWN.sub(r"\\\1", text)
+escape_markdown = text_safety.markdown
+"""Backslash-escape the markdown subset TextBlocks interpret (the typed-text rule for TextBlocks)."""
 
 
 def plain(text: str, **style: Any) -> dict[str, Any]:
     """A paragraph shown exactly as typed: TextRuns are never parsed as markdown."""
-    return {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": text, **style}]}
+    return {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": _as_typed(text), **style}]}
+
+
+def _as_typed(text: str) -> str:
+    return text_safety.render(text, text_safety.plain)
 
 
 def _text(text: str, **props: Any) -> dict[str, Any]:
-    """A TextBlock for our own (content pack) wording, which may use the markdown subset on purpose."""
-    return {"type": "TextBlock", "text": text, "wrap": True, **props}
+    """A TextBlock for our own (content pack) wording, which may use the markdown subset on purpose; any
+    typed part is escaped (dialogs/text_safety.py)."""
+    return {"type": "TextBlock", "text": text_safety.render(text, text_safety.markdown), "wrap": True, **props}
 
 
 def _own(text: str) -> str:
@@ -83,7 +85,7 @@ def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = Non
     if actions:
         card["actions"] = actions
     if fallback:
-        card["fallbackText"] = fallback
+        card["fallbackText"] = _as_typed(fallback)
     return card
 
 
@@ -296,7 +298,7 @@ def render_cancelled(cancelled: Cancelled, style: ActionStyle) -> Card:
 
 def render_info(info: Info, style: ActionStyle, start_button: bool = False) -> Card:
     body: list[dict[str, Any]] = [_text(info.title, size="Medium", weight="Bolder")]
-    body.extend(_text(_own(line)) for line in info.lines)
+    body.extend(_text(text_safety.render(line, text_safety.markdown, _own)) for line in info.lines)
     actions = [action(style, "Start a share-check", "start", {}, inputs=False)] if start_button else []
     actions.extend(_links(info.links))
     return _card(body, actions, fallback=info.title)
@@ -373,8 +375,12 @@ def people(text: str, viewer: str | None = None) -> str:
         before = match.string[: match.start()]
         return phrase[0].upper() + phrase[1:] if _SENTENCE_END.search(before) else phrase
 
-    # a command is typed to the bot in the chat: say so, since Teams has no slash command
-    return render_commands(_TOKEN.sub(word, text), "Typing “{words}” to ShareCheck")
+    def expand(part: str) -> str:
+        # a command is typed to the bot in the chat: say so, since Teams has no slash command
+        return render_commands(_TOKEN.sub(word, part), "Typing “{words}” to ShareCheck")
+
+    # tokens only where the code wrote them; typed parts as typed (they end in TextRuns)
+    return text_safety.render(text, text_safety.plain, expand)
 
 
 def _follow_up_data(prompt: FollowUpPrompt, choice: str) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if database and database != ":memory:" and not parsed.query.get("uri"):
+            owner_only_sqlite_file(Path(database))
         # No rollback when a connection goes back to the pool: every session here ends its transaction (commit,
         # or rollback on close), and with aiosqlite each call is a trip to the connection's thread, so the pool's
         # extra rollback was one of every eight trips a check's step makes.
@@ -32,6 +34,18 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
+
+
+def owner_only_sqlite_file(path: Path) -> None:
+    """Create the database's folder (0700) and file (0600) for the owner alone, before SQLite opens it.
+
+    The file holds case records: SQLite would create it 0644 (world-readable). Its -wal and -shm files take
+    the database file's permissions, so they are owner-only too. An existing folder or file is left as it is
+    (an administrator may have set its permissions on purpose).
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def sqlite_file(engine: AsyncEngine) -> URL | None:

@@ -33,6 +33,7 @@ from dialogs.messages import ChoiceView, FollowUpPrompt, Info, Outbound, Pending
 from dialogs.personal_data import Finding, refusal_text, scan
 from dialogs.record import RecordSnapshot, add_working_days, describe_recipient
 from dialogs.state import DialogState
+from dialogs.text_safety import typed
 from dialogs.tokens import command_token
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ def _noted(note: str | None, kinds: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _plain(text: str) -> str:
-    # typed notes must not smuggle {user:...} tokens into a message
+    # kept for the stored text; messages quote typed text through typed() (dialogs/text_safety.py)
     return text.replace("{", "(").replace("}", ")")
 
 
@@ -377,7 +378,8 @@ class FollowUpService:
         return {
             "sender": user_token(fu.sender_id),
             "target": user_token(fu.target_id),
-            "recipient": user_token(recipient_user) if recipient_user else str(details.get("recipient", "")),
+            # what the sender typed about the recipient: marked, so no renderer reads markup or tokens in it
+            "recipient": user_token(recipient_user) if recipient_user else typed(str(details.get("recipient", ""))),
             "case_reference": fu.case_reference or "(no reference)",
             "method": str(details.get("method", "")),
             "shared_on": str(details.get("shared_on", "")),
@@ -725,7 +727,7 @@ class FollowUpService:
             note = _plain(note.strip())[:1000] if note and note.strip() else None
             if choice in question.note_required and not note:
                 raise NoteRequired(question.note_prompt)
-            values = self._values(fu, note=note or "")
+            values = self._values(fu, note=typed(note) if note else "")
             if fu.state not in OPEN_STATES:
                 answered = fu.answered_at.strftime("%d %b %Y %H:%M UTC") if fu.answered_at else "earlier"
                 return AnswerResult(False, self._info(fu, notices.already_answered, answered_on=answered))
@@ -778,7 +780,9 @@ class FollowUpService:
                 label = next(c.label for c in question.choices if c.id == choice)
                 # kept on the follow-up for the case notes when the check completes
                 fu.details = {**(fu.details or {}), "advice": label, "advice_note": note, "advised_at": now.isoformat()}
-                advice = notices.advice_given.format(**values | {"advice": label, "note": f"“{note}” " if note else ""})
+                advice = notices.advice_given.format(
+                    **values | {"advice": label, "note": f"“{typed(note)}” " if note else ""}
+                )
                 title = notices.advice_title.format(**values)
                 await self._queue(session, fu, fu.sender_id, "notice", Info(title=title, lines=(advice,)), now)
                 await append_event(
@@ -789,7 +793,7 @@ class FollowUpService:
                     now,
                     {"follow_up": str(fu.id), "advice": choice, **_noted(note, kinds)},
                 )
-            info = self._info(fu, reply, note=note or "")
+            info = self._info(fu, reply, note=typed(note) if note else "")
             if fu.kind == "sender_confirm" and fu.state == "confirmed":
                 info = info.model_copy(update={"lines": (*info.lines, self._disagree_hint(fu))})
             return AnswerResult(True, info)
@@ -862,8 +866,8 @@ class FollowUpService:
                 **({"note": note} if note else {}),
             },
         )
-        respondent = f"“{name}, {organisation}”"
-        values = self._values(fu, note=note or "", respondent=respondent)
+        respondent = f"“{typed(name)}, {typed(organisation)}”"
+        values = self._values(fu, note=typed(note) if note else "", respondent=respondent)
         values["next_step"] = wording.next_step.format(**values) if note else ""
         # a late answer (the sender already closed the loop in chat) is still recorded and told,
         # but does not reopen or rewrite the follow-up's outcome

@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import select, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.db.models import Check, FollowUp, PlatformUser, ReceiptLink
+from bot.secret_key import resolve_secret_key
 from bot.services.checks import Actor, CompletionExtras
 from bot.services.followups import ACTOR_RECEIPT, RECEIPT_ANSWERS, FollowUpService
 from bot.services.records import append_event
@@ -79,38 +77,6 @@ class ReceiptView:
 
 AnswerOutcome = Literal["recorded", "already_answered", "gone"]
 """gone: unknown, expired or revoked, which the page never tells apart."""
-
-
-def resolve_secret_key(settings: Settings) -> bytes:
-    """The key that signs the receipt form: the setting, else one kept beside a SQLite database.
-
-    PostgreSQL deployments run several instances, which must share one key, so there it must be set
-    (``serve`` refuses to start with a public URL and no key); an in-memory database gets a throwaway one.
-    """
-    if settings.sharecheck_secret_key is not None:
-        return settings.sharecheck_secret_key.get_secret_value().encode()
-    path = _key_file(settings.database_url)
-    if path is None:
-        if settings.sharecheck_public_url is not None:
-            log.warning("SHARECHECK_SECRET_KEY is unset: using a key for this process only")
-        return secrets.token_bytes(32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
-    key = secrets.token_hex(32).encode()
-    with os.fdopen(fd, "wb") as out:
-        out.write(key)
-    log.info("generated SHARECHECK_SECRET_KEY for this SQLite database in %s", path)
-    return key
-
-
-def _key_file(database_url: str) -> Path | None:
-    url = make_url(database_url)
-    if not url.drivername.startswith("sqlite") or not url.database or url.database == ":memory:":
-        return None
-    return Path(url.database).with_name("sharecheck-secret.key")
 
 
 class ReceiptService:
