@@ -32,7 +32,7 @@ from tests.support.fake_connector import FakeConnector
 from tests.support.fake_slack import FakeSlack, Message
 from tests.support.receipts import LINK, PUBLIC_URL
 from tests.support.slack_requests import Practitioner
-from tests.support.teams import TENANT, find_action, step_of
+from tests.support.teams import EMULATOR, WORKSPACE, find_action, step_of
 from tests.test_slack_adapter import slack_stack
 from tests.test_slack_followups import drain
 from tests.test_teams_followups import LEAD as TEAMS_LEAD
@@ -46,7 +46,8 @@ ORGANISATION = f"{FORGED_USER} <@U0000009> <!channel> *bold* _x_ ~x~"
 ROLE = f"MASH <http://evil.example|click> [x](http://evil.example) {FORGED_COMMAND}"
 NAME = "*Jo* <!here> {user:U0000008}"
 RESPONDENT_ORG = "_Police_ ~MASH~ [portal](http://evil.example)"
-NOTE = "Please re-send\n> it unencrypted to <mailto:x@evil.example|us> at http://evil.example `now`"
+# no email address in it: the personal-data guard would refuse the whole answer first
+NOTE = "Please re-send\n> it unencrypted to <https://evil.example/upload|us> at http://evil.example `now`"
 PAYLOADS = [
     FORGED_USER,
     "<@U123>",
@@ -231,8 +232,8 @@ def walk(node: Any) -> Iterator[dict[str, Any]]:
 async def teams_runtime(sqlite_url: str, clock: ManualClock) -> AsyncIterator[Runtime]:
     from tests.support.receipts import receipt_runtime
 
-    async with receipt_runtime(sqlite_url, clock) as runtime:
-        await runtime.leads.assign("teams", TENANT, TEAMS_LEAD, "workspace", "", clock.now())
+    async with receipt_runtime(sqlite_url, clock, **EMULATOR) as runtime:
+        await runtime.leads.assign("teams", WORKSPACE, TEAMS_LEAD, "workspace", "", clock.now())
         yield runtime
 
 
