@@ -12,6 +12,7 @@ from bot.platforms import build_deliverers
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.settings import Settings
+from bot.startup import startup_summary
 from bot.web import build_app
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,8 @@ async def run_server(settings: Settings, scheduler: bool = True, stop: asyncio.E
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG)
     await site.start()
-    log.info("ShareCheck listening on http://%s:%s", settings.host, settings.port)
+    # which surfaces are on, where, and how to try a check: one record, so a JSON log keeps it on one line
+    log.info("%s", startup_summary(settings, app, scheduler_on=scheduler))
     stop = stop or asyncio.Event()
     _stop_on_signals(stop)
     scheduler_task = asyncio.create_task(Scheduler(runtime, build_deliverers(runtime)).run(stop)) if scheduler else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AnyHttpUrl, BaseModel, BeforeValidator, Field, SecretStr, field_validator
@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     sharecheck_escalation_policy_url: AnyHttpUrl | None = None
     sharecheck_local_links: list[LocalLink] = Field(default_factory=list)
     """JSON list of {"title", "url"}: local procedures shown at the start, the urgent step and the summary."""
+    sharecheck_log_format: Literal["auto", "json", "text"] = "auto"
+    """Logs of ``serve`` and ``scheduler``: ``auto`` is readable text on a terminal and JSON lines otherwise (a log
+    collector); ``json`` or ``text`` force one. Other commands write text unless ``json`` is set."""
 
     @field_validator(
         "slack_bot_token",
