@@ -78,7 +78,8 @@ class Serving:
 def slack(s: Serving) -> Surface:
     settings = s.settings
     if not settings.slack_enabled:
-        return Surface("Slack", False, f"{env_name('slack_bot_token')} not set")
+        switches = " or ".join(known_settings("slack_bot_token", "slack_client_id"))
+        return Surface("Slack", False, f"{switches} not set")
     ways = []
     if s.mounted(SLACK_EVENTS):
         where = f"{s.public}{SLACK_EVENTS}" if s.public else f"{s.base}{SLACK_EVENTS}"
