@@ -162,8 +162,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.platform, args.workspace, args.user = _actor_of(parser, args)
     from bot.logging_setup import configure_logging
 
-    # the long-running processes log JSON lines for a log collector; the rest talk to a person at a terminal
-    configure_logging(logging.INFO, json_lines=args.command in ("serve", "scheduler"))
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -174,6 +172,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"sharecheck: invalid settings: {problems}", file=sys.stderr)
         return 2
+    # serve and scheduler: readable on a terminal, JSON lines for a log collector; the other commands talk to a
+    # person at a terminal, in JSON only if asked
+    log_format = settings.sharecheck_log_format
+    if args.command not in ("serve", "scheduler") and log_format == "auto":
+        log_format = "text"
+    configure_logging(logging.INFO, log_format=log_format)
     try:
         return _dispatch(args, settings)
     except (PackError, SecretKeyRefused) as exc:

@@ -1,4 +1,5 @@
-"""Structured logs: one JSON object per line, with the request id of the request being handled.
+"""Logs: one JSON object per line for a log collector, or one readable line per record for a person at a terminal,
+with the request id of the request being handled.
 
 No personal data in logs, ever. Messages name ids, kinds and counts, never typed text; exceptions are logged as
 their type and stack frames without their message, because messages can carry input (a pydantic error repeats
@@ -28,7 +29,12 @@ QUIET_LOGGERS = {
     "alembic": logging.WARNING,
     "aiohttp.access": logging.WARNING,  # its lines carry client addresses and raw paths; bot.web logs requests
     "aiosqlite": logging.WARNING,  # at DEBUG it logs each call with its arguments: statement parameters
+    # the Agents SDK logs its connection settings as a multi-line dump at start, and a line per connector call
+    "microsoft_agents": logging.WARNING,
 }
+
+LOG_FORMATS = ("auto", "json", "text")
+"""SHARECHECK_LOG_FORMAT: ``auto`` is text on a terminal and JSON lines otherwise."""
 
 
 class RequestIdFilter(logging.Filter):
@@ -59,19 +65,47 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """One line a record for a person: local time, level, logger, message, then the request's fields. The same
+    rules as the JSON lines: an exception is its type and stack frames, never its message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        time = datetime.fromtimestamp(record.created).astimezone().strftime("%H:%M:%S")
+        line = f"{time} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        fields = {"request_id": getattr(record, "request_id", None) or REQUEST_ID.get()}
+        fields |= {name: getattr(record, name, None) for name in EXTRA_FIELDS}
+        shown = " ".join(f"{name}={value}" for name, value in fields.items() if value is not None)
+        if shown:
+            line += f"  [{shown}]"
+        if record.exc_info and record.exc_info[0] is not None:
+            error = describe_exception(record.exc_info[0], record.exc_info[2])
+            line += "\n  " + error["error"] + "".join(f"\n    at {frame}" for frame in error["stack"])
+        return line
+
+
+def wants_json(log_format: str, stream: IO[str]) -> bool:
+    """``auto``: JSON lines unless a person is watching the stream (a terminal)."""
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"unknown log format {log_format!r}")
+    if log_format != "auto":
+        return log_format == "json"
+    isatty = getattr(stream, "isatty", None)
+    return not (callable(isatty) and isatty())
+
+
 def describe_exception(kind: type[BaseException], tb: TracebackType | None) -> dict[str, Any]:
     """The exception's type and where it was raised, without its message (which may repeat input)."""
     frames = [f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in traceback.extract_tb(tb)]
     return {"error": f"{kind.__module__}.{kind.__qualname__}", "stack": frames}
 
 
-def configure_logging(level: str | int = logging.INFO, json_lines: bool = True, stream: IO[str] | None = None) -> None:
-    """Route every logger through one handler: JSON lines for serve and scheduler, plain text for the terminal."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+def configure_logging(level: str | int = logging.INFO, log_format: str = "json", stream: IO[str] | None = None) -> None:
+    """Route every logger through one handler: JSON lines (``json``), readable lines (``text``), or whichever
+    suits the stream (``auto``: text on a terminal)."""
+    out = stream or sys.stderr
+    handler = logging.StreamHandler(out)
     handler.addFilter(RequestIdFilter())
-    handler.setFormatter(
-        JsonFormatter() if json_lines else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
+    handler.setFormatter(JsonFormatter() if wants_json(log_format, out) else TextFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

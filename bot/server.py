@@ -12,6 +12,7 @@ from bot.platforms import build_deliverers
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.settings import Settings
+from bot.startup import startup_summary
 from bot.web import build_app, build_metrics_app
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,10 @@ async def run_server(settings: Settings, scheduler: bool = True, stop: asyncio.E
     scheduler_task: asyncio.Task[None] | None = None
     stop = stop or asyncio.Event()
     try:
-        runners.append(await _listen(build_app(runtime), settings.host, settings.port))
-        log.info("ShareCheck listening on http://%s:%s", settings.host, settings.port)
+        app = build_app(runtime)
+        runners.append(await _listen(app, settings.host, settings.port))
+        # which surfaces are on, where, and how to try a check: one record, so a JSON log keeps it on one line
+        log.info("%s", startup_summary(settings, app, scheduler_on=scheduler))
         if settings.sharecheck_metrics_port is not None:
             runners.append(await _listen(build_metrics_app(runtime), settings.host, settings.sharecheck_metrics_port))
             log.info("metrics on http://%s:%s/metrics only", settings.host, settings.sharecheck_metrics_port)

@@ -57,6 +57,33 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+DATABASE_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+"""DATABASE_URL schemes accepted, and the async driver each is served with: the plain forms other tools print
+(``postgres://`` from Heroku-style platforms, ``postgresql://`` from libpq) work as they are."""
+
+
+def _database_url(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    scheme, sep, rest = value.strip().partition("://")
+    if not sep:
+        raise ValueError("DATABASE_URL is not a URL: use postgresql://user@host/db or sqlite:///path/to/file.db")
+    driver = DATABASE_DRIVERS.get(scheme.lower())
+    if driver is None:
+        # the message names the scheme only: the rest of the URL can hold a password
+        raise ValueError(
+            f"DATABASE_URL scheme {scheme!r} is not supported: ShareCheck runs on PostgreSQL through asyncpg "
+            "(postgresql://user@host/db) or SQLite through aiosqlite (sqlite:///path/to/file.db)"
+        )
+    return f"{driver}://{rest}"
+
+
 class LocalLink(BaseModel):
     """A local procedure or contact an organisation adds to the check without code."""
 
@@ -90,9 +117,14 @@ DEFAULT_ESCALATION_STAGES = [
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # errors never repeat a value: a DATABASE_URL or a token would be printed with them
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", hide_input_in_errors=True
+    )
 
-    database_url: str = "sqlite+aiosqlite:///./var/sharecheck.db"
+    database_url: Annotated[str, BeforeValidator(_database_url)] = "sqlite+aiosqlite:///./var/sharecheck.db"
+    """``postgresql://`` and ``postgres://`` are served with asyncpg, ``sqlite://`` with aiosqlite; other drivers
+    are refused at start with the reason."""
     host: str = "127.0.0.1"
     port: int = Field(default=3978, ge=1, le=65535)
 
@@ -148,6 +180,9 @@ class Settings(BaseSettings):
     """The organisation profile: its kind sets the lawful basis the check offers first (dialogs.profile)."""
     sharecheck_emergency_contacts: list[EmergencyContact] = Field(default_factory=lambda: list(DEFAULT_CONTACTS))
     """JSON list of {"label", "contact"}: who to call, shown first on the immediate-danger path."""
+    sharecheck_log_format: Literal["auto", "json", "text"] = "auto"
+    """Logs of ``serve`` and ``scheduler``: ``auto`` is readable text on a terminal and JSON lines otherwise (a log
+    collector); ``json`` or ``text`` force one. Other commands write text unless ``json`` is set."""
 
     @field_validator(
         "slack_bot_token",
