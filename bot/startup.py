@@ -92,8 +92,11 @@ def slack(s: Serving) -> Surface:
 def teams(s: Serving) -> Surface:
     settings = s.settings
     if not s.mounted(TEAMS_MESSAGES):
-        switches = " or ".join(known_settings("microsoft_app_id", "sharecheck_teams_emulator"))
-        return Surface("Teams", False, f"{switches} not set")
+        # no anonymous door: Teams is on with Bot Framework credentials, or the local emulator asked for by name
+        [app_id] = known_settings("microsoft_app_id")
+        emulator = known_settings("sharecheck_teams_emulator")
+        local = f" (or {emulator[0]}=true to try it on this machine)" if emulator else ""
+        return Surface("Teams", False, f"{app_id} not set{local}")
     endpoint = f"{s.base}{TEAMS_MESSAGES}"
     if settings.teams_emulator_mode:
         return Surface("Teams", True, f"emulator mode on loopback, no token checks: {endpoint}")
@@ -141,6 +144,10 @@ def how_to_try(s: Serving) -> list[str]:
             ways.append(f"a local Teams client (Microsoft 365 Agents Playground): point it at {s.base}{TEAMS_MESSAGES}")
         else:
             ways.append("in Teams: message the bot share-check")
+    elif s.settings.microsoft_app_id is None:
+        ways.append(
+            "Teams on this machine: SHARECHECK_TEAMS_EMULATOR=true make run, then the Microsoft 365 Agents Playground"
+        )
     return ways
 
 

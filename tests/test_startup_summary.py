@@ -54,14 +54,15 @@ async def test_a_fresh_machine_is_told_what_is_on_what_is_off_and_how_to_try_a_c
     # (later settings that turn Slack on are named beside SLACK_BOT_TOKEN)
     assert re.search(r"^  Slack           off: SLACK_BOT_TOKEN( or \w+)* not set$", summary, re.MULTILINE)
     assert (
-        "  Teams           on: emulator mode on loopback, no token checks: http://127.0.0.1:3978/api/messages" in lines
-    )
+        "  Teams           off: MICROSOFT_APP_ID not set (or SHARECHECK_TEAMS_EMULATOR=true to try it on this machine)"
+        in lines
+    ), "no anonymous Teams door unless asked for"
     assert "  Receipt links   off: SHARECHECK_PUBLIC_URL not set" in lines
     assert f"  Database        SQLite, {database_file(sqlite_url)} (one instance)" in lines
     assert "  Scheduler       on: in this process, every 15 s (follow-ups, nudges, digests)" in lines
     assert "  Health          http://127.0.0.1:3978/healthz, /readyz, /metrics" in lines
     assert lines[lines.index("Try a check:") + 1].startswith("  make chat")
-    assert "Microsoft 365 Agents Playground): point it at http://127.0.0.1:3978/api/messages" in summary
+    assert "Teams on this machine: SHARECHECK_TEAMS_EMULATOR=true make run" in summary
 
 
 async def test_every_surface_on_is_named_with_where_it_listens_and_no_secret(sqlite_url: str) -> None:
@@ -104,8 +105,8 @@ def test_the_database_is_named_without_credentials() -> None:
 def test_teams_off_names_the_setting_that_turns_it_on(sqlite_url: str) -> None:
     # an app without the Teams route (as when Teams is switched off)
     line = teams(Serving(make_settings(sqlite_url), web.Application(), True)).line()
-    assert line.startswith("  Teams           off: MICROSOFT_APP_ID")
-    assert line.endswith(" not set")
+    assert line.startswith("  Teams           off: MICROSOFT_APP_ID not set")
+    assert line.endswith("(or SHARECHECK_TEAMS_EMULATOR=true to try it on this machine)")
 
 
 # --- log formats ---------------------------------------------------------------------------------------
@@ -293,4 +294,4 @@ def test_an_unknown_log_format_is_refused(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bot", "packs"], env=env, capture_output=True, text=True, timeout=60, check=False
     )
-    assert result.returncode == 2 and "sharecheck_log_format" in result.stderr
+    assert result.returncode == 2 and "SHARECHECK_LOG_FORMAT" in result.stderr.upper()
