@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
     slack_api_url: str = "https://slack.com/api/"
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    """With SLACK_CLIENT_ID: several workspaces install the app through /slack/install (README "Connect to Slack")."""
 
     microsoft_app_id: str | None = None
     microsoft_app_password: str | None = None
@@ -103,6 +106,8 @@ class Settings(BaseSettings):
         "slack_bot_token",
         "slack_signing_secret",
         "slack_app_token",
+        "slack_client_id",
+        "slack_client_secret",
         "microsoft_app_id",
         "sharecheck_organisation_name",
         "sharecheck_secret_key",
@@ -133,7 +138,12 @@ class Settings(BaseSettings):
 
     @property
     def slack_enabled(self) -> bool:
-        return self.slack_bot_token is not None
+        return self.slack_bot_token is not None or self.slack_oauth_enabled
+
+    @property
+    def slack_oauth_enabled(self) -> bool:
+        """Several workspaces, each with its own bot token from the OAuth install flow."""
+        return self.slack_client_id is not None and self.slack_client_secret is not None
 
     @property
     def teams_emulator_mode(self) -> bool:
