@@ -55,7 +55,7 @@ from adapters.slack.parse import (
     note_text,
     parse_payload,
 )
-from adapters.slack.socket import build_socket_handler
+from adapters.slack.socket import QuietConnectRetries, build_socket_handler, keep_connected
 from bot.runtime import Runtime
 from bot.services.checks import Actor, CheckNotFound, Outcome, Reply
 from bot.services.dedupe import first_time
@@ -112,6 +112,7 @@ class _SameTokenWarning(logging.Filter):
 
 BOLT_LOG = logging.getLogger("sharecheck.bolt")
 BOLT_LOG.addFilter(_SameTokenWarning())
+BOLT_LOG.addFilter(QuietConnectRetries())
 
 
 class _Validate(AsyncMiddleware):
@@ -278,13 +279,18 @@ class SlackAdapter:
         session = aiohttp.ClientSession()
         self.client.session = session
         socket = None
-        if self.socket_mode:
+        connecting: asyncio.Task[None] | None = None
+        app_token = self.runtime.settings.slack_app_token
+        if app_token is not None:
             socket = build_socket_handler(self.bolt, self.runtime.settings)
-            await socket.connect_async()  # type: ignore[no-untyped-call]
-            log.info("slack: connected in Socket Mode")
+            # in the background: the server listens (Teams, health) even while Slack cannot be reached
+            connecting = asyncio.create_task(keep_connected(socket, app_token, self.client))
         try:
             yield
         finally:
+            if connecting is not None:
+                connecting.cancel()
+                await asyncio.gather(connecting, return_exceptions=True)
             if socket is not None:
                 await socket.close_async()  # type: ignore[no-untyped-call]
             try:
