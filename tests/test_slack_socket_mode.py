@@ -16,14 +16,16 @@ from urllib.parse import parse_qsl
 import pytest
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
 
 from adapters.slack import SLACK_ADAPTER
 from bot.clock import ManualClock
+from bot.db.models import Check
 from bot.runtime import Runtime
 from bot.web import build_app
 from tests.conftest import make_settings
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack
-from tests.support.slack_requests import command_body
+from tests.support.slack_requests import command_body, input_values, view_payload
 
 TEAM, USER = "T0000001", "U0000001"
 HELLO = {
@@ -149,11 +151,20 @@ async def test_a_slash_command_over_socket_mode_is_acked_and_starts_the_check(
     assert "sc:choice:" in json.dumps(first.blocks) or "sc:form" in json.dumps(first.blocks)
     assert {c.token for c in fake.calls_to("chat.postMessage")} == {BOT_TOKEN}
     async with runtime.sessions() as s:
-        from sqlalchemy import func, select
-
-        from bot.db.models import Check
-
         assert await s.scalar(select(func.count()).select_from(Check)) == 1
+
+    # the first question is typed: its form was opened with the command's trigger; the submission comes as an
+    # "interactive" envelope, is acked (closing the form), and the message moves on to the next question
+    [opened] = fake.calls_to("views.open")
+    view = opened.args["view"] if isinstance(opened.args["view"], dict) else json.loads(opened.args["view"])
+    values = input_values(view, {"sc_text": "CS-2024-0113"})
+    envelope_id = await stand_in.push(
+        "interactive", view_payload(TEAM, USER, {"id": "V1", **view}, values, "view_submission")
+    )
+    await stand_in.ack_for(envelope_id)
+    await fake.wait_for(lambda: first.updates >= 1)
+    async with runtime.sessions() as s:
+        assert await s.scalar(select(Check.revision)) == 1
 
 
 async def test_a_malformed_envelope_is_not_acked_and_nothing_starts(
