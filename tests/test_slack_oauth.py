@@ -25,9 +25,11 @@ from adapters.slack.manifest import TEMPLATE
 from adapters.slack.oauth import BOT_SCOPES, SlackInstallations, SlackOAuthStates
 from bot.clock import ManualClock
 from bot.db.models import FollowUp, OutboxMessage, SlackInstallation
+from bot.delivery import RetryLater
 from bot.platforms import build_deliverers
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
+from bot.secretbox import SecretUnreadable
 from bot.server import StartupRefused, check_safe_to_serve
 from bot.web import build_app
 from dialogs.state import Recipient
@@ -165,6 +167,8 @@ async def test_two_workspaces_install_check_and_follow_up_each_with_its_own_toke
     # (the fake answers user_not_found to another workspace's token, so a mix-up would stop the check)
     await share(stack, TEAM_A, ALICE, BOB)
     await share(stack, TEAM_B, CAROL, DAN)
+    # Bolt learns each bot's ids once per token (auth.test), not before every acknowledgement
+    assert sorted(c.token or "" for c in fake.calls_to("auth.test")) == sorted([token_a, token_b] * 2)
     assert tokens_used(fake, "chat.postMessage", "D" + ALICE[1:]) == {token_a}
     assert tokens_used(fake, "chat.update", "D" + ALICE[1:]) == {token_a}
     assert tokens_used(fake, "chat.postMessage", "D" + CAROL[1:]) == {token_b}
@@ -295,13 +299,12 @@ async def test_installation_store_seals_tokens_bound_to_their_workspace(runtime:
     async with runtime.sessions.begin() as s:
         rows = {r.team_id: r for r in await s.scalars(select(SlackInstallation))}
         rows[TEAM_B].bot_token = rows[TEAM_A].bot_token
-    assert await store.bot_token_for(TEAM_B) is None
-    assert await store.async_find_bot(enterprise_id=None, team_id=TEAM_B) is None
+    with pytest.raises(SecretUnreadable):
+        await store.bot_token_for(TEAM_B)
+    assert await store.async_find_bot(enterprise_id=None, team_id=TEAM_B) is None  # Bolt: "please reinstall"
     # another SHARECHECK_SECRET_KEY reads nothing; another app (client id) sees nothing
-    assert (
+    with pytest.raises(SecretUnreadable):
         await SlackInstallations(runtime.sessions, runtime.clock, "1111.2222", b"another key").bot_token_for(TEAM_A)
-        is None
-    )
     assert (
         await SlackInstallations(runtime.sessions, runtime.clock, "9999.0000", KEY.encode()).bot_token_for(TEAM_A)
         is None
@@ -389,3 +392,14 @@ async def test_a_delivery_to_a_workspace_without_an_installation_is_undeliverabl
     finally:
         await deliverer.aclose()
     assert getattr(result, "reason", None) == NOT_INSTALLED
+
+    async def unreadable(_team: str) -> str | None:
+        raise SecretUnreadable("another key")
+
+    # a token the key cannot open is an operator's fault: the message waits (retried), it is not closed
+    deliverer = SlackDeliverer(None, "http://127.0.0.1:9/api/", tokens=unreadable)
+    try:
+        result = await deliverer.deliver(TEAM_B, DAN, Info(title="x", lines=()))
+    finally:
+        await deliverer.aclose()
+    assert isinstance(result, RetryLater) and "SHARECHECK_SECRET_KEY" in result.reason

@@ -196,9 +196,17 @@ async def test_a_refused_app_token_is_one_clear_error_and_the_server_still_serve
     assert not [r for r in caplog.records if r.exc_info and r.name.startswith(("sharecheck", "adapters"))]
 
 
-async def test_an_unreachable_socket_does_not_hold_up_start_up_or_shutdown(sqlite_url: str, clock: ManualClock) -> None:
+async def test_an_unreachable_socket_does_not_hold_up_start_up_or_shutdown(
+    sqlite_url: str, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
     async with socket_server(sqlite_url, clock, refuse=True) as (_, fake, stand_in, client):
         await fake.wait_for(lambda: stand_in.handshakes >= 1)  # it is trying
         assert (await client.get("/healthz")).status == 200
         assert not stand_in.connected.is_set()
+        # slack_sdk's retry is logged as one line, not a traceback every ten seconds
+        failed = await fake.wait_for(
+            lambda: [r for r in caplog.records if r.getMessage().startswith("Failed to connect")]
+        )
+        assert failed[0].exc_info is None
     # leaving the block shut the server down (within socket_server's 10 s) while the connection was still failing

@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import render
 from adapters.slack.parse import Opened, Posted
 from bot.delivery import Delivered, DeliveryResult, RetryLater, Undeliverable
+from bot.secretbox import SecretUnreadable
 from dialogs.messages import Outbound
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ UNREACHABLE = frozenset(
 
 
 TokenSource = Callable[[str], Awaitable[str | None]]
-"""Several workspaces: the bot token serving a workspace (team) id, None when the app is not installed there."""
+"""Several workspaces: the bot token serving a workspace (team) id, None when the app is not installed there
+(it raises ``SecretUnreadable`` when the stored token cannot be decrypted)."""
 NOT_INSTALLED = "ShareCheck is not installed in that Slack workspace (uninstalled, or its token was revoked)"
 
 
@@ -134,7 +136,11 @@ class SlackDeliverer:
         auth: dict[str, Any] = {}
         if self.tokens is not None:
             # looked up for every message, so an uninstall stops deliveries at once, on every instance
-            token = await self.tokens(workspace_id)
+            try:
+                token = await self.tokens(workspace_id)
+            except SecretUnreadable:
+                log.warning("slack delivery to %s: its bot token cannot be decrypted with this key", workspace_id)
+                return RetryLater("bot token unreadable: SHARECHECK_SECRET_KEY differs from the one it was saved with")
             if token is None:
                 self._dm.pop(key, None)
                 return Undeliverable(NOT_INSTALLED)

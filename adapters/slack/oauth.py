@@ -17,6 +17,7 @@ import uuid
 from datetime import timedelta
 from typing import Any, cast
 
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.installation_store.models.bot import Bot
@@ -197,20 +198,18 @@ class SlackInstallations(AsyncInstallationStore):
     # --- for the scheduler -------------------------------------------------------------------
 
     async def bot_token_for(self, team_id: str) -> str | None:
-        """The bot token serving this workspace, or None when ShareCheck is not (or no longer) installed there."""
+        """The bot token serving this workspace, or None when ShareCheck is not (or no longer) installed there.
+
+        Raises ``SecretUnreadable`` when the token cannot be decrypted (SHARECHECK_SECRET_KEY is not the one it
+        was saved with): an operator's fault to fix, not a workspace that left, so deliveries wait for it.
+        """
         async with self.sessions() as session:
             row = await session.scalar(
                 select(SlackInstallation)
                 .where(SlackInstallation.client_id == self.client_id, SlackInstallation.team_id == team_id)
                 .limit(1)
             )
-        if row is None:
-            return None
-        try:
-            return self._open(row, "bot_token")
-        except SecretUnreadable:
-            log.warning("slack: the installation for %s cannot be read with this SHARECHECK_SECRET_KEY", team_id)
-            return None
+        return None if row is None else self._open(row, "bot_token")
 
     # --- rows ------------------------------------------------------------------------------------
 
@@ -279,7 +278,7 @@ def oauth_settings(
     """Bolt's OAuth settings: our stores, our paths, the manifest's scopes."""
     assert settings.slack_client_id is not None and settings.slack_client_secret is not None
     public = str(settings.sharecheck_public_url).rstrip("/") if settings.sharecheck_public_url else None
-    return AsyncOAuthSettings(
+    oauth = AsyncOAuthSettings(
         client_id=settings.slack_client_id,
         client_secret=settings.slack_client_secret.get_secret_value(),
         scopes=list(BOT_SCOPES),
@@ -292,6 +291,12 @@ def oauth_settings(
         state_store=states,
         state_expiration_seconds=int(STATE_TTL.total_seconds()),
     )
+    # Bolt would call auth.test before every ack to learn the bot's ids; they are fixed for a token, so keep them
+    # per token (a reinstall brings a new token, and an uninstalled workspace's token is never looked up again)
+    authorize = oauth.authorize
+    assert isinstance(authorize, AsyncInstallationStoreAuthorize)
+    authorize.cache_enabled = True
+    return oauth
 
 
 __all__ = [
