@@ -94,8 +94,9 @@ class Settings(BaseSettings):
     sharecheck_organisation_name: str | None = Field(default=None, max_length=120)
     """Shown to recipients on the receipt page as who shared (with the practitioner's chosen display name)."""
     sharecheck_secret_key: SecretStr | None = None
-    """Signs the receipt page's form (CSRF). Generated and kept beside a SQLite database when unset; required
-    for PostgreSQL (several instances must share it)."""
+    """Signs the receipt page's form (CSRF) and, through HKDF, encrypts Slack workspaces' bot tokens (OAuth).
+    Generated and kept beside a SQLite database when unset; required for PostgreSQL (several instances must
+    share it)."""
     sharecheck_escalation_stages: list[EscalationStage] = Field(default_factory=lambda: list(DEFAULT_ESCALATION_STAGES))
     """JSON list of {"name", "what", "working_days", "tell_lead"}: your local escalation policy's stages."""
     sharecheck_escalation_policy_url: AnyHttpUrl | None = None

@@ -10,7 +10,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -403,3 +403,21 @@ async def test_a_delivery_to_a_workspace_without_an_installation_is_undeliverabl
     finally:
         await deliverer.aclose()
     assert isinstance(result, RetryLater) and "SHARECHECK_SECRET_KEY" in result.reason
+
+
+async def test_scheduled_digests_go_to_each_workspaces_lead_with_its_token(stack: Stack) -> None:
+    runtime, fake, _ = stack
+    lead_a, lead_b = "U000A0LD", "U000B0LD"
+    fake.members.update({lead_a: TEAM_A, lead_b: TEAM_B})
+    for team, installer, lead in ((TEAM_A, ALICE, lead_a), (TEAM_B, CAROL, lead_b)):
+        assert (await install(stack, team, installer)).status == 200
+        await runtime.leads.assign("slack", team, lead, "workspace", "", runtime.clock.now())  # Tue 24 Nov
+    scheduler = Scheduler(runtime, build_deliverers(runtime), instance_id="test")
+    try:
+        runtime.clock.set(datetime(2026, 11, 30, 9, 1, tzinfo=UTC))  # type: ignore[attr-defined]  # Monday 09:01
+        await scheduler.run_once()
+    finally:
+        await scheduler.close()
+    assert len(fake.dms_to(lead_a)) == 1 and len(fake.dms_to(lead_b)) == 1
+    assert tokens_used(fake, "chat.postMessage", "D" + lead_a[1:]) == {fake.token_of(TEAM_A)}
+    assert tokens_used(fake, "chat.postMessage", "D" + lead_b[1:]) == {fake.token_of(TEAM_B)}
