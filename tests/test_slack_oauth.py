@@ -36,6 +36,7 @@ from dialogs.state import Recipient
 from tests.conftest import make_settings
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack_requests import SECRET, Practitioner, command_body, signature
+from tests.test_slack_adapter import slack_stack
 
 TEAM_A, ALICE, BOB = "T0000AAA", "U000A001", "U000A002"
 TEAM_B, CAROL, DAN = "T0000BBB", "U000B001", "U000B002"
@@ -421,3 +422,13 @@ async def test_scheduled_digests_go_to_each_workspaces_lead_with_its_token(stack
     assert len(fake.dms_to(lead_a)) == 1 and len(fake.dms_to(lead_b)) == 1
     assert tokens_used(fake, "chat.postMessage", "D" + lead_a[1:]) == {fake.token_of(TEAM_A)}
     assert tokens_used(fake, "chat.postMessage", "D" + lead_b[1:]) == {fake.token_of(TEAM_B)}
+
+
+async def test_single_token_mode_logs_an_uninstall_and_calls_nothing(
+    sqlite_url: str, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with slack_stack(sqlite_url, clock) as (_, fake, client):
+        resp = await post_event(client, "T0000001", {"type": "app_uninstalled"})
+        assert resp.status == 200
+        assert fake.calls == []  # no auth.test with a token that no longer works
+    assert any("app_uninstalled in workspace T0000001" in r.getMessage() for r in caplog.records)
