@@ -10,8 +10,15 @@ def build_deliverers(runtime: Runtime) -> dict[str, Deliverer]:
     """One deliverer per configured platform; each adapter owns its SDK and rendering."""
     deliverers: dict[str, Deliverer] = {}
     settings = runtime.settings
-    if settings.slack_enabled and settings.slack_bot_token is not None:
+    if settings.slack_oauth_enabled:
         from adapters.slack.delivery import SlackDeliverer  # lazily: slack_sdk loads only when Slack is on
+        from adapters.slack.oauth import installations_for
+
+        # several workspaces: each message goes with the bot token its workspace installed
+        tokens = installations_for(runtime).bot_token_for
+        deliverers["slack"] = SlackDeliverer(None, settings.slack_api_url, tokens=tokens)
+    elif settings.slack_bot_token is not None:
+        from adapters.slack.delivery import SlackDeliverer
 
         deliverers["slack"] = SlackDeliverer(settings.slack_bot_token, settings.slack_api_url)
 

@@ -27,6 +27,23 @@ def check_safe_to_serve(settings: Settings) -> None:
         raise StartupRefused(
             "SLACK_BOT_TOKEN is set without SLACK_SIGNING_SECRET: Slack requests could not be verified."
         )
+    if (settings.slack_client_id is None) != (settings.slack_client_secret is None):
+        raise StartupRefused("Set both SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (several workspaces), or neither.")
+    if settings.slack_oauth_enabled:
+        if settings.slack_bot_token:
+            raise StartupRefused(
+                "SLACK_BOT_TOKEN is set with SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: choose one token for one "
+                "workspace (or an Enterprise Grid organisation), or the install flow for several, not both."
+            )
+        if not settings.slack_signing_secret:
+            raise StartupRefused(
+                "SLACK_CLIENT_ID is set without SLACK_SIGNING_SECRET: Slack requests could not be verified."
+            )
+        if not settings.is_sqlite and settings.sharecheck_secret_key is None:
+            raise StartupRefused(
+                "SLACK_CLIENT_ID is set without SHARECHECK_SECRET_KEY on a shared database: the workspaces' bot "
+                "tokens are encrypted with it, so every instance needs the same key."
+            )
     if settings.sharecheck_public_url and not settings.is_sqlite and settings.sharecheck_secret_key is None:
         raise StartupRefused(
             "SHARECHECK_PUBLIC_URL is set without SHARECHECK_SECRET_KEY on a shared database: every instance must "

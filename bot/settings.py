@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
     slack_api_url: str = "https://slack.com/api/"
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    """With SLACK_CLIENT_ID: several workspaces install the app through /slack/install (README "Connect to Slack")."""
 
     microsoft_app_id: str | None = None
     microsoft_app_password: str | None = None
@@ -164,8 +167,9 @@ class Settings(BaseSettings):
     sharecheck_organisation_name: str | None = Field(default=None, max_length=120)
     """Shown to recipients on the receipt page as who shared (with the practitioner's chosen display name)."""
     sharecheck_secret_key: SecretStr | None = None
-    """Signs the receipt page's form (CSRF), at least 32 bytes. Generated into ``<database file>.secret-key``
-    beside a SQLite database when unset; required for PostgreSQL (several instances must share it)."""
+    """Signs the receipt page's form (CSRF) and, through HKDF, encrypts Slack workspaces' bot tokens (OAuth); at
+    least 32 bytes. Generated into ``<database file>.secret-key`` beside a SQLite database when unset; required for
+    PostgreSQL (several instances must share it)."""
     sharecheck_trusted_proxies: str | None = None
     """Reverse proxies (IPs or CIDRs, comma-separated) whose forwarding header names the client for the receipt
     page's rate limit; unset, the TCP peer is the client."""
@@ -188,6 +192,8 @@ class Settings(BaseSettings):
         "slack_bot_token",
         "slack_signing_secret",
         "slack_app_token",
+        "slack_client_id",
+        "slack_client_secret",
         "microsoft_app_id",
         "sharecheck_organisation_name",
         "sharecheck_secret_key",
@@ -300,7 +306,12 @@ class Settings(BaseSettings):
 
     @property
     def slack_enabled(self) -> bool:
-        return self.slack_bot_token is not None
+        return self.slack_bot_token is not None or self.slack_oauth_enabled
+
+    @property
+    def slack_oauth_enabled(self) -> bool:
+        """Several workspaces, each with its own bot token from the OAuth install flow."""
+        return self.slack_client_id is not None and self.slack_client_secret is not None
 
     @property
     def teams_enabled(self) -> bool:

@@ -46,6 +46,12 @@ def test_manifest_is_filled_from_settings_and_valid(tmp_path: Path, monkeypatch:
     assert loaded["settings"]["interactivity"] == {"is_enabled": True, "request_url": url}
     assert loaded["settings"]["socket_mode_enabled"] is False
     assert loaded["oauth_config"]["scopes"] == {"bot": BOT_SCOPES}  # the minimum, nothing more
+    # several workspaces: the install flow's redirect, and the uninstall events that delete an installation
+    assert loaded["oauth_config"]["redirect_urls"] == ["https://sharecheck.example.org/slack/oauth_redirect"]
+    assert loaded["settings"]["event_subscriptions"] == {
+        "request_url": url,
+        "bot_events": ["app_uninstalled", "tokens_revoked"],
+    }
     assert loaded["features"]["bot_user"]["display_name"] == "ShareCheck"
     assert loaded["features"]["app_home"]["messages_tab_enabled"] is True
 

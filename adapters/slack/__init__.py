@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters.slack.app import SlackAdapter
+from adapters.slack.oauth import INSTALL_PATH, REDIRECT_PATH
 from bot.runtime import Runtime
 
 SLACK_EVENTS = "/slack/events"
@@ -12,11 +13,15 @@ SLACK_ADAPTER = web.AppKey("slack_adapter", SlackAdapter)
 
 
 def mount_slack(app: web.Application, runtime: Runtime) -> None:
-    """Add ``POST /slack/events`` (when a signing secret is set) and the adapter's lifespan to ``app``."""
+    """Add ``POST /slack/events`` (when a signing secret is set), with OAuth the install page and its redirect,
+    and the adapter's lifespan to ``app``."""
     adapter = SlackAdapter(runtime)
     app[SLACK_ADAPTER] = adapter
     if adapter.http_enabled:
         app.router.add_post(SLACK_EVENTS, adapter.handle)
+    if adapter.installations is not None:
+        app.router.add_get(INSTALL_PATH, adapter.install)
+        app.router.add_get(REDIRECT_PATH, adapter.oauth_redirect)
     app.cleanup_ctx.append(adapter.lifespan)
 
 

@@ -8,6 +8,7 @@ with the bot, in one message that is updated in place; typed answers are taken i
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import re
 import traceback
@@ -19,6 +20,7 @@ from aiohttp import web
 from pydantic import ValidationError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.listener.async_builtins import AsyncTokenRevocationListeners
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
@@ -30,9 +32,11 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import ids, render
+from adapters.slack.oauth import SlackInstallations, SlackOAuthStates, installations_for, oauth_settings
 from adapters.slack.parse import (
     BlockActions,
     ChoiceRef,
+    EventCallback,
     FollowUpRef,
     FormRef,
     NoteRef,
@@ -51,7 +55,7 @@ from adapters.slack.parse import (
     note_text,
     parse_payload,
 )
-from adapters.slack.socket import build_socket_handler
+from adapters.slack.socket import QuietConnectRetries, build_socket_handler, keep_connected
 from bot.runtime import Runtime
 from bot.services.checks import Actor, CheckNotFound, Outcome, Reply
 from bot.services.dedupe import first_time
@@ -110,6 +114,7 @@ class _SameTokenWarning(logging.Filter):
 
 BOLT_LOG = logging.getLogger("sharecheck.bolt")
 BOLT_LOG.addFilter(_SameTokenWarning())
+BOLT_LOG.addFilter(QuietConnectRetries())
 
 
 class _Validate(AsyncMiddleware):
@@ -134,11 +139,26 @@ class _Validate(AsyncMiddleware):
         return await next()
 
 
+WORKSPACE_CLIENT: contextvars.ContextVar[AsyncWebClient | None] = contextvars.ContextVar(
+    "slack_workspace_client", default=None
+)
+"""Several workspaces: the Web API client Bolt authorized for the request being handled (its workspace's bot
+token). Set before the listener runs, so the work it hands to tasks (which copy the context) uses it too."""
+
+
+class _UseWorkspaceClient(AsyncMiddleware):
+    """Runs after Bolt's authorization, which put the request's workspace bot token on ``context.client``."""
+
+    async def async_process(self, *, req: Any, resp: Any, next: Callable[[], Awaitable[Any]]) -> Any:
+        WORKSPACE_CLIENT.set(req.context.client)
+        return await next()
+
+
 def _wants_form(message: Message) -> bool:
     return isinstance(message, Prompt) and render.needs_form(message)
 
 
-def web_client(token: str, api_url: str) -> AsyncWebClient:
+def web_client(token: str | None, api_url: str) -> AsyncWebClient:
     """The Web API client: retries once more on connection errors, and waits out a 429's Retry-After."""
     return AsyncWebClient(
         token=token,
@@ -153,12 +173,22 @@ def web_client(token: str, api_url: str) -> AsyncWebClient:
 class SlackAdapter:
     def __init__(self, runtime: Runtime) -> None:
         settings = runtime.settings
-        if settings.slack_bot_token is None:
-            raise ValueError("the Slack adapter needs SLACK_BOT_TOKEN")
         self.runtime = runtime
-        self.client = web_client(settings.slack_bot_token, settings.slack_api_url)
+        self.installations: SlackInstallations | None = None
         secret = settings.slack_signing_secret
         self._verifier = SignatureVerifier(secret) if secret else None
+        oauth = None
+        if settings.slack_oauth_enabled:
+            # several workspaces: no token of our own; Bolt authorizes each request with its workspace's
+            if settings.slack_bot_token is not None or secret is None:
+                raise ValueError("OAuth mode needs SLACK_SIGNING_SECRET and no SLACK_BOT_TOKEN")
+            self.installations = installations_for(runtime)
+            oauth = oauth_settings(settings, self.installations, SlackOAuthStates(runtime.sessions, runtime.clock))
+            self.client = web_client(None, settings.slack_api_url)
+        elif settings.slack_bot_token is not None:
+            self.client = web_client(settings.slack_bot_token, settings.slack_api_url)
+        else:
+            raise ValueError("the Slack adapter needs SLACK_BOT_TOKEN, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET")
         self.bolt = AsyncApp(
             name="sharecheck",
             client=self.client,
@@ -168,8 +198,11 @@ class SlackAdapter:
             # for its ack every 10 ms, adding up to 10 ms to every ack.
             process_before_response=True,
             before_authorize=_Validate(),
+            oauth_settings=oauth,
             logger=BOLT_LOG,
         )
+        if oauth is not None:
+            self.bolt.use(_UseWorkspaceClient())
         self._tasks: set[asyncio.Task[None]] = set()
         self._dm: dict[tuple[str, str], str] = {}
         self._known_users: set[tuple[str, str]] = set()
@@ -183,6 +216,11 @@ class SlackAdapter:
     @property
     def socket_mode(self) -> bool:
         return self.runtime.settings.slack_app_token is not None
+
+    @property
+    def api(self) -> AsyncWebClient:
+        """The Web API client for the workspace being served: the request's own with OAuth, else the one token's."""
+        return WORKSPACE_CLIENT.get() or self.client
 
     # --- wiring ---------------------------------------------------------------------------
 
@@ -202,6 +240,8 @@ class SlackAdapter:
         bolt.view_closed(ids.FOLLOW_UP_VIEW)(self._on_closed)
         bolt.view_submission(re.compile(".*"))(self._on_unknown_view)
         bolt.view_closed(re.compile(".*"))(self._on_unknown_view)
+        bolt.event("app_uninstalled")(self._on_lifecycle)
+        bolt.event("tokens_revoked")(self._on_lifecycle)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """POST /slack/events: Bolt verifies the signature, our middleware the payload, then a listener acks."""
@@ -217,6 +257,18 @@ class SlackAdapter:
             return web.Response(status=400, text=BAD_REQUEST)
         return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
 
+    async def install(self, request: web.Request) -> web.StreamResponse:
+        """GET /slack/install: Bolt's install page (an *Add to Slack* link carrying a fresh state, and its cookie)."""
+        flow = self.bolt.oauth_flow
+        assert flow is not None  # the route exists only with OAuth
+        return await to_aiohttp_response(await flow.handle_installation(await to_bolt_request(request)))
+
+    async def oauth_redirect(self, request: web.Request) -> web.StreamResponse:
+        """GET /slack/oauth_redirect: Bolt checks the state, exchanges the code (oauth.v2.access), saves the install."""
+        flow = self.bolt.oauth_flow
+        assert flow is not None
+        return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
+
     def _signed(self, body: str, headers: Mapping[str, str]) -> bool:
         if self._verifier is None:
             return False
@@ -229,13 +281,18 @@ class SlackAdapter:
         session = aiohttp.ClientSession()
         self.client.session = session
         socket = None
-        if self.socket_mode:
+        connecting: asyncio.Task[None] | None = None
+        app_token = self.runtime.settings.slack_app_token
+        if app_token is not None:
             socket = build_socket_handler(self.bolt, self.runtime.settings)
-            await socket.connect_async()  # type: ignore[no-untyped-call]
-            log.info("slack: connected in Socket Mode")
+            # in the background: the server listens (Teams, health) even while Slack cannot be reached
+            connecting = asyncio.create_task(keep_connected(socket, app_token, self.client))
         try:
             yield
         finally:
+            if connecting is not None:
+                connecting.cancel()
+                await asyncio.gather(connecting, return_exceptions=True)
             if socket is not None:
                 await socket.close_async()  # type: ignore[no-untyped-call]
             try:
@@ -314,6 +371,21 @@ class SlackAdapter:
             at = next((n for n, line in enumerate(info.lines) if line.startswith(f"`{COMMAND} help`")), 0)
             info = info.model_copy(update={"lines": (*info.lines[:at], *SLACK_HELP, *info.lines[at:])})
             await ack(text=render.fallback(info.title), blocks=render.to_dicts(render.info_blocks(info)))
+
+    async def _on_lifecycle(self, context: Any) -> None:
+        """``app_uninstalled`` or ``tokens_revoked``: with OAuth, Bolt's own handlers delete the installation
+        (Bolt acknowledges events itself once the listener returns)."""
+        event: EventCallback = context[PAYLOAD]
+        if self.installations is None:
+            log.warning(
+                "slack: %s in workspace %s; SLACK_BOT_TOKEN no longer works there", event.event.type, event.team_id
+            )
+            return
+        listeners = AsyncTokenRevocationListeners(self.installations)
+        if event.event.type == "app_uninstalled":
+            await listeners.handle_app_uninstalled_events(context)
+        else:
+            await listeners.handle_tokens_revoked_events(event.event.model_dump(exclude_none=True), context)
 
     async def _on_toggle(self, ack: Any) -> None:
         await ack()  # ticking a box changes nothing until Continue
@@ -406,7 +478,7 @@ class SlackAdapter:
             # the first question wants typing: open its form at once, while the command's trigger is fresh
             assert isinstance(reply.message, Prompt)
             view = render.answer_modal(reply.message, posted.channel, posted.ts)
-            await self.client.views_open(trigger_id=cmd.trigger_id, view=view.to_dict())
+            await self.api.views_open(trigger_id=cmd.trigger_id, view=view.to_dict())
 
     async def _reconsider(self, payload: BlockActions) -> None:
         """'Reconsider with new information' on a 'do not share' summary: a new check, linked to the first."""
@@ -427,7 +499,7 @@ class SlackAdapter:
         if _wants_form(reply.message) and payload.trigger_id:
             assert isinstance(reply.message, Prompt)
             view = render.answer_modal(reply.message, posted.channel, posted.ts)
-            await self.client.views_open(trigger_id=payload.trigger_id, view=view.to_dict())
+            await self.api.views_open(trigger_id=payload.trigger_id, view=view.to_dict())
 
     async def _revoke(self, cmd: SlashCommand, respond: Any) -> None:
         """`/share-check revoke CASE-REF`: withdraw this practitioner's live receipt links for the case."""
@@ -497,7 +569,7 @@ class SlackAdapter:
             # (the DM message gets the form button too, in case the modal is closed)
             assert isinstance(reply.message, Prompt)
             view = render.answer_modal(reply.message, *where)
-            await self.client.views_open(trigger_id=payload.trigger_id, view=view.to_dict())
+            await self.api.views_open(trigger_id=payload.trigger_id, view=view.to_dict())
         await self._show(actor, reply, where)
 
     # --- follow-ups: one click, or a note in a modal --------------------------------------
@@ -544,7 +616,7 @@ class SlackAdapter:
         if where is not None:
             meta.update(ch=where[0], ts=where[1])
         view = render.note_modal(meta, question, required=ref.n == "r")
-        await self.client.views_open(trigger_id=trigger_id, view=view.to_dict())
+        await self.api.views_open(trigger_id=trigger_id, view=view.to_dict())
 
     async def _note_submit(
         self, sub: ViewSubmission, ref: NoteRef, note: str | None, decided: asyncio.Future[str | None]
@@ -574,7 +646,7 @@ class SlackAdapter:
 
     async def _ephemeral(self, actor: Actor, where: tuple[str, str] | None, text: str) -> None:
         channel = where[0] if where else await self._dm_channel(actor)
-        await self.client.chat_postEphemeral(channel=channel, user=actor.user_id, text=render.escape(text))
+        await self.api.chat_postEphemeral(channel=channel, user=actor.user_id, text=render.escape(text))
 
     # --- digest and administration --------------------------------------------------------
 
@@ -654,7 +726,7 @@ class SlackAdapter:
         if trigger_id is None or where is None:
             return
         view = render.answer_modal(current, *where)
-        await self.client.views_open(trigger_id=trigger_id, view=view.to_dict())
+        await self.api.views_open(trigger_id=trigger_id, view=view.to_dict())
 
     async def _submit(
         self, sub: ViewSubmission, ref: FormRef, answer: Answer, decided: asyncio.Future[Reply | None]
@@ -696,7 +768,7 @@ class SlackAdapter:
         if key in self._known_users:
             return
         try:
-            info = UserInfo.model_validate((await self.client.users_info(user=actor.user_id)).data)
+            info = UserInfo.model_validate((await self.api.users_info(user=actor.user_id)).data)
         except (SlackApiError, ValidationError) as exc:
             log.warning("slack: users.info failed for %s (%s); time zone not stored", actor, type(exc).__name__)
             return
@@ -714,22 +786,22 @@ class SlackAdapter:
         key = (actor.workspace_id, actor.user_id)
         channel = self._dm.get(key)
         if channel is None:
-            opened = Opened.model_validate((await self.client.conversations_open(users=actor.user_id)).data)
+            opened = Opened.model_validate((await self.api.conversations_open(users=actor.user_id)).data)
             channel = self._dm[key] = opened.channel.id
         return channel
 
     async def _post(self, channel: str, message: Message) -> Posted:
         blocks, text = render.message_blocks(message)
-        response = await self.client.chat_postMessage(channel=channel, blocks=render.to_dicts(blocks), text=text)
+        response = await self.api.chat_postMessage(channel=channel, blocks=render.to_dicts(blocks), text=text)
         return Posted.model_validate(response.data)
 
     async def _update(self, actor: Actor, where: tuple[str, str] | None, blocks: render.Blocks, text: str) -> None:
         if where is not None:
             try:
-                await self.client.chat_update(channel=where[0], ts=where[1], blocks=render.to_dicts(blocks), text=text)
+                await self.api.chat_update(channel=where[0], ts=where[1], blocks=render.to_dicts(blocks), text=text)
                 return
             except SlackApiError as exc:
                 # the message was deleted or can no longer be edited: carry on in a new one
                 log.info("slack: chat.update answered %s; posting a new message", exc.response.get("error"))
         channel = await self._dm_channel(actor)
-        await self.client.chat_postMessage(channel=channel, blocks=render.to_dicts(blocks), text=text)
+        await self.api.chat_postMessage(channel=channel, blocks=render.to_dicts(blocks), text=text)

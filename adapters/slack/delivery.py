@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -23,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import render
 from adapters.slack.parse import Opened, Posted
 from bot.delivery import Delivered, DeliveryResult, RetryLater, Undeliverable
+from bot.secretbox import SecretUnreadable
 from dialogs.messages import Outbound
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,12 @@ UNREACHABLE = frozenset(
 )
 
 
+TokenSource = Callable[[str], Awaitable[str | None]]
+"""Several workspaces: the bot token serving a workspace (team) id, None when the app is not installed there
+(it raises ``SecretUnreadable`` when the stored token cannot be decrypted)."""
+NOT_INSTALLED = "ShareCheck is not installed in that Slack workspace (uninstalled, or its token was revoked)"
+
+
 def classify(exc: SlackApiError) -> RetryLater | Undeliverable:
     """Map a Web API failure to what the scheduler should do with it."""
     response = exc.response
@@ -79,11 +87,18 @@ def _seconds(value: Any) -> float | None:
 class SlackDeliverer:
     """``bot.delivery.Deliverer`` for Slack: conversations.open, then chat.postMessage with Block Kit.
 
-    One bot token serves every workspace the app is installed in (Enterprise Grid org-wide install), so the
-    workspace (team) id only keys the DM cache; a user id is unique within its workspace.
+    With one bot token (SLACK_BOT_TOKEN) it serves every workspace the app is installed in (Enterprise Grid
+    org-wide install), so the workspace (team) id only keys the DM cache; a user id is unique within its
+    workspace. With ``tokens`` (the OAuth install flow) each message goes with its own workspace's bot token, and
+    a workspace that uninstalled the app gets nothing: its messages are undeliverable, without a Web API call.
     """
 
-    def __init__(self, token: str, api_url: str, timeout: float = TIMEOUT) -> None:
+    def __init__(
+        self, token: str | None, api_url: str, timeout: float = TIMEOUT, tokens: TokenSource | None = None
+    ) -> None:
+        if (token is None) == (tokens is None):
+            raise ValueError("give one bot token, or a token source for several workspaces")
+        self.tokens = tokens
         self.client = AsyncWebClient(
             token=token,
             base_url=api_url,
@@ -118,9 +133,23 @@ class SlackDeliverer:
         self._ensure_session()
         blocks, text = render.outbound_blocks(message)
         key = (workspace_id, user_id)
+        auth: dict[str, Any] = {}
+        if self.tokens is not None:
+            # looked up for every message, so an uninstall stops deliveries at once, on every instance
+            try:
+                token = await self.tokens(workspace_id)
+            except SecretUnreadable:
+                log.warning("slack delivery to %s: its bot token cannot be decrypted with this key", workspace_id)
+                return RetryLater("bot token unreadable: SHARECHECK_SECRET_KEY differs from the one it was saved with")
+            if token is None:
+                self._dm.pop(key, None)
+                return Undeliverable(NOT_INSTALLED)
+            auth["token"] = token
         try:
-            channel = await self._open(key)
-            response = await self.client.chat_postMessage(channel=channel, blocks=render.to_dicts(blocks), text=text)
+            channel = await self._open(key, auth)
+            response = await self.client.chat_postMessage(
+                channel=channel, blocks=render.to_dicts(blocks), text=text, **auth
+            )
             posted = Posted.model_validate(response.data)
         except SlackApiError as exc:
             self._dm.pop(key, None)  # a stale DM id must not outlive a failure
@@ -133,16 +162,16 @@ class SlackDeliverer:
             return RetryLater("unexpected Web API answer")
         return Delivered({"channel": posted.channel, "ts": posted.ts})
 
-    async def _open(self, key: tuple[str, str]) -> str:
+    async def _open(self, key: tuple[str, str], auth: dict[str, Any]) -> str:
         channel = self._dm.get(key)
         if channel is not None:
             self._dm.move_to_end(key)
             return channel
-        opened = Opened.model_validate((await self.client.conversations_open(users=key[1])).data)
+        opened = Opened.model_validate((await self.client.conversations_open(users=key[1], **auth)).data)
         self._dm[key] = opened.channel.id
         if len(self._dm) > DM_CACHE:
             self._dm.popitem(last=False)
         return opened.channel.id
 
 
-__all__ = ["UNREACHABLE", "SlackDeliverer", "classify"]
+__all__ = ["NOT_INSTALLED", "UNREACHABLE", "SlackDeliverer", "TokenSource", "classify"]

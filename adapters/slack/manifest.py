@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from string import Template
 
+from adapters.slack.oauth import REDIRECT_PATH
 from bot.settings import Settings
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "manifest" / "slack.yaml"
@@ -28,5 +29,6 @@ def slack_manifest(settings: Settings, template: Path = TEMPLATE) -> str:
     return Template(template.read_text(encoding="utf-8")).substitute(
         # JSON strings are YAML scalars: a URL can never break the document's structure
         events_url=json.dumps(events_url(settings)),
+        redirect_url=json.dumps(str(settings.sharecheck_public_url or PLACEHOLDER_URL).rstrip("/") + REDIRECT_PATH),
         socket_mode="true" if settings.slack_app_token else "false",
     )

@@ -268,7 +268,37 @@ Interaction = Annotated[BlockActions | ViewSubmission | ViewClosed, Field(discri
 _INTERACTION: TypeAdapter[BlockActions | ViewSubmission | ViewClosed] = TypeAdapter(Interaction)
 INTERACTION_TYPES = frozenset({"block_actions", "view_submission", "view_closed"})
 
-Payload = SlashCommand | BlockActions | ViewSubmission | ViewClosed
+LIFECYCLE_EVENTS = frozenset({"app_uninstalled", "tokens_revoked"})
+"""The only Events API events ShareCheck subscribes to: a workspace removing the app or revoking its tokens."""
+
+
+class RevokedTokens(_Model):
+    oauth: list[SlackId] = Field(default_factory=list, max_length=1000)
+    bot: list[SlackId] = Field(default_factory=list, max_length=1000)
+
+
+class LifecycleEvent(_Model):
+    type: Literal["app_uninstalled", "tokens_revoked"]
+    tokens: RevokedTokens | None = None
+
+
+class EventCallback(_Model):
+    """An Events API delivery of an app lifecycle event (Bolt's listeners read the team from it)."""
+
+    type: Literal["event_callback"]
+    team_id: SlackId
+    enterprise_id: SlackId | None = None
+    event: LifecycleEvent
+
+
+class UrlVerification(_Model):
+    """Slack's one-off check of the Events request URL: Bolt answers it with the challenge."""
+
+    type: Literal["url_verification"]
+    challenge: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+Payload = SlashCommand | BlockActions | ViewSubmission | ViewClosed | EventCallback | UrlVerification
 
 
 def parse_payload(body: dict[str, Any]) -> Payload | None:
@@ -280,6 +310,11 @@ def parse_payload(body: dict[str, Any]) -> Payload | None:
         return SlashCommand.model_validate(body)
     if body.get("type") in INTERACTION_TYPES:
         return _INTERACTION.validate_python(body)
+    if body.get("type") == "url_verification":
+        return UrlVerification.model_validate(body)
+    event = body.get("event")
+    if body.get("type") == "event_callback" and isinstance(event, dict) and event.get("type") in LIFECYCLE_EVENTS:
+        return EventCallback.model_validate(body)
     return None
 
 
@@ -356,6 +391,7 @@ __all__ = [
     "BlockActions",
     "CheckRef",
     "ChoiceRef",
+    "EventCallback",
     "FollowUpRef",
     "FormRef",
     "NoteRef",

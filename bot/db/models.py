@@ -6,7 +6,20 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -342,3 +355,47 @@ class ReceiptLink(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     answer: Mapped[str | None] = mapped_column(String(24), nullable=True)
     """The choice only; the recipient's typed name and organisation go to the check's trail."""
+
+
+class SlackInstallation(Base):
+    """One Slack workspace (or Enterprise Grid organisation) that installed the app through the OAuth flow.
+
+    Only the latest install per workspace is kept; an uninstall deletes the row. The tokens are stored sealed
+    (bot.secretbox, keyed from SHARECHECK_SECRET_KEY and bound to the row's workspace); every other column is
+    what Slack's own installation record holds, unencrypted so it can be looked up.
+    """
+
+    __tablename__ = "slack_installations"
+    __table_args__ = (UniqueConstraint("client_id", "enterprise_id", "team_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    client_id: Mapped[str] = mapped_column(String(64))
+    app_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    enterprise_id: Mapped[str] = mapped_column(String(32))
+    """Empty when not on Enterprise Grid: a unique key over NULLs would not stop duplicates."""
+    team_id: Mapped[str] = mapped_column(String(32))
+    """Empty for an organisation-wide install."""
+    is_enterprise_install: Mapped[bool] = mapped_column(Boolean)
+    bot_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    bot_user_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    bot_scopes: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    bot_token: Mapped[str | None] = mapped_column(Text, nullable=True)
+    bot_refresh_token: Mapped[str | None] = mapped_column(Text, nullable=True)
+    bot_token_expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    """Who installed it (their own token only if user scopes were asked for, which ShareCheck does not)."""
+    user_token: Mapped[str | None] = mapped_column(Text, nullable=True)
+    user_refresh_token: Mapped[str | None] = mapped_column(Text, nullable=True)
+    user_token_expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    user_scopes: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    token_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    installed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SlackOAuthState(Base):
+    """An OAuth ``state`` handed out by the install page, consumed once by the redirect (CSRF for the flow)."""
+
+    __tablename__ = "slack_oauth_states"
+
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -2,11 +2,18 @@
 
 It keeps the messages it was asked to post and update, so a test can read what the practitioner would see and
 click its buttons. Failures (``ok: false``) and HTTP 429 with Retry-After can be queued per method.
+
+Several workspaces: each bot token belongs to one workspace (team). ``authorize`` plays Slack's consent screen
+and gives a one-time code that ``oauth.v2.access`` exchanges, with the app's client id and secret, for a new
+workspace bot token, answering as Slack does; ``uninstall`` revokes a workspace's tokens. A user placed in a
+workspace (``members``) cannot be reached with another workspace's token. ``apps.connections.open`` answers an
+app-level token with ``socket_url`` (Socket Mode).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import time
@@ -20,6 +27,8 @@ from aiohttp import web
 
 BOT_USER = "UBOT0001"
 BOT_TOKEN = "xoxb-test-token"
+APP_ID = "A0SHARECHK"
+BOT_SCOPES = "commands,chat:write,im:write,users:read"
 
 
 class SlackError(Exception):
@@ -34,6 +43,8 @@ class Call:
     args: dict[str, Any]
     token: str | None
     status: int = 200
+    team: str | None = None
+    """The workspace the call's token belongs to."""
 
 
 @dataclass
@@ -67,6 +78,17 @@ class FakeSlack:
     """Users who cannot be reached, with the error Slack gives (user_not_found, account_inactive)."""
     delay: float = 0.0
     """Seconds every API call takes (a slow Slack)."""
+    tokens: dict[str, str] = field(default_factory=dict)
+    """Bot tokens issued by the install flow, with their workspace (besides ``token`` for ``token_team``)."""
+    revoked: set[str] = field(default_factory=set)
+    members: dict[str, str] = field(default_factory=dict)
+    """User id -> their workspace, for users a test places in one (others are anyone's)."""
+    client_id: str = "1111.2222"
+    client_secret: str = "fake-client-secret"
+    codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    app_token: str = "xapp-1-test"
+    socket_url: str = ""
+    """What apps.connections.open answers (Socket Mode): a ws:// address of the test's stand-in."""
     _runner: web.AppRunner | None = None
     _base: str = ""
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -167,14 +189,29 @@ class FakeSlack:
                 )
             self.calls.append(Call(method, args, token, status=200))
             return web.json_response({"ok": False, "error": failure.error})
-        self.calls.append(Call(method, args, token))
-        if token != self.token:
+        if method == "oauth.v2.access":
+            self.calls.append(Call(method, args, None))
+            return web.json_response(self._oauth_v2_access(args, request.headers.get("Authorization", "")))
+        if method == "apps.connections.open":
+            self.calls.append(Call(method, args, token))
+            if token != self.app_token:
+                return web.json_response({"ok": False, "error": "invalid_auth"})
+            return web.json_response({"ok": True, "url": self.socket_url})
+        team = self.token_team if token == self.token else self.tokens.get(token or "")
+        self.calls.append(Call(method, args, token, team=team))
+        if token in self.revoked:
+            return web.json_response({"ok": False, "error": "token_revoked"})
+        if team is None:
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        user = args.get("users") or args.get("user")
+        if isinstance(user, str) and self.members.get(user, team) != team:
+            # another workspace's person: a bot token sees only its own workspace
+            return web.json_response({"ok": False, "error": "user_not_found"})
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
         try:
-            body: dict[str, Any] = handler(args)
+            body: dict[str, Any] = self._auth_test(team) if method == "auth.test" else handler(args)
         except SlackError as exc:
             return web.json_response({"ok": False, "error": exc.error})
         return web.json_response({"ok": True, **body})
@@ -183,12 +220,58 @@ class FakeSlack:
         self.calls.append(Call("response_url", await request.json(), None))
         return web.Response(text="ok")
 
-    def _auth_test(self, _args: dict[str, Any]) -> dict[str, Any]:
+    # --- the install flow -----------------------------------------------------------------------
+
+    def authorize(self, team: str, installer: str, redirect_uri: str | None = None) -> str:
+        """What Slack does when someone in ``team`` approves the install: a one-time code for the redirect."""
+        code = f"code-{team}-{next(self._ts)}"
+        self.codes[code] = {"team": team, "installer": installer, "redirect_uri": redirect_uri}
+        self.members.setdefault(installer, team)
+        return code
+
+    def uninstall(self, team: str) -> None:
+        """The workspace removes the app: its tokens stop working (Slack then sends app_uninstalled)."""
+        for token, owner in self.tokens.items():
+            if owner == team:
+                self.revoked.add(token)
+
+    def token_of(self, team: str) -> str:
+        return next(t for t, owner in self.tokens.items() if owner == team and t not in self.revoked)
+
+    def _oauth_v2_access(self, args: dict[str, Any], authorization: str) -> dict[str, Any]:
+        # the app authenticates with HTTP Basic (slack_sdk's way) or with client_id and client_secret in the form
+        client_id, client_secret = args.get("client_id"), args.get("client_secret")
+        if authorization.startswith("Basic "):
+            client_id, _, client_secret = base64.b64decode(authorization[6:]).decode().partition(":")
+        if (client_id, client_secret) != (self.client_id, self.client_secret):
+            return {"ok": False, "error": "invalid_client_id" if client_id != self.client_id else "bad_client_secret"}
+        grant = self.codes.pop(str(args.get("code", "")), None)
+        if grant is None:
+            return {"ok": False, "error": "invalid_code"}
+        if grant["redirect_uri"] is not None and args.get("redirect_uri") != grant["redirect_uri"]:
+            return {"ok": False, "error": "bad_redirect_uri"}
+        team = grant["team"]
+        token = f"xoxb-{team}-{next(self._ts)}"
+        self.tokens[token] = team
+        return {
+            "ok": True,
+            "app_id": APP_ID,
+            "authed_user": {"id": grant["installer"]},
+            "scope": BOT_SCOPES,
+            "token_type": "bot",
+            "access_token": token,
+            "bot_user_id": "UBOT" + team[1:],
+            "team": {"id": team, "name": f"Workspace {team}"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+
+    def _auth_test(self, team: str) -> dict[str, Any]:
         return {
             "url": "https://example.slack.com/",
             "team": "Example",
             "user": "sharecheck",
-            "team_id": self.token_team,
+            "team_id": team,
             "user_id": BOT_USER,
             "bot_id": "B0000001",
             "is_enterprise_install": False,

@@ -166,6 +166,14 @@ def step_of(message: Message) -> tuple[str, int]:
     raise AssertionError("this message has no buttons")
 
 
+def check_of(message: Message) -> str:
+    """The check the message's buttons answer."""
+    for element in elements(message):
+        if "value" in element:
+            return str(json.loads(element["value"])["c"])
+    raise AssertionError("this message has no buttons")
+
+
 def all_text(fake: FakeSlack) -> str:
     """Everything the bot sent, as JSON text: for checking what can and cannot appear in it."""
     return json.dumps([c.args for c in fake.calls])
@@ -233,11 +241,13 @@ class Practitioner:
         """The modal for the current step: the one already opened for it, else open it with the form button."""
         message = self.check_message()
         step, revision = step_of(message)
+        check = check_of(message)
 
         def opened() -> dict[str, Any] | None:
             for call in reversed(self.fake.calls_to("views.open")):
                 view: dict[str, Any] = call.args["view"]
-                if opened_for(view) == (step, revision):
+                # the check too: another person's check (another workspace's) can be at the same step
+                if opened_for(view) == (step, revision) and json.loads(view["private_metadata"])["c"] == check:
                     return {"id": "V" + str(revision), **view}
             return None
 
