@@ -120,7 +120,14 @@ class PlainReply:
     info: Info
 
 
-Result = Neutral | Digest | FollowUpOutcome | NoteNeeded | PlainReply
+@dataclass(frozen=True)
+class StartOffer:
+    """A reply that says there is no check: shown with a 'Start a check' button."""
+
+    info: Info
+
+
+Result = Neutral | Digest | FollowUpOutcome | NoteNeeded | PlainReply | StartOffer
 REVISION_GUARDED = frozenset({"answer", "back", "cancel", "urgent"})
 """Card actions that carry the check's revision: the check service makes each of them take effect once."""
 
@@ -130,6 +137,8 @@ def render_result(result: Result, style: ActionStyle, viewer: str | None = None)
         return render_outcome(result.info, viewer)
     if isinstance(result, NoteNeeded):
         return render_note_needed(result.follow_up_id, result.choice, result.prompt, style)
+    if isinstance(result, StartOffer):
+        return render_info(result.info, style, start_button=True)
     return render(result, style)
 
 
@@ -240,11 +249,11 @@ class ShareCheckAgent(ActivityHandler):
                 if data.check_id is not None:
                     return (await checks.current(actor, data.check_id)).message
                 resumed = await checks.resume(actor)
-                return resumed.message if resumed else NO_CHECK
+                return resumed.message if resumed else StartOffer(NO_CHECK)
             if data.verb == "pending":
                 return await checks.pending(actor)
             if data.verb == "help":
-                return self.help()
+                return StartOffer(self.help())
             if data.verb == "revoke":
                 return await self.revoke(actor, data.case_reference)
             if data.verb == "disagree":
@@ -258,7 +267,7 @@ class ShareCheckAgent(ActivityHandler):
             move = {"back": checks.back, "cancel": checks.cancel, "urgent": checks.urgent}[data.verb]
             return (await move(actor, data.check_id, data.revision)).message
         except CheckNotFound:
-            return Info(title=NOT_FOUND)
+            return StartOffer(Info(title=NOT_FOUND))
         except (UnknownAction, ValueError):
             return Info(title=UNKNOWN_ACTION)
 
