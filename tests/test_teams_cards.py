@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from adapters.teams.cards import WELCOME, escape_markdown, render, render_info, render_notice
+from adapters.teams.cards import TEAMS_EXTENSIONS, WELCOME, escape_markdown, render, render_info, render_notice
 from adapters.teams.parse import UnknownAction, parse_command, parse_execute, parse_submit
 from bot.services.help import help_message
 from dialogs.content import available_packs, load_pack
@@ -28,10 +28,27 @@ TEAMS_CARD_LIMIT = 28 * 1024
 HOSTILE = "**Bold** _it_ [click](https://evil.example) <at>x</at> # heading\n- list\n\\ `code`"
 
 
+TEAMS_EXTENSION_SCHEMAS: dict[str, dict[str, Any]] = {
+    # the people picker: https://learn.microsoft.com/microsoftteams/platform/task-modules-and-cards/cards/people-picker
+    "choices.data": {
+        "type": "object",
+        "properties": {"type": {"enum": ["Data.Query"]}, "dataset": {"enum": ["graph.microsoft.com/users"]}},
+        "required": ["type", "dataset"],
+        "additionalProperties": False,
+    },
+}
+"""The Teams extensions the 1.5 schema does not know, allowed explicitly (and only where TEAMS_EXTENSIONS says)."""
+
+
 @cache
-def card_validator() -> jsonschema.Draft6Validator:
+def card_validator(teams_extensions: bool = True) -> jsonschema.Draft6Validator:
     schema = json.loads((DATA / "adaptive-card-1.5.0.json").read_text(encoding="utf-8"))
-    return jsonschema.Draft6Validator({"$ref": "#/definitions/AdaptiveCard", "definitions": schema["definitions"]})
+    definitions = schema["definitions"]
+    if teams_extensions:
+        for element, properties in TEAMS_EXTENSIONS.items():
+            for name in properties:
+                definitions[element]["properties"][name] = TEAMS_EXTENSION_SCHEMAS[name]
+    return jsonschema.Draft6Validator({"$ref": "#/definitions/AdaptiveCard", "definitions": definitions})
 
 
 CARD_WIDTH_CHARS = 60
@@ -356,3 +373,20 @@ def test_the_summary_shows_headline_decision_and_next_steps_first_and_the_notes_
     assert shown <= SUMMARY_LINES_MAX < opened, (shown, opened)
     titles = [a["title"] for a in card["actions"]]
     assert titles[:2] == ["What is still open", "Start a new check"]
+
+
+def test_the_people_picker_is_the_one_teams_extension_and_only_it_is_outside_the_schema() -> None:
+    assert TEAMS_EXTENSIONS == {"Input.ChoiceSet": ("choices.data",)}
+    engine = Engine(load_pack("children-england-2024"))
+    recipient = next(p for p in prompts(engine) if p.input.kind.value == "recipient")
+    card = render(recipient, "execute")
+    assert_valid(card)
+    # against the plain 1.5 schema, the picker's choices.data is the one and only error
+    plain_errors = list(card_validator(teams_extensions=False).iter_errors(card))
+    assert len(plain_errors) == 1 and "choices.data" in plain_errors[0].message
+    [picker] = [b for b in card["body"] if b.get("id") == "sc_person"]
+    assert picker["choices.data"] == {"type": "Data.Query", "dataset": "graph.microsoft.com/users"}
+    # nothing else on any card uses it
+    for prompt in prompts(engine):
+        if prompt.input.kind.value != "recipient":
+            assert "choices.data" not in json.dumps(render(prompt, "submit"))

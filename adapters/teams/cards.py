@@ -38,6 +38,11 @@ CHOICE = "sc_choice"
 TEXT = "sc_text"
 ORG = "sc_org"
 ROLE = "sc_role"
+PERSON = "sc_person"
+"""The people picker's input: its value is the picked colleague's Entra (AAD) object id."""
+PEOPLE_PICKER = {"type": "Data.Query", "dataset": "graph.microsoft.com/users"}
+TEAMS_EXTENSIONS = {"Input.ChoiceSet": ("choices.data",)}
+"""Properties Teams renders that the Adaptive Card 1.5 schema does not allow: the only ones our cards use."""
 GUIDANCE_ID = "sc_guidance"
 NOTES_ID = "sc_case_notes"
 COVERING_NOTE_ID = "sc_covering_note"
@@ -126,6 +131,28 @@ def _myth(myth: MythView) -> dict[str, Any]:
     }
 
 
+def recipient_inputs() -> list[dict[str, Any]]:
+    """A colleague from the people picker (Teams looks them up in the organisation's directory), or, for someone
+    elsewhere, their organisation and role. Neither is required on the card: the check says what is missing."""
+    inputs: list[dict[str, Any]] = [
+        {
+            "type": "Input.ChoiceSet",
+            "id": PERSON,
+            "label": "A colleague in your organisation",
+            "placeholder": "Start typing their name",
+            "choices": [],
+            "choices.data": PEOPLE_PICKER,
+        },
+        _text("Or, for someone at another organisation, their organisation and role:", isSubtle=True),
+    ]
+    for input_id, label, hint in (
+        (ORG, "Organisation", "Northshire Police"),
+        (ROLE, "Role (no names needed)", "MASH detective sergeant"),
+    ):
+        inputs.append({"type": "Input.Text", "id": input_id, "label": label, "placeholder": hint, "maxLength": 200})
+    return inputs
+
+
 def render_prompt(prompt: Prompt, style: ActionStyle) -> Card:
     ids = {"check_id": prompt.check_id, "step_id": prompt.step_id, "revision": prompt.revision}
     body: list[dict[str, Any]] = [
@@ -162,21 +189,7 @@ def render_prompt(prompt: Prompt, style: ActionStyle) -> Card:
         )
         step_actions.append(action(style, "Continue", "answer", ids, emphasis="positive"))
     elif spec.kind is AnswerKind.RECIPIENT:
-        for input_id, label, hint in (
-            (ORG, "Organisation", "Northshire Police"),
-            (ROLE, "Role (no names needed)", "MASH detective sergeant"),
-        ):
-            body.append(
-                {
-                    "type": "Input.Text",
-                    "id": input_id,
-                    "label": label,
-                    "placeholder": hint,
-                    "maxLength": 200,
-                    "isRequired": True,
-                    "errorMessage": f"Give the {label.split()[0].lower()}.",
-                }
-            )
+        body.extend(recipient_inputs())
         step_actions.append(action(style, "Continue", "answer", ids, emphasis="positive"))
     else:
         placeholder = spec.placeholder or {
