@@ -8,7 +8,7 @@ check, ``pending``, ``digest``, then the received-and-understood follow-up arriv
 Everything stays on 127.0.0.1: the Playground's telemetry is off (``--disable-telemetry`` and
 ``APPLICATION_INSIGHTS_NO_STATSBEAT=true``), a preloaded script (playground/loopback.js) binds its servers to
 127.0.0.1 and refuses any other connection in or out, and the browser's requests to any other host are aborted.
-Screenshots go to tests/artifacts/ and, for the Teams docs, docs/teams-playground-*.png.
+Screenshots go to tests/artifacts/ and, with SHARECHECK_REFRESH_DOCS=1, to docs/teams-playground-*.png.
 """
 
 from __future__ import annotations
@@ -322,9 +322,11 @@ def of_the_check(card: dict[str, Any]) -> bool:
 
 
 def screenshot(playground: Playground, name: str) -> None:
+    """Into tests/artifacts/; into docs/ too with SHARECHECK_REFRESH_DOCS=1 (so a test run leaves the tree clean)."""
     ARTIFACTS.mkdir(exist_ok=True)
     playground.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-    shutil.copy(ARTIFACTS / f"{name}.png", DOCS / f"{name}.png")
+    if os.environ.get("SHARECHECK_REFRESH_DOCS") == "1":
+        shutil.copy(ARTIFACTS / f"{name}.png", DOCS / f"{name}.png")
 
 
 @pytest.fixture(scope="module")
