@@ -160,12 +160,13 @@ async def test_a_whole_check_through_slack_is_recorded(db_url: str, clock: Manua
         assert snapshot.recipient == Recipient(organisation="Northshire Police", role="MASH detective sergeant")
         assert 0 < len(snapshot.answers) <= steps  # notices are not part of the record
 
-        # one message updated in place throughout, then the summary posted below it
+        # one message updated in place throughout, then the summary posted below it and the notes to copy after
         dm = alice.dm_messages()
-        assert len(dm) == 2
+        assert len(dm) == 3
         assert dm[0].updates == steps
-        summary = json.dumps(dm[1].blocks)
-        assert "Decision recorded" in summary and "```" in summary and "CS-2024-0113" in summary
+        summary, notes = json.dumps(dm[1].blocks), json.dumps(dm[2].blocks)
+        assert "Decision recorded" in summary and "```" not in summary and "CS-2024-0113" in summary
+        assert "Copy this into the case notes" in notes and "```" in notes and "CS-2024-0113" in notes
         # the user's time zone was remembered, auth.test called once, every call with the bot token
         async with runtime.sessions() as session:
             user = await session.get(PlatformUser, ("slack", TEAM, USER))
@@ -492,7 +493,11 @@ async def test_help_pending_resume_and_unknown_subcommands(
 
     await alice.command("resume")
     await fake.wait_calls("response_url")
-    assert "no check in progress" in fake.calls_to("response_url")[-1].args["text"]
+    no_check = fake.calls_to("response_url")[-1].args
+    assert "no check in progress" in no_check["text"]
+    assert [e["action_id"] for b in no_check["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
+        "sc:start"
+    ], "a button to start one, where ShareCheck says there is none"
 
     await alice.command("pending")
     await fake.wait_calls("response_url", 2)
@@ -508,6 +513,22 @@ async def test_help_pending_resume_and_unknown_subcommands(
     await alice.command("resume")
     await fake.wait_for(lambda: len(fake.calls_to("chat.postMessage")) > posts)
     assert "Carrying on with your check" in json.dumps(fake.calls_to("chat.postMessage")[-1].args)
+
+
+async def test_start_a_check_button_opens_a_check_in_the_dm_with_its_form(
+    alice: Practitioner, fake: FakeSlack, client: TestClient[Any, Any]
+) -> None:
+    await alice.command("resume")
+    await fake.wait_calls("response_url")
+    no_check = fake.calls_to("response_url")[-1].args
+    # the button is on an ephemeral reply: pressed there, the check opens in the DM, its first form at once
+    shown = Message(channel="C0CHANNEL", ts="1764000000.000100", blocks=no_check["blocks"], text=no_check["text"])
+    await alice.click("sc:start", shown)
+    await drain(client)
+    assert len(alice.dm_messages()) == 1 and "Step 1 of" in json.dumps(alice.check_message().blocks)
+    [opened] = fake.calls_to("views.open")
+    assert opened.args["view"]["callback_id"] == "sc:answer"
+    assert len(fake.calls_to("chat.postMessage")) == 1
 
 
 # --- the Web API misbehaving ------------------------------------------------------------------------

@@ -70,15 +70,17 @@ def texts(blocks: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-async def finish(stack: Stack, script: dict[str, Any]) -> tuple[Practitioner, Message]:
+async def finish(stack: Stack, script: dict[str, Any]) -> tuple[Practitioner, Message, Message]:
+    """A finished check: its summary, and the second message with the notes to copy."""
     runtime, fake, client = stack
     alice = Practitioner(client, fake, TEAM, ALICE)
     await alice.start()
     await alice.complete(runtime.packs.pack(), script)
     await drain(client)
-    summary = alice.dm_messages()[-1]
+    summary, notes = alice.dm_messages()[-2:]
     round_trip(summary.blocks)
-    return alice, summary
+    round_trip(notes.blocks)
+    return alice, summary, notes
 
 
 def covering_note(summary: Message) -> tuple[str, str]:
@@ -138,21 +140,22 @@ async def test_citations_on_guidance_carry_their_authority(stack: Stack) -> None
 
 
 async def test_a_share_summary_carries_the_covering_note_to_copy(stack: Stack) -> None:
-    _, summary = await finish(stack, {"decision": "share"})
-    title, note = covering_note(summary)
+    _, summary, notes = await finish(stack, {"decision": "share"})
+    title, note = covering_note(notes)
     assert title == "*Covering note (paste into the secure email, or read it out)*"
     assert "CS-2024-0113" in note and "Onward sharing" in note
     assert PLEASE_CONFIRM.search(note.splitlines()[-1]), note
-    lines = texts(summary.blocks)
+    lines = texts(notes.blocks)
     assert lines.index(title) > lines.index("*Copy this into the case notes:*"), "under the case notes"
-    assert "/r/" not in json.dumps(summary.blocks), "no public URL, no receipt link"
+    assert "Covering note" not in json.dumps(summary.blocks), "the summary stays short: notes in the next message"
+    assert "/r/" not in json.dumps([summary.blocks, notes.blocks]), "no public URL, no receipt link"
     assert "sc:reconsider" not in json.dumps(summary.blocks)
 
 
 async def test_the_receipt_link_is_on_the_summary_and_revoke_withdraws_it(public_stack: Stack) -> None:
     runtime, fake, client = public_stack
-    alice, summary = await finish(public_stack, {"decision": "share"})
-    _, note = covering_note(summary)
+    alice, summary, notes = await finish(public_stack, {"decision": "share"})
+    _, note = covering_note(notes)
     match = LINK.search(note)
     assert match is not None, note
     token = match.group(1)
@@ -193,9 +196,9 @@ async def test_help_lists_revoke(stack: Stack) -> None:
 
 async def test_reconsider_opens_a_new_check_linked_to_the_first(stack: Stack) -> None:
     runtime, fake, client = stack
-    alice, summary = await finish(stack, NOT_SHARE)
+    alice, summary, notes = await finish(stack, NOT_SHARE)
     assert [e["action_id"] for e in elements(summary)] == ["sc:reconsider"]
-    assert "Covering note" not in json.dumps(summary.blocks)
+    assert "Covering note" not in json.dumps([summary.blocks, notes.blocks])
     [first] = [c.id for c in await _checks(runtime)]
 
     before = len(alice.dm_messages())
@@ -225,7 +228,7 @@ async def test_reconsider_opens_a_new_check_linked_to_the_first(stack: Stack) ->
 
 async def test_someone_else_cannot_reconsider_my_decision(stack: Stack) -> None:
     runtime, fake, client = stack
-    _, summary = await finish(stack, NOT_SHARE)
+    _, summary, _ = await finish(stack, NOT_SHARE)
     bob = Practitioner(client, fake, TEAM, "U0000002")
     await bob.click("sc:reconsider", summary)
     await drain(client)

@@ -18,6 +18,7 @@ from bot.services.help import help_message
 from dialogs.content import AnswerKind, available_packs, load_pack
 from dialogs.engine import Engine
 from dialogs.messages import (
+    Cancelled,
     ChoiceView,
     CitationView,
     Completion,
@@ -39,6 +40,21 @@ from tests.support.flows import explore
 NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
 CHECK_ID = str(uuid.UUID(int=7))
 LINKS = (LinkView(title="Northshire MASH | front door", url="https://example.org/mash?a=1&b=<2>"),)
+
+
+SUMMARY_LINES_MAX = 16
+"""The summary message's height in lines of text (it was 62 with the notes and covering note on it)."""
+
+
+def summary_lines(dicts: list[dict[str, Any]]) -> int:
+    """An approximate height: a section's lines (wrapped at about 80 characters), one line for any other block."""
+    height = 0
+    for block in dicts:
+        if block["type"] == "section" and "text" in block:
+            height += sum(max(1, -(-len(line) // 80)) for line in block["text"]["text"].split("\n"))
+        else:
+            height += 1
+    return height
 
 
 def round_trip(blocks: list[Block], limit: int = render.MESSAGE_BLOCKS_MAX) -> list[dict[str, Any]]:
@@ -132,6 +148,8 @@ def test_every_completion_renders_within_slack_limits(pack_id: str) -> None:
         dicts = round_trip(render.completion_blocks(done))
         check_text_limits(dicts)
         assert done.decision_label in json.dumps(dicts)
+        assert summary_lines(dicts) <= SUMMARY_LINES_MAX, (done.decision, summary_lines(dicts))
+        check_text_limits(round_trip(render.notes_blocks(done)))
         round_trip(render.finished_blocks(done))
 
 
@@ -174,25 +192,29 @@ def test_the_covering_note_links_and_reconsider_round_trip_within_limits() -> No
         case_notes="Decision: share",
         covering_note=note,
     )
-    dicts = round_trip(render.completion_blocks(done))
+    dicts = round_trip(render.notes_blocks(done))
     check_text_limits(dicts)
     text = json.dumps(dicts)
     assert "*Covering note &lt;for&gt; you*" in text and "<!channel>" not in text
     codes = [b["text"]["text"] for b in dicts if b["type"] == "section" and b["text"]["text"].startswith("```")]
     assert len(codes) >= 3, "the long note is split over several blocks, none cut"
     assert codes[-1].endswith("by Monday 8 December 2026.\n```")
-    assert "<https://sharecheck.example.org/r/abc|Receipt link>" in text
-    assert "sc:reconsider" not in text
+    summary = json.dumps(round_trip(render.completion_blocks(done)))
+    assert "<https://sharecheck.example.org/r/abc|Receipt link>" in summary and "Covering note" not in summary
+    assert "sc:reconsider" not in summary + text
 
     # 'do not share' with very long notes: the Reconsider button survives the block cap
     refused = done.model_copy(
         update={"decision": "not_share", "covering_note": None, "can_reconsider": True, "case_notes": NASTY * 4000}
     )
     dicts = round_trip(render.completion_blocks(refused))
-    assert len(dicts) == render.MESSAGE_BLOCKS_MAX
     assert dicts[-1]["type"] == "actions" and dicts[-1]["elements"][0]["action_id"] == "sc:reconsider"
     assert json.loads(dicts[-1]["elements"][0]["value"]) == {"c": CHECK_ID}
-    assert "Shortened to fit Slack" in json.dumps(dicts[-2])
+    notes = round_trip(render.notes_blocks(refused))
+    assert len(notes) == render.MESSAGE_BLOCKS_MAX and "Shortened to fit Slack" in json.dumps(notes[-1])
+    many = refused.model_copy(update={"links": LINKS * 2000})  # the summary's own cap keeps the button
+    dicts = round_trip(render.completion_blocks(many))
+    assert len(dicts) <= render.MESSAGE_BLOCKS_MAX and dicts[-1]["elements"][0]["action_id"] == "sc:reconsider"
 
 
 def test_long_text_is_split_not_cut_and_stays_escaped() -> None:
@@ -210,14 +232,14 @@ def test_long_text_is_split_not_cut_and_stays_escaped() -> None:
         links=LINKS,
         case_notes=f"Reasons: {nasty}\n" * 2,
     )
-    dicts = round_trip(render.completion_blocks(done))
+    dicts = round_trip(render.completion_blocks(done)) + round_trip(render.notes_blocks(done))
     check_text_limits(dicts)
     text = json.dumps(dicts)
     assert "<!channel>" not in text and "<https://evil" not in text
     sections = [b["text"]["text"] for b in dicts if b["type"] == "section"]
     for piece in sections:  # no entity cut in half at a split
         assert not piece.rstrip("`\n").endswith(("&", "&a", "&am", "&amp", "&l", "&lt", "&g", "&gt"))
-    assert len(dicts) <= render.MESSAGE_BLOCKS_MAX
+    assert len(dicts) <= 2 * render.MESSAGE_BLOCKS_MAX
 
 
 def test_escape_and_links() -> None:
@@ -229,7 +251,10 @@ def test_escape_and_links() -> None:
 def test_help_and_pending_render() -> None:
     pack = load_pack("children-england-2024")
     round_trip(render.info_blocks(help_message(pack, "/share-check", LINKS)))
-    round_trip(render.pending_blocks(PendingList()))
+    empty = round_trip(render.pending_blocks(PendingList()))
+    assert [e["action_id"] for b in empty if b["type"] == "actions" for e in b["elements"]] == ["sc:start"]
+    assert "sc:start" in json.dumps(round_trip(render.no_check_blocks()))
+    assert "sc:start" in json.dumps(round_trip(render.cancelled_blocks(Cancelled())))
     items = (
         PendingItem(kind="check_in_progress", case_reference="<!here>", status="step 2 of 9", check_id=CHECK_ID),
         PendingItem(kind="follow_up", case_reference=None, status="awaiting confirmation", check_id=CHECK_ID),

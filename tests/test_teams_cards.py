@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from adapters.teams.cards import WELCOME, escape_markdown, render, render_info, render_notice
+from adapters.teams.cards import TEAMS_EXTENSIONS, WELCOME, escape_markdown, render, render_info, render_notice
 from adapters.teams.parse import UnknownAction, parse_command, parse_execute, parse_submit
 from bot.services.help import help_message
 from dialogs.content import available_packs, load_pack
@@ -28,10 +28,72 @@ TEAMS_CARD_LIMIT = 28 * 1024
 HOSTILE = "**Bold** _it_ [click](https://evil.example) <at>x</at> # heading\n- list\n\\ `code`"
 
 
+TEAMS_EXTENSION_SCHEMAS: dict[str, dict[str, Any]] = {
+    # the people picker: https://learn.microsoft.com/microsoftteams/platform/task-modules-and-cards/cards/people-picker
+    "choices.data": {
+        "type": "object",
+        "properties": {"type": {"enum": ["Data.Query"]}, "dataset": {"enum": ["graph.microsoft.com/users"]}},
+        "required": ["type", "dataset"],
+        "additionalProperties": False,
+    },
+}
+"""The Teams extensions the 1.5 schema does not know, allowed explicitly (and only where TEAMS_EXTENSIONS says)."""
+
+
 @cache
-def card_validator() -> jsonschema.Draft6Validator:
+def card_validator(teams_extensions: bool = True) -> jsonschema.Draft6Validator:
     schema = json.loads((DATA / "adaptive-card-1.5.0.json").read_text(encoding="utf-8"))
-    return jsonschema.Draft6Validator({"$ref": "#/definitions/AdaptiveCard", "definitions": schema["definitions"]})
+    definitions = schema["definitions"]
+    if teams_extensions:
+        for element, properties in TEAMS_EXTENSIONS.items():
+            for name in properties:
+                definitions[element]["properties"][name] = TEAMS_EXTENSION_SCHEMAS[name]
+    return jsonschema.Draft6Validator({"$ref": "#/definitions/AdaptiveCard", "definitions": definitions})
+
+
+CARD_WIDTH_CHARS = 60
+"""About how many characters of body text fit on a line of a card in a Teams chat."""
+SUMMARY_LINES_MAX = 24
+"""The summary's visible part, in such lines: the whole card fits a chat window (it was 76 lines with every
+answer as a 'label: value' line and two editable copy boxes)."""
+
+
+def _wrapped(text: str) -> int:
+    return sum(max(1, -(-len(part) // CARD_WIDTH_CHARS)) for part in text.split("\n"))
+
+
+def visible_lines(node: Any) -> int:
+    """An approximate height: lines of text (wrapped at CARD_WIDTH_CHARS) a reader sees before pressing anything.
+
+    Hidden elements count nothing; an input box counts its label and rows, a row of buttons two lines.
+    """
+    if isinstance(node, list):
+        return sum(visible_lines(n) for n in node)
+    if not isinstance(node, dict) or node.get("isVisible") is False:
+        return 0
+    kind = node.get("type")
+    if kind == "TextBlock":
+        return _wrapped(node["text"])
+    if kind == "RichTextBlock":
+        return _wrapped("".join(i["text"] for i in node["inlines"]))
+    if kind == "Input.Text":
+        return 1 + (4 if node.get("isMultiline") else 1)
+    if kind == "FactSet":
+        return len(node["facts"])
+    if kind == "ActionSet":
+        return 2
+    if kind == "Container":
+        return visible_lines(node["items"])
+    if kind == "AdaptiveCard":
+        return visible_lines(node["body"]) + (2 if node.get("actions") else 0)
+    return 1
+
+
+def copied(container: dict[str, Any]) -> str:
+    """The text a reader copies from a copyable container: its monospaced lines, one TextRun each."""
+    lines = [run for item in container["items"] if item["type"] == "RichTextBlock" for run in item["inlines"]]
+    assert all(run["fontType"] == "Monospace" for run in lines)
+    return "\n".join(run["text"] for run in lines)
 
 
 def ids(node: Any) -> Iterator[str]:
@@ -92,8 +154,11 @@ def test_every_step_and_summary_is_a_valid_card(pack_id: str, style: str) -> Non
     for completion in done:
         card = render(completion, style)  # type: ignore[arg-type]
         assert_valid(card)
-        notes = [b for b in card["body"] if b.get("id") == "sc_case_notes"]
-        assert notes and notes[0]["value"] == completion.case_notes and notes[0]["isMultiline"]
+        [notes] = [b for b in card["body"] if b.get("id") == "sc_case_notes"]
+        assert notes["type"] == "Container" and notes["isVisible"] is False, "behind a toggle, not an input box"
+        assert copied(notes) == completion.case_notes
+        assert not [b for b in card["body"] if b["type"].startswith("Input.")], "nothing on a summary is editable"
+        assert visible_lines(card) <= SUMMARY_LINES_MAX, (completion.decision, visible_lines(card))
 
 
 @pytest.mark.parametrize("style", ["execute", "submit"])
@@ -284,3 +349,44 @@ def test_outcomes_and_digests_are_valid_cards() -> None:
     assert text.index("Needs you now") < text.index("This period"), "actionable items first"
     assert full.sparkline() in text and "+18 on the period before" in text
     assert text.index("Worries that came up (myth-busters shown)") < text.index("Consent is always needed")
+
+
+def test_the_summary_shows_headline_decision_and_next_steps_first_and_the_notes_behind_toggles() -> None:
+    engine = Engine(load_pack("children-england-2024"))
+    done = next(c for c in completions(engine) if c.decision == "share" and c.covering_note and c.next_steps)
+    card = render(done, "execute")
+    assert_valid(card)
+    body = card["body"]
+    text = json.dumps(body, ensure_ascii=False)
+    headline = text.index(f"Decision recorded: {done.decision_label}")
+    assert headline < text.index("What happens next") < text.index("Case notes to copy")
+    assert text.index(done.next_steps[0][:40]) < text.index("Copy this into the case notes")
+    # every toggle opens a hidden container that holds text to copy, right under the toggles
+    [toggles] = [b for b in body if b["type"] == "ActionSet"]
+    targets = [t for a in toggles["actions"] for t in a["targetElements"]]
+    hidden = {b["id"]: b for b in body if b.get("isVisible") is False}
+    assert targets == ["sc_case_notes", "sc_covering_note"] and set(targets) == set(hidden)
+    assert done.covering_note is not None and copied(hidden["sc_covering_note"]) in done.covering_note
+    # short before a press; everything after both toggles (the notes are long)
+    shown = visible_lines(card)
+    opened = visible_lines({**card, "body": [{**b, "isVisible": True} for b in body]})
+    assert shown <= SUMMARY_LINES_MAX < opened, (shown, opened)
+    titles = [a["title"] for a in card["actions"]]
+    assert titles[:2] == ["What is still open", "Start a new check"]
+
+
+def test_the_people_picker_is_the_one_teams_extension_and_only_it_is_outside_the_schema() -> None:
+    assert TEAMS_EXTENSIONS == {"Input.ChoiceSet": ("choices.data",)}
+    engine = Engine(load_pack("children-england-2024"))
+    recipient = next(p for p in prompts(engine) if p.input.kind.value == "recipient")
+    card = render(recipient, "execute")
+    assert_valid(card)
+    # against the plain 1.5 schema, the picker's choices.data is the one and only error
+    plain_errors = list(card_validator(teams_extensions=False).iter_errors(card))
+    assert len(plain_errors) == 1 and "choices.data" in plain_errors[0].message
+    [picker] = [b for b in card["body"] if b.get("id") == "sc_person"]
+    assert picker["choices.data"] == {"type": "Data.Query", "dataset": "graph.microsoft.com/users"}
+    # nothing else on any card uses it
+    for prompt in prompts(engine):
+        if prompt.input.kind.value != "recipient":
+            assert "choices.data" not in json.dumps(render(prompt, "submit"))

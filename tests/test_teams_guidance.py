@@ -93,6 +93,13 @@ def covering_note(card: dict[str, Any]) -> dict[str, Any]:
     return note
 
 
+def copied(container: dict[str, Any]) -> str:
+    """The text a reader copies from a copyable container: its monospaced lines."""
+    return "\n".join(
+        run["text"] for item in container["items"] if item["type"] == "RichTextBlock" for run in item["inlines"]
+    )
+
+
 @pytest.mark.parametrize("style", ["execute", "submit"])
 async def test_worries_at_hesitation_bring_myth_busters_with_their_source_and_authority(
     runtime: Runtime, client: TestClient, connector: FakeConnector, style: Literal["execute", "submit"]
@@ -153,12 +160,15 @@ async def test_a_share_summary_carries_the_covering_note_to_copy(
     session = Session(client, connector, runtime.packs.engine(), style=style)
     summary = (await run_check(session, {}))["end"]
     note = covering_note(summary)
-    assert note["type"] == "Input.Text" and note["isMultiline"]
-    assert note["label"] == runtime.packs.pack().covering_note.title  # type: ignore[union-attr]
-    lines = note["value"].splitlines()
+    assert note["type"] == "Container" and note["isVisible"] is False, "behind its toggle, not an editable box"
+    assert note["items"][0]["text"] == runtime.packs.pack().covering_note.title  # type: ignore[union-attr]
+    lines = copied(note).splitlines()
     assert lines[0] == "Case reference: CS-2024-0113"
     assert re.fullmatch(r"Please confirm .* by \w+day \d{2} \w+ \d{4}\.", lines[-1]), lines[-1]
-    assert "/r/" not in note["value"], "no public URL set: no receipt link"
+    assert "/r/" not in copied(note), "no public URL set: no receipt link"
+    sets = [b for b in summary["body"] if b["type"] == "ActionSet"]
+    toggles = [a for b in sets for a in b["actions"] if a["type"] == "Action.ToggleVisibility"]
+    assert [t["targetElements"] for t in toggles] == [["sc_case_notes"], [COVERING_NOTE_ID]]
     assert not [a for a in actions(summary) if a["data"].get("sc_verb") == "reconsider"], "a share is not reconsidered"
 
 
@@ -169,7 +179,7 @@ async def test_receipt_link_on_the_summary_and_revoke_withdraws_it(
     async with receipt_runtime(db_url, clock, **EMULATOR) as rt, TestClient(TestServer(build_app(rt))) as client:
         session = Session(client, connector, rt.packs.engine(), style=style)
         summary = (await run_check(session, {}))["end"]
-        note = covering_note(summary)["value"]
+        note = copied(covering_note(summary))
         match = LINK.search(note)
         assert match is not None and match.group(0).startswith(PUBLIC_URL), note
         token = match.group(1)

@@ -233,6 +233,7 @@ class SlackAdapter:
             bolt.action(action_id)(self._on_action)
         bolt.action(re.compile("^" + re.escape(ids.FOLLOW_UP)))(self._on_follow_up)
         bolt.action(ids.RECONSIDER)(self._on_reconsider)
+        bolt.action(ids.START)(self._on_start)
         bolt.action(re.compile(".*"))(self._on_unknown_action)  # registered last: Bolt takes the first match
         bolt.view_submission(ids.ANSWER_VIEW)(self._on_submit)
         bolt.view_closed(ids.ANSWER_VIEW)(self._on_closed)
@@ -402,6 +403,11 @@ class SlackAdapter:
         await ack()
         self._spawn("reconsider", self._reconsider(context[PAYLOAD]))
 
+    async def _on_start(self, ack: Any, context: Any) -> None:
+        await ack()
+        payload: BlockActions = context[PAYLOAD]
+        self._spawn("start", self._start_click(payload))
+
     async def _on_note(self, ack: Any, context: Any) -> None:
         """A follow-up note submitted: answer while Slack waits (a refusal keeps the modal open with the reason)."""
         sub: ViewSubmission = context[PAYLOAD]
@@ -470,15 +476,28 @@ class SlackAdapter:
         checks = self.runtime.checks
         reply = await checks.resume(actor) if resume_only else await checks.start(actor, channel_id=cmd.channel_id)
         if reply is None:
-            await respond(text="You have no check in progress. Type `/share-check` to start one.")
+            blocks = render.to_dicts(render.no_check_blocks())
+            await respond(text=render.NO_CHECK, blocks=blocks, response_type="ephemeral")
             return
+        await self._open_in_dm(actor, reply.message, cmd.trigger_id)
+
+    async def _open_in_dm(self, actor: Actor, message: Message, trigger_id: str | None) -> None:
         channel = await self._dm_channel(actor)
-        posted = await self._post(channel, reply.message)
-        if _wants_form(reply.message):
-            # the first question wants typing: open its form at once, while the command's trigger is fresh
-            assert isinstance(reply.message, Prompt)
-            view = render.answer_modal(reply.message, posted.channel, posted.ts)
-            await self.api.views_open(trigger_id=cmd.trigger_id, view=view.to_dict())
+        posted = await self._post(channel, message)
+        if _wants_form(message) and trigger_id:
+            # the first question wants typing: open its form at once, while the trigger is fresh
+            assert isinstance(message, Prompt)
+            view = render.answer_modal(message, posted.channel, posted.ts)
+            await self.api.views_open(trigger_id=trigger_id, view=view.to_dict())
+
+    async def _start_click(self, payload: BlockActions) -> None:
+        """'Start a check' pressed (where ShareCheck said there was none): the check opens in the DM."""
+        actor = Actor(PLATFORM, payload.team.id, payload.user.id)
+        if not await self._first_time(actor.workspace_id, payload.trigger_id):
+            return
+        await self._remember(actor)
+        reply = await self.runtime.checks.start(actor)
+        await self._open_in_dm(actor, reply.message, payload.trigger_id)
 
     async def _reconsider(self, payload: BlockActions) -> None:
         """'Reconsider with new information' on a 'do not share' summary: a new check, linked to the first."""
@@ -756,6 +775,9 @@ class SlackAdapter:
             await self._update(actor, where, render.finished_blocks(message), render.completion_fallback(message))
             channel = where[0] if where else await self._dm_channel(actor)
             await self._post(channel, message)
+            # the notes to copy as a second message, so the summary itself fits the window
+            notes = render.to_dicts(render.notes_blocks(message))
+            await self.api.chat_postMessage(channel=channel, blocks=notes, text=render.NOTES_FALLBACK)
             return
         blocks, text = render.message_blocks(message)
         await self._update(actor, where, blocks, text)

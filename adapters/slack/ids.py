@@ -39,5 +39,9 @@ RECONSIDER = "sc:reconsider"
 """On a 'do not share' summary: reopen the decision with new information. Its value is a ``CheckRef``."""
 RECONSIDER_BLOCK = "sc_reconsider"
 
+START = "sc:start"
+"""'Start a check', wherever ShareCheck says there is none: opens a new check in the DM (no value)."""
+START_BLOCK = "sc_start"
+
 REF_ACTIONS = frozenset({MULTI_SUBMIT, FORM, BACK, CANCEL, URGENT})
 """Our action ids (besides choices) whose value carries a check reference."""

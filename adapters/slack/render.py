@@ -420,6 +420,10 @@ def covering_note_blocks(note: str) -> Blocks:
 
 
 def completion_blocks(done: Completion) -> Blocks:
+    """The summary, short enough for a chat window: headline, decision and what happens next.
+
+    The case notes and the covering note to copy follow as a second message (``notes_blocks``).
+    """
     blocks: Blocks = [HeaderBlock(text=plain(f"Decision recorded: {done.decision_label}", HEADER_MAX))]
     if done.immediate_risk:
         blocks.extend(sections(IMMEDIATE_RISK))
@@ -427,17 +431,12 @@ def completion_blocks(done: Completion) -> Blocks:
     if done.case_reference:
         facts.insert(0, f"*Case reference:* {escape(done.case_reference)}")
     blocks.extend(sections("\n".join(facts)))
-    if done.reasons:
-        blocks.extend(sections(f"*Reasons*\n{typed_mrkdwn(done.reasons)}"))
     if done.next_steps:
-        blocks.extend(sections("*Next steps*\n" + "\n".join(f"• {escape(s)}" for s in done.next_steps)))
+        blocks.extend(sections("*What happens next*\n" + "\n".join(f"• {escape(s)}" for s in done.next_steps)))
     if done.unsure:
         blocks.append(context("You were unsure about: " + escape("; ".join(done.unsure)) + ". Your lead can help."))
-    blocks.append(DividerBlock())
-    blocks.extend(sections("*Copy this into the case notes:*"))
-    blocks.extend(code_blocks(done.case_notes))
-    if done.covering_note:
-        blocks.extend(covering_note_blocks(done.covering_note))
+    what = "the case notes and the covering note" if done.covering_note else "the case notes"
+    blocks.append(context(f"The reasons and {what} to copy are in the next message."))
     blocks.extend(links_block(done.links))
     if done.can_reconsider and done.check_id:
         button = ButtonElement(
@@ -447,6 +446,17 @@ def completion_blocks(done: Completion) -> Blocks:
         )
         # the button survives the cap: it is the one thing on this message that can still be done
         return [*cap(blocks, MESSAGE_BLOCKS_MAX - 1), ActionsBlock(block_id=ids.RECONSIDER_BLOCK, elements=[button])]
+    return cap(blocks)
+
+
+NOTES_FALLBACK = "Case notes to copy"
+
+
+def notes_blocks(done: Completion) -> Blocks:
+    """The second message after a summary: the case notes, then the covering note, each as a block to copy."""
+    blocks: Blocks = [*sections("*Copy this into the case notes:*"), *code_blocks(done.case_notes)]
+    if done.covering_note:
+        blocks.extend(covering_note_blocks(done.covering_note))
     return cap(blocks)
 
 
@@ -460,7 +470,7 @@ def finished_blocks(done: Completion) -> Blocks:
 
 
 def cancelled_blocks(cancelled: Cancelled) -> Blocks:
-    return sections(escape(cancelled.text))
+    return [*sections(escape(cancelled.text)), start_button("Start a new check")]
 
 
 def info_blocks(info: Info) -> Blocks:
@@ -471,10 +481,24 @@ def info_blocks(info: Info) -> Blocks:
     return cap(blocks)
 
 
+NO_CHECK = "You have no check in progress."
+
+
+def start_button(label: str = "Start a check") -> ActionsBlock:
+    """Wherever ShareCheck says there is no check, one press starts one (the check opens in the DM)."""
+    button = ButtonElement(text=plain(label, BUTTON_TEXT_MAX), action_id=ids.START, style="primary")
+    return ActionsBlock(block_id=ids.START_BLOCK, elements=[button])
+
+
+def no_check_blocks() -> Blocks:
+    return [*sections(f"{NO_CHECK} Type `{SLASH_COMMAND}` or press the button to start one."), start_button()]
+
+
 def pending_blocks(pending: PendingList) -> Blocks:
     blocks: Blocks = [HeaderBlock(text=plain("Still open for you", HEADER_MAX))]
     if not pending.items:
         blocks.extend(sections(escape(pending.empty_text)))
+        blocks.append(start_button())
     for item in pending.items:
         ref_text = escape(item.case_reference) if item.case_reference else "No case reference yet"
         blocks.extend(sections(f"*{ref_text}*: {escape(item.status)}"))

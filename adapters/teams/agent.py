@@ -52,13 +52,13 @@ from adapters.teams.parse import (
     parse_submit,
 )
 from bot.runtime import Runtime
-from bot.services.checks import Actor, CheckNotFound
+from bot.services.checks import Actor, CheckNotFound, Outcome
 from bot.services.dedupe import first_time
 from bot.services.followups import FollowUpNotFound, NoteRequired
 from bot.services.help import help_message
 from bot.services.receipts import ReceiptNotFound
 from bot.services.roles import NotPermitted
-from bot.services.users import remember_user
+from bot.services.users import remember_user, user_by_aad_object_id
 from dialogs.content import AnswerKind
 from dialogs.messages import Digest, Info, LinkView, Message, PendingList, Prompt
 from dialogs.state import Answer, Recipient
@@ -80,6 +80,15 @@ OPEN_PERSONAL = (
     "I could not message you privately. Open the chat with ShareCheck (Apps, then ShareCheck) and type 'share-check'."
 )
 FAILED = "Sorry, something went wrong on my side. Your check is saved: try again in a moment."
+NOT_YET_A_USER = (
+    "The colleague you picked has not used ShareCheck yet, so ShareCheck cannot ask them to confirm they received "
+    "this. They are recorded as a colleague in your organisation: you will be asked whether they confirmed, as for "
+    "someone at another organisation."
+)
+UNREACHED_COLLEAGUE = Recipient(
+    organisation="Own organisation", role="Colleague picked in Teams (not yet using ShareCheck)"
+)
+"""How a picked colleague who never talked to ShareCheck is recorded: the sender confirms for them."""
 NO_CHECK = Info(title="No check in progress", lines=("Message me `share-check` to start one.",))
 FOLLOW_UP_GONE = "That follow-up is not available to you. Message me 'pending' to see what is open for you."
 REVOKE_USAGE = Info(
@@ -120,7 +129,14 @@ class PlainReply:
     info: Info
 
 
-Result = Neutral | Digest | FollowUpOutcome | NoteNeeded | PlainReply
+@dataclass(frozen=True)
+class StartOffer:
+    """A reply that says there is no check: shown with a 'Start a check' button."""
+
+    info: Info
+
+
+Result = Neutral | Digest | FollowUpOutcome | NoteNeeded | PlainReply | StartOffer
 REVISION_GUARDED = frozenset({"answer", "back", "cancel", "urgent"})
 """Card actions that carry the check's revision: the check service makes each of them take effect once."""
 
@@ -130,6 +146,8 @@ def render_result(result: Result, style: ActionStyle, viewer: str | None = None)
         return render_outcome(result.info, viewer)
     if isinstance(result, NoteNeeded):
         return render_note_needed(result.follow_up_id, result.choice, result.prompt, style)
+    if isinstance(result, StartOffer):
+        return render_info(result.info, style, start_button=True)
     return render(result, style)
 
 
@@ -180,6 +198,12 @@ def team_of(activity: Activity) -> str | None:
     return conversation.split(";")[0] if conversation else None
 
 
+def _aad_object_id(activity: Activity) -> str | None:
+    """The sender's Entra object id (Teams puts it on every activity's ``from``): what the people picker returns."""
+    value = activity.from_property.aad_object_id if activity.from_property else None
+    return value[:64] if isinstance(value, str) and value else None
+
+
 def _stored_ref(ref: ConversationReference) -> dict[str, Any]:
     """The reference as stored: ids only. Display names are not needed to reach anyone, so not kept."""
     stored = conversation_ref_json(ref)
@@ -217,6 +241,7 @@ class ShareCheckAgent(ActivityHandler):
             self.runtime.clock.now(),
             tz=activity.local_timezone or None,
             conversation_ref=_stored_ref(ref) if _is_personal(activity) else None,
+            aad_object_id=_aad_object_id(activity),
         )
 
     async def _first_delivery(self, activity: Activity) -> bool:
@@ -241,11 +266,11 @@ class ShareCheckAgent(ActivityHandler):
                 if data.check_id is not None:
                     return (await checks.current(actor, data.check_id)).message
                 resumed = await checks.resume(actor)
-                return resumed.message if resumed else NO_CHECK
+                return resumed.message if resumed else StartOffer(NO_CHECK)
             if data.verb == "pending":
                 return await checks.pending(actor)
             if data.verb == "help":
-                return self.help()
+                return StartOffer(self.help())
             if data.verb == "revoke":
                 return await self.revoke(actor, data.case_reference)
             if data.verb == "disagree":
@@ -255,13 +280,32 @@ class ShareCheckAgent(ActivityHandler):
             if data.verb == "reconsider":
                 return await self.reconsider(actor, data.check_id)
             if data.verb == "answer":
+                if data.person and data.person.strip():
+                    return await self.answer_with_person(actor, data.check_id, data, data.person.strip())
                 return (await checks.answer(actor, data.check_id, data.answer())).message
             move = {"back": checks.back, "cancel": checks.cancel, "urgent": checks.urgent}[data.verb]
             return (await move(actor, data.check_id, data.revision)).message
         except CheckNotFound:
-            return Info(title=NOT_FOUND)
+            return StartOffer(Info(title=NOT_FOUND))
         except (UnknownAction, ValueError):
             return Info(title=UNKNOWN_ACTION)
+
+    async def answer_with_person(self, actor: Actor, check_id: uuid.UUID, data: ActionData, picked: str) -> Result:
+        """The recipient named with the people picker (an Entra object id): matched to the colleague who talked to
+        ShareCheck with it, so their follow-up reaches them; if none did, the check says so and records them as a
+        colleague the sender confirms for."""
+        answer = data.answer()
+        typed = answer.recipient
+        user = await user_by_aad_object_id(self.runtime.sessions, PLATFORM, actor.workspace_id, picked)
+        recipient = Recipient(user_id=user.user_id) if user is not None else UNREACHED_COLLEAGUE
+        if typed is not None and (typed.organisation or typed.role):
+            # both a colleague and an organisation: the engine refuses the mix with its own words
+            mixed = {"organisation": typed.organisation, "role": typed.role}
+            recipient = Recipient(user_id=user.user_id if user else picked, **mixed)
+        reply = await self.runtime.checks.answer(actor, check_id, answer.model_copy(update={"recipient": recipient}))
+        if user is None and reply.outcome is Outcome.ADVANCED and isinstance(reply.message, Prompt):
+            return reply.message.model_copy(update={"notice": NOT_YET_A_USER})
+        return reply.message
 
     def help(self) -> Info:
         return help_message(self.runtime.packs.pack(), "share-check", self.links)
@@ -370,8 +414,8 @@ class ShareCheckAgent(ActivityHandler):
     async def recipient_by_mention(self, actor: Actor, colleague: str) -> Result | None:
         """A message that @mentions a colleague while the check asks for the recipient: they are the recipient.
 
-        Cards cannot pick people within Adaptive Card 1.5, so this is how a Teams practitioner names a colleague
-        (the mention carries their id, which is how the follow-up reaches them later).
+        Besides the card's people picker, this is how a Teams practitioner names a colleague (the mention carries
+        their id, which is how the follow-up reaches them later).
         """
         resumed = await self.runtime.checks.resume(actor)
         prompt = resumed.message if resumed is not None else None
@@ -520,6 +564,7 @@ class ShareCheckAgent(ActivityHandler):
                     self.runtime.clock.now(),
                     tz=activity.local_timezone or None,
                     conversation_ref=_stored_ref(ref),
+                    aad_object_id=_aad_object_id(activity),
                 )
                 message = await self.perform(actor, data, channel_id=team_of(activity))
                 outgoing = card_activity(render_result(message, style, actor.user_id)).apply_conversation_reference(ref)

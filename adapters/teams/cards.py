@@ -39,6 +39,11 @@ CHOICE = "sc_choice"
 TEXT = "sc_text"
 ORG = "sc_org"
 ROLE = "sc_role"
+PERSON = "sc_person"
+"""The people picker's input: its value is the picked colleague's Entra (AAD) object id."""
+PEOPLE_PICKER = {"type": "Data.Query", "dataset": "graph.microsoft.com/users"}
+TEAMS_EXTENSIONS = {"Input.ChoiceSet": ("choices.data",)}
+"""Properties Teams renders that the Adaptive Card 1.5 schema does not allow: the only ones our cards use."""
 GUIDANCE_ID = "sc_guidance"
 NOTES_ID = "sc_case_notes"
 COVERING_NOTE_ID = "sc_covering_note"
@@ -128,6 +133,28 @@ def _myth(myth: MythView) -> dict[str, Any]:
     }
 
 
+def recipient_inputs() -> list[dict[str, Any]]:
+    """A colleague from the people picker (Teams looks them up in the organisation's directory), or, for someone
+    elsewhere, their organisation and role. Neither is required on the card: the check says what is missing."""
+    inputs: list[dict[str, Any]] = [
+        {
+            "type": "Input.ChoiceSet",
+            "id": PERSON,
+            "label": "A colleague in your organisation",
+            "placeholder": "Start typing their name",
+            "choices": [],
+            "choices.data": PEOPLE_PICKER,
+        },
+        _text("Or, for someone at another organisation, their organisation and role:", isSubtle=True),
+    ]
+    for input_id, label, hint in (
+        (ORG, "Organisation", "Northshire Police"),
+        (ROLE, "Role (no names needed)", "MASH detective sergeant"),
+    ):
+        inputs.append({"type": "Input.Text", "id": input_id, "label": label, "placeholder": hint, "maxLength": 200})
+    return inputs
+
+
 def render_prompt(prompt: Prompt, style: ActionStyle) -> Card:
     ids = {"check_id": prompt.check_id, "step_id": prompt.step_id, "revision": prompt.revision}
     body: list[dict[str, Any]] = [
@@ -168,21 +195,7 @@ def render_prompt(prompt: Prompt, style: ActionStyle) -> Card:
         )
         step_actions.append(action(style, "Continue", "answer", ids, emphasis="positive"))
     elif spec.kind is AnswerKind.RECIPIENT:
-        for input_id, label, hint in (
-            (ORG, "Organisation", "Northshire Police"),
-            (ROLE, "Role (no names needed)", "MASH detective sergeant"),
-        ):
-            body.append(
-                {
-                    "type": "Input.Text",
-                    "id": input_id,
-                    "label": label,
-                    "placeholder": hint,
-                    "maxLength": 200,
-                    "isRequired": True,
-                    "errorMessage": f"Give the {label.split()[0].lower()}.",
-                }
-            )
+        body.extend(recipient_inputs())
         step_actions.append(action(style, "Continue", "answer", ids, emphasis="positive"))
     else:
         placeholder = spec.placeholder or {
@@ -231,59 +244,82 @@ def render_prompt(prompt: Prompt, style: ActionStyle) -> Card:
     return _card(body, actions, fallback=f"{prompt.progress.label()}: {prompt.question}")
 
 
+def copyable(text: str, element_id: str, heading: str, *, visible: bool = False) -> dict[str, Any]:
+    """Text to copy as it is: monospaced, selectable, not an editable box.
+
+    One TextRun per line: a TextRun is never parsed as markdown (the notes quote what was typed), and a block
+    per line keeps the line breaks on every client. Hidden until its toggle is pressed, unless ``visible``.
+    """
+    lines = [
+        {
+            "type": "RichTextBlock",
+            "spacing": "None",
+            "inlines": [{"type": "TextRun", "text": line or " ", "fontType": "Monospace", "size": "Small"}],
+        }
+        for line in text.splitlines() or [""]
+    ]
+    return {
+        "type": "Container",
+        "id": element_id,
+        "isVisible": visible,
+        "style": "emphasis",
+        "spacing": "Small",
+        "items": [_text(heading, weight="Bolder", size="Small"), *lines],
+    }
+
+
+def toggle(title: str, element_id: str) -> dict[str, Any]:
+    return {"type": "Action.ToggleVisibility", "title": title, "targetElements": [element_id]}
+
+
 def render_completion(done: Completion, style: ActionStyle) -> Card:
+    """The summary: headline, decision and what happens next first; the notes to copy behind toggles.
+
+    The full record (every answer) is in the case notes, so it is not repeated as label/value lines: the visible
+    part fits a chat window, and one press shows the notes right under the headline.
+    """
     body: list[dict[str, Any]] = [
         _text(done.pack_title, size="Small", isSubtle=True),
-        _text(f"Decision recorded: {done.decision_label}", size="Large", weight="Bolder", color="Good"),
+        _text(f"Decision recorded: {done.decision_label}", size="Large", weight="Bolder", color="Good", spacing="None"),
     ]
     if done.immediate_risk:
         body.append(
             _text("Immediate risk: act first, record after. This record shows what you did.", color="Attention")
         )
-    for line in done.lines:
+    if done.case_reference:
         body.append(
             {
                 "type": "RichTextBlock",
+                "spacing": "Small",
                 "inlines": [
-                    {"type": "TextRun", "text": f"{line.label}: ", "weight": "Bolder"},
-                    {"type": "TextRun", "text": line.value},
+                    {"type": "TextRun", "text": "Case reference: ", "weight": "Bolder"},
+                    {"type": "TextRun", "text": done.case_reference},
                 ],
             }
         )
     if done.next_steps:
-        body.append(_text("Next steps", weight="Bolder", spacing="Medium"))
+        body.append(_text("What happens next", weight="Bolder", spacing="Medium"))
         body.extend(plain(f"• {step}") for step in done.next_steps)
     if done.unsure:
-        body.append(_text("You were unsure about", weight="Bolder", spacing="Medium"))
-        body.extend(plain(f"• {title}") for title in done.unsure)
-    # an input's value is plain text and selectable on every client: the notes copy cleanly
-    body.append(
-        {
-            "type": "Input.Text",
-            "id": NOTES_ID,
-            "label": "Copy this into the case notes",
-            "isMultiline": True,
-            "value": done.case_notes,
-        }
-    )
+        body.append(
+            plain(f"You were unsure about: {'; '.join(done.unsure)}. Your lead can help.", isSubtle=True, size="Small")
+        )
+    toggles = [toggle("Case notes to copy", NOTES_ID)]
+    if done.covering_note:
+        toggles.append(toggle("Covering note for the recipient", COVERING_NOTE_ID))
+    body.append({"type": "ActionSet", "spacing": "Medium", "actions": toggles})
+    body.append(copyable(done.case_notes, NOTES_ID, "Copy this into the case notes"))
     if done.covering_note:
         title, _, rest = done.covering_note.partition("\n")
-        body.append(
-            {
-                "type": "Input.Text",
-                "id": COVERING_NOTE_ID,
-                "label": title if rest else "Covering note for the recipient",
-                "isMultiline": True,
-                "value": rest or title,
-                "spacing": "Medium",
-            }
-        )
+        heading = title if rest else "Covering note for the recipient"
+        body.append(copyable(rest or title, COVERING_NOTE_ID, heading))
     actions: list[dict[str, Any]] = []
     if done.can_reconsider and done.check_id:
         actions.append(
             action(style, "Reconsider with new information", "reconsider", {"check_id": done.check_id}, inputs=False)
         )
     actions.append(action(style, "What is still open", "pending", {}, inputs=False))
+    actions.append(start_action(style, "Start a new check"))
     actions.extend(_links(done.links))
     return _card(body, actions, fallback=f"Decision recorded: {done.decision_label}")
 
@@ -291,15 +327,23 @@ def render_completion(done: Completion, style: ActionStyle) -> Card:
 def render_cancelled(cancelled: Cancelled, style: ActionStyle) -> Card:
     return _card(
         [plain(cancelled.text)],
-        [action(style, "Start a new check", "start", {}, inputs=False)],
+        [start_action(style, "Start a new check")],
         fallback=cancelled.text,
     )
+
+
+START_TITLE = "Start a check"
+
+
+def start_action(style: ActionStyle, title: str = START_TITLE) -> dict[str, Any]:
+    """Wherever ShareCheck says there is no check, or how to start one: one press starts it."""
+    return action(style, title, "start", {}, inputs=False, emphasis="positive")
 
 
 def render_info(info: Info, style: ActionStyle, start_button: bool = False) -> Card:
     body: list[dict[str, Any]] = [_text(info.title, size="Medium", weight="Bolder")]
     body.extend(_text(text_safety.render(line, text_safety.markdown, _own)) for line in info.lines)
-    actions = [action(style, "Start a share-check", "start", {}, inputs=False)] if start_button else []
+    actions = [start_action(style)] if start_button else []
     actions.extend(_links(info.links))
     return _card(body, actions, fallback=info.title)
 
@@ -309,6 +353,7 @@ def render_pending(pending: PendingList, style: ActionStyle) -> Card:
     actions: list[dict[str, Any]] = []
     if not pending.items:
         body.append(plain(pending.empty_text))
+        actions.append(start_action(style))
     for item in pending.items:
         ref = item.case_reference or "no case reference yet"
         body.append(plain(f"{ref}: {item.status}"))

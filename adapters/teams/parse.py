@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from adapters.teams.cards import CHOICE, NOTE_MAX, NOTE_PREFIX, ORG, ROLE, TEXT, VERB, ActionStyle
+from adapters.teams.cards import CHOICE, NOTE_MAX, NOTE_PREFIX, ORG, PERSON, ROLE, TEXT, VERB, ActionStyle
 from dialogs.state import Answer, Recipient
 
 Verb = Literal[
@@ -53,6 +53,8 @@ class ActionData(BaseModel):
     text: str | None = Field(default=None, alias=TEXT, max_length=10000)
     organisation: str | None = Field(default=None, alias=ORG, max_length=200)
     role: str | None = Field(default=None, alias=ROLE, max_length=200)
+    person: str | None = Field(default=None, alias=PERSON, max_length=200)
+    """The people picker's value: an Entra object id (the agent matches it to a user who talked to us)."""
     follow_up_id: uuid.UUID | None = None
     note: str | None = Field(default=None, max_length=NOTE_MAX * 2)
     """A follow-up answer's note: the card's input for the chosen answer (``sc_note_<choice>``)."""

@@ -164,12 +164,15 @@ class PlatformUser(Base):
     """What we know of a chat user: time zone for working hours, and (Teams) how to reach them proactively."""
 
     __tablename__ = "platform_users"
+    __table_args__ = (Index("ix_platform_users_aad_object_id", "platform", "workspace_id", "aad_object_id"),)
 
     platform: Mapped[str] = mapped_column(String(16), primary_key=True)
     workspace_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     tz: Mapped[str | None] = mapped_column(String(64), nullable=True)
     conversation_ref: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    aad_object_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """Teams: the user's Entra (AAD) object id, what the people picker returns; matched to reach them here."""
     display_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
     """How the practitioner chose to be named to recipients on receipt pages (unset: only the organisation)."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -23,6 +23,7 @@ async def remember_user(
     *,
     tz: str | None = None,
     conversation_ref: dict[str, Any] | None = None,
+    aad_object_id: str | None = None,
 ) -> None:
     """Insert or update a user; fields passed as None keep what was stored.
 
@@ -34,6 +35,8 @@ async def remember_user(
         given["tz"] = tz
     if conversation_ref is not None:
         given["conversation_ref"] = conversation_ref
+    if aad_object_id is not None:
+        given["aad_object_id"] = aad_object_id
 
     def upsert(connection: Connection) -> None:
         insert = insert_with_conflicts(connection.dialect.name, cast(Table, PlatformUser.__table__))
@@ -59,3 +62,24 @@ async def get_user(
                 PlatformUser.user_id == user_id,
             )
         )
+
+
+async def user_by_aad_object_id(
+    sessions: async_sessionmaker[AsyncSession], platform: str, workspace_id: str, aad_object_id: str
+) -> PlatformUser | None:
+    """The user of this tenant with this Entra object id (what a Teams people picker returns), if they talked to us.
+
+    The most recently seen one if, oddly, several ids carry it (a user re-created in the same tenant).
+    """
+    async with sessions() as session:
+        found = await session.scalars(
+            select(PlatformUser)
+            .where(
+                PlatformUser.platform == platform,
+                PlatformUser.workspace_id == workspace_id,
+                PlatformUser.aad_object_id == aad_object_id,
+            )
+            .order_by(PlatformUser.updated_at.desc())
+            .limit(1)
+        )
+        return found.first()

@@ -42,6 +42,7 @@ def activity(
     conversation: str = PERSONAL,
     conversation_type: str = "personal",
     channel_id: str = "msteams",
+    aad_object_id: str = "00000000-0000-4000-8000-000000000001",
     **extra: Any,
 ) -> dict[str, Any]:
     act: dict[str, Any] = {
@@ -51,7 +52,7 @@ def activity(
         "localTimezone": "Europe/London",
         "serviceUrl": service_url,
         "channelId": channel_id,
-        "from": {"id": user, "name": "A Practitioner", "aadObjectId": "00000000-0000-4000-8000-000000000001"},
+        "from": {"id": user, "name": "A Practitioner", "aadObjectId": aad_object_id},
         "conversation": {"id": conversation, "conversationType": conversation_type},
         "recipient": {"id": BOT, "name": "ShareCheck"},
         "locale": "en-GB",

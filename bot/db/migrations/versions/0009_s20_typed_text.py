@@ -32,7 +32,7 @@ from bot.services.records import Chain, prepare_event
 from bot.services.retention import PURGED_MESSAGE, is_purged_message, unsent_message
 
 revision: str = "s20_typed_text"
-down_revision: str | None = "i19_slack_oauth"
+down_revision: str | None = "i19_playground_picker"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
