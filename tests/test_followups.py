@@ -361,7 +361,9 @@ async def test_a_recipient_who_left_is_marked_undeliverable_and_the_sender_told_
     await scheduler.run_once()
     origin, instead = await follow_ups_of(runtime, check_id)
     assert origin.state == "undeliverable"
-    notice, asked = platform.to(SENDER.user_id)
+    # the notice and the question go out in the same pass, concurrently: told apart by kind, not by order
+    [notice] = [m for m in platform.to(SENDER.user_id) if isinstance(m, Info)]
+    [asked] = [m for m in platform.to(SENDER.user_id) if isinstance(m, FollowUpPrompt)]
     assert isinstance(notice, Info) and "could not reach" in notice.lines[0]
     assert "they may have left the workspace" in notice.lines[0]
     # the sender can record how they confirmed receipt another way, and pending shows it until they do
@@ -400,7 +402,9 @@ async def test_a_request_the_platform_refuses_is_our_fault_retried_with_a_trail(
     assert all(e.data["fault"] == "sharecheck" and e.data["to"] == RECIPIENT.user_id for e in refused)
     [closed] = [e for e in events if e.kind == "follow_up_undeliverable"]
     assert closed.data["fault"] == "sharecheck" and "gave up after 3 attempts" in closed.data["reason"]
-    notice, asked = platform.to(SENDER.user_id)
+    # the notice and the question go out in the same pass, concurrently: told apart by kind, not by order
+    [notice] = [m for m in platform.to(SENDER.user_id) if isinstance(m, Info)]
+    [asked] = [m for m in platform.to(SENDER.user_id) if isinstance(m, FollowUpPrompt)]
     assert isinstance(notice, Info) and "a fault in ShareCheck, not theirs" in notice.lines[0]
     assert "left the workspace" not in notice.lines[0]
     assert isinstance(asked, FollowUpPrompt)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import pytest
@@ -22,12 +23,17 @@ from dialogs.content import AnswerKind
 from dialogs.record import RecordSnapshot
 from dialogs.state import Recipient
 from tests.support.fake_connector import FakeConnector
-from tests.support.teams import TENANT, Session, activity, find_action, step_of
+from tests.support.teams import EMULATOR, WORKSPACE, Session, activity, find_action, step_of
 from tests.test_teams_cards import assert_valid
 
 COLLEAGUE = "29:2b3c4d-colleague"
 COLLEAGUE_AAD = "6a1d1f0e-0000-4000-8000-00000000c011"
 STRANGER_AAD = "6a1d1f0e-0000-4000-8000-00000000dead"
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    return dict(EMULATOR)  # the local emulator, asked for by name
 
 
 @pytest.fixture
@@ -86,7 +92,7 @@ async def test_a_picked_colleague_who_talked_to_sharecheck_is_the_recipient_and_
     )
     assert (await client.post("/api/messages", json=hello)).status == 202
     async with runtime.sessions() as s:
-        stored = await s.get(PlatformUser, ("teams", TENANT, COLLEAGUE))
+        stored = await s.get(PlatformUser, ("teams", WORKSPACE, COLLEAGUE))
     assert stored is not None and stored.aad_object_id == COLLEAGUE_AAD and stored.conversation_ref is not None
 
     session = Session(client, connector, runtime.packs.engine(), style=style)
@@ -136,15 +142,18 @@ async def test_a_colleague_and_an_organisation_together_are_refused_with_the_rea
     # nothing picked and nothing typed: the engine's own words, the same question again
     empty = await session.click(find_action(again, "answer"), {PERSON: "", "sc_org": "", "sc_role": ""})
     assert step_of(empty) == step and "organisation and the recipient's role" in notice_of(empty)
-    # another tenant's user with that object id is never matched
-    other = activity(
-        connector.url,
-        text="help",
-        user="29:other",
-        tenant="another-tenant",
-        conversation="a:1o",
-        aad_object_id=COLLEAGUE_AAD,
-    )
-    assert (await client.post("/api/messages", json=other)).status == 202
+    # another tenant's user with that object id is never matched (emulator mode keeps every activity in its one
+    # tenant, so that user is stored as a tenant with tokens would store them)
+    async with runtime.sessions.begin() as s:
+        s.add(
+            PlatformUser(
+                platform="teams",
+                workspace_id="another-tenant",
+                user_id="29:other",
+                aad_object_id=COLLEAGUE_AAD,
+                conversation_ref={"conversation": {"id": "a:1o"}},
+                updated_at=datetime.now(UTC),
+            )
+        )
     nxt = await session.click(find_action(empty, "answer"), {PERSON: COLLEAGUE_AAD, "sc_org": "", "sc_role": ""})
     assert NOT_YET_A_USER in notice_of(nxt)
