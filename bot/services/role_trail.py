@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import RoleEvent
@@ -31,6 +31,8 @@ BOOTSTRAP_ADMIN_WITHDRAWN = "bootstrap_admin_withdrawn"
 UNSCOPED = "*"
 """The workspace of an event about an unscoped settings entry."""
 SETTINGS_ACTOR = "settings"
+TRAIL_LOCK = 724019
+"""PostgreSQL advisory lock key that orders writers at the end of the trail (724018 is the migrations')."""
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,13 @@ def role_event_hash(seq: int, at: datetime, change: Change, prev_hash: str) -> s
 async def record(session: AsyncSession, now: datetime, changes: Iterable[Change]) -> int:
     """Append the changes at the end of the chain, in the caller's transaction.
 
-    Two writers reading the same end both try the same ``seq``: the primary key refuses the second, whose
-    whole transaction (the change too) rolls back; callers retry it (``with_retry``).
+    On PostgreSQL writers take their turn at the end of the chain (a transaction-scoped advisory lock), so
+    however many change roles at once, none is refused. Elsewhere two writers reading the same end both try the
+    same ``seq``: the primary key refuses the second, whose whole transaction (the change too) rolls back; callers
+    retry it (``with_retry``).
     """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": TRAIL_LOCK})
     last = (
         await session.execute(select(RoleEvent.seq, RoleEvent.hash).order_by(RoleEvent.seq.desc()).limit(1))
     ).first()
