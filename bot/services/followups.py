@@ -406,22 +406,8 @@ class FollowUpService:
 
     async def offer_disagreement(self, session: AsyncSession, origin: FollowUp, now: datetime, reason: str) -> FollowUp:
         """After 'not received' or 'could not confirm': offer the sender the local escalation route."""
-        fu = FollowUp(
-            id=uuid.uuid4(),
-            check_id=origin.check_id,
-            platform=origin.platform,
-            workspace_id=origin.workspace_id,
-            kind="disagreement",
-            sender_id=origin.sender_id,
-            target_id=origin.sender_id,
-            case_reference=origin.case_reference,
-            details={**(origin.details or {}), "stage": 0, "reason": reason, "origin": str(origin.id)},
-            state="scheduled",
-            due_at=now,
-            escalate_at=now,
-            nudges=0,
-            created_at=now,
-            updated_at=now,
+        fu = _asking_the_sender(
+            origin, "disagreement", {"stage": 0, "reason": reason, "origin": str(origin.id)}, now, now
         )
         session.add(fu)
         await session.flush()
@@ -652,23 +638,7 @@ class FollowUpService:
         tz = await self._zone(session, origin.platform, origin.workspace_id, origin.sender_id)
         # at least a working day to answer before the lead is told, even when the original deadline has passed
         escalate_at = max(origin.escalate_at, self._hours.next_open(now + self._settings.sharecheck_nudge_every, tz))
-        fu = FollowUp(
-            id=uuid.uuid4(),
-            check_id=origin.check_id,
-            platform=origin.platform,
-            workspace_id=origin.workspace_id,
-            kind="sender_confirm",
-            sender_id=origin.sender_id,
-            target_id=origin.sender_id,
-            case_reference=origin.case_reference,
-            details={**(origin.details or {}), "instead_of": str(origin.id)},
-            state="scheduled",
-            due_at=now,
-            escalate_at=escalate_at,
-            nudges=0,
-            created_at=now,
-            updated_at=now,
-        )
+        fu = _asking_the_sender(origin, "sender_confirm", {"instead_of": str(origin.id)}, now, escalate_at)
         session.add(fu)
         await session.flush()
         await append_event(
@@ -1010,3 +980,27 @@ class FollowUpService:
             )
         )
         return zone(tz, self._settings.sharecheck_default_tz)
+
+
+def _asking_the_sender(
+    origin: FollowUp, kind: str, details: dict[str, Any], now: datetime, escalate_at: datetime
+) -> FollowUp:
+    """A follow-up that comes of ``origin`` and asks its sender: the disagreement route, or confirming receipt
+    another way when the recipient could not be reached. Due at once; it carries the origin's details."""
+    return FollowUp(
+        id=uuid.uuid4(),
+        check_id=origin.check_id,
+        platform=origin.platform,
+        workspace_id=origin.workspace_id,
+        kind=kind,
+        sender_id=origin.sender_id,
+        target_id=origin.sender_id,
+        case_reference=origin.case_reference,
+        details={**(origin.details or {}), **details},
+        state="scheduled",
+        due_at=now,
+        escalate_at=escalate_at,
+        nudges=0,
+        created_at=now,
+        updated_at=now,
+    )
