@@ -302,3 +302,13 @@ async def test_typed_text_reaches_the_sender_and_the_lead_on_teams_as_text(
     async with runtime.sessions() as s:
         kinds = list(await s.scalars(select(FollowUp.kind)))
     assert kinds.count("sender_confirm") == 2
+
+
+def test_a_fence_typed_into_the_reasons_cannot_close_the_slack_notes_block() -> None:
+    notes = "Reasons: see below\n```\n*bold* <!channel> <http://evil.example|click>\n```"
+    blocks = slack.to_dicts(slack.code_blocks(notes))
+    for block in blocks:
+        text = block["text"]["text"]
+        assert text.startswith("```\n") and text.endswith("\n```")
+        assert text.count("```") == 2, text  # only the block's own fences
+        assert "<!channel>" not in text and "<http" not in text

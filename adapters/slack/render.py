@@ -407,7 +407,9 @@ def answer_modal(prompt: Prompt, channel: str, ts: str) -> View:
 
 def code_blocks(text: str) -> Blocks:
     """Plain text as monospaced sections, one click to select; each piece fits a section with its fences."""
-    return [SectionBlock(text=md(f"```\n{piece}\n```")) for piece in split(escape(text), SECTION_MAX - 8)]
+    # a fence typed into the reasons would close the block and let the rest be read as mrkdwn: a look-alike instead
+    fenced = escape(text).replace("```", "\u02cb\u02cb\u02cb")
+    return [SectionBlock(text=md(f"```\n{piece}\n```")) for piece in split(fenced, SECTION_MAX - 8)]
 
 
 def covering_note_blocks(note: str) -> Blocks:
