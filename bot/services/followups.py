@@ -679,18 +679,7 @@ class FollowUpService:
         now = self._clock.now()
         notices = self.content.notices
         async with self._sessions.begin() as session:
-            fu = await session.scalar(
-                select(FollowUp)
-                .where(
-                    FollowUp.id == follow_up_id,
-                    FollowUp.platform == actor.platform,
-                    FollowUp.workspace_id == actor.workspace_id,
-                    FollowUp.target_id == actor.user_id,
-                )
-                .with_for_update()
-            )
-            if fu is None:
-                raise FollowUpNotFound("No such follow-up for you.")
+            fu = await _addressed_to(session, actor, follow_up_id, lock=True)
             question = self._question(fu)
             if choice not in {c.id for c in question.choices}:
                 raise ValueError("That is not one of the answers to this follow-up.")
@@ -772,16 +761,7 @@ class FollowUpService:
         """Record the warning about a note (its kinds, never the text) in a transaction of its own, as a check
         answer's is; False when the answer would be refused or ignored anyway (the answer path says why)."""
         async with self._sessions.begin() as session:
-            fu = await session.scalar(
-                select(FollowUp).where(
-                    FollowUp.id == follow_up_id,
-                    FollowUp.platform == actor.platform,
-                    FollowUp.workspace_id == actor.workspace_id,
-                    FollowUp.target_id == actor.user_id,
-                )
-            )
-            if fu is None:
-                raise FollowUpNotFound("No such follow-up for you.")
+            fu = await _addressed_to(session, actor, follow_up_id, lock=False)
             if fu.state not in OPEN_STATES or choice not in {c.id for c in self._question(fu).choices}:
                 return False
             await append_event(
@@ -1004,3 +984,17 @@ def _asking_the_sender(
         created_at=now,
         updated_at=now,
     )
+
+
+async def _addressed_to(session: AsyncSession, actor: Actor, follow_up_id: uuid.UUID, lock: bool) -> FollowUp:
+    """The follow-up ``actor`` was asked (in their own workspace), locked for the answer when ``lock``."""
+    query = select(FollowUp).where(
+        FollowUp.id == follow_up_id,
+        FollowUp.platform == actor.platform,
+        FollowUp.workspace_id == actor.workspace_id,
+        FollowUp.target_id == actor.user_id,
+    )
+    fu = await session.scalar(query.with_for_update() if lock else query)
+    if fu is None:
+        raise FollowUpNotFound("No such follow-up for you.")
+    return fu
