@@ -14,10 +14,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from adapters.teams.agent import NOT_YET_A_USER, UNREACHED_COLLEAGUE
 from adapters.teams.cards import PEOPLE_PICKER, PERSON
 from bot.db.models import Check, FollowUp, PlatformUser
 from bot.runtime import Runtime
+from bot.services.picked_colleague import NOT_YET_A_USER, UNREACHED_COLLEAGUE
 from bot.web import build_app
 from dialogs.content import AnswerKind
 from dialogs.record import RecordSnapshot

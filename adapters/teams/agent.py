@@ -52,13 +52,14 @@ from adapters.teams.parse import (
     parse_submit,
 )
 from bot.runtime import Runtime
-from bot.services.checks import Actor, CheckNotFound, Outcome
+from bot.services.checks import Actor, CheckNotFound
 from bot.services.dedupe import first_time
 from bot.services.followups import FollowUpNotFound, NoteRequired
 from bot.services.help import help_message
+from bot.services.picked_colleague import answer_with_picked_colleague
 from bot.services.receipts import ReceiptNotFound
 from bot.services.roles import NotPermitted
-from bot.services.users import remember_user, user_by_aad_object_id
+from bot.services.users import remember_user
 from dialogs.content import AnswerKind
 from dialogs.messages import Digest, Info, LinkView, Message, PendingList, Prompt
 from dialogs.state import Answer, Recipient
@@ -80,15 +81,6 @@ OPEN_PERSONAL = (
     "I could not message you privately. Open the chat with ShareCheck (Apps, then ShareCheck) and type 'share-check'."
 )
 FAILED = "Sorry, something went wrong on my side. Your check is saved: try again in a moment."
-NOT_YET_A_USER = (
-    "The colleague you picked has not used ShareCheck yet, so ShareCheck cannot ask them to confirm they received "
-    "this. They are recorded as a colleague in your organisation: you will be asked whether they confirmed, as for "
-    "someone at another organisation."
-)
-UNREACHED_COLLEAGUE = Recipient(
-    organisation="Own organisation", role="Colleague picked in Teams (not yet using ShareCheck)"
-)
-"""How a picked colleague who never talked to ShareCheck is recorded: the sender confirms for them."""
 NO_CHECK = Info(title="No check in progress", lines=("Message me `share-check` to start one.",))
 FOLLOW_UP_GONE = "That follow-up is not available to you. Message me 'pending' to see what is open for you."
 REVOKE_USAGE = Info(
@@ -281,7 +273,10 @@ class ShareCheckAgent(ActivityHandler):
                 return await self.reconsider(actor, data.check_id)
             if data.verb == "answer":
                 if data.person and data.person.strip():
-                    return await self.answer_with_person(actor, data.check_id, data, data.person.strip())
+                    picked = await answer_with_picked_colleague(
+                        checks, self.runtime.sessions, actor, data.check_id, data.answer(), data.person.strip()
+                    )
+                    return picked.message
                 return (await checks.answer(actor, data.check_id, data.answer())).message
             move = {"back": checks.back, "cancel": checks.cancel, "urgent": checks.urgent}[data.verb]
             return (await move(actor, data.check_id, data.revision)).message
@@ -289,23 +284,6 @@ class ShareCheckAgent(ActivityHandler):
             return StartOffer(Info(title=NOT_FOUND))
         except (UnknownAction, ValueError):
             return Info(title=UNKNOWN_ACTION)
-
-    async def answer_with_person(self, actor: Actor, check_id: uuid.UUID, data: ActionData, picked: str) -> Result:
-        """The recipient named with the people picker (an Entra object id): matched to the colleague who talked to
-        ShareCheck with it, so their follow-up reaches them; if none did, the check says so and records them as a
-        colleague the sender confirms for."""
-        answer = data.answer()
-        typed = answer.recipient
-        user = await user_by_aad_object_id(self.runtime.sessions, PLATFORM, actor.workspace_id, picked)
-        recipient = Recipient(user_id=user.user_id) if user is not None else UNREACHED_COLLEAGUE
-        if typed is not None and (typed.organisation or typed.role):
-            # both a colleague and an organisation: the engine refuses the mix with its own words
-            mixed = {"organisation": typed.organisation, "role": typed.role}
-            recipient = Recipient(user_id=user.user_id if user else picked, **mixed)
-        reply = await self.runtime.checks.answer(actor, check_id, answer.model_copy(update={"recipient": recipient}))
-        if user is None and reply.outcome is Outcome.ADVANCED and isinstance(reply.message, Prompt):
-            return reply.message.model_copy(update={"notice": NOT_YET_A_USER})
-        return reply.message
 
     def help(self) -> Info:
         return help_message(self.runtime.packs.pack(), "share-check", self.links)
