@@ -1,19 +1,17 @@
-"""The README's coverage tables are generated from the packs and every rule maps to at least one step."""
+"""The coverage tables in docs/content-packs.md are generated from the packs and every rule maps to at least one step."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from dialogs.content import available_packs, load_pack
-from dialogs.coverage import coverage, section
-
-README = Path(__file__).parent.parent / "README.md"
+from dialogs.coverage import BEGIN, DOCUMENT, END, coverage, section
 
 
-def test_readme_table_matches_the_packs() -> None:
-    assert section() in README.read_text(encoding="utf-8"), "run: python -m dialogs.coverage --write"
+def test_content_packs_document_table_matches_the_packs() -> None:
+    text = DOCUMENT.read_text(encoding="utf-8")
+    assert text.count(BEGIN) == 1 and text.count(END) == 1, f"{DOCUMENT} needs the coverage markers once each"
+    assert section() in text, "run: python -m dialogs.coverage --write"
 
 
 @pytest.mark.parametrize("pack_id", list(available_packs()))
