@@ -134,7 +134,7 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     slack_client_id: str | None = None
     slack_client_secret: SecretStr | None = None
-    """With SLACK_CLIENT_ID: several workspaces install the app through /slack/install (README "Connect to Slack")."""
+    """With SLACK_CLIENT_ID: several workspaces install the app through /slack/install (docs/slack.md)."""
 
     microsoft_app_id: str | None = None
     microsoft_app_password: str | None = None
@@ -151,14 +151,14 @@ class Settings(BaseSettings):
     sharecheck_escalate_after: Duration = timedelta(hours=72)
     sharecheck_scheduler_interval: Duration = timedelta(seconds=15)
     sharecheck_retention: Duration = timedelta(days=6 * 365)
-    """How long free text is kept after a check finishes (``sharecheck purge``); README "Privacy" says why 6 years."""
+    """How long free text is kept after a check finishes (``sharecheck purge``); docs/privacy-and-audit.md says why."""
     sharecheck_content_pack: str = "children-england-2024"
     sharecheck_working_hours: str = "Mon-Fri 08:00-18:00"
     sharecheck_default_tz: str = "Europe/London"
     """Time zone for users whose own zone is not known (Slack users.info tz, Teams localTimezone)."""
     sharecheck_admins: str | None = None
     """Administrators from the start: comma-separated ``platform:user`` or ``platform:workspace:user`` entries
-    (grammar in bot.user_refs; README "Leads and administrators" says what an unscoped entry means)."""
+    (grammar in bot.user_refs; docs/operations.md "Leads and administrators" says what an unscoped entry means)."""
     sharecheck_default_lead: str | None = None
     """The lead for practitioners who have none, same form; one entry per platform (or per workspace)."""
     sharecheck_public_url: AnyHttpUrl | None = None

@@ -1,6 +1,6 @@
 """End to end in headless Chromium: a recipient opens the receipt link served by a real AppRunner and answers.
 
-Screenshots at phone and desktop widths are kept under tests/artifacts/ (docs/ holds a copy for the README).
+Screenshots at phone and desktop widths are kept under tests/artifacts/ (docs/ holds a copy for docs/receipt-links.md).
 """
 
 from __future__ import annotations

@@ -219,7 +219,7 @@ async def test_proactive_with_an_app_id_uses_the_app_identity(
 async def test_with_tokens_the_tenant_is_the_bodys_and_proxies_are_fine(
     secured: Runtime, keys: KeyServer, connector: FakeConnector
 ) -> None:
-    """Real Teams, behind the README's reverse proxy: the token vouches for the request, so the body's tenant is
+    """Real Teams, behind the reverse proxy of docs/operations.md: the token vouches for the request, so the body's tenant is
     the workspace (two tenants stay apart) and forwarding headers are no reason to refuse."""
     from tests.support.teams import TENANT, USER
 

@@ -47,7 +47,7 @@ async def seen_workspaces(session: AsyncSession, platform: str, limit: int = 2) 
 async def only_workspace(session: AsyncSession, platform: str, workspace_id: str) -> bool:
     """Whether ``workspace_id`` is the only workspace seen on its platform: where unscoped entries of the
     settings still apply. A second workspace ends that, so an unscoped default lead or administrator never
-    reaches into another workspace (README "Leads and administrators")."""
+    reaches into another workspace (docs/operations.md, "Leads and administrators")."""
     return await seen_workspaces(session, platform) <= {workspace_id}
 
 
