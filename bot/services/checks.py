@@ -501,12 +501,10 @@ class CheckService:
                     self._clock.now(),
                     {"step": state.step, "kinds": list(exc.kinds)},
                 )
-                message = engine.view(state, notice=str(exc), personal_data_warning=True)
+                message = engine.refused(state, exc, personal_data_warning=True)
                 return Reply(check.id, Outcome.REFUSED, _with_id(message, check.id), str(exc))
             except DialogError as exc:
-                return Reply(
-                    check.id, Outcome.REFUSED, _with_id(engine.view(state, notice=str(exc)), check.id), str(exc)
-                )
+                return Reply(check.id, Outcome.REFUSED, _with_id(engine.refused(state, exc), check.id), str(exc))
             if turn.state == state:
                 return Reply(check.id, Outcome.STALE, _with_id(turn.message, check.id))
             now = turn.state.updated_at
