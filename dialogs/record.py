@@ -120,6 +120,8 @@ class RecordSnapshot(BaseModel):
     unsure_rules: tuple[str, ...]
     """Ids of the principles and golden rules checked by steps answered 'not sure'."""
     myths_shown: tuple[str, ...] = ()
+    unconfirmed: tuple[str, ...] = ()
+    """Confirmation-list statements left unticked before sending (their labels), counted in the lead digest."""
 
 
 def display_answer(step: Step, value: AnswerValue) -> str:
@@ -202,6 +204,7 @@ def build_snapshot(
     unsure_steps: list[str] = []
     unsure_rules: list[str] = []
     typed_once: dict[str, str] = {}
+    unconfirmed: list[str] = []
     for sid, value in answers.items():
         step = steps[sid]
         if step.kind is AnswerKind.FORM:
@@ -225,14 +228,12 @@ def build_snapshot(
                         answer=shown,
                         choices=(item.id,) if confirmed else (),
                         field=item.field,
-                        unsure=not confirmed,
                     )
                 )
                 if item.field:
                     fields[item.field] = shown
                 if not confirmed:
-                    unsure_steps.append(f"{sid}.{item.id}")
-                    unsure_rules.extend(r for r in (*item.principles, *item.rules) if r not in unsure_rules)
+                    unconfirmed.append(item.label)
             continue
         choices = value.choices
         if memo is not None and choices and value.recipient is None and not value.organisation_default:
@@ -283,6 +284,7 @@ def build_snapshot(
         unsure_steps=tuple(unsure_steps),
         unsure_rules=tuple(unsure_rules),
         myths_shown=tuple(state.myths_shown),
+        unconfirmed=tuple(unconfirmed),
     )
 
 
