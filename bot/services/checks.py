@@ -371,7 +371,14 @@ class CheckService:
                 # Save, or the answer to change: the review screen is no step with an answer of its own
                 return {"step": REVIEW, "choices": list(answer.choices)}
             value = new.answers[answer.step_id]
-            return {"step": answer.step_id, **value.model_dump(mode="json", exclude={"at"}, exclude_none=True)}
+            recorded = {"step": answer.step_id, **value.model_dump(mode="json", exclude={"at"}, exclude_none=True)}
+            if value.parts:
+                # a form: each field's answer goes in the trail, as if each had been a step
+                recorded["fields"] = {
+                    part: new.answers[part].model_dump(mode="json", exclude={"at"}, exclude_none=True)
+                    for part in value.parts
+                }
+            return recorded
 
         return await self._move(actor, check_id, "answered", recorded, move)
 
