@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, tzinfo
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -56,6 +57,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2
 
 class DialogError(Exception):
     """An answer or request the engine refuses; ``str(exc)`` is safe to show the practitioner."""
+
+    errors: dict[str, str] = {}  # noqa: RUF012 - read-only default: a form's refusals by field (InvalidForm)
+    submitted: dict[str, FieldAnswer] = {}  # noqa: RUF012 - what the form sent, to show again
 
 
 class InvalidAnswer(DialogError):
@@ -111,6 +115,7 @@ class Engine:
             s.id: default for s in basis_steps if default is not None and s.choice(default) is not None
         }
         self._steps = pack.steps_by_id
+        self._zone = ZoneInfo(pack.timezone)
         self._templates: dict[str, Prompt] = {}
         self._top = {s.id for s in pack.steps}
         self._section_of = {s.id: s.section for s in pack.steps}
@@ -310,10 +315,12 @@ class Engine:
     def view(self, state: DialogState, notice: str | None = None, personal_data_warning: bool = False) -> Message:
         return self._view(state, state.path_answers(), notice, personal_data_warning)
 
-    def refused(self, state: DialogState, error: DialogError, personal_data_warning: bool = False) -> Message:
+    def refused(
+        self, state: DialogState, error: InvalidAnswer | DialogError, personal_data_warning: bool = False
+    ) -> Message:
         """The current step again with why the answer was refused; a form keeps the fields that were fine."""
         message = self.view(state, notice=str(error), personal_data_warning=personal_data_warning)
-        if not isinstance(error, InvalidForm) or not isinstance(message, Prompt):
+        if not error.errors or not isinstance(message, Prompt):  # only a form's refusal names fields
             return message
         fields = []
         for spec in message.input.fields:
@@ -410,10 +417,18 @@ class Engine:
                     placeholder=sub.placeholder,
                     help=help_text,
                     initial=initial,
-                    initial_text=earlier.text if earlier is not None else None,
+                    initial_text=self._shown_text(sub, earlier),
                 )
             )
         return tuple(specs)
+
+    def _shown_text(self, step: Step, earlier: AnswerValue | None) -> str | None:
+        """An earlier typed answer as the practitioner would type it again (a date in local time, not ISO UTC)."""
+        if earlier is None or earlier.text is None:
+            return None
+        if step.kind is AnswerKind.DATETIME:
+            return local_when(earlier.text, self._zone)
+        return earlier.text
 
     def _visible_items(self, step: Step, answers: dict[str, AnswerValue]) -> tuple[ConfirmItem, ...]:
         return tuple(i for i in step.items if holds(i.when, answers))
@@ -616,7 +631,10 @@ class Engine:
             parts[sub.id] = value
         if errors:
             if warned and len(warned) == len(errors):
-                raise PersonalDataWarning(next(iter(errors.values())), tuple(warned))
+                # only likely personal details: the practitioner may keep them (confirm) or edit those fields
+                warning = PersonalDataWarning(next(iter(errors.values())), tuple(warned))
+                warning.errors, warning.submitted = errors, dict(given)
+                raise warning
             raise InvalidForm(errors, dict(given))
         return AnswerValue(parts=tuple(parts), at=now), parts
 
@@ -707,7 +725,8 @@ class Engine:
                 )
             return AnswerValue(text=text, at=now)
         if kind is AnswerKind.DATETIME:
-            return AnswerValue(text=parse_when(text, now).isoformat(timespec="minutes"), at=now)
+            when = parse_when(text, now, self._zone)
+            return AnswerValue(text=when.isoformat(timespec="minutes"), at=now)
         raise InvalidAnswer("This question cannot take that answer.")  # pragma: no cover
 
 
@@ -759,8 +778,16 @@ def _recipient(recipient: Recipient | None, text: str | None) -> Recipient:
 _DATE_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M", "%Y-%m-%d", "%d/%m/%Y")
 
 
-def parse_when(text: str, now: datetime) -> datetime:
-    """A date or date and time as a practitioner types it (UK day/month order), in UTC."""
+def local_when(stored: str, zone: tzinfo) -> str:
+    """A stored (ISO, UTC) date and time as 'YYYY-MM-DD HH:MM' in ``zone``: what parse_when reads back."""
+    try:
+        return datetime.fromisoformat(stored).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return stored
+
+
+def parse_when(text: str, now: datetime, zone: tzinfo = UTC) -> datetime:
+    """A date or date and time as a practitioner types it (UK day/month order) in their local ``zone``, in UTC."""
     lowered = text.strip().lower()
     if lowered in ("now", "today"):
         return now.astimezone(UTC).replace(second=0, microsecond=0)
@@ -771,7 +798,7 @@ def parse_when(text: str, now: datetime) -> datetime:
             continue
         if "%H" not in fmt:
             parsed = datetime.combine(parsed.date(), time(9, 0))
-        return parsed.replace(tzinfo=UTC)
+        return parsed.replace(tzinfo=zone).astimezone(UTC)
     raise InvalidAnswer("Please give a date like 2026-11-24 or 24/11/2026, optionally with a time (14:30), or 'now'.")
 
 

@@ -124,7 +124,15 @@ class RecordSnapshot(BaseModel):
     """Confirmation-list statements left unticked before sending (their labels), counted in the lead digest."""
 
 
-def display_answer(step: Step, value: AnswerValue) -> str:
+def _local(stored: str, zone: ZoneInfo) -> str:
+    try:
+        return datetime.fromisoformat(stored).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    except ValueError:
+        return stored
+
+
+def display_answer(step: Step, value: AnswerValue, zone: ZoneInfo | None = None) -> str:
+    """``zone``: where the practitioner works, so a date and time reads as local (the pack's time zone)."""
     if value.recipient is not None:
         return describe_recipient(value.recipient)
     choices = value.choices
@@ -136,6 +144,8 @@ def display_answer(step: Step, value: AnswerValue) -> str:
         return choice.label if choice is not None else ""
     if choices:
         return "; ".join(c.label for c in step.effective_choices() if c.id in choices)
+    if step.kind is AnswerKind.DATETIME and value.text and zone is not None:
+        return _local(value.text, zone)
     return value.text or "(left blank)"
 
 
@@ -239,11 +249,11 @@ def build_snapshot(
         if memo is not None and choices and value.recipient is None and not value.organisation_default:
             known = memo.get((sid, choices))
             if known is None:
-                known = _answered_line(step, value)
+                known = _answered_line(step, value, pack.timezone)
                 if len(memo) < MEMO_LIMIT:
                     memo[(sid, choices)] = known
         else:
-            known = _answered_line(step, value)
+            known = _answered_line(step, value, pack.timezone)
         line, shown, unsure = known
         answered.append(line)
         field_id = step.field
@@ -298,10 +308,10 @@ def _derived_text(template: str, pack: Pack, state: DialogState) -> str:
     )
 
 
-def _answered_line(step: Step, value: AnswerValue) -> tuple[AnsweredStep, str, bool]:
+def _answered_line(step: Step, value: AnswerValue, pack_zone: str | None = None) -> tuple[AnsweredStep, str, bool]:
     """One answer's record line, its display text, and whether it was a 'not sure'."""
     unsure = bool(value.choices) and any((c := step.choice(cid)) is not None and c.unsure for cid in value.choices)
-    shown = display_answer(step, value)
+    shown = display_answer(step, value, ZoneInfo(pack_zone) if pack_zone else None)
     line = AnsweredStep(
         step_id=step.id,
         title=step.title,
