@@ -54,7 +54,9 @@ class Runtime:
     async def create(cls, settings: Settings, clock: Clock | None = None, migrate: bool | None = None) -> Runtime:
         """Build the runtime; ``migrate`` defaults to on for SQLite (the zero-setup path)."""
         links = [LinkView(title=link.title, url=str(link.url)) for link in settings.sharecheck_local_links]
-        packs = PackRegistry(settings.sharecheck_content_pack, links, settings.organisation_profile)
+        packs = PackRegistry(
+            settings.sharecheck_content_pack, links, settings.organisation_profile, settings.sharecheck_content_dir
+        )
         if migrate if migrate is not None else settings.is_sqlite:
             await upgrade_async(settings.database_url)
         engine = create_engine(settings.database_url)

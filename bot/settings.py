@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -153,6 +154,9 @@ class Settings(BaseSettings):
     sharecheck_retention: Duration = timedelta(days=6 * 365)
     """How long free text is kept after a check finishes (``sharecheck purge``); docs/privacy-and-audit.md says why."""
     sharecheck_content_pack: str = "children-england-2024"
+    sharecheck_content_dir: Path | None = None
+    """A folder of the organisation's own content packs (``<id>.yaml``, ``archive/<id>@<version>.yaml``),
+    searched before the packs that ship with ShareCheck."""
     sharecheck_working_hours: str = "Mon-Fri 08:00-18:00"
     sharecheck_default_tz: str = "Europe/London"
     """Time zone for users whose own zone is not known (Slack users.info tz, Teams localTimezone)."""

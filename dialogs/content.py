@@ -72,6 +72,26 @@ class AnswerKind(StrEnum):
     DATETIME = "datetime"
     NOTICE = "notice"
     """Information to read and acknowledge; its single choice is 'continue'."""
+    FORM = "form"
+    """Several questions answered on one screen (its ``fields``): one Slack modal, one Teams card."""
+    CONFIRM_LIST = "confirm_list"
+    """'Before you send, confirm': items ticked at once, 'all true' in one click; an unticked item
+    leads to its own follow-up step."""
+    REVIEW = "review"
+    """The engine's review screen before Save (never a pack step)."""
+
+
+FORM_FIELD_KINDS = frozenset(
+    {
+        AnswerKind.SINGLE_CHOICE,
+        AnswerKind.MULTI_CHOICE,
+        AnswerKind.YES_NO_UNSURE,
+        AnswerKind.FREE_TEXT,
+        AnswerKind.CASE_REFERENCE,
+        AnswerKind.DATETIME,
+    }
+)
+"""What a form can hold: a recipient (a people picker) and notices stay steps of their own."""
 
 
 CHOICE_KINDS = frozenset(
@@ -120,6 +140,14 @@ RECORD_FIELDS = frozenset(
         "others_involved",
         "others_confirmed",
         "hesitation",
+        "what_shared",
+        "requester",
+        "requested_at",
+        "not_share_reason",
+        "urgent_told",
+        "family_told",
+        "advice_outcome",
+        "written_confirmation",
     }
 )
 
@@ -246,6 +274,50 @@ class Branch(BaseModel):
     goto: str
 
 
+class ConfirmItem(BaseModel):
+    """One line of a confirmation list: a statement the practitioner ticks as true."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Slug
+    label: str = Field(min_length=1, max_length=CHOICE_LABEL_MAX)
+    field: str | None = None
+    confirmed: str = Field(default="Confirmed", max_length=80)
+    """What the record says when the item was ticked."""
+    unconfirmed: str = Field(default="Not confirmed", max_length=80)
+    """What the record says when it was left unticked."""
+    followup: Slug | None = None
+    """The step asked when this item is left unticked (a targeted question or a reminder)."""
+    principles: tuple[Slug, ...] = ()
+    rules: tuple[Slug, ...] = ()
+    when: tuple[Condition, ...] = ()
+    """Show this item only when every condition holds."""
+
+
+class Section(BaseModel):
+    """A part of the check shown as progress: 'Decide', 'Share', 'Review'."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Slug
+    title: str = Field(max_length=30)
+    when: tuple[Condition, ...] = ()
+    """Show this section in the progress line only when every condition holds..."""
+    default: bool = True
+    """...or, while a step it tests is unanswered, when this is true."""
+
+
+class Derived(BaseModel):
+    """A record field filled from other answers (for example consent 'not needed: a child is at risk')."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: str
+    value: str = Field(min_length=1, max_length=300)
+    """Text for the record; ``{decided_at}`` and ``{next_working_day}`` are filled in (local time)."""
+    when: tuple[Condition, ...] = Field(min_length=1)
+
+
 class Step(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -266,9 +338,42 @@ class Step(BaseModel):
     min_length: int = Field(default=0, ge=0)
     max_length: int = Field(default=2000, ge=1, le=10000)
     placeholder: str | None = Field(default=None, max_length=150)
+    fields: tuple[Step, ...] = ()
+    """A form's questions: steps without a way on of their own, each recording its own field."""
+    items: tuple[ConfirmItem, ...] = ()
+    """A confirmation list's statements."""
+    all_label: str = Field(default="All true", max_length=CHOICE_LABEL_MAX)
+    section: Slug | None = None
+    """The progress section this step belongs to (a pack with sections gives every step one)."""
+    also_fills: tuple[str, ...] = ()
+    """Record fields this typed answer also fills unless another step answers them ('type it once')."""
+    when: tuple[Condition, ...] = ()
+    """For a form field: ask it only when every condition (on answers before the form) holds."""
 
     @model_validator(mode="after")
     def _choices_fit_kind(self) -> Self:
+        if self.kind is AnswerKind.REVIEW:
+            raise ValueError(f"step {self.id!r}: 'review' is the engine's own screen, not a pack step")
+        if (self.kind is AnswerKind.FORM) != bool(self.fields):
+            raise ValueError(f"step {self.id!r}: a form, and only a form, has fields")
+        if (self.kind is AnswerKind.CONFIRM_LIST) != bool(self.items):
+            raise ValueError(f"step {self.id!r}: a confirmation list, and only one, has items")
+        for sub in self.fields:
+            if sub.kind not in FORM_FIELD_KINDS:
+                raise ValueError(f"form {self.id!r}: field {sub.id!r} cannot be a {sub.kind.value} in a form")
+            if sub.next or sub.branches or any(c.goto for c in sub.choices):
+                raise ValueError(f"form {self.id!r}: field {sub.id!r} cannot route (the form's branches do)")
+        if self.when and not self.fields and self.kind is not AnswerKind.FORM:
+            pass  # a step's own 'when' is only read on form fields; the form validator checks them
+        for field_id in self.also_fills:
+            if field_id not in RECORD_FIELDS:
+                raise ValueError(f"step {self.id!r}: also fills unknown record field {field_id!r}")
+        item_ids = [i.id for i in self.items]
+        if len(item_ids) != len(set(item_ids)):
+            raise ValueError(f"step {self.id!r}: duplicate item ids")
+        for item in self.items:
+            if item.field is not None and item.field not in RECORD_FIELDS:
+                raise ValueError(f"step {self.id!r}: item {item.id!r} fills unknown record field {item.field!r}")
         if self.kind in CHOICE_KINDS and self.kind is not AnswerKind.YES_NO_UNSURE and not self.choices:
             raise ValueError(f"step {self.id!r}: a {self.kind.value} step needs choices")
         if self.kind not in CHOICE_KINDS and self.choices:
@@ -344,6 +449,11 @@ class Pack(BaseModel):
     outcomes: tuple[Outcome, ...] = Field(min_length=3)
     myths: tuple[Myth, ...] = ()
     covering_note: CoveringNote | None = None
+    sections: tuple[Section, ...] = ()
+    """Progress sections in order; without them the whole check is one section."""
+    derived: tuple[Derived, ...] = ()
+    review: bool = False
+    """End with the review screen: nothing is recorded as a decision until Save."""
 
     @model_validator(mode="after")
     def _graph_is_sound(self) -> Self:
@@ -374,13 +484,19 @@ class Pack(BaseModel):
 
     @cached_property
     def steps_by_id(self) -> dict[str, Step]:
-        """Steps by id; ``step(id)`` reads better, this is for the loops that run on every answer."""
-        return {s.id: s for s in self.steps}
+        """Steps by id, forms' fields included; ``step(id)`` reads better, this is for the per-answer loops."""
+        return {sub.id: sub for s in self.steps for sub in (s, *s.fields)}
+
+    @cached_property
+    def followups(self) -> dict[str, tuple[str, int]]:
+        """Each confirmation-list follow-up step: the list it follows and the index of its item."""
+        return {i.followup: (s.id, n) for s in self.steps for n, i in enumerate(s.items) if i.followup}
 
 
 def successors(step: Step) -> list[str]:
     """Every target a step can lead to."""
     targets = [c.goto for c in step.effective_choices() if c.goto]
+    targets += [i.followup for i in step.items if i.followup]
     targets += [b.goto for b in step.branches]
     if step.next:
         targets.append(step.next)
@@ -389,10 +505,23 @@ def successors(step: Step) -> list[str]:
 
 def _validate_graph(pack: Pack) -> None:
     ids = [s.id for s in pack.steps]
-    dupes = {i for i in ids if ids.count(i) > 1}
+    all_ids = [sub.id for s in pack.steps for sub in (s, *s.fields)]
+    dupes = {i for i in all_ids if all_ids.count(i) > 1}
     if dupes:
         raise ValueError(f"duplicate step ids: {sorted(dupes)}")
-    by_id = {s.id: s for s in pack.steps}
+    by_id = pack.steps_by_id
+    section_ids = {s.id for s in pack.sections}
+    for step in pack.steps:
+        if pack.sections and step.section not in section_ids:
+            raise ValueError(f"step {step.id!r}: needs a section among {sorted(section_ids)}")
+        if not pack.sections and step.section is not None:
+            raise ValueError(f"step {step.id!r}: names a section but the pack has none")
+    for followup, (list_id, _) in pack.followups.items():
+        follow = by_id.get(followup)
+        if follow is None:
+            raise ValueError(f"confirmation list {list_id!r}: follow-up {followup!r} is not a step")
+        if follow.next != by_id[list_id].next:
+            raise ValueError(f"follow-up {followup!r} must carry on where its list {list_id!r} does (same 'next')")
     source_ids = {s.id for s in pack.sources}
     rule_ids = {r.id for r in (*pack.principles, *pack.golden_rules)}
     for special in (pack.start, pack.urgent_step):
@@ -408,7 +537,8 @@ def _validate_graph(pack: Pack) -> None:
     myth_ids = {m.id for m in pack.myths}
     for myth in pack.myths:
         check_cite(f"myth {myth.id!r}", myth.cite)
-    for step in pack.steps:
+    top_ids = set(ids)
+    for step in by_id.values():
         for c in step.cite:
             check_cite(f"step {step.id!r}", c)
         for g in step.guidance:
@@ -418,7 +548,7 @@ def _validate_graph(pack: Pack) -> None:
             if r not in rule_ids:
                 raise ValueError(f"step {step.id!r}: checks unknown principle or rule {r!r}")
         for target in successors(step):
-            if target != END and target not in by_id:
+            if target != END and target not in top_ids:
                 raise ValueError(f"step {step.id!r}: goes to unknown step {target!r}")
         choices = step.effective_choices()
         for choice in choices:
@@ -430,7 +560,7 @@ def _validate_graph(pack: Pack) -> None:
         if choices and all(c.when for c in choices):
             raise ValueError(f"step {step.id!r}: at least one choice must be offered unconditionally")
         every_choice_routes = step.kind in CHOICE_KINDS and all(c.goto for c in step.effective_choices())
-        if step.next is None and not every_choice_routes:
+        if step.id in top_ids and step.next is None and not every_choice_routes:
             raise ValueError(f"step {step.id!r}: has no way on (set 'next', or 'goto' on every choice)")
         for branch in step.branches:
             for cond in branch.when:
@@ -460,14 +590,17 @@ def _validate_graph(pack: Pack) -> None:
     trapped = [i for i in ids if i not in can_finish]
     if trapped:
         raise ValueError(f"steps from which the check can never finish: {trapped}")
-    decision_steps = [s for s in pack.steps if s.field == "decision"]
+    decision_steps = [s for s in by_id.values() if s.field == "decision"]
     if not decision_steps:
         raise ValueError("no step records the decision (field: decision)")
     for s in decision_steps:
         bad = {c.id for c in s.effective_choices()} - set(DECISIONS)
         if bad:
             raise ValueError(f"decision step {s.id!r}: choices must be among {DECISIONS}, not {sorted(bad)}")
-    if not any(s.field == "reasons" and s.kind is AnswerKind.FREE_TEXT and not s.optional for s in pack.steps):
+    if not any(
+        (s.field == "reasons" or "reasons" in s.also_fills) and s.kind is AnswerKind.FREE_TEXT and not s.optional
+        for s in by_id.values()
+    ):
         raise ValueError("no required free-text step records the reasons (field: reasons)")
     unconditional = {o.decision for o in pack.outcomes if not o.when}
     missing = set(DECISIONS) - unconditional
@@ -490,6 +623,18 @@ def _validate_graph(pack: Pack) -> None:
     for step in pack.steps:
         for choice in step.effective_choices():
             check_conditions(f"step {step.id!r} choice {choice.id!r}", choice.when)
+        for item in step.items:
+            check_conditions(f"step {step.id!r} item {item.id!r}", item.when)
+        for sub in step.fields:
+            check_conditions(f"form {step.id!r} field {sub.id!r}", sub.when)
+            for choice in sub.effective_choices():
+                check_conditions(f"form {step.id!r} field {sub.id!r} choice {choice.id!r}", choice.when)
+    for section in pack.sections:
+        check_conditions(f"section {section.id!r}", section.when)
+    for derived in pack.derived:
+        if derived.field not in RECORD_FIELDS:
+            raise ValueError(f"derived field {derived.field!r} is not a record field")
+        check_conditions(f"derived {derived.field!r}", derived.when)
     if pack.covering_note is not None:
         known_fields = RECORD_FIELDS | {"confirm_by"}
         for n, line in enumerate(pack.covering_note.lines, 1):
@@ -497,7 +642,16 @@ def _validate_graph(pack: Pack) -> None:
             names = {name for _, name, _, _ in Formatter().parse(line.text) if name}
             if names - known_fields:
                 raise ValueError(f"covering note line {n}: unknown fields {sorted(names - known_fields)}")
-    checked = {r for s in pack.steps for r in (*s.principles, *s.rules)}
+    checked = {
+        r
+        for s in pack.steps
+        for r in (
+            *s.principles,
+            *s.rules,
+            *(x for f in s.fields for x in (*f.principles, *f.rules)),
+            *(x for i in s.items for x in (*i.principles, *i.rules)),
+        )
+    }
     unchecked = sorted(rule_ids - checked)
     if unchecked:
         raise ValueError(f"principles or rules no step checks: {unchecked}")

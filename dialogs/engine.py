@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, tzinfo
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -17,17 +18,21 @@ from dialogs.content import (
     AnswerKind,
     Choice,
     Citation,
+    ConfirmItem,
     Pack,
     Step,
     holds,
-    successors,
 )
 from dialogs.evolve import evolve
 from dialogs.messages import (
+    ALL_TRUE,
+    CHANGE_PREFIX,
+    SAVE,
     Cancelled,
     ChoiceView,
     CitationView,
     Completion,
+    FieldSpec,
     GuidanceView,
     InputSpec,
     LinkView,
@@ -35,11 +40,15 @@ from dialogs.messages import (
     MythView,
     Progress,
     Prompt,
+    ReviewView,
 )
 from dialogs.personal_data import find_identifiers, scan, warning_text
 from dialogs.profile import OrganisationProfile
 from dialogs.record import RecordMemo, build_completion, display_answer
-from dialogs.state import Answer, AnswerValue, DialogState, Recipient, Status
+from dialogs.state import Answer, AnswerValue, DialogState, FieldAnswer, Recipient, Status
+
+REVIEW = "review"
+"""The step id of the review screen the engine adds after the last question of a pack with ``review``."""
 
 CASE_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.:#-]{1,39}$")
 # Tab and newline are the only control characters a practitioner has reason to type.
@@ -48,6 +57,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2
 
 class DialogError(Exception):
     """An answer or request the engine refuses; ``str(exc)`` is safe to show the practitioner."""
+
+    errors: dict[str, str] = {}  # noqa: RUF012 - read-only default: a form's refusals by field (InvalidForm)
+    submitted: dict[str, FieldAnswer] = {}  # noqa: RUF012 - what the form sent, to show again
 
 
 class InvalidAnswer(DialogError):
@@ -60,6 +72,16 @@ class PersonalDataWarning(InvalidAnswer):
     def __init__(self, message: str, kinds: tuple[str, ...]) -> None:
         super().__init__(message)
         self.kinds = kinds
+
+
+class InvalidForm(InvalidAnswer):
+    """Some fields of a form were refused: each has its own message; the others keep what was given."""
+
+    def __init__(self, errors: dict[str, str], submitted: dict[str, FieldAnswer]) -> None:
+        first = next(iter(errors.values()))
+        super().__init__(first if len(errors) == 1 else f"{len(errors)} answers need another look: {first}")
+        self.errors = errors
+        self.submitted = submitted
 
 
 class StaleAnswer(DialogError):
@@ -87,16 +109,16 @@ class Engine:
         self.links = tuple(links)
         self.profile = profile or OrganisationProfile()
         # the organisation's own lawful basis, where the pack offers it: shown first, recorded as its default
-        basis_steps = [s for s in pack.steps if s.field == "lawful_basis"]
+        basis_steps = [s for s in pack.steps_by_id.values() if s.field == "lawful_basis"]
         default = self.profile.default_basis
         self._default_basis = {
             s.id: default for s in basis_steps if default is not None and s.choice(default) is not None
         }
         self._steps = pack.steps_by_id
+        self._zone = ZoneInfo(pack.timezone)
         self._templates: dict[str, Prompt] = {}
-        self._tested = _tested_ahead(pack)
-        self._remaining: dict[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], int] = {}
-        """Steps to the end from a step, by that step and the answers its way on depends on."""
+        self._top = {s.id for s in pack.steps}
+        self._section_of = {s.id: s.section for s in pack.steps}
         # Per-answer lookups precomputed from the (frozen, validated) pack, so a turn does not
         # rescan every choice of the step for its myth or its goto.
         self._myths_of = {
@@ -105,7 +127,7 @@ class Engine:
         """Only the steps with a choice that shows a myth-buster."""
         self._gotos = {s.id: tuple((c.id, c.goto) for c in s.effective_choices() if c.goto) for s in pack.steps}
         # Frozen messages that recur turn after turn are built once and shared.
-        self._progress_views: dict[tuple[int, int], Progress] = {}
+        self._progress_views: dict[tuple[tuple[str, ...], int], Progress] = {}
         self._myth_views: dict[str, MythView] = {}
         self._choice_views: dict[str, dict[str, ChoiceView]] = {}
         self._records = RecordMemo.for_pack(pack)
@@ -132,34 +154,110 @@ class Engine:
         if answer.step_id != sid or (answer.revision is not None and answer.revision != state.revision):
             raise StaleAnswer("That answer was for an earlier question; the check has moved on.")
         assert sid is not None
+        if sid == REVIEW:
+            return self._review_answer(state, answer, now)
         step = self._steps[sid]
         path = state.path_answers()
-        value = self._validate(step, answer, now, path)
-        if value.choices and value.choices == (self._default_basis.get(sid),):
-            value = evolve(value, {"organisation_default": True})
-        path[sid] = value  # the path now includes this answer (its step joins the history)
         answers = dict(state.answers)
+        if step.kind is AnswerKind.FORM:
+            value, parts = self._validate_form(step, answer, now, path)
+            for part_id, part in parts.items():
+                answers[part_id] = path[part_id] = part
+            for stale in set(state.answers.get(sid, value).parts) - set(parts):
+                answers.pop(stale, None)  # a field no longer asked (its condition changed) is not kept
+        else:
+            value = self._validate(step, answer, now, path)
+            if value.choices and value.choices == (self._default_basis.get(sid),):
+                value = evolve(value, {"organisation_default": True})
+        path[sid] = value  # the path now includes this answer (its step joins the history)
         answers[sid] = value
         myths_of = self._myths_of.get(sid)
         myths = [m for cid, m in myths_of if cid in value.choices] if myths_of else []
         shown = state.myths_shown
         target = self._next(step, path)
+        history = [*state.history, sid]
+        editing = state.editing
+        if editing:
+            # changed from the review screen: answers further on that still fit are carried forward,
+            # so only what depends on the change is asked again
+            target = self._carry_forward(target, history, answers, path)
         update: dict[str, object] = {
             "answers": answers,
-            "history": [*state.history, sid],
+            "history": history,
             "show_myths": myths,
             "myths_shown": [*shown, *(m for m in myths if m not in shown)] if myths else list(shown),
             "revision": state.revision + 1,
             "updated_at": now,
         }
+        if target == END and self.pack.review:
+            target = REVIEW
         if target == END:
             update["status"] = Status.COMPLETED
             update["step"] = None
         else:
             update["step"] = target
             update["urgent"] = state.urgent or target == self.pack.urgent_step
+            if editing and target == REVIEW:
+                update["editing"] = False
         new = evolve(state, update)
         return Turn(new, self._view(new, path))
+
+    def _carry_forward(
+        self, target: str, history: list[str], answers: dict[str, AnswerValue], path: dict[str, AnswerValue]
+    ) -> str:
+        """Walk on from ``target`` through steps whose earlier answers still fit; stop at the first that does not."""
+        seen: set[str] = set(history)
+        while target != END and target not in seen:
+            earlier = answers.get(target)
+            step = self._steps[target]
+            if earlier is None or not self._still_fits(step, earlier, path):
+                return target
+            seen.add(target)
+            history.append(target)
+            path[target] = earlier
+            for part in earlier.parts:
+                if part in answers:
+                    path[part] = answers[part]
+            target = self._next(step, path)
+        return target
+
+    def _still_fits(self, step: Step, value: AnswerValue, path: dict[str, AnswerValue]) -> bool:
+        if step.kind is AnswerKind.FORM:
+            asked = {f.id for f in step.fields if holds(f.when, path)}
+            return asked == set(value.parts) and all(
+                self._still_fits(f, v, path) for f in step.fields if (v := path.get(f.id)) is not None
+            )
+        if step.kind is AnswerKind.CONFIRM_LIST:
+            return {i.id for i in self._visible_items(step, path)} >= set(value.choices)
+        if step.kind in CHOICE_KINDS and step.conditional:
+            offered = {c.id for c in self.visible_choices(step, path)}
+            return set(value.choices) <= offered
+        return True
+
+    def _review_answer(self, state: DialogState, answer: Answer, now: datetime) -> Turn:
+        chosen = answer.choices
+        if len(chosen) != 1 or answer.text is not None or answer.fields is not None:
+            raise InvalidAnswer("Choose Save, or an answer to change.")
+        if chosen[0] == SAVE:
+            new = _copy(state)
+            new.status = Status.COMPLETED
+            new.step = None
+            new.editing = False
+            new.revision += 1
+            new.updated_at = now
+            return Turn(new, self.view(new))
+        target = chosen[0].removeprefix(CHANGE_PREFIX)
+        if not chosen[0].startswith(CHANGE_PREFIX) or target not in state.history or target not in self._top:
+            raise InvalidAnswer("That answer cannot be changed here; choose one from the list.")
+        new = _copy(state)
+        new.history = new.history[: new.history.index(target)]
+        new.step = target
+        new.editing = True
+        new.show_myths = []
+        new.revision += 1
+        new.updated_at = now
+        new.urgent = self.pack.urgent_step in new.history or target == self.pack.urgent_step
+        return Turn(new, self.view(new))
 
     def back(self, state: DialogState, now: datetime) -> Turn:
         self._require_active(state)
@@ -206,7 +304,8 @@ class Engine:
             raise CorruptState("This check's saved state cannot be read; it has been left as it was.") from exc
         if state.pack_id != self.pack.id:
             raise CorruptState(f"This check was started with the {state.pack_id!r} guidance, not {self.pack.id!r}.")
-        known = [s for s in (*state.history, *([state.step] if state.step else [])) if not self.pack.has_step(s)]
+        current = [state.step] if state.step and state.step != REVIEW else []
+        known = [s for s in (*state.history, *current) if not self.pack.has_step(s)]
         if known:
             raise CorruptState("This check refers to questions the current guidance no longer has.")
         if state.status is Status.ACTIVE and state.step is None:
@@ -215,6 +314,22 @@ class Engine:
 
     def view(self, state: DialogState, notice: str | None = None, personal_data_warning: bool = False) -> Message:
         return self._view(state, state.path_answers(), notice, personal_data_warning)
+
+    def refused(
+        self, state: DialogState, error: InvalidAnswer | DialogError, personal_data_warning: bool = False
+    ) -> Message:
+        """The current step again with why the answer was refused; a form keeps the fields that were fine."""
+        message = self.view(state, notice=str(error), personal_data_warning=personal_data_warning)
+        if not error.errors or not isinstance(message, Prompt):  # only a form's refusal names fields
+            return message
+        fields = []
+        for spec in message.input.fields:
+            given = error.submitted.get(spec.id)
+            update: dict[str, object] = {"error": error.errors.get(spec.id)}
+            if given is not None:
+                update |= {"initial": given.choices, "initial_text": given.text}
+            fields.append(evolve(spec, update))
+        return evolve(message, {"input": evolve(message.input, {"fields": tuple(fields)})})
 
     def _view(
         self,
@@ -229,6 +344,8 @@ class Engine:
         if state.status is Status.COMPLETED:
             return build_completion(self.pack, state, self.links, self._records)
         assert state.step is not None
+        if state.step == REVIEW:
+            return self._review_view(state, path, notice)
         step = self._steps[state.step]
         previous = state.answers.get(step.id)
         template = self._templates.get(step.id)
@@ -246,7 +363,14 @@ class Engine:
         if personal_data_warning:
             update["personal_data_warning"] = True
         input_update: dict[str, object] = {}
-        if previous is not None:
+        if step.kind is AnswerKind.FORM:
+            input_update["fields"] = self._field_specs(step, state, path)
+        elif step.kind is AnswerKind.CONFIRM_LIST:
+            items = self._visible_items(step, path)
+            input_update["choices"] = tuple(ChoiceView(id=i.id, label=i.label) for i in items)
+            if previous is not None:
+                input_update["initial"] = previous.choices
+        elif previous is not None:
             input_update["previous"] = display_answer(step, previous)
         if step.conditional:
             views = self._choice_views.get(step.id)
@@ -258,6 +382,82 @@ class Engine:
         if state.show_myths:
             update["myths"] = tuple(self._myth(m) for m in state.show_myths)
         return evolve(template, update)
+
+    def _field_specs(self, step: Step, state: DialogState, path: dict[str, AnswerValue]) -> tuple[FieldSpec, ...]:
+        specs = []
+        for sub in step.fields:
+            if not holds(sub.when, path):
+                continue
+            choices = [ChoiceView(id=c.id, label=c.label, style=c.style) for c in self.visible_choices(sub, path)]
+            earlier = state.answers.get(sub.id)
+            default = self._default_basis.get(sub.id)
+            help_text = sub.help
+            label = sub.question
+            initial: tuple[str, ...] = earlier.choices if earlier is not None else ()
+            if default is not None:
+                choices = [
+                    ChoiceView(id=c.id, label=f"{c.label} (my organisation's)"[:CHOICE_LABEL_MAX])
+                    if c.id == default
+                    else c
+                    for c in choices
+                ]
+                help_text = (
+                    "Your organisation has set this as its basis for safeguarding. Change it only if your data "
+                    "protection officer or lead has advised it."
+                )
+                initial = initial or (default,)
+            specs.append(
+                FieldSpec(
+                    id=sub.id,
+                    label=label,
+                    kind=sub.kind,
+                    choices=tuple(choices),
+                    optional=sub.optional,
+                    max_length=sub.max_length,
+                    placeholder=sub.placeholder,
+                    help=help_text,
+                    initial=initial,
+                    initial_text=self._shown_text(sub, earlier),
+                )
+            )
+        return tuple(specs)
+
+    def _shown_text(self, step: Step, earlier: AnswerValue | None) -> str | None:
+        """An earlier typed answer as the practitioner would type it again (a date in local time, not ISO UTC)."""
+        if earlier is None or earlier.text is None:
+            return None
+        if step.kind is AnswerKind.DATETIME:
+            return local_when(earlier.text, self._zone)
+        return earlier.text
+
+    def _visible_items(self, step: Step, answers: dict[str, AnswerValue]) -> tuple[ConfirmItem, ...]:
+        return tuple(i for i in step.items if holds(i.when, answers))
+
+    def _review_view(self, state: DialogState, path: dict[str, AnswerValue], notice: str | None) -> Prompt:
+        record = build_completion(self.pack, state, self.links, self._records)
+        changes = tuple(
+            ChoiceView(id=f"{CHANGE_PREFIX}{sid}", label=f"Change: {self._steps[sid].title}"[:CHOICE_LABEL_MAX])
+            for sid in state.history
+            if sid in path and sid in self._top and self._steps[sid].kind is not AnswerKind.NOTICE
+        )
+        return Prompt(
+            pack_title=self.pack.title,
+            step_id=REVIEW,
+            revision=state.revision,
+            title="Check and save",
+            question="This is what will be recorded. Change any answer, or save the decision.",
+            input=InputSpec(kind=AnswerKind.REVIEW, choices=(ChoiceView(id=SAVE, label="Save", style="primary"),)),
+            progress=self._progress(state, path),
+            can_go_back=bool(state.history),
+            urgent_exit=False,
+            notice=notice,
+            review=ReviewView(
+                decision_label=record.decision_label,
+                lines=record.lines,
+                covering_note=record.covering_note,
+                changes=changes,
+            ),
+        )
 
     def visible_choices(self, step: Step, answers: dict[str, AnswerValue]) -> tuple[Choice, ...]:
         """The choices offered now: conditional ones only when their conditions hold."""
@@ -297,8 +497,11 @@ class Engine:
             help=help_text,
             input=InputSpec(
                 kind=step.kind,
-                choices=tuple(choices),
-                multiple=step.kind is AnswerKind.MULTI_CHOICE,
+                choices=tuple(choices)
+                if step.kind is not AnswerKind.CONFIRM_LIST
+                else tuple(ChoiceView(id=i.id, label=i.label) for i in step.items),
+                all_label=step.all_label if step.kind is AnswerKind.CONFIRM_LIST else None,
+                multiple=step.kind in (AnswerKind.MULTI_CHOICE, AnswerKind.CONFIRM_LIST),
                 optional=step.optional,
                 min_length=step.min_length,
                 max_length=step.max_length,
@@ -311,7 +514,7 @@ class Engine:
             citations=tuple(self._citation(c) for c in step.cite),
             links=self.links if step.id in (self.pack.urgent_step, self.pack.start) else (),
             contacts=self.profile.contacts if step.id == self.pack.urgent_step else (),
-            progress=Progress(current=1, total=1),
+            progress=Progress(sections=("Check",), current=0),
             can_go_back=False,
             urgent_exit=True,
             # every field set, so a prompt made from the template shares its fields-set (dialogs.evolve)
@@ -324,28 +527,29 @@ class Engine:
         return self._progress(state, state.path_answers())
 
     def _progress(self, state: DialogState, answers: dict[str, AnswerValue]) -> Progress:
-        done = len(state.history)
-        if state.step is None:
-            return self._progress_view(done, done)
-        # the way ahead depends only on the current step and the answers that branches test
-        key = (state.step, tuple([(sid, answers[sid].choices) for sid in self._tested[state.step] if sid in answers]))
-        remaining = self._remaining.get(key)
-        if remaining is None:
-            remaining = 0
-            seen: set[str] = set()
-            sid: str = state.step
-            while sid != END and sid not in seen:
-                seen.add(sid)
-                remaining += 1
-                sid = self._predict(self.pack.step(sid), answers)
-            self._remaining[key] = remaining
-        return self._progress_view(done + 1, done + remaining)
+        """The sections of the check, the current one marked: a fixed line, never a count that moves."""
+        sections = self.pack.sections
+        if not sections:
+            return self._progress_view(("Check",), 0)
+        step = state.step
+        on_review = step == REVIEW or step is None
+        current = sections[-1].id if on_review else (self._section_of.get(step or "") or sections[0].id)
+        shown = tuple(
+            s
+            for s in sections
+            if s.id == current
+            or not s.when
+            or holds(s.when, answers)
+            or (s.default and any(c.step not in answers for c in s.when))
+        )
+        titles = tuple(s.title for s in shown)
+        return self._progress_view(titles, next(i for i, s in enumerate(shown) if s.id == current))
 
-    def _progress_view(self, current: int, total: int) -> Progress:
-        # a check has a few dozen distinct (current, total) pairs: share one frozen object for each
-        view = self._progress_views.get((current, total))
+    def _progress_view(self, sections: tuple[str, ...], current: int) -> Progress:
+        # a pack has a handful of distinct lines: share one frozen object for each
+        view = self._progress_views.get((sections, current))
         if view is None:
-            view = self._progress_views[(current, total)] = Progress(current=current, total=total)
+            view = self._progress_views[(sections, current)] = Progress(sections=sections, current=current)
         return view
 
     # --- internals -----------------------------------------------------------------------
@@ -370,27 +574,87 @@ class Engine:
         for choice_id, goto in self._gotos[step.id]:
             if choice_id in chosen:
                 return goto
+        followup = self.pack.followups.get(step.id)
+        if step.kind is AnswerKind.CONFIRM_LIST or followup is not None:
+            # each item left unticked leads to its own follow-up, in list order, then the list's way on
+            list_id, after = followup if followup is not None else (step.id, -1)
+            listed = self._steps[list_id]
+            ticked = answers[list_id].choices if list_id in answers else ()
+            for n, item in enumerate(listed.items):
+                if n > after and item.followup and item.id not in ticked and holds(item.when, answers):
+                    return item.followup
         for branch in step.branches:
             if holds(branch.when, answers):
                 return branch.goto
         assert step.next is not None  # the pack validator guarantees a way on
         return step.next
 
-    def _predict(self, step: Step, answers: dict[str, AnswerValue]) -> str:
-        """The likeliest next step for the progress count: the first choice where nothing is answered yet."""
-        for branch in step.branches:
-            if holds(branch.when, answers):
-                return branch.goto
-        if step.next is not None:
-            return step.next
-        first = step.effective_choices()[0]
-        assert first.goto is not None
-        return first.goto
+    def _validate_form(
+        self, step: Step, answer: Answer, now: datetime, path: dict[str, AnswerValue]
+    ) -> tuple[AnswerValue, dict[str, AnswerValue]]:
+        """Every field checked on its own: all refusals are reported together, each with its message."""
+        given = answer.fields
+        if given is None or answer.choices or answer.text is not None or answer.recipient is not None:
+            raise InvalidAnswer("Please answer the questions in the form.")
+        asked = [f for f in step.fields if holds(f.when, path)]
+        unknown = set(given) - {f.id for f in asked}
+        if unknown:
+            raise InvalidAnswer("That form has answers to questions not asked here; please fill it in again.")
+        parts: dict[str, AnswerValue] = {}
+        errors: dict[str, str] = {}
+        warned: list[str] = []
+        for sub in asked:
+            field_given = given.get(sub.id)
+            empty = field_given is None or (not field_given.choices and not (field_given.text or "").strip())
+            if empty and sub.optional:
+                continue
+            if empty:
+                errors[sub.id] = "Please answer this." if sub.kind not in CHOICE_KINDS else "Please choose one."
+                continue
+            single = Answer(
+                step_id=sub.id,
+                choices=field_given.choices if field_given else (),
+                text=field_given.text if field_given else None,
+                confirm_personal_data=answer.confirm_personal_data,
+            )
+            try:
+                value = self._validate(sub, single, now, path)
+            except PersonalDataWarning as exc:
+                errors[sub.id] = str(exc)
+                warned.extend(exc.kinds)
+                continue
+            except InvalidAnswer as exc:
+                errors[sub.id] = str(exc)
+                continue
+            if value.choices and value.choices == (self._default_basis.get(sub.id),):
+                value = evolve(value, {"organisation_default": True})
+            parts[sub.id] = value
+        if errors:
+            if warned and len(warned) == len(errors):
+                # only likely personal details: the practitioner may keep them (confirm) or edit those fields
+                warning = PersonalDataWarning(next(iter(errors.values())), tuple(warned))
+                warning.errors, warning.submitted = errors, dict(given)
+                raise warning
+            raise InvalidForm(errors, dict(given))
+        return AnswerValue(parts=tuple(parts), at=now), parts
 
     def _validate(
         self, step: Step, answer: Answer, now: datetime, state_answers: dict[str, AnswerValue]
     ) -> AnswerValue:
         kind = step.kind
+        if kind is AnswerKind.CONFIRM_LIST:
+            if answer.text is not None or answer.recipient is not None or answer.fields is not None:
+                raise InvalidAnswer("Tick what is true, or choose 'All true'.")
+            items = self._visible_items(step, state_answers)
+            ids = [i.id for i in items]
+            if answer.choices == (ALL_TRUE,):
+                return AnswerValue(choices=tuple(ids), at=now)
+            unknown = [c for c in answer.choices if c not in ids]
+            if unknown:
+                raise InvalidAnswer("That is not one of the statements here; tick from the list.")
+            return AnswerValue(choices=tuple(i for i in ids if i in answer.choices), at=now)
+        if answer.fields is not None:
+            raise InvalidAnswer("This question takes one answer, not a form.")
         if kind in CHOICE_KINDS:
             chosen = answer.choices
             # the usual answer, one button on a step that offers all its choices: it is valid when it is
@@ -461,31 +725,9 @@ class Engine:
                 )
             return AnswerValue(text=text, at=now)
         if kind is AnswerKind.DATETIME:
-            return AnswerValue(text=parse_when(text, now).isoformat(timespec="minutes"), at=now)
+            when = parse_when(text, now, self._zone)
+            return AnswerValue(text=when.isoformat(timespec="minutes"), at=now)
         raise InvalidAnswer("This question cannot take that answer.")  # pragma: no cover
-
-
-def _tested_ahead(pack: Pack) -> dict[str, tuple[str, ...]]:
-    """For each step, the steps whose answers a branch on some way on from it tests.
-
-    The progress count's walk from a step only reads those answers, so they alone key its cache: near
-    the end of the check that is few or none, and the key is cheaper to build on every answer.
-    """
-    ahead: dict[str, tuple[str, ...]] = {}
-    for step in pack.steps:
-        seen: set[str] = set()
-        todo = [step.id]
-        tested: set[str] = set()
-        while todo:
-            sid = todo.pop()
-            if sid == END or sid in seen:
-                continue
-            seen.add(sid)
-            here = pack.step(sid)
-            tested.update(c.step for b in here.branches for c in b.when)
-            todo.extend(successors(here))
-        ahead[step.id] = tuple(sorted(tested))
-    return ahead
 
 
 def _copy(state: DialogState) -> DialogState:
@@ -536,8 +778,16 @@ def _recipient(recipient: Recipient | None, text: str | None) -> Recipient:
 _DATE_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M", "%Y-%m-%d", "%d/%m/%Y")
 
 
-def parse_when(text: str, now: datetime) -> datetime:
-    """A date or date and time as a practitioner types it (UK day/month order), in UTC."""
+def local_when(stored: str, zone: tzinfo) -> str:
+    """A stored (ISO, UTC) date and time as 'YYYY-MM-DD HH:MM' in ``zone``: what parse_when reads back."""
+    try:
+        return datetime.fromisoformat(stored).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return stored
+
+
+def parse_when(text: str, now: datetime, zone: tzinfo = UTC) -> datetime:
+    """A date or date and time as a practitioner types it (UK day/month order) in their local ``zone``, in UTC."""
     lowered = text.strip().lower()
     if lowered in ("now", "today"):
         return now.astimezone(UTC).replace(second=0, microsecond=0)
@@ -548,7 +798,7 @@ def parse_when(text: str, now: datetime) -> datetime:
             continue
         if "%H" not in fmt:
             parsed = datetime.combine(parsed.date(), time(9, 0))
-        return parsed.replace(tzinfo=UTC)
+        return parsed.replace(tzinfo=zone).astimezone(UTC)
     raise InvalidAnswer("Please give a date like 2026-11-24 or 24/11/2026, optionally with a time (14:30), or 'now'.")
 
 

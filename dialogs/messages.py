@@ -21,11 +21,34 @@ class ChoiceView(BaseModel):
     style: str | None = None
 
 
+class FieldSpec(BaseModel):
+    """One field of a form: a question answered together with the others on one screen."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    label: str
+    kind: AnswerKind
+    """single_choice, multi_choice, yes_no_unsure, free_text, case_reference or datetime."""
+    choices: tuple[ChoiceView, ...] = ()
+    optional: bool = False
+    max_length: int = 2000
+    placeholder: str | None = None
+    help: str | None = None
+    initial: tuple[str, ...] = ()
+    """Choice ids to show selected: the earlier answer, or the organisation's default."""
+    initial_text: str | None = None
+    """Typed text to show filled in: the earlier answer, or what was submitted with a refused form."""
+    error: str | None = None
+    """Why this field's value was refused (the other fields keep theirs)."""
+
+
 class InputSpec(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: AnswerKind
     choices: tuple[ChoiceView, ...] = ()
+    """For a confirmation list, its items; for the review screen, Save and one 'change' per answer."""
     multiple: bool = False
     optional: bool = False
     min_length: int = 0
@@ -33,6 +56,12 @@ class InputSpec(BaseModel):
     placeholder: str | None = None
     previous: str | None = None
     """The earlier answer, shown when the practitioner comes back to a step."""
+    fields: tuple[FieldSpec, ...] = ()
+    """A form's fields, in order."""
+    initial: tuple[str, ...] = ()
+    """Choice ids to show selected (a confirmation list's items ticked before)."""
+    all_label: str | None = None
+    """A confirmation list's one-click 'all of these are true' (its answer: ``ALL_TRUE``)."""
 
 
 class CitationView(BaseModel):
@@ -74,14 +103,50 @@ class LinkView(BaseModel):
     url: str
 
 
-class Progress(BaseModel):
+class SummaryLine(BaseModel):
     model_config = ConfigDict(frozen=True)
 
+    label: str
+    value: str
+
+
+ALL_TRUE = "all_true"
+"""The choice a confirmation list's 'all true' button sends: every item ticked."""
+
+SAVE = "save"
+"""The review screen's Save: the only answer that records the decision."""
+
+CHANGE_PREFIX = "change:"
+"""Review-screen choices ``change:<step id>`` go back to that answer to edit it."""
+
+
+class Progress(BaseModel):
+    """Where the check is, in its sections ('Decide', 'Share', 'Review'): never a count that moves."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sections: tuple[str, ...]
     current: int
-    total: int
+    """Index into ``sections``."""
 
     def label(self) -> str:
-        return f"Step {self.current} of {self.total}"
+        return " › ".join(f"{s.upper()}" if i == self.current else s for i, s in enumerate(self.sections))
+
+    @property
+    def section(self) -> str:
+        return self.sections[self.current]
+
+
+class ReviewView(BaseModel):
+    """The review screen: the record and covering note as they will be saved, each answer editable."""
+
+    model_config = ConfigDict(frozen=True)
+
+    decision_label: str
+    lines: tuple[SummaryLine, ...]
+    covering_note: str | None = None
+    changes: tuple[ChoiceView, ...] = ()
+    """One per answer that can be changed: id ``change:<step id>``, label the question's title."""
 
 
 class Prompt(BaseModel):
@@ -113,13 +178,8 @@ class Prompt(BaseModel):
     """Short answers to the worry the last answer revealed, shown above the question."""
     personal_data_warning: bool = False
     """The notice warns of likely personal details; offer 'keep my answer as it is' (confirm_personal_data)."""
-
-
-class SummaryLine(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    label: str
-    value: str
+    review: ReviewView | None = None
+    """Set on the review screen (input kind ``review``): what Save will record."""
 
 
 class Completion(BaseModel):

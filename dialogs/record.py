@@ -19,10 +19,16 @@ from dialogs.state import AnswerValue, DialogState, Recipient
 FIELD_LABELS: dict[str, str] = {
     "case_reference": "Case reference",
     "request_context": "Asked to share, or sharing on own initiative",
+    "requester": "Who asked",
+    "requested_at": "When they asked",
     "immediate_risk": "Immediate risk of harm",
     "urgent_action": "Urgent action taken",
+    "urgent_told": "Who was told",
+    "family_told": "Family told",
+    "written_confirmation": "Phone referral confirmed in writing",
     "purpose": "Purpose",
     "purpose_detail": "Purpose in brief",
+    "what_shared": "What is shared, and why",
     "identifiable": "Identifies a living person",
     "risk_of_harm": "Risk of harm if not shared",
     "special_category": "Special category or criminal offence information",
@@ -53,7 +59,9 @@ FIELD_LABELS: dict[str, str] = {
     "informed_reason": "Why not informed",
     "onward_limits": "Limits on onward sharing",
     "advice_from": "Advice sought from",
+    "advice_outcome": "Advice given",
     "requester_told": "Requester told",
+    "not_share_reason": "Main reason for not sharing",
     "decision": "Decision",
     "reasons": "Reasons",
 }
@@ -72,6 +80,7 @@ SHARE_ONLY_FIELDS = frozenset(
         "onward_limits",
         "lawful_basis",
         "special_category_condition",
+        "what_shared",
     }
 )
 """Details of a share: a record of a decision not to share never holds them (DESIGN.md section 5), even
@@ -111,9 +120,19 @@ class RecordSnapshot(BaseModel):
     unsure_rules: tuple[str, ...]
     """Ids of the principles and golden rules checked by steps answered 'not sure'."""
     myths_shown: tuple[str, ...] = ()
+    unconfirmed: tuple[str, ...] = ()
+    """Confirmation-list statements left unticked before sending (their labels), counted in the lead digest."""
 
 
-def display_answer(step: Step, value: AnswerValue) -> str:
+def _local(stored: str, zone: ZoneInfo) -> str:
+    try:
+        return datetime.fromisoformat(stored).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    except ValueError:
+        return stored
+
+
+def display_answer(step: Step, value: AnswerValue, zone: ZoneInfo | None = None) -> str:
+    """``zone``: where the practitioner works, so a date and time reads as local (the pack's time zone)."""
     if value.recipient is not None:
         return describe_recipient(value.recipient)
     choices = value.choices
@@ -125,6 +144,8 @@ def display_answer(step: Step, value: AnswerValue) -> str:
         return choice.label if choice is not None else ""
     if choices:
         return "; ".join(c.label for c in step.effective_choices() if c.id in choices)
+    if step.kind is AnswerKind.DATETIME and value.text and zone is not None:
+        return _local(value.text, zone)
     return value.text or "(left blank)"
 
 
@@ -192,24 +213,52 @@ def build_snapshot(
     recipient = None
     unsure_steps: list[str] = []
     unsure_rules: list[str] = []
+    typed_once: dict[str, str] = {}
+    unconfirmed: list[str] = []
     for sid, value in answers.items():
         step = steps[sid]
+        if step.kind is AnswerKind.FORM:
+            continue  # its fields follow it in the path, each recorded as a step of its own
         if step.kind is AnswerKind.NOTICE:
             if step.field:  # a notice that settles a field records what it said (its title), not 'Continue'
                 fields[step.field] = step.title
+            continue
+        if step.kind is AnswerKind.CONFIRM_LIST:
+            ticked = value.choices
+            for item in step.items:
+                if item.when and not holds(item.when, answers):
+                    continue
+                confirmed = item.id in ticked
+                shown = item.confirmed if confirmed else item.unconfirmed
+                answered.append(
+                    AnsweredStep(
+                        step_id=f"{sid}.{item.id}",
+                        title=item.label,
+                        question=step.question,
+                        answer=shown,
+                        choices=(item.id,) if confirmed else (),
+                        field=item.field,
+                    )
+                )
+                if item.field:
+                    fields[item.field] = shown
+                if not confirmed:
+                    unconfirmed.append(item.label)
             continue
         choices = value.choices
         if memo is not None and choices and value.recipient is None and not value.organisation_default:
             known = memo.get((sid, choices))
             if known is None:
-                known = _answered_line(step, value)
+                known = _answered_line(step, value, pack.timezone)
                 if len(memo) < MEMO_LIMIT:
                     memo[(sid, choices)] = known
         else:
-            known = _answered_line(step, value)
+            known = _answered_line(step, value, pack.timezone)
         line, shown, unsure = known
         answered.append(line)
         field_id = step.field
+        for also in step.also_fills:
+            typed_once.setdefault(also, shown)
         if field_id:
             fields[field_id] = shown if field_id not in fields else f"{fields[field_id]}; {shown}"
             if field_id == "decision":
@@ -219,6 +268,11 @@ def build_snapshot(
         if unsure:
             unsure_steps.append(sid)
             unsure_rules.extend(r for r in (*step.principles, *step.rules) if r not in unsure_rules)
+    for field_id, shown in typed_once.items():
+        fields.setdefault(field_id, shown)  # 'type it once': a field typed elsewhere fills these unless answered
+    for derived in pack.derived:
+        if derived.field not in fields and holds(derived.when, answers):
+            fields[derived.field] = _derived_text(derived.value, pack, state)
     if decision == "not_share":
         answered = [a for a in answered if a.field not in SHARE_ONLY_FIELDS]
         fields = {f: v for f, v in fields.items() if f not in SHARE_ONLY_FIELDS}
@@ -240,13 +294,24 @@ def build_snapshot(
         unsure_steps=tuple(unsure_steps),
         unsure_rules=tuple(unsure_rules),
         myths_shown=tuple(state.myths_shown),
+        unconfirmed=tuple(unconfirmed),
     )
 
 
-def _answered_line(step: Step, value: AnswerValue) -> tuple[AnsweredStep, str, bool]:
+def _derived_text(template: str, pack: Pack, state: DialogState) -> str:
+    if "{" not in template:
+        return template
+    local = state.updated_at.astimezone(ZoneInfo(pack.timezone))
+    return template.format(
+        decided_at=local.strftime("%Y-%m-%d %H:%M %Z"),
+        next_working_day=add_working_days(local, 1).strftime("%A %d %B %Y"),
+    )
+
+
+def _answered_line(step: Step, value: AnswerValue, pack_zone: str | None = None) -> tuple[AnsweredStep, str, bool]:
     """One answer's record line, its display text, and whether it was a 'not sure'."""
     unsure = bool(value.choices) and any((c := step.choice(cid)) is not None and c.unsure for cid in value.choices)
-    shown = display_answer(step, value)
+    shown = display_answer(step, value, ZoneInfo(pack_zone) if pack_zone else None)
     line = AnsweredStep(
         step_id=step.id,
         title=step.title,

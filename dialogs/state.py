@@ -40,6 +40,8 @@ class AnswerValue(BaseModel):
     """Kinds of identifier the practitioner was warned about and confirmed as needed."""
     organisation_default: bool = False
     """The answer is the organisation's own default (its lawful basis), accepted rather than chosen."""
+    parts: tuple[str, ...] = ()
+    """A form's answer: the ids of its fields, each answered in ``DialogState.answers`` under its own id."""
     at: datetime
 
 
@@ -64,13 +66,36 @@ class DialogState(BaseModel):
     show_myths: list[str] = Field(default_factory=list)
     """Myth-busters to show with the current question (prompted by the answer just given)."""
 
+    editing: bool = False
+    """An answer is being changed from the review screen: answers still valid are carried forward."""
+
     def path_answers(self) -> dict[str, AnswerValue]:
-        """Answers on the path actually taken (steps abandoned by going back are left out)."""
+        """Answers on the path actually taken (steps abandoned by going back are left out).
+
+        A form's fields follow the form, each under its own id, as if each had been a step."""
         answers, history = self.answers, self.history
         if len(answers) == len(history) and list(answers) == history:
             # the usual case, no step left by going back or skipped by the urgent exit: a plain copy
             return dict(answers)
-        return {sid: answers[sid] for sid in history if sid in answers}
+        path: dict[str, AnswerValue] = {}
+        for sid in history:
+            value = answers.get(sid)
+            if value is None:
+                continue
+            path[sid] = value
+            for part in value.parts:
+                if part in answers:
+                    path[part] = answers[part]
+        return path
+
+
+class FieldAnswer(BaseModel):
+    """One field of a submitted form."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    choices: tuple[str, ...] = Field(default=(), max_length=50)
+    text: str | None = Field(default=None, max_length=20000)
 
 
 class Answer(BaseModel):
@@ -83,5 +108,7 @@ class Answer(BaseModel):
     choices: tuple[str, ...] = Field(default=(), max_length=50)
     text: str | None = None
     recipient: Recipient | None = None
+    fields: dict[str, FieldAnswer] | None = Field(default=None, max_length=30)
+    """A form's answer: each field by its id (fields left out count as unanswered)."""
     confirm_personal_data: bool = False
     """The practitioner saw the personal-data warning and keeps the text as it is."""

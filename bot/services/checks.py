@@ -36,6 +36,7 @@ from bot.services.records import (
     write_event,
 )
 from dialogs.engine import (
+    REVIEW,
     CorruptState,
     DialogClosed,
     DialogError,
@@ -366,8 +367,18 @@ class CheckService:
             return engine.answer(state, answer, self._clock.now())
 
         def recorded(new: DialogState) -> dict[str, Any]:
+            if answer.step_id == REVIEW:
+                # Save, or the answer to change: the review screen is no step with an answer of its own
+                return {"step": REVIEW, "choices": list(answer.choices)}
             value = new.answers[answer.step_id]
-            return {"step": answer.step_id, **value.model_dump(mode="json", exclude={"at"}, exclude_none=True)}
+            recorded = {"step": answer.step_id, **value.model_dump(mode="json", exclude={"at"}, exclude_none=True)}
+            if value.parts:
+                # a form: each field's answer goes in the trail, as if each had been a step
+                recorded["fields"] = {
+                    part: new.answers[part].model_dump(mode="json", exclude={"at"}, exclude_none=True)
+                    for part in value.parts
+                }
+            return recorded
 
         return await self._move(actor, check_id, "answered", recorded, move)
 
@@ -501,12 +512,10 @@ class CheckService:
                     self._clock.now(),
                     {"step": state.step, "kinds": list(exc.kinds)},
                 )
-                message = engine.view(state, notice=str(exc), personal_data_warning=True)
+                message = engine.refused(state, exc, personal_data_warning=True)
                 return Reply(check.id, Outcome.REFUSED, _with_id(message, check.id), str(exc))
             except DialogError as exc:
-                return Reply(
-                    check.id, Outcome.REFUSED, _with_id(engine.view(state, notice=str(exc)), check.id), str(exc)
-                )
+                return Reply(check.id, Outcome.REFUSED, _with_id(engine.refused(state, exc), check.id), str(exc))
             if turn.state == state:
                 return Reply(check.id, Outcome.STALE, _with_id(turn.message, check.id))
             now = turn.state.updated_at

@@ -44,6 +44,8 @@ class DigestContent(BaseModel):
     trend_label: str
     empty_text: str
     worries_label: str
+    unconfirmed_label: str
+    """An unsure-figure line for a statement left unticked before sending; {item} is the statement."""
     figures: dict[str, str]
     needs_you: dict[str, str]
 
@@ -240,6 +242,10 @@ class DigestService:
         unsure = tuple(
             DigestFigure(label=titles.get(rule, rule), value=n, previous=before.unsure.get(rule, 0))
             for rule, n in now_figures.unsure.most_common(3)
+        ) + tuple(
+            # statements left unticked before sending: where practitioners could not confirm a share was right
+            DigestFigure(label=c.unconfirmed_label.format(item=item), value=n, previous=before.unconfirmed.get(item, 0))
+            for item, n in now_figures.unconfirmed.most_common(3)
         )
         myths = {m.id: m.title for m in pack.myths}
         worries = tuple(
@@ -291,9 +297,10 @@ class DigestService:
                 Check.snapshot["immediate_risk"].as_boolean(),
                 Check.snapshot["unsure_rules"],
                 Check.snapshot["myths_shown"],
+                Check.snapshot["unconfirmed"],
             ).where(in_scope, Check.finished_at >= start, Check.finished_at < end, Check.decision.is_not(None))
         )
-        for decision, urgent, unsure, myths in rows:
+        for decision, urgent, unsure, myths, unconfirmed in rows:
             figures.counts["completed"] += 1
             figures.counts[decision] += 1
             figures.counts["immediate_risk"] += 1 if urgent else 0
@@ -301,6 +308,8 @@ class DigestService:
                 figures.unsure.update(str(u) for u in unsure)
             if isinstance(myths, list):
                 figures.worries.update(str(m) for m in myths)
+            if isinstance(unconfirmed, list):
+                figures.unconfirmed.update(str(u) for u in unconfirmed)
         fu_rows = await session.execute(
             select(
                 FollowUp.state, FollowUp.answered_at, FollowUp.escalated_at, FollowUp.escalate_at, FollowUp.created_at
@@ -463,11 +472,13 @@ class _Figures:
     counts: Counter[str]
     unsure: Counter[str]
     worries: Counter[str]
+    unconfirmed: Counter[str]
 
     def __init__(self) -> None:
         self.counts = Counter()
         self.unsure = Counter()
         self.worries = Counter()
+        self.unconfirmed = Counter()
 
 
 def _outbox(platform: str, workspace_id: str, lead_id: str, message: dict[str, Any], now: datetime) -> OutboxMessage:

@@ -153,6 +153,12 @@ def _free_text_steps(pack: Pack | None, answers: dict[str, Any]) -> set[str]:
     return steps
 
 
+def _typed_once_fields(pack: Pack | None, free: set[str]) -> set[str]:
+    if pack is None:
+        return set()
+    return {name for sid in free if pack.has_step(sid) for name in pack.step(sid).also_fills}
+
+
 def _field_of(pack: Pack | None, step_id: str) -> str:
     if pack is not None and pack.has_step(step_id):
         return pack.step(step_id).field or step_id
@@ -208,6 +214,10 @@ async def _purge_check(
             # a field is the answers of its steps joined in path order, as dialogs.record.build_snapshot makes it
             fields[name] = "; ".join(a["answer"] for a in stripped if a.get("field") == name)
             removed[f"snapshot.fields.{name}"] += 1
+        for name in _typed_once_fields(pack, free) - touched_fields:
+            if fields.get(name):  # the same text, copied to the fields it also fills ('type it once')
+                fields[name] = REMOVED
+                removed[f"snapshot.fields.{name}"] += 1
         snap["fields"] = fields
         if snap.get("reasons"):
             snap["reasons"] = REMOVED
