@@ -188,6 +188,8 @@ def render_field(field: FieldSpec, position: int, count: int) -> str:
     if field.choices:
         multiple = field.kind is AnswerKind.MULTI_CHOICE
         lines.append("Type the number" + (" or numbers, separated by commas." if multiple else "."))
+        if field.optional and not kept:
+            lines.append("  Press Enter to leave it out.")
     else:
         lines.append(_typed_hint(field.kind, field.max_length, field.optional))
         if field.error and field.initial_text and find_identifiers(field.initial_text):
@@ -536,7 +538,7 @@ class ConsoleChat:
         confirm = False
         ask = [f for f in fields if f.error] or list(fields)
         sent = self._sent_form
-        if prompt.personal_data_warning and sent is not None and sent[0] == prompt.step_id:
+        if prompt.personal_data_warning and sent is not None and sent[:2] == (prompt.step_id, prompt.revision):
             values = dict(sent[2])
             line = await self.read()
             if line is None or line.strip().lower() in ("quit", "exit"):
