@@ -9,6 +9,7 @@ import asyncio
 import re
 import textwrap
 import uuid
+from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.services.checks import Actor, CheckNotFound, CheckService, Outcome, Reply
@@ -16,8 +17,20 @@ from bot.services.followups import FollowUpNotFound, FollowUpService, NotePerson
 from bot.services.inbox import Inbox
 from dialogs import text_safety
 from dialogs.content import AnswerKind
-from dialogs.messages import Cancelled, Completion, Digest, FollowUpPrompt, Info, Message, Prompt
-from dialogs.state import Answer, Recipient
+from dialogs.messages import (
+    ALL_TRUE,
+    SAVE,
+    Cancelled,
+    Completion,
+    Digest,
+    FieldSpec,
+    FollowUpPrompt,
+    Info,
+    Message,
+    Prompt,
+)
+from dialogs.personal_data import find_identifiers
+from dialogs.state import Answer, FieldAnswer, Recipient
 from dialogs.tokens import render_commands
 
 WIDTH = 78
@@ -68,10 +81,17 @@ def render_prompt(prompt: Prompt, full_help: bool = False) -> str:
         # who to call comes before anything else to read on the immediate-danger path
         lines.append("CALL NOW")
         lines.extend(_wrap(f"{c.label}: {c.contact}", "  ") for c in prompt.contacts)
-    if prompt.notice:
+    spec = prompt.input
+    if spec.kind is AnswerKind.FORM and any(f.error for f in spec.fields):
+        # each refused question shows its own message when it is asked again
+        lines.append("! Some answers need another look: only those questions are asked again.")
+    elif prompt.notice:
         lines.append(_wrap(f"! {prompt.notice}"))
     if prompt.personal_data_warning:
-        lines.append("  Type a new answer, or 'keep' to keep it as it is.")
+        if spec.kind is AnswerKind.FORM:
+            lines.append("  Type 'keep' to keep your answers as they are, or press Enter to type them again.")
+        else:
+            lines.append("  Type a new answer, or 'keep' to keep it as it is.")
     for myth in prompt.myths:
         lines.append(_wrap(f"* {myth.title}"))
         lines.append(_wrap(myth.text, "  "))
@@ -85,27 +105,121 @@ def render_prompt(prompt: Prompt, full_help: bool = False) -> str:
         if g.citation:
             lines.append(_wrap(f"Source: {g.citation.short()}", "    "))
     if full_help:
-        for c in prompt.citations:
-            lines.append(_wrap(f"Source: {c.short()}" + (f" {c.url}" if c.url else ""), "  "))
+        lines.extend(render_sources(prompt))
     for link in prompt.links:
         lines.append(_wrap(f"{link.title}: {link.url}", "  "))
-    spec = prompt.input
     if spec.previous:
-        lines.append(_wrap(f"(Earlier answer: {spec.previous})", "  "))
-    if spec.choices:
+        lines.append(_wrap(f"(Earlier answer: {text_safety.plain(spec.previous)})", "  "))
+    if spec.kind is AnswerKind.FORM:
+        if len(spec.fields) > 1 and not any(f.error for f in spec.fields):
+            lines.append(f"{len(spec.fields)} questions, one at a time.")
+    elif spec.kind is AnswerKind.CONFIRM_LIST:
+        lines.extend(_confirm_list(prompt))
+    elif spec.kind is AnswerKind.REVIEW:
+        lines.extend(_review(prompt))
+    elif spec.choices:
         for i, choice in enumerate(spec.choices, 1):
             lines.append(f"  {i}) {choice.label}")
         lines.append("Type the number" + (" or numbers, separated by commas." if spec.multiple else "."))
     elif spec.kind is AnswerKind.RECIPIENT:
         lines.append("Type 'organisation, role' (for example: Northshire Police, MASH detective sergeant).")
-    elif spec.kind is AnswerKind.CASE_REFERENCE:
-        lines.append("Type the case reference (no names).")
-    elif spec.kind is AnswerKind.DATETIME:
-        lines.append("Type a date (2026-11-24 or 24/11/2026), optionally with a time, or 'now'.")
     else:
-        limit = f"up to {spec.max_length:,} characters"
-        lines.append(f"Type your answer ({limit}" + ("; or 'skip')." if spec.optional else ")."))
+        lines.append(_typed_hint(spec.kind, spec.max_length, spec.optional))
     return "\n".join(lines)
+
+
+def render_sources(prompt: Prompt) -> list[str]:
+    """The step's sources with their authority: what 'help' adds."""
+    return [_wrap(f"Source: {c.short()}" + (f" {c.url}" if c.url else ""), "  ") for c in prompt.citations]
+
+
+def _typed_hint(kind: AnswerKind, max_length: int, optional: bool) -> str:
+    if kind is AnswerKind.CASE_REFERENCE:
+        return "Type the case reference (no names)."
+    if kind is AnswerKind.DATETIME:
+        return "Type a date (2026-11-24 or 24/11/2026), optionally with a time, or 'now'."
+    limit = f"up to {max_length:,} characters"
+    return f"Type your answer ({limit}" + ("; or 'skip')." if optional else ").")
+
+
+def _confirm_list(prompt: Prompt) -> list[str]:
+    spec = prompt.input
+    lines = [f"  {i}) {item.label}" for i, item in enumerate(spec.choices, 1)]
+    ticked = [str(i) for i, item in enumerate(spec.choices, 1) if item.id in spec.initial]
+    if ticked:
+        lines.append(f"  (Ticked before: {', '.join(ticked)})")
+    everything = f" ({spec.all_label})" if spec.all_label else ""
+    lines.append(
+        _wrap(
+            f"Press Enter or type 'a' if all are true{everything}. Otherwise type the numbers of the true ones, "
+            "separated by commas, or 'none'."
+        )
+    )
+    return lines
+
+
+def _review(prompt: Prompt) -> list[str]:
+    review = prompt.review
+    if review is None:  # pragma: no cover - the engine always sends the review with its screen
+        return ["Type 's' to save."]
+    lines = [f"TO BE RECORDED: {review.decision_label.upper()}", ""]
+    # the values are what people typed: shown as typed, never as markup (dialogs/text_safety.py)
+    lines.extend(_wrap(f"{line.label}: {text_safety.plain(line.value)}", "  ") for line in review.lines)
+    if review.covering_note:
+        lines.extend(["", "Covering note:", "-" * WIDTH, text_safety.plain(review.covering_note), "-" * WIDTH])
+    lines.append("")
+    if review.changes:
+        lines.append("To change an answer, type its number:")
+        lines.extend(f"  {i}) {change.label}" for i, change in enumerate(review.changes, 1))
+    lines.append("Type 's' to save the decision" + (", or a number to change that answer." if review.changes else "."))
+    return lines
+
+
+def render_field(field: FieldSpec, position: int, count: int) -> str:
+    """One question of a form, asked on its own: its number in the form, any refusal, and how to answer."""
+    lines = [_wrap(f"({position}/{count}) {field.label}")]
+    if field.error:
+        lines.append(_wrap(f"! {field.error}", "  "))
+    if field.help:
+        lines.append(_wrap(field.help, "  "))
+    for i, choice in enumerate(field.choices, 1):
+        lines.append(f"  {i}) {choice.label}")
+    kept = _kept(field)
+    if field.choices:
+        multiple = field.kind is AnswerKind.MULTI_CHOICE
+        lines.append("Type the number" + (" or numbers, separated by commas." if multiple else "."))
+        if field.optional and not kept:
+            lines.append("  Press Enter to leave it out.")
+    else:
+        lines.append(_typed_hint(field.kind, field.max_length, field.optional))
+        if field.error and field.initial_text and find_identifiers(field.initial_text):
+            lines.append("  Or type 'keep' to keep it as it is.")
+    if kept:
+        lines.append(_wrap(f"Press Enter to keep: {kept}", "  "))
+    return "\n".join(lines)
+
+
+def _kept(field: FieldSpec) -> str | None:
+    """What Enter keeps: the earlier answer, the organisation's default, or what was sent with a refused form."""
+    if field.error:
+        return None  # what was sent was refused: nothing to keep ('keep' confirms personal details)
+    if field.choices and field.initial:
+        labels = [c.label for c in field.choices if c.id in field.initial]
+        return ", ".join(labels) or None
+    if field.initial_text:
+        return text_safety.plain(_typeable(field))
+    return None
+
+
+def _typeable(field: FieldSpec) -> str:
+    """A field's earlier text as it would be typed (a stored date and time is ISO with an offset)."""
+    text = field.initial_text or ""
+    if field.kind is AnswerKind.DATETIME:
+        try:
+            return datetime.fromisoformat(text).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+        except ValueError:
+            return text
+    return text
 
 
 def render_completion(done: Completion) -> str:
@@ -163,22 +277,42 @@ def render(message: Message, full_help: bool = False) -> str:
     return message.text
 
 
+def _numbers(line: str, choices: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The choice ids of typed numbers ('1, 3' or '1 3'); None if anything else was typed."""
+    picked: list[str] = []
+    for token in line.replace(" ", ",").split(","):
+        if not token:
+            continue
+        if not (token.isdigit() and 1 <= int(token) <= len(choices)):
+            return None
+        picked.append(choices[int(token) - 1])
+    return tuple(picked)
+
+
 def parse_answer(prompt: Prompt, line: str, last_text: str | None = None) -> Answer:
     """Translate a typed line into a neutral answer; the engine decides whether it is valid."""
     spec = prompt.input
     base = {"step_id": prompt.step_id, "revision": prompt.revision}
+    word = line.strip().lower()
+    if spec.kind is AnswerKind.CONFIRM_LIST:
+        if word in ("", "a", "all"):
+            return Answer(**base, choices=(ALL_TRUE,))
+        if word == "none":
+            return Answer(**base, choices=())
+        ticked = _numbers(line, tuple(c.id for c in spec.choices))
+        return Answer(**base, text=line) if ticked is None else Answer(**base, choices=ticked)
+    if spec.kind is AnswerKind.REVIEW:
+        if word in ("s", "save"):
+            return Answer(**base, choices=(SAVE,))
+        changes = prompt.review.changes if prompt.review is not None else ()
+        if word.isdigit() and 1 <= int(word) <= len(changes):
+            return Answer(**base, choices=(changes[int(word) - 1].id,))
+        return Answer(**base, text=line)  # the engine explains what is expected
     if spec.choices:
-        picked: list[str] = []
-        for token in line.replace(" ", ",").split(","):
-            if not token:
-                continue
-            if token.isdigit() and 1 <= int(token) <= len(spec.choices):
-                picked.append(spec.choices[int(token) - 1].id)
-            else:
-                return Answer(**base, text=line)  # the engine explains what is expected
-        return Answer(**base, choices=tuple(picked))
+        picked = _numbers(line, tuple(c.id for c in spec.choices))
+        return Answer(**base, text=line) if picked is None else Answer(**base, choices=picked)
     if spec.kind is AnswerKind.RECIPIENT:
-        keep = prompt.personal_data_warning and line.strip().lower() == "keep" and last_text is not None
+        keep = prompt.personal_data_warning and word == "keep" and last_text is not None
         if keep and last_text is not None:  # 'keep': the organisation and role typed before, confirmed
             org, _, role = last_text.partition(",")
             recipient = Recipient(organisation=org.strip() or None, role=role.strip() or None)
@@ -187,11 +321,25 @@ def parse_answer(prompt: Prompt, line: str, last_text: str | None = None) -> Ans
             return Answer(**base, recipient=Recipient(user_id=line[1:].strip()))
         org, _, role = line.partition(",")
         return Answer(**base, recipient=Recipient(organisation=org.strip() or None, role=role.strip() or None))
-    if prompt.personal_data_warning and line.strip().lower() == "keep" and last_text is not None:
+    if prompt.personal_data_warning and word == "keep" and last_text is not None:
         return Answer(**base, text=last_text, confirm_personal_data=True)
-    if spec.optional and line.strip().lower() == "skip":
+    if spec.optional and word == "skip":
         return Answer(**base, text="")
     return Answer(**base, text=line)
+
+
+def parse_field(field: FieldSpec, line: str) -> FieldAnswer:
+    """One form field's typed line; Enter keeps what is shown as kept (see ``render_field``)."""
+    word = line.strip().lower()
+    if not word and _kept(field) is not None:
+        return FieldAnswer(choices=field.initial, text=_typeable(field) if field.initial_text else None)
+    if field.choices:
+        picked = _numbers(line, tuple(c.id for c in field.choices))
+        # anything but numbers goes to the engine as typed, so it explains what is expected
+        return FieldAnswer(text=line) if picked is None else FieldAnswer(choices=picked)
+    if field.optional and word == "skip":
+        return FieldAnswer()
+    return FieldAnswer(text=line)
 
 
 class ConsoleInbox:
@@ -310,6 +458,8 @@ class ConsoleChat:
         self.read = self.io.read
         self.inbox = inbox
         self._last_text: str | None = None
+        self._sent_form: tuple[str, int, dict[str, FieldAnswer]] | None = None
+        """The last form sent (step, revision, fields): a personal-data warning sends it back as it was."""
 
     async def run(self, pack_id: str | None = None, reconsider: str | None = None) -> int:
         if self.inbox is not None and not await self.inbox.run():
@@ -336,10 +486,15 @@ class ConsoleChat:
             self.say("")
             self.say(render_prompt(message, full_help))
             full_help = False
+            if message.input.kind is AnswerKind.FORM:
+                moved = await self._form(check_id, message)
+                if moved is None:
+                    return self._saved()
+                message = moved.message
+                continue
             line = await self.read()
             if line is None or line.strip().lower() in ("quit", "exit"):
-                self.say("Your check is saved. Run 'sharecheck chat' again to carry on where you stopped.")
-                return 0
+                return self._saved()
             command = line.strip().lower()
             if command == "help":
                 full_help = True
@@ -350,14 +505,76 @@ class ConsoleChat:
         self.say(render(message))
         return 0
 
-    async def _act(self, check_id: uuid.UUID, prompt: Prompt, command: str, line: str) -> Reply:
+    def _saved(self) -> int:
+        self.say("Your check is saved. Run 'sharecheck chat' again to carry on where you stopped.")
+        return 0
+
+    async def _command(self, check_id: uuid.UUID, prompt: Prompt, command: str) -> Reply | None:
+        """'back', 'cancel' or 'urgent' as the service answers them; None for anything else."""
         if command == "back":
             return await self.checks.back(self.actor, check_id, prompt.revision)
         if command == "cancel":
             return await self.checks.cancel(self.actor, check_id, prompt.revision)
         if command == "urgent":
             return await self.checks.urgent(self.actor, check_id, prompt.revision)
+        return None
+
+    async def _act(self, check_id: uuid.UUID, prompt: Prompt, command: str, line: str) -> Reply:
+        done = await self._command(check_id, prompt, command)
+        if done is not None:
+            return done
         answer = parse_answer(prompt, line, self._last_text)
         typed = answer.recipient
         self._last_text = f"{typed.organisation}, {typed.role}" if typed and typed.organisation else answer.text
+        return await self.checks.answer(self.actor, check_id, answer)
+
+    async def _form(self, check_id: uuid.UUID, prompt: Prompt) -> Reply | None:
+        """A form as consecutive questions, sent together; None if the person quit.
+
+        A refused form comes back with each refused field's message and the others as sent: only the refused
+        ones are asked again. A personal-data warning on the whole form offers 'keep' or typing them again."""
+        fields = prompt.input.fields
+        values = {f.id: parse_field(f, "") for f in fields}  # what each holds now: the earlier or sent answer
+        confirm = False
+        ask = [f for f in fields if f.error] or list(fields)
+        sent = self._sent_form
+        if prompt.personal_data_warning and sent is not None and sent[:2] == (prompt.step_id, prompt.revision):
+            values = dict(sent[2])
+            line = await self.read()
+            if line is None or line.strip().lower() in ("quit", "exit"):
+                return None
+            word = line.strip().lower()
+            done = await self._command(check_id, prompt, word)
+            if done is not None:
+                return done
+            confirm = word == "keep"
+            typed = [f for f in fields if not f.choices and values.get(f.id, FieldAnswer()).text]
+            ask = [] if confirm else [f.model_copy(update={"initial_text": values[f.id].text}) for f in typed]
+        position = {f.id: n for n, f in enumerate(fields, 1)}
+        i = 0
+        while i < len(ask):
+            field = ask[i]
+            self.say("")
+            self.say(render_field(field, position[field.id], len(fields)))
+            line = await self.read()
+            if line is None or line.strip().lower() in ("quit", "exit"):
+                return None
+            word = line.strip().lower()
+            if word == "help":
+                self.say("\n".join(render_sources(prompt)) or "No further sources for this question.")
+                continue
+            if word == "back" and i > 0:
+                i -= 1  # the form's previous question: nothing has been sent yet
+                continue
+            done = await self._command(check_id, prompt, word)
+            if done is not None:
+                return done
+            if word == "keep" and field.error and field.initial_text and find_identifiers(field.initial_text):
+                values[field.id] = FieldAnswer(text=field.initial_text)
+                confirm = True
+            else:
+                values[field.id] = parse_field(field, line)
+            i += 1
+        self._sent_form = (prompt.step_id, prompt.revision, values)
+        answer = Answer(step_id=prompt.step_id, revision=prompt.revision, fields=values, confirm_personal_data=confirm)
         return await self.checks.answer(self.actor, check_id, answer)
