@@ -9,7 +9,6 @@ import asyncio
 import re
 import textwrap
 import uuid
-from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.services.checks import Actor, CheckNotFound, CheckService, Outcome, Reply
@@ -82,7 +81,7 @@ def render_prompt(prompt: Prompt, full_help: bool = False) -> str:
         lines.append("CALL NOW")
         lines.extend(_wrap(f"{c.label}: {c.contact}", "  ") for c in prompt.contacts)
     spec = prompt.input
-    if spec.kind is AnswerKind.FORM and any(f.error for f in spec.fields):
+    if spec.kind is AnswerKind.FORM and any(f.error for f in spec.fields) and not prompt.personal_data_warning:
         # each refused question shows its own message when it is asked again
         lines.append("! Some answers need another look: only those questions are asked again.")
     elif prompt.notice:
@@ -207,19 +206,8 @@ def _kept(field: FieldSpec) -> str | None:
         labels = [c.label for c in field.choices if c.id in field.initial]
         return ", ".join(labels) or None
     if field.initial_text:
-        return text_safety.plain(_typeable(field))
+        return text_safety.plain(field.initial_text)
     return None
-
-
-def _typeable(field: FieldSpec) -> str:
-    """A field's earlier text as it would be typed (a stored date and time is ISO with an offset)."""
-    text = field.initial_text or ""
-    if field.kind is AnswerKind.DATETIME:
-        try:
-            return datetime.fromisoformat(text).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-        except ValueError:
-            return text
-    return text
 
 
 def render_completion(done: Completion) -> str:
@@ -332,7 +320,7 @@ def parse_field(field: FieldSpec, line: str) -> FieldAnswer:
     """One form field's typed line; Enter keeps what is shown as kept (see ``render_field``)."""
     word = line.strip().lower()
     if not word and _kept(field) is not None:
-        return FieldAnswer(choices=field.initial, text=_typeable(field) if field.initial_text else None)
+        return FieldAnswer(choices=field.initial, text=field.initial_text)
     if field.choices:
         picked = _numbers(line, tuple(c.id for c in field.choices))
         # anything but numbers goes to the engine as typed, so it explains what is expected
