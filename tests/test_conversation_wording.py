@@ -6,7 +6,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from bot.conversation.handler import Conversation
 from bot.conversation.wording import CONTENT_FILE, ConversationContent, Wording, conversation_content, shared_copy
+from bot.runtime import Runtime
+from dialogs.messages import Info
 from tests.support.conversation import SLACK, TEAMS
 
 
@@ -37,4 +40,12 @@ def test_each_surface_names_its_own_command_and_place() -> None:
         Wording(SLACK)
         .count(content.revoke.one, content.revoke.other, 3, case_reference="C")
         .startswith("Revoked 3 receipt links for case C:")
+    )
+
+
+async def test_the_welcome_offers_a_start(runtime: Runtime) -> None:
+    welcome = Conversation(runtime, TEAMS).welcome()
+    assert welcome.offer_start and isinstance(welcome.message, Info)
+    assert welcome.message.lines[1] == (
+        "Type `share-check` to start, `share-check pending` for what is still open, `share-check help` for more."
     )

@@ -89,6 +89,16 @@ class Conversation:
         await messenger.send(reply)
         return reply
 
+    async def remember(self, who: Who) -> None:
+        """Remember what ``who`` tells about the person outside a command (the app added to their chat; the
+        private chat the adapter has just opened for a reply moved there)."""
+        await self.people.remember(who)
+
+    def welcome(self) -> ShowNew:
+        """The greeting when ShareCheck is added to someone's chat."""
+        text = self.text.welcome
+        return ShowNew(Info(title=self.words(text.title), lines=self.words.lines(text.lines)), offer_start=True)
+
     async def handle(self, who: Who, command: Command) -> Reply:
         if not await self._first_delivery(who, command):
             log.info("%s: ignored a repeated delivery (%s)", who.platform, command.verb.value)

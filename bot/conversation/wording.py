@@ -104,6 +104,7 @@ class ConversationContent(_Text):
     version: str
     shared: Shared
     help: HelpText
+    welcome: HelpText
     no_check: NoCheck
     moved: str
     unreachable: str
