@@ -534,14 +534,22 @@ class Engine:
         step = state.step
         on_review = step == REVIEW or step is None
         current = sections[-1].id if on_review else (self._section_of.get(step or "") or sections[0].id)
-        shown = tuple(
-            s
-            for s in sections
-            if s.id == current
-            or not s.when
-            or holds(s.when, answers)
-            or (s.default and any(c.step not in answers for c in s.when))
-        )
+        # a section tests a step ('decision'); any step that records the same field settles it (a gate's own
+        # 'do not share' decision step), so 'Share' is not shown on a path that decided at a gate
+        settled: dict[str, tuple[str, ...]] = {}
+        for sid, value in answers.items():
+            field = self._steps[sid].field if sid in self._steps else None
+            if field:
+                settled.setdefault(field, value.choices)
+        shown = []
+        for s in sections:
+            verdicts = []
+            for c in s.when:
+                field = self._steps[c.step].field
+                choices = answers[c.step].choices if c.step in answers else settled.get(field or "")
+                verdicts.append(None if choices is None else any(x in choices for x in c.any_of))
+            if s.id == current or all(verdicts) or (s.default and None in verdicts and False not in verdicts):
+                shown.append(s)
         titles = tuple(s.title for s in shown)
         return self._progress_view(titles, next(i for i, s in enumerate(shown) if s.id == current))
 

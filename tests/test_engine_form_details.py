@@ -113,3 +113,12 @@ def test_personal_details_in_a_form_keep_the_form_as_typed() -> None:
 
 def test_the_demo_pack_loads() -> None:
     assert load_pack_file(DEMO).review
+
+
+def test_a_gate_that_decides_hides_the_share_section() -> None:
+    engine = Engine(load_pack_file(DEMO))
+    turn = _at_who_asked(Engine(_pack_with_dated_form()))
+    assert isinstance(turn.message, Prompt)
+    assert turn.message.progress.sections == ("Decide", "Record", "Review")
+    start = engine.start(SUMMER).message
+    assert isinstance(start, Prompt) and start.progress.sections == ("Decide", "Share", "Review")
