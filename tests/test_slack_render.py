@@ -93,7 +93,7 @@ DEMO_PACKS = Path(__file__).parent / "data" / "packs"
 
 
 def every_prompt() -> list[tuple[str, Engine, str]]:
-    cases = []
+    cases: list[tuple[str, Engine, str]] = []
     packs = [load_pack(pack_id) for pack_id in available_packs()] + [load_pack("steps-demo", DEMO_PACKS)]
     for pack in packs:
         engine = Engine(pack, LINKS)
@@ -589,10 +589,12 @@ def test_the_review_shows_the_record_escaped_the_note_to_copy_save_and_changes()
     engine = demo_engine()
     state = demo_walk(engine, "review", what="Needed today " + NASTY + "*bold* ```fence``` > quote")
     prompt = view_of(state, engine)
-    assert prompt.review is not None
+    review = prompt.review
+    assert review is not None
     # the demo pack has no covering note: give it one, with typed text in it
     note = f"Covering note for <Northshire>\nWhat: {typed(NASTY)}\nPlease confirm receipt."
-    prompt = prompt.model_copy(update={"review": prompt.review.model_copy(update={"covering_note": note})})
+    review = review.model_copy(update={"covering_note": note})
+    prompt = prompt.model_copy(update={"review": review})
     dicts = round_trip(render.prompt_blocks(prompt))
     check_text_limits(dicts)
     text = json.dumps(dicts)
@@ -602,18 +604,18 @@ def test_the_review_shows_the_record_escaped_the_note_to_copy_save_and_changes()
     assert "*Decision: Share*" in text and "*What is shared, and why:* Needed today &lt;!channel&gt;" in text
     assert "*Covering note for &lt;Northshire&gt;*" in text
     assert any(b["type"] == "section" and b["text"]["text"].startswith("```\nWhat: ") for b in dicts)  # to copy
-    review = next(b for b in dicts if b.get("block_id") == "sc_review")
-    save, change = review["elements"]
+    actions = next(b for b in dicts if b.get("block_id") == "sc_review")
+    save, change = actions["elements"]
     assert (save["action_id"], save["style"], save["text"]["text"]) == ("sc:choice:save", "primary", "Save")
     assert change["type"] == "static_select" and change["action_id"] == "sc:change"
     picked = [json.loads(o["value"]) for o in change["options"]]
     assert all((p["c"], p["s"], p["r"]) == (CHECK_ID, "review", prompt.revision) for p in picked)
-    assert [p["v"] for p in picked] == [c.id for c in prompt.review.changes]
+    assert [p["v"] for p in picked] == [c.id for c in review.changes]
     assert "change:gates" in [p["v"] for p in picked]
     assert not render.needs_form(prompt)
     # a long step id still fits an option's value (Slack: 150 characters)
     long_change = ChoiceView(id="change:" + "s" * 64, label="Change: a long one")
-    long = prompt.model_copy(update={"review": prompt.review.model_copy(update={"changes": (long_change,)})})
+    long = prompt.model_copy(update={"review": review.model_copy(update={"changes": (long_change,)})})
     round_trip(render.prompt_blocks(long))
 
 

@@ -205,5 +205,9 @@ async def test_a_refusal_found_after_the_modal_closed_is_shown_in_the_message(
         await fake.wait_for(lambda: message.updates > updates)
         assert step_of(message)[0] == "start"
         assert ":warning:" in texts(message) and "not one of the options" in texts(message)
-        assert find(message, "sc:form")  # the questions can be opened again
         assert (await the_check(runtime)).revision == 0
+        # the questions open again from the message's button, in the form's modal
+        opened = len(fake.calls_to("views.open"))
+        await alice.click("sc:form", message)
+        [call] = (await fake.wait_calls("views.open", opened + 1))[opened:]
+        assert call.args["view"]["callback_id"] == "sc:fields" and opened_for(call.args["view"]) == ("start", 0)

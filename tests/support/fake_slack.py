@@ -8,6 +8,10 @@ and gives a one-time code that ``oauth.v2.access`` exchanges, with the app's cli
 workspace bot token, answering as Slack does; ``uninstall`` revokes a workspace's tokens. A user placed in a
 workspace (``members``) cannot be reached with another workspace's token. ``apps.connections.open`` answers an
 app-level token with ``socket_url`` (Socket Mode).
+
+Modals: ``views.open`` exchanges a trigger id once (``exchanged_trigger_id`` after), ``views.update`` finds the
+view by id or external id and checks its hash; both refuse with ``invalid_arguments`` a view that Slack would
+refuse (``view_problems``: slack_sdk's View model and the rules it leaves out).
 """
 
 from __future__ import annotations
@@ -395,6 +399,9 @@ def view_problems(view: dict[str, Any]) -> list[str]:
         problems.append("a block of a type Slack does not know")
     if any(b.get("type") == "input" for b in blocks) and not view.get("submit"):
         problems.append("a modal with input blocks needs a submit button")
+    elements = [b["element"] for b in blocks if "element" in b] + [e for b in blocks for e in b.get("elements", [])]
+    if any(e.get("initial_options") == [] for e in elements if isinstance(e, dict)):
+        problems.append("initial_options must not be empty (leave it out)")  # slack_sdk lets this through
     block_ids = [b["block_id"] for b in blocks if "block_id" in b]
     if len(block_ids) != len(set(block_ids)):
         problems.append("block_id values must be unique in a view")
