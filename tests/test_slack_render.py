@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +17,9 @@ from adapters.slack.parse import FollowUpRef
 from bot.followup_content import followup_content
 from bot.services.help import help_message
 from dialogs.content import AnswerKind, available_packs, load_pack
-from dialogs.engine import Engine
+from dialogs.engine import Engine, InvalidForm
 from dialogs.messages import (
+    ALL_TRUE,
     Cancelled,
     ChoiceView,
     CitationView,
@@ -25,16 +27,19 @@ from dialogs.messages import (
     Digest,
     DigestFigure,
     DigestItem,
+    FieldSpec,
     FollowUpPrompt,
     Info,
     LinkView,
     MythView,
     PendingItem,
     PendingList,
+    Progress,
     Prompt,
     SummaryLine,
 )
-from dialogs.state import DialogState
+from dialogs.state import Answer, DialogState, FieldAnswer, Recipient
+from dialogs.text_safety import typed
 from tests.support.flows import explore
 
 NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
@@ -83,11 +88,16 @@ def check_text_limits(dicts: list[dict[str, Any]]) -> None:
                 assert element.get("verbatim") is True
 
 
+DEMO_PACKS = Path(__file__).parent / "data" / "packs"
+"""The demo pack with every step kind (forms, a confirmation list, the review screen, sections)."""
+
+
 def every_prompt() -> list[tuple[str, Engine, str]]:
-    cases = []
-    for pack_id in available_packs():
-        engine = Engine(load_pack(pack_id), LINKS)
-        cases.extend((pack_id, engine, step.id) for step in engine.pack.steps)
+    cases: list[tuple[str, Engine, str]] = []
+    packs = [load_pack(pack_id) for pack_id in available_packs()] + [load_pack("steps-demo", DEMO_PACKS)]
+    for pack in packs:
+        engine = Engine(pack, LINKS)
+        cases.extend((pack.id, engine, step.id) for step in engine.pack.steps)
     return cases
 
 
@@ -114,7 +124,9 @@ def test_every_step_renders_within_slack_limits(pack_id: str, engine: Engine, st
     dicts = round_trip(render.prompt_blocks(prompt))
     check_text_limits(dicts)
     text = json.dumps(dicts)
-    assert prompt.progress.label() in text
+    # where the check is, by its sections, the current one in bold (never a count)
+    assert dicts[1]["elements"][0]["text"].endswith(render.progress_line(prompt.progress))
+    assert f"*{render.escape(prompt.progress.section)}*" in dicts[1]["elements"][0]["text"]
     assert ("Someone is in immediate danger" in text) == prompt.urgent_exit
     for citation in (*prompt.citations, *(g.citation for g in prompt.guidance if g.citation)):
         assert render.escape(citation.authority) in text  # every source shows its authority
@@ -125,15 +137,21 @@ def test_every_step_renders_within_slack_limits(pack_id: str, engine: Engine, st
                 ref = json.loads(element["value"])
                 assert (ref["c"], ref["s"], ref["r"]) == (CHECK_ID, step_id, 12345)
     if render.needs_form(prompt):
-        view = render.answer_modal(prompt, "D0000001", "1764000000.000001")
+        view = render.modal(prompt, "D0000001", "1764000000.000001")
         as_dict = view.to_dict()
         assert View(**as_dict).to_dict() == as_dict
         round_trip(view.blocks, render.MODAL_BLOCKS_MAX)
         assert len(as_dict["private_metadata"]) <= 3000 and len(as_dict["title"]["text"]) <= 24
         kinds = {b["element"]["type"] for b in as_dict["blocks"] if b["type"] == "input"}
-        assert kinds == (
-            {"users_select", "plain_text_input"} if prompt.input.kind is AnswerKind.RECIPIENT else {"plain_text_input"}
-        )
+        if prompt.input.kind is AnswerKind.FORM:
+            assert len([b for b in as_dict["blocks"] if b["type"] == "input"]) == len(prompt.input.fields)
+            assert kinds <= {"radio_buttons", "static_select", "checkboxes", "multi_static_select", "plain_text_input"}
+        else:
+            assert kinds == (
+                {"users_select", "plain_text_input"}
+                if prompt.input.kind is AnswerKind.RECIPIENT
+                else {"plain_text_input"}
+            )
     elif prompt.input.multiple:
         assert any(e.get("type") == "checkboxes" for b in dicts for e in b.get("elements", []))
 
@@ -379,3 +397,238 @@ def test_a_digest_with_many_items_stays_within_limits() -> None:
     )
     dicts = round_trip(render.digest_blocks(huge))
     check_text_limits(dicts)
+
+
+# --- the step kinds of issue 17: forms, confirmation lists, the review screen -------------------
+
+
+def demo_engine() -> Engine:
+    return Engine(load_pack("steps-demo", DEMO_PACKS), LINKS)
+
+
+def demo_walk(engine: Engine, until: str, what: str = "Summary of the concern, roles only.") -> DialogState:
+    """The demo pack answered up to (not including) ``until``: own initiative, share, every statement true."""
+    answers = {
+        "start": Answer(
+            step_id="start",
+            fields={
+                "immediate_danger": FieldAnswer(choices=("no",)),
+                "request_context": FieldAnswer(choices=("own_initiative",)),
+            },
+        ),
+        "gates": Answer(
+            step_id="gates",
+            fields={
+                "purpose": FieldAnswer(choices=("yes",)),
+                "risk_of_harm": FieldAnswer(choices=("yes",)),
+                "lawful_basis": FieldAnswer(choices=("public_task",)),
+            },
+        ),
+        "decision": Answer(step_id="decision", choices=("share",)),
+        "what": Answer(step_id="what", text=what, confirm_personal_data=True),
+        "recipient": Answer(step_id="recipient", recipient=Recipient(organisation="Northshire <Police>", role="DS")),
+        "before_send": Answer(step_id="before_send", choices=(ALL_TRUE,)),
+        "case_reference": Answer(step_id="case_reference", text="CS-2024-0113"),
+    }
+    state = engine.start(NOW).state
+    while state.step != until:
+        assert state.step is not None
+        state = engine.answer(state, answers[state.step], NOW).state
+    return state
+
+
+def view_of(state: DialogState, engine: Engine) -> Prompt:
+    message = engine.view(state)
+    assert isinstance(message, Prompt)
+    return message.model_copy(update={"check_id": CHECK_ID})
+
+
+def modal_round_trip(view: View) -> dict[str, Any]:
+    as_dict = view.to_dict()  # slack_sdk validates the view (title, blocks, metadata) and every block in it
+    assert View(**as_dict).to_dict() == as_dict
+    round_trip(view.blocks, render.MODAL_BLOCKS_MAX)
+    return as_dict
+
+
+def test_a_form_is_one_modal_with_an_input_per_field_prefilled() -> None:
+    engine = demo_engine()
+    state = demo_walk(engine, "gates")
+    prompt = view_of(state, engine)
+    dicts = round_trip(render.prompt_blocks(prompt))
+    button = next(e for b in dicts if b["type"] == "actions" for e in b["elements"] if e["action_id"] == "sc:form")
+    assert button["text"]["text"] == "Answer these 3 questions" and button["style"] == "primary"
+    assert "Is there a clear safeguarding purpose?" in json.dumps(dicts)  # the questions are listed in the DM
+    view = modal_round_trip(render.modal(prompt, "D0000001", "1764000000.000001"))
+    assert view["callback_id"] == "sc:fields"
+    assert json.loads(view["private_metadata"]) == {
+        "c": CHECK_ID,
+        "s": "gates",
+        "r": prompt.revision,
+        "ch": "D0000001",
+        "ts": "1764000000.000001",
+    }
+    inputs = [b for b in view["blocks"] if b["type"] == "input"]
+    assert [b["block_id"] for b in inputs] == ["sc_f:purpose", "sc_f:risk_of_harm", "sc_f:lawful_basis"]
+    assert {b["element"]["type"] for b in inputs} == {"radio_buttons"}
+    assert inputs[0]["label"]["text"] == "Is there a clear safeguarding purpose?"
+
+    # back at the form later: the earlier answers are selected
+    state = demo_walk(engine, "decision")
+    again = engine.back(state, NOW).state
+    view = modal_round_trip(render.modal(view_of(again, engine), "D0000001", "1"))
+    picked = {
+        b["block_id"]: b["element"].get("initial_option", {}).get("value")
+        for b in view["blocks"]
+        if b["type"] == "input"
+    }
+    assert picked == {"sc_f:purpose": "yes", "sc_f:risk_of_harm": "yes", "sc_f:lawful_basis": "public_task"}
+
+
+def test_a_refused_form_names_each_bad_field_and_keeps_the_others() -> None:
+    engine = demo_engine()
+    state = demo_walk(engine, "gates")
+    bad = Answer(
+        step_id="gates",
+        revision=state.revision,
+        fields={
+            "purpose": FieldAnswer(choices=("yes",)),
+            "risk_of_harm": FieldAnswer(choices=("maybe",)),
+            "lawful_basis": FieldAnswer(choices=("public_task",)),
+        },
+    )
+    with pytest.raises(InvalidForm) as refusal:
+        engine.answer(state, bad, NOW)
+    refused = engine.refused(state, refusal.value)
+    assert isinstance(refused, Prompt)
+    errors = render.refusal_errors(refused, str(refusal.value), "sc_f:purpose")
+    assert list(errors) == ["sc_f:risk_of_harm"] and "not one of the options" in errors["sc_f:risk_of_harm"]
+    # shown again (the modal closed before the refusal came): the error above its input, the rest as submitted
+    view = modal_round_trip(render.modal(refused.model_copy(update={"check_id": CHECK_ID}), "D1", "1"))
+    inputs = {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
+    assert inputs["sc_f:purpose"]["initial_option"]["value"] == "yes"
+    assert inputs["sc_f:lawful_basis"]["initial_option"]["value"] == "public_task"
+    assert "initial_option" not in inputs["sc_f:risk_of_harm"]  # 'maybe' is not an option to show
+    assert ":warning: That is not one of the options" in json.dumps(view["blocks"])
+    # a refusal that names no field goes under the block the adapter gives
+    assert render.refusal_errors(prompt_at(demo_engine(), "what"), "Too short <x>", "sc_text") == {
+        "sc_text": "Too short <x>"
+    }
+
+
+def test_form_fields_of_every_kind_render_as_slack_inputs() -> None:
+    engine = demo_engine()
+    base = view_of(demo_walk(engine, "gates"), engine)
+    many = tuple(ChoiceView(id=f"c{n}", label=f"Choice <{n}>") for n in range(12))
+    few = many[:3]
+    fields = (
+        FieldSpec(id="one", label="One of few", kind=AnswerKind.SINGLE_CHOICE, choices=few, initial=("c1",)),
+        FieldSpec(id="one_many", label="One of many", kind=AnswerKind.SINGLE_CHOICE, choices=many, initial=("c11",)),
+        FieldSpec(id="some", label="Some of few", kind=AnswerKind.MULTI_CHOICE, choices=few, initial=("c0", "c2")),
+        FieldSpec(id="some_many", label="Some of many", kind=AnswerKind.MULTI_CHOICE, choices=many, optional=True),
+        FieldSpec(
+            id="text",
+            label="Why",
+            kind=AnswerKind.FREE_TEXT,
+            max_length=500,
+            initial_text="As typed <b>",
+            help="Roles, not names",
+        ),
+        FieldSpec(
+            id="ref", label="Case reference", kind=AnswerKind.CASE_REFERENCE, max_length=40, placeholder="CS-2024-0113"
+        ),
+        FieldSpec(id="when", label="When", kind=AnswerKind.DATETIME),
+    )
+    prompt = base.model_copy(update={"input": base.input.model_copy(update={"fields": fields})})
+    view = modal_round_trip(render.modal(prompt, "D1", "1"))
+    inputs = {b["block_id"].removeprefix("sc_f:"): b for b in view["blocks"] if b["type"] == "input"}
+    kinds = {k: b["element"]["type"] for k, b in inputs.items()}
+    assert kinds == {
+        "one": "radio_buttons",
+        "one_many": "static_select",
+        "some": "checkboxes",
+        "some_many": "multi_static_select",
+        "text": "plain_text_input",
+        "ref": "plain_text_input",
+        "when": "plain_text_input",
+    }
+    assert inputs["one_many"]["element"]["initial_option"]["value"] == "c11"
+    assert [o["value"] for o in inputs["some"]["element"]["initial_options"]] == ["c0", "c2"]
+    assert inputs["some_many"]["optional"] is True and inputs["one"]["optional"] is False
+    text = inputs["text"]
+    assert text["element"]["multiline"] is True and text["element"]["max_length"] == 500
+    assert text["element"]["initial_value"] == "As typed <b>" and text["hint"]["text"] == "Roles, not names"
+    assert inputs["ref"]["element"].get("multiline") in (None, False)
+    assert inputs["ref"]["element"]["placeholder"]["text"] == "CS-2024-0113"
+    assert "2026" in inputs["when"]["element"]["placeholder"]["text"]
+    assert "Answer these 7 questions" in json.dumps(render.to_dicts(render.prompt_blocks(prompt)))
+
+
+def test_a_confirmation_list_has_its_ticks_confirm_ticked_and_all_true() -> None:
+    engine = demo_engine()
+    state = demo_walk(engine, "before_send")
+    prompt = view_of(state, engine)
+    prompt = prompt.model_copy(update={"input": prompt.input.model_copy(update={"initial": ("summary",)})})
+    dicts = round_trip(render.prompt_blocks(prompt))
+    check_text_limits(dicts)
+    boxes = [e for b in dicts if b["type"] == "actions" for e in b["elements"] if e["type"] == "checkboxes"]
+    assert [o["value"] for o in boxes[0]["options"]] == ["relevant", "summary", "identities"]
+    assert [o["value"] for o in boxes[0]["initial_options"]] == ["summary"]
+    buttons = {
+        e["action_id"]: e for b in dicts if b["type"] == "actions" for e in b["elements"] if e["type"] == "button"
+    }
+    assert (
+        buttons["sc:choice:all_true"]["style"] == "primary"
+        and buttons["sc:choice:all_true"]["text"]["text"] == "All true"
+    )
+    assert json.loads(buttons["sc:choice:all_true"]["value"])["v"] == ALL_TRUE
+    assert buttons["sc:multi_submit"]["text"]["text"] == "Confirm ticked" and "style" not in buttons["sc:multi_submit"]
+    assert not render.needs_form(prompt)
+
+
+def test_the_review_shows_the_record_escaped_the_note_to_copy_save_and_changes() -> None:
+    engine = demo_engine()
+    state = demo_walk(engine, "review", what="Needed today " + NASTY + "*bold* ```fence``` > quote")
+    prompt = view_of(state, engine)
+    review = prompt.review
+    assert review is not None
+    # the demo pack has no covering note: give it one, with typed text in it
+    note = f"Covering note for <Northshire>\nWhat: {typed(NASTY)}\nPlease confirm receipt."
+    review = review.model_copy(update={"covering_note": note})
+    prompt = prompt.model_copy(update={"review": review})
+    dicts = round_trip(render.prompt_blocks(prompt))
+    check_text_limits(dicts)
+    text = json.dumps(dicts)
+    assert "<!channel>" not in text and "<https://evil" not in text and "&lt;!channel&gt;" in text
+    assert "*bold*" not in text  # typed emphasis is shown as look-alikes, never as markup
+    assert "Northshire &lt;Police&gt;" in text
+    assert "*Decision: Share*" in text and "*What is shared, and why:* Needed today &lt;!channel&gt;" in text
+    assert "*Covering note for &lt;Northshire&gt;*" in text
+    assert any(b["type"] == "section" and b["text"]["text"].startswith("```\nWhat: ") for b in dicts)  # to copy
+    actions = next(b for b in dicts if b.get("block_id") == "sc_review")
+    save, change = actions["elements"]
+    assert (save["action_id"], save["style"], save["text"]["text"]) == ("sc:choice:save", "primary", "Save")
+    assert change["type"] == "static_select" and change["action_id"] == "sc:change"
+    picked = [json.loads(o["value"]) for o in change["options"]]
+    assert all((p["c"], p["s"], p["r"]) == (CHECK_ID, "review", prompt.revision) for p in picked)
+    assert [p["v"] for p in picked] == [c.id for c in review.changes]
+    assert "change:gates" in [p["v"] for p in picked]
+    assert not render.needs_form(prompt)
+    # a long step id still fits an option's value (Slack: 150 characters)
+    long_change = ChoiceView(id="change:" + "s" * 64, label="Change: a long one")
+    long = prompt.model_copy(update={"review": review.model_copy(update={"changes": (long_change,)})})
+    round_trip(render.prompt_blocks(long))
+
+
+def test_the_progress_line_bolds_the_current_section_escaped() -> None:
+    progress = Progress(sections=("Decide", "Share <now>", "Review"), current=1)
+    assert render.progress_line(progress) == "Decide › *Share &lt;now&gt;* › Review"
+    engine = demo_engine()
+    prompt = view_of(demo_walk(engine, "what"), engine)
+    assert render.progress_line(prompt.progress) == "Decide › *Share* › Review"
+    assert render.prompt_fallback(prompt).startswith("Share: ")
+
+
+def test_a_stale_submission_turns_the_modal_into_a_notice() -> None:
+    view = modal_round_trip(render.unchanged_modal("That answer was for an earlier question <1>."))
+    assert "submit" not in view and view["close"]["text"] == "Close"
+    assert "&lt;1&gt;" in json.dumps(view) and "Nothing was changed" in json.dumps(view)

@@ -48,6 +48,8 @@ from adapters.slack.parse import (
     ViewSubmission,
     choice_answer,
     error_block,
+    field_blocks,
+    fields_answer,
     form_answer,
     mentioned_channel,
     mentioned_user,
@@ -77,6 +79,8 @@ SUBMIT_WAIT = 2.0
 """How long a modal submission waits for the answer to be checked before acknowledging anyway (Slack allows 3 s)."""
 DRAIN_TIMEOUT = 10.0
 BAD_REQUEST = "Bad request: not a payload ShareCheck understands."
+TOO_LONG = "That is too long: keep it under 200 characters."
+FORM_UNREADABLE = "That form could not be read: please close it and open the questions again."
 NOT_YOURS = "That follow-up is not one ShareCheck can find for you, so nothing was changed."
 REVOKE_USAGE = f"Say which case: `{COMMAND} revoke CS-2024-0113` (the case reference, as in the summary)."
 DISAGREE_USAGE = f"Say which case: `{COMMAND} disagree CS-2024-0113` (the case reference of a share you recorded)."
@@ -152,6 +156,14 @@ class _UseWorkspaceClient(AsyncMiddleware):
     async def async_process(self, *, req: Any, resp: Any, next: Callable[[], Awaitable[Any]]) -> Any:
         WORKSPACE_CLIENT.set(req.context.client)
         return await next()
+
+
+def _form_error_block(sub: ViewSubmission) -> str:
+    """Where a form's refusal that names no field is shown: its first text input (typed text is what the
+    personal-data warning is about), else its first input."""
+    blocks = field_blocks(sub.view.state)
+    typed = [b for b in blocks if (v := sub.view.state.get(b)) is not None and v.type == "plain_text_input"]
+    return (typed or blocks or [ids.TEXT_BLOCK])[0]
 
 
 def _wants_form(message: Message) -> bool:
@@ -237,6 +249,8 @@ class SlackAdapter:
         bolt.action(re.compile(".*"))(self._on_unknown_action)  # registered last: Bolt takes the first match
         bolt.view_submission(ids.ANSWER_VIEW)(self._on_submit)
         bolt.view_closed(ids.ANSWER_VIEW)(self._on_closed)
+        bolt.view_submission(ids.FIELDS_VIEW)(self._on_submit)
+        bolt.view_closed(ids.FIELDS_VIEW)(self._on_closed)
         bolt.view_submission(ids.FOLLOW_UP_VIEW)(self._on_note)
         bolt.view_closed(ids.FOLLOW_UP_VIEW)(self._on_closed)
         bolt.view_submission(re.compile(".*"))(self._on_unknown_view)
@@ -431,28 +445,41 @@ class SlackAdapter:
             log.info("slack: ignored unknown action id %r (team %s)", payload.action.action_id[:64], payload.team.id)
 
     async def _on_submit(self, ack: Any, context: Any) -> None:
+        """A typed answer or a form submitted: answer while Slack waits, so a refusal keeps the modal open."""
         sub: ViewSubmission = context[PAYLOAD]
         ref = sub.view.form_ref()
-        block = error_block(sub.view.state)
+        state = sub.view.state
+        is_form = sub.view.callback_id == ids.FIELDS_VIEW
+        block = _form_error_block(sub) if is_form else error_block(state)
         try:
-            answer = form_answer(ref, sub.view.state)
+            answer = fields_answer(ref, state) if is_form else form_answer(ref, state)
         except ValidationError:
-            await ack(response_action="errors", errors={block: "That is too long: keep it under 200 characters."})
+            await ack(response_action="errors", errors={block: FORM_UNREADABLE if is_form else TOO_LONG})
             return
         decided: asyncio.Future[Reply | None] = asyncio.get_running_loop().create_future()
         self._spawn("submission", self._submit(sub, ref, answer, decided))
         try:
             reply = await asyncio.wait_for(asyncio.shield(decided), SUBMIT_WAIT)
         except TimeoutError:
-            reply = None  # still being recorded: close the modal, the DM message is updated when it is done
-        if reply is not None and reply.outcome is Outcome.REFUSED and reply.error:
-            # keep the modal open with what they typed, and say what to change
-            await ack(response_action="errors", errors={block: render.truncate(reply.error, 500)})
+            # still being checked: close the modal now; the DM message shows the outcome, a refusal included
+            reply = None if decided.cancel() else decided.result()
+        if reply is None:
+            await ack()
             return
-        if reply is not None and reply.outcome is Outcome.ADVANCED and _wants_form(reply.message):
+        if reply.outcome is Outcome.REFUSED:
+            errors = render.refusal_errors(reply.message, reply.error, block)
+            if errors:
+                # the modal stays open with everything typed in it; each refused input says what to change
+                await ack(response_action="errors", errors=errors)
+                return
+        if reply.outcome in (Outcome.STALE, Outcome.CLOSED):
+            # a second submission, or a form for a step already passed: nothing changed, and the modal says so
+            await ack(response_action="update", view=render.unchanged_modal(reply.error).to_dict())
+            return
+        if reply.outcome is Outcome.ADVANCED and _wants_form(reply.message):
             # the next question is typed too: show its form in place of this one
             assert isinstance(reply.message, Prompt)
-            view = render.answer_modal(reply.message, ref.ch, ref.ts)
+            view = render.modal(reply.message, ref.ch, ref.ts)
             await ack(response_action="update", view=view.to_dict())
             return
         await ack()
@@ -487,7 +514,7 @@ class SlackAdapter:
         if _wants_form(message) and trigger_id:
             # the first question wants typing: open its form at once, while the trigger is fresh
             assert isinstance(message, Prompt)
-            view = render.answer_modal(message, posted.channel, posted.ts)
+            view = render.modal(message, posted.channel, posted.ts)
             await self.api.views_open(trigger_id=trigger_id, view=view.to_dict())
 
     async def _start_click(self, payload: BlockActions) -> None:
@@ -517,7 +544,7 @@ class SlackAdapter:
         posted = await self._post(channel, reply.message)
         if _wants_form(reply.message) and payload.trigger_id:
             assert isinstance(reply.message, Prompt)
-            view = render.answer_modal(reply.message, posted.channel, posted.ts)
+            view = render.modal(reply.message, posted.channel, posted.ts)
             await self.api.views_open(trigger_id=payload.trigger_id, view=view.to_dict())
 
     async def _revoke(self, cmd: SlashCommand, respond: Any) -> None:
@@ -587,7 +614,7 @@ class SlackAdapter:
             # the next question is typed: open its form first, while the trigger is fresh, saving a click
             # (the DM message gets the form button too, in case the modal is closed)
             assert isinstance(reply.message, Prompt)
-            view = render.answer_modal(reply.message, *where)
+            view = render.modal(reply.message, *where)
             await self.api.views_open(trigger_id=payload.trigger_id, view=view.to_dict())
         await self._show(actor, reply, where)
 
@@ -744,7 +771,7 @@ class SlackAdapter:
             return
         if trigger_id is None or where is None:
             return
-        view = render.answer_modal(current, *where)
+        view = render.modal(current, *where)
         await self.api.views_open(trigger_id=trigger_id, view=view.to_dict())
 
     async def _submit(
@@ -758,11 +785,17 @@ class SlackAdapter:
         finally:
             if not decided.done():
                 decided.set_result(reply)
-        if reply is not None and reply.outcome is not Outcome.REFUSED:
-            if answer.recipient is not None and answer.recipient.user_id:
-                # the follow-up will ask this colleague: keep their time zone so it waits for their working hours
-                await self._remember(Actor(PLATFORM, actor.workspace_id, answer.recipient.user_id))
-            await self._show(actor, reply, (ref.ch, ref.ts))
+        if reply is None:
+            return
+        if reply.outcome is Outcome.REFUSED:
+            if decided.cancelled():
+                # the modal was closed before the refusal was known: the DM message says why instead
+                await self._show(actor, reply, (ref.ch, ref.ts))
+            return
+        if answer.recipient is not None and answer.recipient.user_id:
+            # the follow-up will ask this colleague: keep their time zone so it waits for their working hours
+            await self._remember(Actor(PLATFORM, actor.workspace_id, answer.recipient.user_id))
+        await self._show(actor, reply, (ref.ch, ref.ts))
 
     async def _show(self, actor: Actor, reply: Reply, where: tuple[str, str] | None) -> None:
         """Update the check's message in place; a finished check also gets its summary as a new message."""

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from adapters.slack import ids
-from dialogs.state import Answer, Recipient
+from dialogs.state import Answer, FieldAnswer, Recipient
 
 SlackId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 
@@ -44,7 +44,8 @@ class CheckRef(_Model):
 
 
 class ChoiceRef(Ref):
-    v: Annotated[str, Field(min_length=1, max_length=64)]
+    v: Annotated[str, Field(min_length=1, max_length=80)]
+    """A choice id, or on the review screen ``change:<step id>`` (a step id is up to 64 characters)."""
 
 
 class FormRef(Ref):
@@ -147,6 +148,7 @@ class StateValue(_Model):
     type: Short
     value: Typed | None = None
     selected_user: SlackId | None = None
+    selected_option: SelectedOption | None = None
     selected_options: Annotated[list[SelectedOption], Field(max_length=100)] | None = None
 
 
@@ -162,6 +164,8 @@ class Action(_Model):
     block_id: Short | None = None
     type: Short
     value: Annotated[str, Field(max_length=2000)] | None = None
+    selected_option: SelectedOption | None = None
+    """A select menu's pick (the review screen's 'change an answer')."""
 
     @property
     def ours(self) -> bool:
@@ -182,6 +186,10 @@ class Action(_Model):
         return FollowUpRef.model_validate_json(self.value or "")
 
     def ref(self) -> Ref:
+        if self.action_id == ids.CHANGE:
+            # a select menu has no value of its own: each option carries the whole reference
+            picked = self.selected_option.value if self.selected_option else ""
+            return ChoiceRef.model_validate_json(picked)
         model = ChoiceRef if self.action_id.startswith(ids.CHOICE) else Ref
         return model.model_validate_json(self.value or "")
 
@@ -248,7 +256,7 @@ class ViewSubmission(_Model):
     @model_validator(mode="after")
     def _our_metadata_parses(self) -> ViewSubmission:
         try:
-            if self.view.callback_id == ids.ANSWER_VIEW:
+            if self.view.callback_id in (ids.ANSWER_VIEW, ids.FIELDS_VIEW):
                 self.view.form_ref()
             elif self.view.callback_id == ids.FOLLOW_UP_VIEW:
                 self.view.note_ref()
@@ -323,6 +331,11 @@ def error_block(state: State) -> str:
     return ids.USER_BLOCK if ids.USER_BLOCK in state.values else ids.TEXT_BLOCK
 
 
+def field_blocks(state: State) -> list[str]:
+    """The input blocks of a form's modal, in the order Slack sent them."""
+    return [block_id for block_id in state.values if block_id.startswith(ids.FIELD_BLOCK)]
+
+
 # --- neutral answers ---------------------------------------------------------------------
 
 
@@ -387,6 +400,28 @@ def form_answer(ref: FormRef, state: State) -> Answer:
     return Answer(**base, recipient=Recipient(**parts))
 
 
+def fields_answer(ref: FormRef, state: State) -> Answer:
+    """A form's modal: each field's input as it came, by field id (the engine checks each on its own).
+
+    Text inputs give text, radio buttons and selects one choice, checkboxes and multi-selects the ticked ones.
+    Raises ``ValidationError`` when the values do not fit the neutral model (too many fields).
+    """
+    fields: dict[str, FieldAnswer] = {}
+    for block_id in field_blocks(state):
+        value = state.get(block_id)
+        if value is None:
+            continue
+        field_id = block_id.removeprefix(ids.FIELD_BLOCK)
+        if value.selected_options is not None:
+            fields[field_id] = FieldAnswer(choices=tuple(o.value for o in value.selected_options))
+        elif value.selected_option is not None:
+            fields[field_id] = FieldAnswer(choices=(value.selected_option.value,))
+        elif value.value is not None:
+            fields[field_id] = FieldAnswer(text=value.value)
+        # nothing picked or typed: the field is left out, which the engine reads as unanswered
+    return Answer(step_id=ref.s, revision=ref.r, fields=fields)
+
+
 __all__ = [
     "BlockActions",
     "CheckRef",
@@ -402,6 +437,8 @@ __all__ = [
     "ViewClosed",
     "ViewSubmission",
     "choice_answer",
+    "field_blocks",
+    "fields_answer",
     "form_answer",
     "mentioned_channel",
     "mentioned_user",

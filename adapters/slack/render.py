@@ -24,21 +24,27 @@ from slack_sdk.models.blocks import (
     Option,
     PlainTextInputElement,
     PlainTextObject,
+    RadioButtonsElement,
     SectionBlock,
+    StaticMultiSelectElement,
+    StaticSelectElement,
     UserSelectElement,
 )
 from slack_sdk.models.blocks.basic_components import ConfirmObject
+from slack_sdk.models.blocks.block_elements import InputInteractiveElement
 from slack_sdk.models.views import View
 
 from adapters.slack import ids
 from dialogs import text_safety
 from dialogs.content import AnswerKind
 from dialogs.messages import (
+    ALL_TRUE,
     Cancelled,
     CitationView,
     Completion,
     Digest,
     DigestFigure,
+    FieldSpec,
     FollowUpPrompt,
     Info,
     LinkView,
@@ -46,7 +52,9 @@ from dialogs.messages import (
     MythView,
     Outbound,
     PendingList,
+    Progress,
     Prompt,
+    ReviewView,
 )
 from dialogs.tokens import render_commands
 
@@ -58,6 +66,13 @@ BUTTON_TEXT_MAX = 75
 OPTION_TEXT_MAX = 75
 ACTIONS_MAX = 25
 CHECKBOX_OPTIONS_MAX = 10
+RADIO_OPTIONS_MAX = 10
+SELECT_OPTIONS_MAX = 100
+PLACEHOLDER_MAX = 150
+LABEL_MAX = 2000
+"""An input block's label and hint."""
+ERROR_MAX = 500
+"""A modal's error under an input (Slack shows it as plain text; keep it a sentence or two)."""
 MESSAGE_BLOCKS_MAX = 50
 MODAL_BLOCKS_MAX = 100
 MODAL_TITLE_MAX = 24
@@ -86,6 +101,11 @@ def escape(text: str) -> str:
 def typed_mrkdwn(text: str) -> str:
     """Text wholly typed by a person (a reason, an earlier answer), for mrkdwn."""
     return text_safety.slack_mrkdwn(text)
+
+
+def untrusted(text: str) -> str:
+    """Text that may hold typed parts, marked or not (a record line's value): all of it by the typed-text rule."""
+    return text_safety.render(text, text_safety.slack_mrkdwn, text_safety.slack_mrkdwn)
 
 
 SLASH_COMMAND = "/share-check"
@@ -222,15 +242,28 @@ FORM_BUTTON = {
 
 
 def needs_form(prompt: Prompt) -> bool:
-    """Typed answers are taken in a modal; choices stay as buttons in the message."""
+    """Typed answers and forms are taken in a modal; choices, lists to tick and the review stay in the message."""
+    kind = prompt.input.kind
+    if kind is AnswerKind.FORM:
+        return True
+    if kind in (AnswerKind.CONFIRM_LIST, AnswerKind.REVIEW):
+        return False
     return not prompt.input.choices
 
 
+def progress_line(progress: Progress) -> str:
+    """The check's sections with the current one in bold ('Decide › *Share* › Review'): never a count."""
+    return " › ".join(
+        f"*{escape(title)}*" if n == progress.current else escape(title) for n, title in enumerate(progress.sections)
+    )
+
+
+def where_line(prompt: Prompt) -> ContextBlock:
+    return context(f"{escape(prompt.pack_title)} · {progress_line(prompt.progress)}")
+
+
 def prompt_blocks(prompt: Prompt) -> Blocks:
-    blocks: Blocks = [
-        HeaderBlock(text=plain(prompt.title, HEADER_MAX)),
-        context(f"{escape(prompt.pack_title)} · *{prompt.progress.label()}*"),
-    ]
+    blocks: Blocks = [HeaderBlock(text=plain(prompt.title, HEADER_MAX)), where_line(prompt)]
     if prompt.contacts:
         # who to call comes before anything else to read on the immediate-danger path
         calls = "\n".join(f"• {escape(c.label)}: *{escape(c.contact)}*" for c in prompt.contacts)
@@ -269,21 +302,18 @@ def myth_blocks(myth: MythView) -> Blocks:
 def _input_blocks(prompt: Prompt) -> Blocks:
     spec = prompt.input
     base = ref(prompt)
+    if spec.kind is AnswerKind.FORM:
+        return _form_button(prompt)
+    if spec.kind is AnswerKind.CONFIRM_LIST:
+        return _confirm_list(prompt)
+    if spec.kind is AnswerKind.REVIEW and prompt.review is not None:
+        return _review(prompt, prompt.review)
     if needs_form(prompt):
         label = plain(FORM_BUTTON.get(spec.kind, "Answer"), BUTTON_TEXT_MAX)
         button = ButtonElement(text=label, action_id=ids.FORM, value=value(base), style="primary")
         return [ActionsBlock(block_id="sc_form", elements=[button])]
     if spec.multiple:
-        options = [Option(value=c.id, text=plain(c.label, OPTION_TEXT_MAX)) for c in spec.choices]
-        groups = [options[i : i + CHECKBOX_OPTIONS_MAX] for i in range(0, len(options), CHECKBOX_OPTIONS_MAX)]
-        blocks: Blocks = [context("Tick all that apply, then *Continue*.")]
-        blocks.extend(
-            ActionsBlock(
-                block_id=f"{ids.MULTI_BLOCK}_{n}",
-                elements=[CheckboxesElement(action_id=f"{ids.MULTI}{n}", options=group)],
-            )
-            for n, group in enumerate(groups)
-        )
+        blocks: Blocks = [context("Tick all that apply, then *Continue*."), *_checkbox_groups(prompt)]
         submit = ButtonElement(
             text=plain("Continue", BUTTON_TEXT_MAX), action_id=ids.MULTI_SUBMIT, value=value(base), style="primary"
         )
@@ -302,6 +332,94 @@ def _input_blocks(prompt: Prompt) -> Blocks:
         ActionsBlock(block_id=f"sc_choices_{n}", elements=buttons[i : i + ACTIONS_MAX])
         for n, i in enumerate(range(0, len(buttons), ACTIONS_MAX))
     ]
+
+
+def _checkbox_groups(prompt: Prompt) -> Blocks:
+    """The choices as checkboxes in the message, ten to an element (Slack's limit), those ticked before ticked.
+
+    ``parse.multi_answer`` reads the ticks of every group back from the clicked message's state."""
+    spec = prompt.input
+    options = [Option(value=c.id, text=plain(c.label, OPTION_TEXT_MAX)) for c in spec.choices]
+    groups = [options[i : i + CHECKBOX_OPTIONS_MAX] for i in range(0, len(options), CHECKBOX_OPTIONS_MAX)]
+    blocks: Blocks = []
+    for n, group in enumerate(groups):
+        ticked = [o for o in group if o.value in spec.initial]
+        element = CheckboxesElement(action_id=f"{ids.MULTI}{n}", options=group, initial_options=ticked or None)
+        blocks.append(ActionsBlock(block_id=f"{ids.MULTI_BLOCK}_{n}", elements=[element]))
+    return blocks
+
+
+def _confirm_list(prompt: Prompt) -> Blocks:
+    """'Before you send, confirm': tick the true statements and *Confirm ticked*, or all at once with *All true*."""
+    spec = prompt.input
+    base = ref(prompt)
+    how = "Tick each statement that is true, then *Confirm ticked*."
+    if spec.all_label:
+        how += f" If every one is true, *{escape(spec.all_label)}*."
+    buttons: list[ButtonElement] = []
+    if spec.all_label:
+        buttons.append(
+            ButtonElement(
+                text=plain(spec.all_label, BUTTON_TEXT_MAX),
+                action_id=f"{ids.CHOICE}{ALL_TRUE}",
+                value=value({**base, "v": ALL_TRUE}),
+                style="primary",
+            )
+        )
+    buttons.append(
+        ButtonElement(text=plain("Confirm ticked", BUTTON_TEXT_MAX), action_id=ids.MULTI_SUBMIT, value=value(base))
+    )
+    return [context(how), *_checkbox_groups(prompt), ActionsBlock(block_id="sc_confirm", elements=buttons)]
+
+
+def _review(prompt: Prompt, review: ReviewView) -> Blocks:
+    """The record as Save will keep it, the covering note to check, then Save or 'change an answer'."""
+    base = ref(prompt)
+    lines = [f"*Decision: {escape(review.decision_label)}*", ""]
+    # the values hold what was typed (reasons, roles, references): every one by the typed-text rule
+    lines.extend(f"*{escape(line.label)}:* {untrusted(line.value)}" for line in review.lines)
+    blocks: Blocks = sections("\n".join(lines))
+    if review.covering_note:
+        blocks.extend(covering_note_blocks(review.covering_note))
+        blocks.append(context("The covering note, as it will be given to you to send with the information."))
+    elements: list[ButtonElement | StaticSelectElement] = [
+        ButtonElement(
+            text=plain(c.label, BUTTON_TEXT_MAX),
+            action_id=f"{ids.CHOICE}{c.id}",
+            value=value({**base, "v": c.id}),
+            style=c.style if c.style in ("primary", "danger") else None,
+        )
+        for c in prompt.input.choices
+    ]
+    if review.changes:
+        options = [
+            Option(value=value({**base, "v": c.id}), text=plain(c.label, OPTION_TEXT_MAX))
+            for c in review.changes[:SELECT_OPTIONS_MAX]
+        ]
+        elements.append(
+            StaticSelectElement(
+                action_id=ids.CHANGE,
+                placeholder=plain("Change an answer…", PLACEHOLDER_MAX),
+                options=options,
+            )
+        )
+    return [*blocks, ActionsBlock(block_id="sc_review", elements=elements)]
+
+
+def _form_button(prompt: Prompt) -> Blocks:
+    """A form's questions listed in the message; one button opens them all in one modal."""
+    fields = prompt.input.fields
+    lines = []
+    for spec in fields:
+        line = f"• {escape(spec.label)}" + (" (optional)" if spec.optional else "")
+        if spec.error:
+            line += f"\n    :warning: {escape(spec.error)}"
+        lines.append(line)
+    label = "Answer this question" if len(fields) == 1 else f"Answer these {len(fields)} questions"
+    button = ButtonElement(
+        text=plain(label, BUTTON_TEXT_MAX), action_id=ids.FORM, value=value(ref(prompt)), style="primary"
+    )
+    return [*sections("\n".join(lines)), ActionsBlock(block_id="sc_form", elements=[button])]
 
 
 def _nav_buttons(prompt: Prompt) -> list[ButtonElement]:
@@ -335,16 +453,23 @@ def _nav_buttons(prompt: Prompt) -> list[ButtonElement]:
 
 
 def prompt_fallback(prompt: Prompt) -> str:
-    return fallback(f"{prompt.progress.label()}: {prompt.question}")
+    return fallback(f"{prompt.progress.section}: {prompt.question}")
 
 
-# --- the modal for a typed answer -----------------------------------------------------------
+# --- the modals for a typed answer and for a form ---------------------------------------------
+
+
+def modal(prompt: Prompt, channel: str, ts: str) -> View:
+    """The modal that answers ``prompt`` (a step where ``needs_form``); ``channel``/``ts`` is its DM message."""
+    if prompt.input.kind is AnswerKind.FORM:
+        return form_modal(prompt, channel, ts)
+    return answer_modal(prompt, channel, ts)
 
 
 def answer_modal(prompt: Prompt, channel: str, ts: str) -> View:
     spec = prompt.input
     meta = value({**ref(prompt), "ch": channel, "ts": ts})
-    blocks: Blocks = [context(f"{escape(prompt.pack_title)} · *{prompt.progress.label()}*")]
+    blocks: Blocks = [where_line(prompt)]
     if prompt.notice:
         blocks.extend(sections(f":warning: {escape(prompt.notice)}"))
     blocks.extend(sections(f"*{escape(prompt.question)}*"))
@@ -399,6 +524,109 @@ def answer_modal(prompt: Prompt, channel: str, ts: str) -> View:
         close=plain("Close", MODAL_TITLE_MAX),
         private_metadata=meta,
         blocks=cap(blocks, MODAL_BLOCKS_MAX),
+    )
+
+
+def form_modal(prompt: Prompt, channel: str, ts: str) -> View:
+    """A form as one modal: an input per field, prefilled with the earlier (or refused) answers."""
+    meta = value({**ref(prompt), "ch": channel, "ts": ts})
+    blocks: Blocks = [where_line(prompt)]
+    if prompt.notice:
+        blocks.extend(sections(f":warning: {escape(prompt.notice)}"))
+    blocks.extend(sections(f"*{escape(prompt.question)}*"))
+    if prompt.help:
+        blocks.append(context(escape(prompt.help)))
+    for spec in prompt.input.fields:
+        if spec.error:
+            # normally shown by Slack under the input (response_action errors); this is for a form shown again
+            blocks.append(context(f":warning: {escape(spec.error)}"))
+        blocks.append(
+            InputBlock(
+                block_id=ids.FIELD_BLOCK + spec.id,
+                label=plain(spec.label, LABEL_MAX),
+                element=_field_element(spec),
+                hint=plain(spec.help, LABEL_MAX) if spec.help else None,
+                optional=spec.optional,
+            )
+        )
+    # never capped: a cut input would be a question silently dropped (a form has at most 30 fields)
+    return View(
+        type="modal",
+        callback_id=ids.FIELDS_VIEW,
+        title=plain("ShareCheck", MODAL_TITLE_MAX),
+        submit=plain("Save answers", MODAL_TITLE_MAX),
+        close=plain("Close", MODAL_TITLE_MAX),
+        private_metadata=meta,
+        blocks=blocks,
+    )
+
+
+DATETIME_PLACEHOLDER = "For example 24/11/2026 14:30, or now"
+
+
+def _field_element(spec: FieldSpec) -> InputInteractiveElement:
+    """One field's input: radio buttons or a menu for one choice, checkboxes or a multi-select for several,
+    a text input for typed answers (a date too: the engine reads what is typed)."""
+    options = [Option(value=c.id, text=plain(c.label, OPTION_TEXT_MAX)) for c in spec.choices]
+    chosen = [o for o in options if o.value in spec.initial]
+    placeholder = plain(spec.placeholder, PLACEHOLDER_MAX) if spec.placeholder else None
+    action = ids.INPUT_ACTION
+    if spec.kind is AnswerKind.MULTI_CHOICE and options:
+        if len(options) <= CHECKBOX_OPTIONS_MAX:
+            return CheckboxesElement(action_id=action, options=options, initial_options=chosen or None)
+        return StaticMultiSelectElement(
+            action_id=action,
+            options=options[:SELECT_OPTIONS_MAX],
+            initial_options=chosen or None,
+            placeholder=placeholder or plain("Choose all that apply", PLACEHOLDER_MAX),
+        )
+    if options:
+        first = chosen[0] if chosen else None
+        if len(options) <= RADIO_OPTIONS_MAX:
+            return RadioButtonsElement(action_id=action, options=options, initial_option=first)
+        return StaticSelectElement(
+            action_id=action,
+            options=options[:SELECT_OPTIONS_MAX],
+            initial_option=first,
+            placeholder=placeholder or plain("Choose one", PLACEHOLDER_MAX),
+        )
+    if spec.kind is AnswerKind.DATETIME and placeholder is None:
+        placeholder = plain(DATETIME_PLACEHOLDER, PLACEHOLDER_MAX)
+    return PlainTextInputElement(
+        action_id=action,
+        multiline=spec.kind is AnswerKind.FREE_TEXT,
+        max_length=max(1, min(spec.max_length, INPUT_MAX)),
+        placeholder=placeholder,
+        initial_value=spec.initial_text or None,
+    )
+
+
+def refusal_errors(message: Message, error: str | None, block: str) -> dict[str, str]:
+    """``response_action: errors`` for a refused modal: each refused field of a form under its own input
+    (Slack keeps what was typed in the others), anything else under ``block``."""
+    errors: dict[str, str] = {}
+    if isinstance(message, Prompt):
+        errors = {ids.FIELD_BLOCK + f.id: _error_text(f.error) for f in message.input.fields if f.error}
+    if not errors and error:
+        errors = {block: _error_text(error)}
+    return errors
+
+
+def _error_text(text: str) -> str:
+    return truncate(text_safety.render(text, text_safety.plain), ERROR_MAX)
+
+
+UNCHANGED = "Nothing was changed: your check is in your direct messages with ShareCheck."
+
+
+def unchanged_modal(reason: str | None) -> View:
+    """What a stale or repeated submission turns the modal into: why nothing happened, and only Close."""
+    text = f"{reason or 'That was already answered.'} {UNCHANGED}"
+    return View(
+        type="modal",
+        title=plain("ShareCheck", MODAL_TITLE_MAX),
+        close=plain("Close", MODAL_TITLE_MAX),
+        blocks=sections(escape(text)),
     )
 
 

@@ -8,6 +8,10 @@ and gives a one-time code that ``oauth.v2.access`` exchanges, with the app's cli
 workspace bot token, answering as Slack does; ``uninstall`` revokes a workspace's tokens. A user placed in a
 workspace (``members``) cannot be reached with another workspace's token. ``apps.connections.open`` answers an
 app-level token with ``socket_url`` (Socket Mode).
+
+Modals: ``views.open`` exchanges a trigger id once (``exchanged_trigger_id`` after), ``views.update`` finds the
+view by id or external id and checks its hash; both refuse with ``invalid_arguments`` a view that Slack would
+refuse (``view_problems``: slack_sdk's View model and the rules it leaves out).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.views import View
 
 BOT_USER = "UBOT0001"
 BOT_TOKEN = "xoxb-test-token"
@@ -32,9 +38,11 @@ BOT_SCOPES = "commands,chat:write,im:write,users:read"
 
 
 class SlackError(Exception):
-    def __init__(self, error: str) -> None:
+    def __init__(self, error: str, messages: list[str] | None = None) -> None:
         super().__init__(error)
         self.error = error
+        self.messages = messages or []
+        """``response_metadata.messages``: what Slack says was wrong with the arguments."""
 
 
 @dataclass
@@ -89,6 +97,10 @@ class FakeSlack:
     app_token: str = "xapp-1-test"
     socket_url: str = ""
     """What apps.connections.open answers (Socket Mode): a ws:// address of the test's stand-in."""
+    views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Modals opened (views.open) and as last updated (views.update), by view id."""
+    triggers_used: set[str] = field(default_factory=set)
+    """Trigger ids already exchanged for a view: each opens one only."""
     _runner: web.AppRunner | None = None
     _base: str = ""
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -213,7 +225,10 @@ class FakeSlack:
         try:
             body: dict[str, Any] = self._auth_test(team) if method == "auth.test" else handler(args)
         except SlackError as exc:
-            return web.json_response({"ok": False, "error": exc.error})
+            refusal: dict[str, Any] = {"ok": False, "error": exc.error}
+            if exc.messages:
+                refusal["response_metadata"] = {"messages": exc.messages}
+            return web.json_response(refusal)
         return web.json_response({"ok": True, **body})
 
     async def _response_url(self, request: web.Request) -> web.Response:
@@ -313,12 +328,84 @@ class FakeSlack:
     def _chat_postEphemeral(self, _args: dict[str, Any]) -> dict[str, Any]:
         return {"message_ts": self._next_ts()}
 
+    # --- modals: views.open and views.update, as Slack checks them ----------------------------------
+
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
-        view = _json(args["view"])
-        return {"view": {"id": f"V{next(self._ts):08d}", **view}}
+        trigger = args.get("trigger_id")
+        if not trigger or "view" not in args:
+            raise SlackError("invalid_arguments", ["missing required field: trigger_id" if not trigger else "view"])
+        if trigger in self.triggers_used:
+            # a trigger id opens one view only (Slack: "The trigger_id was already exchanged in a previous call")
+            raise SlackError("exchanged_trigger_id")
+        view = self._valid_view(args["view"])
+        self.triggers_used.add(trigger)
+        view_id = f"V{next(self._ts):08d}"
+        return {"view": self._keep_view(view_id, view, root=view_id)}
 
     def _views_update(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"view": {"id": args.get("view_id", "V0"), **_json(args["view"])}}
+        view_id, external_id = args.get("view_id"), args.get("external_id")
+        if not view_id and not external_id:
+            raise SlackError("invalid_arguments", ["either view_id or external_id is required"])
+        if not view_id:
+            view_id = next((v for v, kept in self.views.items() if kept.get("external_id") == external_id), None)
+        kept = self.views.get(view_id or "")
+        if kept is None:
+            raise SlackError("not_found")
+        if args.get("hash") and args["hash"] != kept["hash"]:
+            raise SlackError("hash_conflict")
+        view = self._valid_view(args["view"])
+        assert view_id is not None
+        return {"view": self._keep_view(view_id, view, root=kept["root_view_id"])}
+
+    def _valid_view(self, raw: Any) -> dict[str, Any]:
+        view: dict[str, Any] = _json(raw)
+        problems = view_problems(view)
+        if problems:
+            raise SlackError("invalid_arguments", problems)
+        return view
+
+    def _keep_view(self, view_id: str, view: dict[str, Any], root: str) -> dict[str, Any]:
+        """The view as Slack answers with it: ids, a fresh hash, empty state (Slack fills state as people type)."""
+        kept = {
+            "id": view_id,
+            "team_id": self.token_team,
+            "state": {"values": {}},
+            "hash": f"{int(time.time())}.{next(self._ts):08x}",
+            "root_view_id": root,
+            "app_id": APP_ID,
+            "bot_id": "B0000001",
+            "clear_on_close": False,
+            "notify_on_close": False,
+            **view,
+        }
+        self.views[view_id] = kept
+        return kept
+
+
+def view_problems(view: dict[str, Any]) -> list[str]:
+    """What Slack would refuse in a modal: slack_sdk's View model (limits on the title, buttons, metadata and
+    every block in it), block types it does not know, and the rules the model leaves out (a modal with inputs
+    needs a submit button; block ids are unique within a view)."""
+    problems: list[str] = []
+    if view.get("type") != "modal":
+        problems.append("only modals can be opened here")
+    try:
+        model = View(**view)
+        model.to_dict()
+    except (SlackObjectFormationError, TypeError, KeyError, AttributeError) as exc:
+        return [*problems, f"invalid view: {exc}"]
+    blocks = view.get("blocks") or []
+    if any(parsed is None for parsed in model.blocks or []) or len(model.blocks or []) != len(blocks):
+        problems.append("a block of a type Slack does not know")
+    if any(b.get("type") == "input" for b in blocks) and not view.get("submit"):
+        problems.append("a modal with input blocks needs a submit button")
+    elements = [b["element"] for b in blocks if "element" in b] + [e for b in blocks for e in b.get("elements", [])]
+    if any(e.get("initial_options") == [] for e in elements if isinstance(e, dict)):
+        problems.append("initial_options must not be empty (leave it out)")  # slack_sdk lets this through
+    block_ids = [b["block_id"] for b in blocks if "block_id" in b]
+    if len(block_ids) != len(set(block_ids)):
+        problems.append("block_id values must be unique in a view")
+    return problems
 
 
 def _json(value: Any) -> Any:

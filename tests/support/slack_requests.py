@@ -21,8 +21,10 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
 from dialogs.content import AnswerKind, Pack
+from dialogs.engine import REVIEW
+from dialogs.messages import ALL_TRUE, SAVE
 from dialogs.state import Recipient
-from tests.support.fake_slack import FakeSlack, Message
+from tests.support.fake_slack import FakeSlack, Message, view_problems
 from tests.support.flows import DEFAULT_RECIPIENT, DEFAULT_TEXT
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -124,20 +126,60 @@ def view_payload(team: str, user: str, view: dict[str, Any], values: dict[str, A
     }
 
 
-def input_values(view: dict[str, Any], typed: Mapping[str, str | None]) -> dict[str, Any]:
-    """The ``state.values`` Slack sends for our modal: one entry per input block, typed by its element."""
+Given = str | tuple[str, ...] | None
+"""What a person leaves in one input: typed text or a picked user (str), picked options (a tuple), or nothing."""
+
+
+def input_values(view: dict[str, Any], typed: Mapping[str, Given]) -> dict[str, Any]:
+    """The ``state.values`` Slack sends for our modal: one entry per input block, shaped by its element.
+
+    An input not in ``typed`` is sent as the modal showed it (its initial value or options), as Slack does."""
     values: dict[str, Any] = {}
     for block in view["blocks"]:
         if block["type"] != "input":
             continue
         element = block["element"]
-        given = typed.get(block["block_id"])
-        if element["type"] == "users_select":
-            entry: dict[str, Any] = {"type": "users_select", "selected_user": given}
+        kind = element["type"]
+        given = typed[block["block_id"]] if block["block_id"] in typed else _initial(element)
+        entry: dict[str, Any] = {"type": kind}
+        if kind == "users_select":
+            entry["selected_user"] = given
+        elif kind in ("radio_buttons", "static_select"):
+            picked = given if isinstance(given, str) else (given[0] if given else None)
+            entry["selected_option"] = _option(element, picked) if picked else None
+        elif kind in ("checkboxes", "multi_static_select"):
+            picked_all = (given,) if isinstance(given, str) else given or ()
+            entry["selected_options"] = [_option(element, v) for v in picked_all]
         else:
-            entry = {"type": element["type"], "value": given}
+            entry["value"] = given
         values[block["block_id"]] = {element["action_id"]: entry}
     return values
+
+
+def _initial(element: dict[str, Any]) -> Given:
+    if "initial_option" in element:
+        return str(element["initial_option"]["value"])
+    if "initial_options" in element:
+        return tuple(o["value"] for o in element["initial_options"])
+    initial = element.get("initial_value")
+    return str(initial) if initial is not None else None
+
+
+def _option(element: dict[str, Any], picked: str) -> dict[str, Any]:
+    """The option as Slack sends it back; a value not offered is sent anyway (a forged or outdated pick)."""
+    for option in element.get("options", []):
+        if option["value"] == picked:
+            return dict(option)
+    return {"text": {"type": "plain_text", "text": picked}, "value": picked}
+
+
+def field_inputs(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A form's modal: its input blocks by field id."""
+    return {
+        b["block_id"].removeprefix("sc_f:"): b
+        for b in view["blocks"]
+        if b["type"] == "input" and b["block_id"].startswith("sc_f:")
+    }
 
 
 def elements(message: Message | dict[str, Any]) -> list[dict[str, Any]]:
@@ -258,11 +300,11 @@ class Practitioner:
         view: dict[str, Any] = await self.fake.wait_for(opened)
         return view
 
-    async def submit(self, view: dict[str, Any], typed: Mapping[str, str | None]) -> ClientResponse:
+    async def submit(self, view: dict[str, Any], typed: Mapping[str, Given]) -> ClientResponse:
         payload = view_payload(self.team, self.user, view, input_values(view, typed), "view_submission")
         return await self.post(interaction_body(payload))
 
-    async def answer_form(self, typed: Mapping[str, str | None]) -> Message:
+    async def answer_form(self, typed: Mapping[str, Given]) -> Message:
         message = self.check_message()
         before = message.updates
         resp = await self.submit(await self.form(), typed)
@@ -271,8 +313,28 @@ class Practitioner:
         assert "errors" not in body, body
         # Slack replaces the modal when the ack says so (the next question is typed too)
         self.pushed = json.loads(body)["view"] if body.startswith("{") else None
+        if self.pushed is not None:
+            assert not view_problems(self.pushed), view_problems(self.pushed)  # Slack checks it as views.update does
         await self.fake.wait_for(lambda: message.updates > before)
         return message
+
+    async def answer_fields(self, answers: Mapping[str, Given] | None = None, text: str = DEFAULT_TEXT) -> Message:
+        """Answer a form's modal: ``answers`` by field id; any other field as shown, else its first option
+        (or typed text), as a practitioner going with the first choice would."""
+        answers = answers or {}
+        view = await self.form()
+        typed: dict[str, Given] = {}
+        for field_id, block in field_inputs(view).items():
+            element = block["element"]
+            if field_id in answers:
+                typed[block["block_id"]] = answers[field_id]
+            elif _initial(element):
+                continue  # shown filled in: sent as it is
+            elif element.get("options"):
+                typed[block["block_id"]] = element["options"][0]["value"]
+            else:
+                typed[block["block_id"]] = text
+        return await self.answer_form(typed)
 
     async def start(self) -> Message:
         await self.command()
@@ -296,11 +358,29 @@ class Practitioner:
             step_id, _ = step_of(message)
             if step_id == until:
                 return steps
-            step = pack.step(step_id)
             spec = script.get(step_id)
             steps += 1
             posted = len(self.dm_messages())
-            if step.kind is AnswerKind.RECIPIENT:
+            if step_id == REVIEW:
+                # the review screen: Save, unless the script picks an answer to change
+                if isinstance(spec, str):
+                    message = await self.pick_change(spec)
+                else:
+                    message = await self.click_and_wait(f"sc:choice:{SAVE}")
+                if not any(e["action_id"].startswith("sc:") for e in elements(message)):
+                    await self.wait_for_new_message(posted)
+                    return steps
+                continue
+            step = pack.step(step_id)
+            if step.kind is AnswerKind.FORM:
+                fields = {f.id: v for f in step.fields if isinstance(v := script.get(f.id), str | tuple)}
+                message = await self.answer_fields(fields)
+            elif step.kind is AnswerKind.CONFIRM_LIST:
+                if isinstance(spec, tuple):
+                    message = await self.click_and_wait("sc:multi_submit", checkbox_state(message, spec))
+                else:
+                    message = await self.click_and_wait(f"sc:choice:{ALL_TRUE}")
+            elif step.kind is AnswerKind.RECIPIENT:
                 recipient = spec if isinstance(spec, Recipient) else DEFAULT_RECIPIENT
                 typed = {"sc_user": recipient.user_id, "sc_org": recipient.organisation, "sc_role": recipient.role}
                 message = await self.answer_form(typed)
@@ -318,6 +398,22 @@ class Practitioner:
                 # finished: the summary arrives as a new message
                 await self.wait_for_new_message(posted)
                 return steps
+
+    async def pick_change(self, step_id: str) -> Message:
+        """On the review screen, pick 'Change: <step>' from the menu (Slack sends the picked option)."""
+        message = self.check_message()
+        before = message.updates
+        menu = find(message, "sc:change")
+        option = next(o for o in menu["options"] if json.loads(o["value"])["v"] == f"change:{step_id}")
+        payload = block_actions(self.team, self.user, message, {**menu, "type": "static_select"})
+        for absent in ("value", "text"):  # a select menu's action has neither, only the picked option
+            payload["actions"][0].pop(absent, None)
+        payload["actions"][0]["selected_option"] = option
+        payload["actions"][0]["placeholder"] = menu.get("placeholder")
+        resp = await self.post(interaction_body(payload))
+        assert resp.status == 200, await resp.text()
+        await self.fake.wait_for(lambda: message.updates > before)
+        return message
 
     async def wait_for_new_message(self, after: int) -> Message:
         await self.fake.wait_for(lambda: len(self.dm_messages()) > after)
