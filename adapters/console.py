@@ -1,6 +1,8 @@
 """The console adapter: the whole share-check in a terminal, one question at a time.
 
-Works the same when stdin is a pipe, so checks can be scripted for tests and demos.
+Typed lines become the conversation's commands (bot/conversation/), the same handler Slack and Teams use: a line
+is a command when the grammar reads one ('back', 'pending', 'revoke CASE'...), else the answer to the question on
+screen. Works the same when stdin is a pipe, so checks can be scripted for tests and demos.
 """
 
 from __future__ import annotations
@@ -11,9 +13,27 @@ import textwrap
 import uuid
 from typing import TextIO
 
-from bot.services.checks import Actor, CheckNotFound, CheckService, Outcome, Reply
-from bot.services.followups import FollowUpNotFound, FollowUpService, NotePersonalData, NoteRequired
-from bot.services.inbox import Inbox
+from bot.conversation.commands import (
+    AnswerStep,
+    Back,
+    Cancel,
+    Command,
+    DigestNow,
+    Disagree,
+    FollowUpAnswer,
+    Pending,
+    Reconsider,
+    Resume,
+    Revoke,
+    Start,
+    Urgent,
+    Who,
+)
+from bot.conversation.grammar import parse_text
+from bot.conversation.handler import CHECK_MESSAGES, Conversation
+from bot.conversation.replies import AskTyped, NoteRequest, Reply, ShowInPlace, Shown, ShowNew, Unchanged
+from bot.conversation.wording import Surface, shared_copy
+from bot.services.checks import Actor
 from dialogs import text_safety
 from dialogs.content import AnswerKind
 from dialogs.messages import (
@@ -26,6 +46,7 @@ from dialogs.messages import (
     FollowUpPrompt,
     Info,
     Message,
+    PendingList,
     Prompt,
 )
 from dialogs.personal_data import find_identifiers
@@ -35,7 +56,17 @@ from dialogs.tokens import render_commands
 WIDTH = 78
 ADVANCE_ROUNDS = 10
 """Batches of due follow-ups the console advances before showing the inbox (the scheduler does the rest)."""
-COMMANDS = "Commands: 'back', 'cancel', 'help', 'urgent' (someone is in immediate danger), 'quit' (save and leave)."
+COMMANDS = (
+    "Commands: 'back', 'cancel', 'help', 'pending', 'urgent' (someone is in immediate danger), 'quit' (save and leave)."
+)
+CONSOLE = Surface("console", "share-check")
+WORKSPACE = "local"
+QUIT = ("quit", "exit")
+
+
+def console_who(user: str) -> Who:
+    """A terminal user: one workspace, login names, always their own private conversation."""
+    return Who(platform="console", workspace_id=WORKSPACE, user_id=user)
 
 
 def _wrap(text: str, indent: str = "") -> str:
@@ -214,7 +245,7 @@ def render_completion(done: Completion) -> str:
     bar = "=" * WIDTH
     lines = [bar, f"DECISION RECORDED: {done.decision_label.upper()}", bar]
     if done.immediate_risk:
-        lines.append("Immediate risk: act first, record after. This record shows what you did.")
+        lines.append(shared_copy().immediate_risk)
     lines.append("Copy this into the case notes:")
     lines.append("")
     lines.append(done.case_notes)
@@ -256,6 +287,16 @@ def render_digest(digest: Digest) -> str:
     return "\n".join(lines)
 
 
+def render_pending(pending: PendingList) -> str:
+    lines = ["STILL OPEN FOR YOU"]
+    if not pending.items:
+        lines.append(_wrap(pending.empty_text, "  "))
+    lines.extend(
+        _wrap(f"{item.case_reference or 'No case reference yet'}: {item.status}", "  ") for item in pending.items
+    )
+    return "\n".join(lines)
+
+
 def render(message: Message, full_help: bool = False) -> str:
     if isinstance(message, Prompt):
         return render_prompt(message, full_help)
@@ -263,6 +304,17 @@ def render(message: Message, full_help: bool = False) -> str:
         return render_completion(message)
     assert isinstance(message, Cancelled)
     return message.text
+
+
+def render_shown(shown: Shown, viewer: str | None = None) -> str:
+    """Anything a reply shows: a check's message, an info, a list, a digest."""
+    if isinstance(shown, Info):
+        return render_info(shown, viewer)
+    if isinstance(shown, PendingList):
+        return render_pending(shown)
+    if isinstance(shown, Digest):
+        return render_digest(shown)
+    return render(shown)
 
 
 def _numbers(line: str, choices: tuple[str, ...]) -> tuple[str, ...] | None:
@@ -334,10 +386,12 @@ class ConsoleInbox:
     """What is waiting for a terminal user: notices, then each question put to them (a lead's advice request,
     'did it arrive?', the disagreement route), answered by number or left for later."""
 
-    def __init__(self, followups: FollowUpService, inbox: Inbox, actor: Actor, stdin: TextIO, stdout: TextIO) -> None:
-        self.followups = followups
-        self.inbox = inbox
-        self.actor = actor
+    def __init__(self, conversation: Conversation, user: str, stdin: TextIO, stdout: TextIO) -> None:
+        self.conversation = conversation
+        self.followups = conversation.runtime.followups
+        self.inbox = conversation.runtime.inbox
+        self.who = console_who(user)
+        self.actor = Actor("console", WORKSPACE, user)
         self.io = LineIO(stdin, stdout)
         self.shown = False
 
@@ -369,7 +423,7 @@ class ConsoleInbox:
         self.io.say(render_follow_up(prompt, self.actor.user_id))
         while True:
             line = await self.io.read()
-            if line is None or line.strip().lower() in ("quit", "exit"):
+            if line is None or line.strip().lower() in QUIT:
                 return False
             word = line.strip().lower()
             if word == "later":
@@ -378,37 +432,35 @@ class ConsoleInbox:
             if not (word.isdigit() and 1 <= int(word) <= len(prompt.choices)):
                 self.io.say(f"Type a number from 1 to {len(prompt.choices)}, or 'later'.")
                 continue
-            choice = prompt.choices[int(word) - 1].id
-            note: str | None = None
-            if choice in prompt.note_optional:
-                self.io.say(_wrap(f"{prompt.note_prompt} Press Enter to skip."))
-                note = await self.io.read()
-            keep = False
-            while True:
-                try:
-                    result = await self.followups.answer(
-                        self.actor, uuid.UUID(prompt.follow_up_id), choice, note, confirm_personal_data=keep
-                    )
-                except NotePersonalData as exc:
+            return await self._answer(prompt, prompt.choices[int(word) - 1].id)
+
+    async def _answer(self, prompt: FollowUpPrompt, choice: str) -> bool:
+        """Send the answer, with a note when one is offered or asked for; False if the person quit."""
+        command = FollowUpAnswer(follow_up_id=uuid.UUID(prompt.follow_up_id), choice=choice)
+        if choice in prompt.note_optional:
+            self.io.say(_wrap(f"{prompt.note_prompt} Press Enter to skip."))
+            command = command.model_copy(update={"note": await self.io.read()})
+        while True:
+            reply = await self.conversation.handle(self.who, command)
+            if isinstance(reply, AskTyped) and isinstance(reply.prompt, NoteRequest):
+                asked = reply.prompt
+                if asked.personal_data:
                     # as with a check answer: a new note, or 'keep' to keep this one as it is
-                    self.io.say(_wrap(f"{exc} Type a new note, or 'keep' to keep it as it is."))
-                    line = await self.io.read()
-                    if line is None:
-                        return False
-                    keep = line.strip().lower() == "keep"
-                    note = note if keep else line
-                    continue
-                except NoteRequired as exc:
-                    self.io.say(_wrap(str(exc) or prompt.note_prompt))
-                    note = await self.io.read()
-                    if note is None:
-                        return False
-                    continue
-                except (FollowUpNotFound, ValueError) as exc:
-                    self.io.say(str(exc))
-                    return True
-                self.io.say(render_info(result.reply, self.actor.user_id))
-                return True
+                    self.io.say(_wrap(f"{asked.prompt} Type a new note, or 'keep' to keep it as it is."))
+                else:
+                    self.io.say(_wrap(asked.prompt or prompt.note_prompt))
+                line = await self.io.read()
+                if line is None:
+                    return False
+                keep = asked.personal_data and line.strip().lower() == "keep"
+                note = asked.note if keep else line
+                command = command.model_copy(update={"note": note, "confirm_personal_data": keep})
+                continue
+            if isinstance(reply, Unchanged):
+                self.io.say(reply.reason or "Nothing was changed.")
+            elif isinstance(reply, ShowInPlace | ShowNew):
+                self.io.say(render_shown(reply.message, self.actor.user_id))
+            return True
 
 
 class LineIO:
@@ -437,10 +489,10 @@ class LineIO:
 
 class ConsoleChat:
     def __init__(
-        self, checks: CheckService, actor: Actor, stdin: TextIO, stdout: TextIO, inbox: ConsoleInbox | None = None
+        self, conversation: Conversation, user: str, stdin: TextIO, stdout: TextIO, inbox: ConsoleInbox | None = None
     ) -> None:
-        self.checks = checks
-        self.actor = actor
+        self.conversation = conversation
+        self.who = console_who(user)
         self.io = LineIO(stdin, stdout)
         self.say = self.io.say
         self.read = self.io.read
@@ -454,69 +506,96 @@ class ConsoleChat:
             self.say("Nothing else has changed. Run 'sharecheck chat' again when you are ready.")
             return 0
         if reconsider:
-            try:
-                reply = await self.checks.reconsider(self.actor, case_reference=reconsider)
-            except CheckNotFound as exc:
-                self.say(str(exc))
-                return 2
-            if reply.error:
-                self.say(reply.error)
+            reply = await self._do(Reconsider(case_reference=reconsider))
+            if not isinstance(_shown(reply), Prompt):
+                self._tell(reply)  # not one of their 'do not share' decisions
                 return 2
         else:
-            reply = await self.checks.start(self.actor, pack_id)
-        if reply.outcome is Outcome.RESUMED:
-            self.say("You have a check in progress; carrying on where you stopped.")
+            reply = await self._do(Resume())
+            if isinstance(_shown(reply), Prompt):
+                self.say("You have a check in progress; carrying on where you stopped.")
+            else:
+                reply = await self._do(Start(pack_id=pack_id))
         self.say(COMMANDS)
-        message = reply.message
-        check_id = reply.check_id
+        message = _shown(reply)
         full_help = False
         while isinstance(message, Prompt):
             self.say("")
             self.say(render_prompt(message, full_help))
             full_help = False
             if message.input.kind is AnswerKind.FORM:
-                moved = await self._form(check_id, message)
+                moved = await self._form(message)
                 if moved is None:
                     return self._saved()
-                message = moved.message
+                message = moved
                 continue
             line = await self.read()
-            if line is None or line.strip().lower() in ("quit", "exit"):
+            if line is None or line.strip().lower() in QUIT:
                 return self._saved()
-            command = line.strip().lower()
-            if command == "help":
-                full_help = True
+            if line.strip().lower() == "help":
+                full_help = True  # this step's help in full; the commands' help is the conversation's
                 continue
-            reply = await self._act(check_id, message, command, line)
-            message = reply.message
+            message = await self._line(message, line)
         self.say("")
-        self.say(render(message))
+        if message is not None:
+            self.say(render_shown(message, self.who.user_id))
         return 0
 
     def _saved(self) -> int:
         self.say("Your check is saved. Run 'sharecheck chat' again to carry on where you stopped.")
         return 0
 
-    async def _command(self, check_id: uuid.UUID, prompt: Prompt, command: str) -> Reply | None:
-        """'back', 'cancel' or 'urgent' as the service answers them; None for anything else."""
-        if command == "back":
-            return await self.checks.back(self.actor, check_id, prompt.revision)
-        if command == "cancel":
-            return await self.checks.cancel(self.actor, check_id, prompt.revision)
-        if command == "urgent":
-            return await self.checks.urgent(self.actor, check_id, prompt.revision)
+    async def _do(self, command: Command) -> Reply:
+        return await self.conversation.handle(self.who, command)
+
+    def _tell(self, reply: Reply) -> None:
+        """Say what a reply that is not the next step says: a list, a result, why nothing changed."""
+        if isinstance(reply, Unchanged) and reply.reason:
+            self.say(_wrap(reply.reason))
+        elif isinstance(reply, ShowInPlace | ShowNew):
+            self.say(render_shown(reply.message, self.who.user_id))
+
+    async def _after(self, prompt: Prompt, command: Command) -> Shown | None:
+        """Send ``command`` about the check on screen: the check's next message, or (for anything else, said
+        here) the same step again."""
+        reply = await self._do(command)
+        shown = _shown(reply)
+        if isinstance(shown, CHECK_MESSAGES):
+            return shown
+        self._tell(reply)
+        return prompt
+
+    def _move(self, prompt: Prompt, line: str) -> Command | None:
+        """'back', 'cancel' or 'urgent': about the step on screen (a second try changes nothing)."""
+        command = parse_text(line)
+        if isinstance(command, Back | Cancel | Urgent):
+            return type(command)(check_id=_check(prompt), revision=prompt.revision)
         return None
 
-    async def _act(self, check_id: uuid.UUID, prompt: Prompt, command: str, line: str) -> Reply:
-        done = await self._command(check_id, prompt, command)
-        if done is not None:
-            return done
-        answer = parse_answer(prompt, line, self._last_text)
-        typed = answer.recipient
-        self._last_text = f"{typed.organisation}, {typed.role}" if typed and typed.organisation else answer.text
-        return await self.checks.answer(self.actor, check_id, answer)
+    def _typed_command(self, prompt: Prompt, line: str) -> Command | None:
+        """A line that is a command rather than an answer: the moves, 'pending' and 'digest'; a case command
+        ('revoke CASE') only where the answer is a number, so a typed answer is never taken for one."""
+        move = self._move(prompt, line)
+        if move is not None:
+            return move
+        command = parse_text(line)
+        if isinstance(command, Pending | DigestNow):
+            return command
+        typed = not prompt.input.choices and prompt.input.kind not in (AnswerKind.CONFIRM_LIST, AnswerKind.REVIEW)
+        if isinstance(command, Revoke | Disagree | Reconsider) and command.case_reference and not typed:
+            return command
+        return None
 
-    async def _form(self, check_id: uuid.UUID, prompt: Prompt) -> Reply | None:
+    async def _line(self, prompt: Prompt, line: str) -> Shown | None:
+        command = self._typed_command(prompt, line)
+        if command is None:
+            answer = parse_answer(prompt, line, self._last_text)
+            typed = answer.recipient
+            self._last_text = f"{typed.organisation}, {typed.role}" if typed and typed.organisation else answer.text
+            command = AnswerStep(check_id=_check(prompt), answer=answer)
+        return await self._after(prompt, command)
+
+    async def _form(self, prompt: Prompt) -> Shown | None:
         """A form as consecutive questions, sent together; None if the person quit.
 
         A refused form comes back with each refused field's message and the others as sent: only the refused
@@ -529,13 +608,12 @@ class ConsoleChat:
         if prompt.personal_data_warning and sent is not None and sent[:2] == (prompt.step_id, prompt.revision):
             values = dict(sent[2])
             line = await self.read()
-            if line is None or line.strip().lower() in ("quit", "exit"):
+            if line is None or line.strip().lower() in QUIT:
                 return None
-            word = line.strip().lower()
-            done = await self._command(check_id, prompt, word)
-            if done is not None:
-                return done
-            confirm = word == "keep"
+            move = self._move(prompt, line)
+            if move is not None:
+                return await self._after(prompt, move)
+            confirm = line.strip().lower() == "keep"
             typed = [f for f in fields if not f.choices and values.get(f.id, FieldAnswer()).text]
             ask = [] if confirm else [f.model_copy(update={"initial_text": values[f.id].text}) for f in typed]
         position = {f.id: n for n, f in enumerate(fields, 1)}
@@ -545,7 +623,7 @@ class ConsoleChat:
             self.say("")
             self.say(render_field(field, position[field.id], len(fields)))
             line = await self.read()
-            if line is None or line.strip().lower() in ("quit", "exit"):
+            if line is None or line.strip().lower() in QUIT:
                 return None
             word = line.strip().lower()
             if word == "help":
@@ -554,9 +632,9 @@ class ConsoleChat:
             if word == "back" and i > 0:
                 i -= 1  # the form's previous question: nothing has been sent yet
                 continue
-            done = await self._command(check_id, prompt, word)
-            if done is not None:
-                return done
+            move = self._move(prompt, line)
+            if move is not None:
+                return await self._after(prompt, move)
             if word == "keep" and field.error and field.initial_text and find_identifiers(field.initial_text):
                 values[field.id] = FieldAnswer(text=field.initial_text)
                 confirm = True
@@ -565,4 +643,13 @@ class ConsoleChat:
             i += 1
         self._sent_form = (prompt.step_id, prompt.revision, values)
         answer = Answer(step_id=prompt.step_id, revision=prompt.revision, fields=values, confirm_personal_data=confirm)
-        return await self.checks.answer(self.actor, check_id, answer)
+        return await self._after(prompt, AnswerStep(check_id=_check(prompt), answer=answer))
+
+
+def _check(prompt: Prompt) -> uuid.UUID:
+    assert prompt.check_id is not None, "a prompt shown at the console belongs to a stored check"
+    return uuid.UUID(prompt.check_id)
+
+
+def _shown(reply: Reply) -> Shown | None:
+    return reply.message if isinstance(reply, ShowInPlace | ShowNew) else None

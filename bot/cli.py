@@ -266,26 +266,26 @@ def _manifest(settings: Settings, platform: str, out: Path | None) -> int:
 
 
 async def _chat(settings: Settings, pack_id: str | None, user: str, reconsider: str | None = None) -> int:
-    from adapters.console import ConsoleChat, ConsoleInbox
+    from adapters.console import CONSOLE, ConsoleChat, ConsoleInbox
+    from bot.conversation import Conversation
     from bot.runtime import open_runtime
-    from bot.services.checks import Actor
 
     async with open_runtime(settings) as runtime:
         if pack_id:
             runtime.packs.engine(pack_id)  # unknown or broken packs fail before the conversation starts
-        actor = Actor("console", "local", user)
-        inbox = ConsoleInbox(runtime.followups, runtime.inbox, actor, sys.stdin, sys.stdout)
-        chat = ConsoleChat(runtime.checks, actor, sys.stdin, sys.stdout, inbox)
+        conversation = Conversation(runtime, CONSOLE)
+        inbox = ConsoleInbox(conversation, user, sys.stdin, sys.stdout)
+        chat = ConsoleChat(conversation, user, sys.stdin, sys.stdout, inbox)
         return await chat.run(pack_id, reconsider)
 
 
 async def _inbox(settings: Settings, user: str) -> int:
-    from adapters.console import ConsoleInbox
+    from adapters.console import CONSOLE, ConsoleInbox
+    from bot.conversation import Conversation
     from bot.runtime import open_runtime
-    from bot.services.checks import Actor
 
     async with open_runtime(settings) as runtime:
-        inbox = ConsoleInbox(runtime.followups, runtime.inbox, Actor("console", "local", user), sys.stdin, sys.stdout)
+        inbox = ConsoleInbox(Conversation(runtime, CONSOLE), user, sys.stdin, sys.stdout)
         if await inbox.run() and not inbox.shown:
             print("Nothing is waiting for you.")
         return 0

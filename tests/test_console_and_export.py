@@ -213,4 +213,4 @@ def test_console_reconsider_after_not_sharing(env: dict[str, str]) -> None:
     again = run(["chat", "--user", "p6", "--reconsider", "CS-9"], env, "quit\n").stdout
     assert "linked to the earlier decision" in " ".join(again.split())
     missing = run(["chat", "--user", "p6", "--reconsider", "CS-404"], env, "")
-    assert missing.returncode == 2 and "No 'do not share' decision" in missing.stdout
+    assert missing.returncode == 2 and "not one of your 'do not share' decisions" in missing.stdout

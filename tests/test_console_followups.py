@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from adapters.console import ConsoleChat, ConsoleInbox
+from adapters.console import CONSOLE, ConsoleChat, ConsoleInbox
 from bot.clock import ManualClock
+from bot.conversation import Conversation
 from bot.db.models import CheckEvent, FollowUp
 from bot.runtime import Runtime
 from bot.services.checks import Actor
@@ -41,8 +42,9 @@ async def runtime(sqlite_url: str, clock: ManualClock) -> AsyncIterator[Runtime]
 async def chat(runtime: Runtime, actor: Actor, lines: list[str]) -> str:
     """One `sharecheck chat` session: the inbox first, then the check."""
     stdin, stdout = io.StringIO("\n".join(lines) + "\n"), io.StringIO()
-    inbox = ConsoleInbox(runtime.followups, runtime.inbox, actor, stdin, stdout)
-    assert await ConsoleChat(runtime.checks, actor, stdin, stdout, inbox).run() == 0
+    conversation = Conversation(runtime, CONSOLE)
+    inbox = ConsoleInbox(conversation, actor.user_id, stdin, stdout)
+    assert await ConsoleChat(conversation, actor.user_id, stdin, stdout, inbox).run() == 0
     return flat(stdout.getvalue())
 
 
@@ -54,7 +56,7 @@ def flat(text: str) -> str:
 async def inbox(runtime: Runtime, actor: Actor, lines: list[str]) -> str:
     """One `sharecheck inbox` session."""
     stdin, stdout = io.StringIO("\n".join(lines) + "\n"), io.StringIO()
-    await ConsoleInbox(runtime.followups, runtime.inbox, actor, stdin, stdout).run()
+    await ConsoleInbox(Conversation(runtime, CONSOLE), actor.user_id, stdin, stdout).run()
     return flat(stdout.getvalue())
 
 

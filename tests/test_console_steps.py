@@ -16,8 +16,9 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from adapters.console import ConsoleChat
+from adapters.console import CONSOLE, ConsoleChat
 from bot.clock import ManualClock
+from bot.conversation import Conversation
 from bot.db.models import Check
 from bot.runtime import Runtime
 from bot.services.checks import Actor
@@ -55,7 +56,7 @@ async def runtime(sqlite_url: str, clock: ManualClock, overrides: dict[str, obje
 async def chat(runtime: Runtime, lines: list[str], actor: Actor = ALICE) -> str:
     """One `sharecheck chat` session; the transcript with line wrapping undone."""
     stdin, stdout = io.StringIO("\n".join(lines) + "\n"), io.StringIO()
-    assert await ConsoleChat(runtime.checks, actor, stdin, stdout).run() == 0
+    assert await ConsoleChat(Conversation(runtime, CONSOLE), actor.user_id, stdin, stdout).run() == 0
     return " ".join(stdout.getvalue().split())
 
 

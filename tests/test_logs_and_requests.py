@@ -13,14 +13,14 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.console import ConsoleChat
+from adapters.console import CONSOLE, ConsoleChat
 from bot.clock import ManualClock
+from bot.conversation import Conversation
 from bot.delivery import RetryLater
 from bot.logging_setup import JsonFormatter, RequestIdFilter, quiet_noisy_loggers
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.services.audit import verify
-from bot.services.checks import Actor
 from bot.services.export import ExportFilter, export_records
 from bot.services.retention import purge
 from bot.web import build_app
@@ -156,9 +156,7 @@ async def test_no_personal_data_in_logs_through_a_whole_check(
         script.insert(5, "keep")  # the personal data warning: the practitioner keeps the text
         script[-1] = f"{NAME} of {ADDRESS} has lost weight; the health visitor needs the summary."
         stdout = io.StringIO()
-        chat = ConsoleChat(
-            runtime.checks, Actor("console", "local", "p7"), io.StringIO("\n".join(script) + "\n"), stdout
-        )
+        chat = ConsoleChat(Conversation(runtime, CONSOLE), "p7", io.StringIO("\n".join(script) + "\n"), stdout)
         assert await chat.run() == 0
         assert "DECISION RECORDED" in stdout.getvalue()
 

@@ -43,6 +43,7 @@ from tests.support.slack_requests import (
 TEAM = "T0000001"
 OTHER_TEAM = "T0000002"
 USER = "U0000001"
+STALE = "That was already done, so nothing changed"
 
 
 @asynccontextmanager
@@ -123,15 +124,19 @@ async def test_the_command_is_acknowledged_before_the_work_that_follows(
     """Bolt answers as soon as our listener returns: the listener acks and hands the check's opening to a task,
     so a slow Slack delays the DM, never the ack (Slack gives an ack 3 seconds)."""
     await Practitioner(client, fake, TEAM, "U0WARMUP1").start()  # Bolt checks its token once (auth.test)
+    await drain(client)
     fake.delay = 0.5  # every Web API call: users.info, conversations.open, chat.postMessage, views.open
     fake.calls.clear()
     started = time.perf_counter()
     resp = await alice.command()
     acked = time.perf_counter() - started
-    assert "direct messages" in await resp.text()
+    assert await resp.text() == ""
     assert acked < 0.5 and not fake.calls_to("chat.postMessage")
     await fake.wait_for(lambda: fake.calls_to("chat.postMessage"), within=10)
     assert time.perf_counter() - started > 1.0  # the DM came after at least users.info and the post
+    # typed in a channel: the check is in the DM, and the channel says so to this person only
+    [notice] = await fake.wait_calls("response_url")
+    assert notice.args["response_type"] == "ephemeral" and "I have sent you a private message" in notice.args["text"]
 
 
 async def test_a_whole_check_through_slack_is_recorded(db_url: str, clock: ManualClock) -> None:
@@ -290,21 +295,22 @@ async def test_a_slack_retry_is_acted_on_once(
 ) -> None:
     await alice.start()
     await drain(client)
-    resp = await alice.replay()  # the slash command again, as Slack retries it
+    resp = await alice.replay()  # the slash command again, as Slack retries it: the same trigger id
     assert resp.status == 200
     await drain(client)
-    assert len(fake.calls_to("chat.postMessage")) == 1
+    assert len(fake.calls_to("chat.postMessage")) == 1 and len(fake.calls_to("response_url")) == 1
 
     await alice.answer_form({"sc_text": "CS-2024-0113"})
     message = alice.check_message()
     await alice.click(choice_buttons(message)[0]["action_id"], message)
     await drain(client)
-    updates = message.updates
+    step = step_of(message)
     resp = await alice.replay(retry_num=1)
     assert resp.status == 200
     resp = await alice.replay(retry_num=2)
     await drain(client)
-    assert message.updates == updates
+    # a button names its revision, so the check takes it once; the message says the repeat changed nothing
+    assert step_of(message) == step and STALE in json.dumps(message.blocks)
     async with runtime_.sessions() as session:
         answered = await session.scalar(
             select(func.count()).select_from(CheckEvent).where(CheckEvent.kind == "answered")
@@ -325,14 +331,15 @@ async def test_a_double_click_advances_one_step(
     await drain(client)
     check = (await checks_of(runtime_))[0]
     assert check.revision == before + 1
-    assert message.updates == 2  # the case reference, then one click
+    assert message.updates == 3  # the case reference, the click, and the second click showing the same step
+    step = step_of(message)
+    assert step[1] == check.revision
 
-    # a button from an earlier revision does nothing at all
-    calls = len(fake.calls)
+    # a button from an earlier revision changes nothing, and the message says so at the step the check is at
     await alice.click(first["action_id"], message=_snapshot_of(message, first))
     await drain(client)
     assert (await checks_of(runtime_))[0].revision == before + 1
-    assert len(fake.calls) == calls
+    assert step_of(message) == step and STALE in json.dumps(message.blocks)
 
 
 def _snapshot_of(message: Any, button: dict[str, Any]) -> Any:
@@ -464,13 +471,14 @@ async def test_workspaces_are_kept_apart(client: TestClient[Any, Any], fake: Fak
     pending = json.dumps(fake.calls_to("response_url")[-1].args)
     assert "CS-TEAM-ONE" not in pending and "Nothing open" in pending
 
-    # the other workspace's user clicking the first workspace's button changes nothing
+    # the other workspace's user clicking the first workspace's button changes nothing, and is told so privately
     calls = len(fake.calls)
     button = choice_buttons(message)[0]
     resp = await twin.post(interaction_body(block_actions(OTHER_TEAM, USER, message, button)))
     assert resp.status == 200
     await drain(client)
-    assert len(fake.calls) == calls
+    [told] = fake.calls[calls:]
+    assert told.method == "chat.postEphemeral" and "not available to you" in told.args["text"]
     assert (await checks_of(runtime_, workspace_id=TEAM))[0].revision == 1
 
     twin_calls = len(fake.calls_to("chat.postMessage"))
@@ -483,38 +491,48 @@ async def test_workspaces_are_kept_apart(client: TestClient[Any, Any], fake: Fak
 # --- subcommands ---------------------------------------------------------------------------------
 
 
-async def test_help_pending_resume_and_unknown_subcommands(
+async def test_typed_commands_are_answered_to_the_person_where_they_typed_them(
     alice: Practitioner, fake: FakeSlack, client: TestClient[Any, Any]
 ) -> None:
-    for text in ("help", "what is this"):
+    """What the words mean is the conversation's (tests/test_conversation_*.py); here, the answers' way back."""
+    for n, text in enumerate(("help", "what is this"), 1):
         resp = await alice.command(text)
-        body = await resp.json()
-        assert "/share-check" in json.dumps(body["blocks"])
-    await drain(client)
-    assert {c.method for c in fake.calls} == {"auth.test"}  # help is in the ack itself (Bolt checks its token once)
+        assert await resp.text() == "", "acknowledged at once; the answer follows"
+        answer = (await fake.wait_calls("response_url", n))[-1].args
+        assert answer["response_type"] == "ephemeral" and "/share-check pending" in json.dumps(answer["blocks"])
+        assert actions(answer) == ["sc:start"]
 
     await alice.command("resume")
-    await fake.wait_calls("response_url")
-    no_check = fake.calls_to("response_url")[-1].args
-    assert "no check in progress" in no_check["text"]
-    assert [e["action_id"] for b in no_check["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
-        "sc:start"
-    ], "a button to start one, where ShareCheck says there is none"
+    no_check = (await fake.wait_calls("response_url", 3))[-1].args
+    assert "No check in progress" in no_check["text"]
+    assert actions(no_check) == ["sc:start"], "a button to start one, where ShareCheck says there is none"
 
     await alice.command("pending")
-    await fake.wait_calls("response_url", 2)
-    assert "Nothing open" in json.dumps(fake.calls_to("response_url")[-1].args)
+    assert "Nothing open" in json.dumps((await fake.wait_calls("response_url", 4))[-1].args)
 
     await alice.start()
     await alice.answer_form({"sc_text": "CS-PENDING-1"})
+    responded = len(fake.calls_to("response_url"))
     await alice.command("pending")
-    await fake.wait_calls("response_url", 3)
-    assert "CS-PENDING-1" in json.dumps(fake.calls_to("response_url")[-1].args)
+    assert "CS-PENDING-1" in json.dumps((await fake.wait_calls("response_url", responded + 1))[-1].args)
 
     posts = len(fake.calls_to("chat.postMessage"))
     await alice.command("resume")
     await fake.wait_for(lambda: len(fake.calls_to("chat.postMessage")) > posts)
     assert "Carrying on with your check" in json.dumps(fake.calls_to("chat.postMessage")[-1].args)
+
+
+async def test_typed_in_the_dm_the_check_starts_there_without_a_notice(
+    alice: Practitioner, fake: FakeSlack, client: TestClient[Any, Any]
+) -> None:
+    resp = await alice.post(command_body(TEAM, USER, "", fake.response_url(USER), channel=alice.dm))
+    assert resp.status == 200
+    await drain(client)
+    assert len(alice.dm_messages()) == 1 and fake.calls_to("response_url") == []
+
+
+def actions(answer: dict[str, Any]) -> list[str]:
+    return [e["action_id"] for b in answer.get("blocks", []) if b["type"] == "actions" for e in b["elements"]]
 
 
 async def test_start_a_check_button_opens_a_check_in_the_dm_with_its_form(
@@ -561,13 +579,15 @@ async def test_a_web_api_error_is_logged_by_code_and_the_ack_still_fast(
     alice: Practitioner, fake: FakeSlack, client: TestClient[Any, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     fake.fail("conversations.open", "user_not_found")
-    with caplog.at_level(logging.INFO, logger="adapters.slack.app"):
+    with caplog.at_level(logging.INFO, logger="adapters.slack"):
         started = time.monotonic()
         await alice.command()
         assert time.monotonic() - started < 1.5
         await drain(client)
     assert "Web API answered user_not_found" in caplog.text
     assert "Traceback" not in caplog.text
+    # the DM could not be opened: said where the command was typed
+    assert "I could not message you privately" in fake.calls_to("response_url")[-1].args["text"]
 
 
 # --- configuration -----------------------------------------------------------------------------------

@@ -143,7 +143,9 @@ async def test_a_slash_command_over_socket_mode_is_acked_and_starts_the_check(
     payload = dict(parse_qsl(command_body(TEAM, USER, "", fake.response_url()), keep_blank_values=True))
     envelope_id = await stand_in.push("slash_commands", payload)
     ack = await stand_in.ack_for(envelope_id)
-    assert ack["payload"]["text"] == "Your check is in your direct messages with ShareCheck."
+    assert ack["envelope_id"] == envelope_id and not ack.get("payload"), "acknowledged at once, the rest follows"
+    [notice] = await fake.wait_calls("response_url")  # typed in a channel: told privately the check is in the DM
+    assert "I have sent you a private message" in notice.args["text"]
 
     # the check starts in the DM, through the Web API with the bot token, as over HTTP
     await fake.wait_calls("chat.postMessage")
@@ -176,8 +178,10 @@ async def test_a_malformed_envelope_is_not_acked_and_nothing_starts(
         "slash_commands", dict(parse_qsl(command_body(TEAM, USER, "help", fake.response_url()), keep_blank_values=True))
     )
     ack = await stand_in.ack_for(good)  # envelopes are answered in turn: the bad one has had its chance
-    assert "ShareCheck" in json.dumps(ack["payload"])
+    assert ack["envelope_id"] == good
     assert all(a.get("envelope_id") != bad for a in [ack, *stand_in.acks._queue])  # type: ignore[attr-defined]
+    [helped] = await fake.wait_calls("response_url")
+    assert "ShareCheck" in json.dumps(helped.args["blocks"])
     assert fake.calls_to("chat.postMessage") == []
 
 

@@ -16,8 +16,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from alembic.script import ScriptDirectory
 from sqlalchemy import select
 
-from adapters.console import ConsoleChat, ConsoleInbox
+from adapters.console import CONSOLE, ConsoleChat, ConsoleInbox
 from bot.clock import ManualClock
+from bot.conversation import Conversation
 from bot.db.migrate import alembic_config, upgrade
 from bot.db.models import Check, CheckEvent, FollowUp, OutboxMessage
 from bot.platforms import build_deliverers
@@ -215,7 +216,7 @@ async def test_the_console_keeps_a_warned_recipient_with_keep(runtime: Runtime) 
     script[at : at + 1] = [f"{CONSOLE_RECIPIENT} {PHONE}", "keep"]
     stdin, stdout = io.StringIO("\n".join(script) + "\n"), io.StringIO()
     actor = Actor("console", "local", "alice")
-    assert await ConsoleChat(runtime.checks, actor, stdin, stdout).run() == 0
+    assert await ConsoleChat(Conversation(runtime, CONSOLE), actor.user_id, stdin, stdout).run() == 0
     out = " ".join(stdout.getvalue().split())
     assert "This looks like it contains a phone number" in out and "'keep' to keep it as it is" in out
     assert "DECISION RECORDED: SHARE" in out
@@ -265,10 +266,10 @@ async def test_a_leads_advice_note_in_the_console_is_warned_then_kept_with_keep(
     try:
         alice, lead = Actor("console", "local", "alice"), Actor("console", "local", "dsl")
         stdin, stdout = io.StringIO("\n".join([*SHARE_SCRIPT[:3], "3", "1", "quit"]) + "\n"), io.StringIO()
-        await ConsoleChat(rt.checks, alice, stdin, stdout).run()
+        await ConsoleChat(Conversation(rt, CONSOLE), alice.user_id, stdin, stdout).run()
         note = f"Refer to MASH; the GP is on {PHONE}"
         stdin, stdout = io.StringIO("\n".join(["1", note, "keep"]) + "\n"), io.StringIO()
-        await ConsoleInbox(rt.followups, rt.inbox, lead, stdin, stdout).run()
+        await ConsoleInbox(Conversation(rt, CONSOLE), lead.user_id, stdin, stdout).run()
         out = " ".join(stdout.getvalue().split())
         assert "This looks like it contains a phone number" in out and "Type a new note, or 'keep'" in out
         assert "Thank you: your answer is recorded" in out

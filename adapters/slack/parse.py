@@ -7,7 +7,6 @@ engine's decision.
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -17,8 +16,6 @@ from adapters.slack import ids
 from dialogs.state import Answer, FieldAnswer, Recipient
 
 SlackId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
-
-
 """Team, user, channel ids, message timestamps and trigger ids: never free text."""
 Short = Annotated[str, Field(max_length=255)]
 Typed = Annotated[str, Field(max_length=3000)]
@@ -85,15 +82,6 @@ class SlashCommand(_Model):
     text: Typed = ""
     trigger_id: SlackId
     response_url: Annotated[str, Field(max_length=2000)] | None = None
-
-    @property
-    def subcommand(self) -> str:
-        return self.text.strip().lower()
-
-    @property
-    def words(self) -> list[str]:
-        """The text split on whitespace, case kept (mentions carry ids and names)."""
-        return self.text.split()
 
 
 class Team(_Model):
@@ -345,22 +333,6 @@ def note_text(state: State) -> str | None:
     return value.value if value is not None and value.value and value.value.strip() else None
 
 
-# Slack sends mentions in slash command text escaped (the manifest's should_escape: true):
-# users as <@U123|name> (or <@U123>), channels as <#C123|name> (or <#C123>).
-USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]{1,20})(?:\|[^>]*)?>$")
-CHANNEL_MENTION = re.compile(r"^<#([CG][A-Z0-9]{1,20})(?:\|[^>]*)?>$")
-
-
-def mentioned_user(word: str) -> str | None:
-    match = USER_MENTION.match(word)
-    return match.group(1) if match else None
-
-
-def mentioned_channel(word: str) -> str | None:
-    match = CHANNEL_MENTION.match(word)
-    return match.group(1) if match else None
-
-
 def choice_answer(ref: ChoiceRef) -> Answer:
     return Answer(step_id=ref.s, revision=ref.r, choices=(ref.v,))
 
@@ -440,8 +412,6 @@ __all__ = [
     "field_blocks",
     "fields_answer",
     "form_answer",
-    "mentioned_channel",
-    "mentioned_user",
     "multi_answer",
     "note_text",
     "parse_payload",

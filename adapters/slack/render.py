@@ -35,6 +35,8 @@ from slack_sdk.models.blocks.block_elements import InputInteractiveElement
 from slack_sdk.models.views import View
 
 from adapters.slack import ids
+from bot.conversation.replies import Shown
+from bot.conversation.wording import shared_copy
 from dialogs import text_safety
 from dialogs.content import AnswerKind
 from dialogs.messages import (
@@ -83,7 +85,6 @@ FALLBACK_MAX = 300
 """The notification text: short, the blocks carry the message."""
 
 Blocks = list[Block]
-IMMEDIATE_RISK = ":rotating_light: Immediate risk: act first, record after. This record shows what you did."
 
 
 # --- text helpers ---------------------------------------------------------------------------
@@ -601,7 +602,7 @@ def _field_element(spec: FieldSpec) -> InputInteractiveElement:
     )
 
 
-def refusal_errors(message: Message, error: str | None, block: str) -> dict[str, str]:
+def refusal_errors(message: Shown, error: str | None, block: str) -> dict[str, str]:
     """``response_action: errors`` for a refused modal: each refused field of a form under its own input
     (Slack keeps what was typed in the others), anything else under ``block``."""
     errors: dict[str, str] = {}
@@ -616,12 +617,12 @@ def _error_text(text: str) -> str:
     return truncate(text_safety.render(text, text_safety.plain), ERROR_MAX)
 
 
-UNCHANGED = "Nothing was changed: your check is in your direct messages with ShareCheck."
+UNCHANGED = "That was already answered. Nothing was changed: your check is in your direct messages with ShareCheck."
 
 
-def unchanged_modal(reason: str | None) -> View:
+def unchanged_modal(reason: str | None = None) -> View:
     """What a stale or repeated submission turns the modal into: why nothing happened, and only Close."""
-    text = f"{reason or 'That was already answered.'} {UNCHANGED}"
+    text = reason or UNCHANGED
     return View(
         type="modal",
         title=plain("ShareCheck", MODAL_TITLE_MAX),
@@ -656,7 +657,7 @@ def completion_blocks(done: Completion) -> Blocks:
     """
     blocks: Blocks = [HeaderBlock(text=plain(f"Decision recorded: {done.decision_label}", HEADER_MAX))]
     if done.immediate_risk:
-        blocks.extend(sections(IMMEDIATE_RISK))
+        blocks.extend(sections(f":rotating_light: {escape(shared_copy().immediate_risk)}"))
     facts = [f"*Decision:* {escape(done.decision_label)}"]
     if done.case_reference:
         facts.insert(0, f"*Case reference:* {escape(done.case_reference)}")
@@ -711,17 +712,10 @@ def info_blocks(info: Info) -> Blocks:
     return cap(blocks)
 
 
-NO_CHECK = "You have no check in progress."
-
-
 def start_button(label: str = "Start a check") -> ActionsBlock:
     """Wherever ShareCheck says there is no check, one press starts one (the check opens in the DM)."""
     button = ButtonElement(text=plain(label, BUTTON_TEXT_MAX), action_id=ids.START, style="primary")
     return ActionsBlock(block_id=ids.START_BLOCK, elements=[button])
-
-
-def no_check_blocks() -> Blocks:
-    return [*sections(f"{NO_CHECK} Type `{SLASH_COMMAND}` or press the button to start one."), start_button()]
 
 
 def pending_blocks(pending: PendingList) -> Blocks:
@@ -744,6 +738,17 @@ def message_blocks(message: Message) -> tuple[Blocks, str]:
     if isinstance(message, Completion):
         return completion_blocks(message), completion_fallback(message)
     return cancelled_blocks(message), fallback(message.text)
+
+
+def shown_blocks(shown: Shown) -> tuple[Blocks, str]:
+    """Blocks and notification text for anything a reply shows: a check's message, an info, a list, a digest."""
+    if isinstance(shown, PendingList):
+        return pending_blocks(shown), "Still open for you"
+    if isinstance(shown, Digest):
+        return digest_blocks(shown), digest_fallback(shown)
+    if isinstance(shown, Info):
+        return info_blocks(shown), fallback(unmention(shown.title))
+    return message_blocks(shown)
 
 
 # --- follow-ups ---------------------------------------------------------------------------------
@@ -798,7 +803,7 @@ def note_modal(ref: dict[str, Any], question: str, required: bool) -> View:
             optional=not required,
         )
     )
-    blocks.append(context("Use the case reference, not names."))
+    blocks.append(context(escape(shared_copy().no_names)))
     return View(
         type="modal",
         callback_id=ids.FOLLOW_UP_VIEW,

@@ -201,7 +201,7 @@ class Conversation:
             if reply.outcome is Outcome.CLOSED or not isinstance(message, Prompt):
                 return Unchanged(self.words(self.text.closed))
             current = evolve(message, {"notice": self.words(self.text.stale)})
-            return ShowNew(current) if new else ShowInPlace(current)
+            return ShowNew(current) if new else ShowInPlace(current, stale=True)
         if new:
             return ShowNew(message)
         if reply.outcome is Outcome.REFUSED:

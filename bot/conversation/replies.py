@@ -54,6 +54,9 @@ class ShowInPlace:
     recorded: bool = False
     """A follow-up answer was recorded by this request (False: it was answered before, nothing changed).
     Either way the message becomes the result, with nothing left to press."""
+    stale: bool = False
+    """Nothing changed (a double click, an old message's button, a replay): the message is where the check is
+    now, saying so. An adapter that took the answer in a form may close it saying so instead."""
 
 
 @dataclass(frozen=True)
