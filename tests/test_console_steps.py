@@ -244,3 +244,14 @@ def test_a_piped_chat_walks_the_demo_pack_through_the_cli(tmp_path: Path) -> Non
     out = " ".join(done.stdout.split())
     assert "> 7 (2/2)" in out, "piped answers are echoed, so the output reads as a transcript"
     assert "DECISION RECORDED: SHARE" in out and "Case reference: CS-7" in out
+
+
+async def test_commands_typed_in_the_chat_are_the_conversations(runtime: Runtime) -> None:
+    """Where the answer is a number, a line can be a command too (the same handler as Slack and Teams); the
+    question is asked again after its answer."""
+    out = await chat(runtime, [*START, *GATES, "pending", "revoke CS-404", "quit"])
+    assert "STILL OPEN FOR YOU" in out and "check in progress" in out
+    assert "NOTHING REVOKED No live receipt link of yours for case CS-404." in out
+    decision = out[out.index("STILL OPEN FOR YOU") :]
+    assert decision.count("Type the number.") == 2, "the same question after each command"
+    assert (await record(runtime)).status == "active"

@@ -16,7 +16,7 @@ from bot.conversation.handler import Conversation
 from bot.conversation.replies import ShowInPlace
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
-from dialogs.messages import Digest, FollowUpPrompt, PendingList
+from dialogs.messages import Digest, FollowUpPrompt, Info, PendingList
 from dialogs.state import Recipient
 from tests.support.conversation import CASE, SLACK, FakeDirectory, Person
 from tests.support.deliverers import RecordingDeliverer
@@ -45,13 +45,31 @@ async def share_with_bob(slack: Conversation) -> Person:
     return alice
 
 
-async def ask_bob(runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer) -> FollowUpPrompt:
-    """Time moves past the follow-up's delay; the scheduler delivers the question to Bob."""
-    clock.advance(timedelta(hours=4))
+async def ask(
+    runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer, user: str = BOB, hours: float = 4
+) -> FollowUpPrompt:
+    """Time moves past the follow-up's delay; the scheduler delivers the question to ``user``."""
+    clock.advance(timedelta(hours=hours))
     await Scheduler(runtime, {"slack": platform}).run_once()
-    [question] = platform.to(BOB)
+    question = platform.to(user)[-1]
     assert isinstance(question, FollowUpPrompt)
     return question
+
+
+async def ask_bob(runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer) -> FollowUpPrompt:
+    return await ask(runtime, clock, platform)
+
+
+async def press(who: Person, question: FollowUpPrompt, choice: str) -> Info:
+    """The answer's button on the question pressed: its message becomes the result."""
+    reply = await who.do(FollowUpAnswer(follow_up_id=uuid.UUID(question.follow_up_id), choice=choice))
+    assert isinstance(reply, ShowInPlace) and reply.recorded and isinstance(reply.message, Info), reply
+    return reply.message
+
+
+def text(message: object) -> str:
+    assert isinstance(message, Info | FollowUpPrompt), message
+    return " ".join((message.title, *message.lines))
 
 
 def statuses(pending: object) -> list[tuple[str | None, str]]:
@@ -104,3 +122,28 @@ async def test_the_digest_now_shows_a_lead_what_needs_them(
     await elsewhere.say("digest")
     other = elsewhere.on_screen()
     assert isinstance(other, Digest) and other.empty and not other.needs_you
+
+
+async def test_a_sender_who_could_not_confirm_receipt_escalates_at_once(
+    runtime: Runtime, clock: ManualClock, slack: Conversation, platform: RecordingDeliverer
+) -> None:
+    await runtime.leads.assign("slack", TEAM, LEAD, "workspace", "", clock.now())
+    alice = person(slack, ALICE)
+    await alice.finish_check({"decision": "share"})  # to an organisation and role: Alice is asked to confirm
+    question = await ask(runtime, clock, platform, ALICE)
+    assert [c.id for c in question.choices] == ["confirmed", "remind_me", "could_not_confirm"]
+    await press(alice, question, "could_not_confirm")
+    await Scheduler(runtime, {"slack": platform}).run_once()
+    [escalation] = platform.to(LEAD)
+    assert "could not confirm" in text(escalation)
+
+
+async def test_not_sharing_after_a_request_reminds_to_tell_the_requester(
+    runtime: Runtime, clock: ManualClock, slack: Conversation, platform: RecordingDeliverer
+) -> None:
+    alice = person(slack, ALICE)
+    await alice.finish_check({"request_context": "asked", "decision": "not_share", "requester_told": "will_tell"})
+    question = await ask(runtime, clock, platform, ALICE)
+    assert "Tell the requester" in text(question)
+    assert [c.id for c in question.choices] == ["told", "remind_me"]
+    assert "requester has been told" in text(await press(alice, question, "told"))

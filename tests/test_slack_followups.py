@@ -268,28 +268,6 @@ async def test_recipient_outside_the_workspace_means_the_sender_is_asked(stack: 
     assert fake.dms_to(LEAD) == []
 
 
-async def test_sender_who_could_not_confirm_escalates_at_once(stack: Stack, scheduler: Scheduler) -> None:
-    runtime, fake, _ = stack
-    await runtime.leads.assign("slack", TEAM, LEAD, "workspace", "", runtime.clock.now())
-    await share(stack, {"decision": "share"})
-    question = await ask(stack, scheduler, ALICE)
-    await click(stack, ALICE, question, "sc:fu:could_not_confirm")
-    await scheduler.run_once()
-    [escalation] = fake.dms_to(LEAD)
-    assert "could not confirm" in text_of(escalation)
-
-
-async def test_not_sharing_after_a_request_reminds_to_tell_the_requester(stack: Stack, scheduler: Scheduler) -> None:
-    runtime, _, _ = stack
-    await share(stack, {"request_context": "asked", "decision": "not_share", "requester_told": "will_tell"})
-    question = await ask(stack, scheduler, ALICE)
-    assert "Tell the requester" in text_of(question)
-    assert buttons(question) == ["sc:fu:told", "sc:fu:remind_me"]
-    await click(stack, ALICE, question, "sc:fu:told")
-    assert "requester has been told" in text_of(question)
-    assert (await follow_ups(runtime))[0].state == "told"
-
-
 async def test_follow_ups_wait_for_the_recipients_working_hours(stack: Stack, scheduler: Scheduler) -> None:
     runtime, fake, _ = stack
     fake.users[BOB] = {"tz": "Asia/Tokyo"}

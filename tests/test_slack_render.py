@@ -13,9 +13,10 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from adapters.slack import render
+from adapters.slack.commands import SLACK
 from adapters.slack.parse import FollowUpRef
+from bot.conversation.wording import Wording
 from bot.followup_content import followup_content
-from bot.services.help import help_message
 from dialogs.content import AnswerKind, available_packs, load_pack
 from dialogs.engine import Engine, InvalidForm
 from dialogs.messages import (
@@ -268,7 +269,9 @@ def test_escape_and_links() -> None:
 
 def test_help_and_pending_render() -> None:
     pack = load_pack("children-england-2024")
-    round_trip(render.info_blocks(help_message(pack, "/share-check", LINKS)))
+    words = Wording(SLACK)
+    lines = words.lines(words.content.help.lines, pack_title=pack.title, pack_version=pack.version)
+    round_trip(render.info_blocks(Info(title=words(words.content.help.title), lines=lines, links=LINKS)))
     empty = round_trip(render.pending_blocks(PendingList()))
     assert [e["action_id"] for b in empty if b["type"] == "actions" for e in b["elements"]] == ["sc:start"]
     assert "sc:start" in json.dumps(round_trip(render.cancelled_blocks(Cancelled())))
