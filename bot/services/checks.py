@@ -36,6 +36,7 @@ from bot.services.records import (
     write_event,
 )
 from dialogs.engine import (
+    REVIEW,
     CorruptState,
     DialogClosed,
     DialogError,
@@ -366,6 +367,9 @@ class CheckService:
             return engine.answer(state, answer, self._clock.now())
 
         def recorded(new: DialogState) -> dict[str, Any]:
+            if answer.step_id == REVIEW:
+                # Save, or the answer to change: the review screen is no step with an answer of its own
+                return {"step": REVIEW, "choices": list(answer.choices)}
             value = new.answers[answer.step_id]
             return {"step": answer.step_id, **value.model_dump(mode="json", exclude={"at"}, exclude_none=True)}
 
