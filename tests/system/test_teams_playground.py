@@ -277,6 +277,16 @@ def text_of(card: dict[str, Any]) -> str:
     return json.dumps(card, ensure_ascii=False)
 
 
+def title_of(card: dict[str, Any]) -> str:
+    """A step card's title: what tells it from the card before it (the progress line is the same all through a
+    section)."""
+    return next(
+        str(b["text"])
+        for b in card["body"]
+        if b.get("type") == "TextBlock" and b.get("size") == "Medium" and b.get("weight") == "Bolder"
+    )
+
+
 def answer_in_page(playground: Playground, engine: Engine, card: dict[str, Any]) -> None:
     """Answer the step on screen as a practitioner would: the default answer of the test flows, by its labels."""
     step = engine.pack.step(str(step_of(card)))
@@ -284,8 +294,8 @@ def answer_in_page(playground: Playground, engine: Engine, card: dict[str, Any])
     answer = default_answer(step, engine.start(NOW).state.model_copy(update={"revision": revision}))
     if step.id == "immediate_danger":
         answer = answer.model_copy(update={"choices": ("no",)})
-    # this very card, by its progress line (the Playground's log can run ahead of its rendering)
-    shown = playground.shown(card["body"][0]["text"])
+    # this very card, by its title (the Playground's log can run ahead of its rendering)
+    shown = playground.shown(title_of(card))
 
     def press(title: str) -> None:
         shown.get_by_role("button", name=title, exact=True).first.click()
@@ -366,7 +376,7 @@ def finished(playground: Playground) -> dict[str, Any]:
         assert steps < 60, "the check never ended"
         before = len(playground.traffic.cards())
         if steps == 4:
-            playground.shown(card["body"][0]["text"])
+            playground.shown(title_of(card))
             screenshot(playground, "teams-playground-check")
         answer_in_page(playground, engine, card)
         card = playground.card_after(before, f"the answer to step {step_of(card)}", of_the_check)
