@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,10 +114,11 @@ class Stack:
         return [line for line in lines if line.startswith("[loopback] refused")]
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+@contextmanager
+def serve_with_playground(work: Path, settings: dict[str, str]) -> Iterator[Stack]:
+    """``sharecheck serve`` (emulator mode, loopback, SQLite in ``work``, plus ``settings``) and the Playground
+    pointed at it, both stopped after; their logs are copied to tests/artifacts/."""
     require_playground()
-    work = tmp_path_factory.mktemp("playground")
     bot_port, playground_port = free_port(), free_port()
     # no Slack, no app id, nothing from the developer's own environment or .env (cwd is the temp directory)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MICROSOFT_", "SHARECHECK_"))}
@@ -127,11 +129,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "PORT": str(bot_port),
         "DATABASE_URL": f"sqlite+aiosqlite:///{work / 'sharecheck.db'}",
         "SHARECHECK_TEAMS_EMULATOR": "true",
-        "SHARECHECK_CONTENT_PACK": PACK,
-        "SHARECHECK_WORKING_HOURS": "always",
-        "SHARECHECK_CONFIRM_AFTER": "20",  # the follow-up comes 20 s after the check: `pending` shows it waiting
-        "SHARECHECK_SCHEDULER_INTERVAL": "1",
-        "SHARECHECK_DEFAULT_LEAD": f"teams:{PLAYGROUND_USER}",
+        **settings,
     }
     serve_log = work / "serve.log"
     playground_log = work / "playground.log"
@@ -172,6 +170,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             ARTIFACTS.mkdir(exist_ok=True)
             shutil.copy(serve_log, ARTIFACTS / "playground-serve.log")
             shutil.copy(playground_log, ARTIFACTS / "playground.log")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    settings = {
+        "SHARECHECK_CONTENT_PACK": PACK,
+        "SHARECHECK_WORKING_HOURS": "always",
+        "SHARECHECK_CONFIRM_AFTER": "20",  # the follow-up comes 20 s after the check: `pending` shows it waiting
+        "SHARECHECK_SCHEDULER_INTERVAL": "1",
+        "SHARECHECK_DEFAULT_LEAD": f"teams:{PLAYGROUND_USER}",
+    }
+    with serve_with_playground(tmp_path_factory.mktemp("playground"), settings) as running:
+        yield running
 
 
 @dataclass
@@ -335,8 +346,9 @@ def screenshot(playground: Playground, name: str) -> None:
         shutil.copy(ARTIFACTS / f"{name}.png", DOCS / f"{name}.png")
 
 
-@pytest.fixture(scope="module")
-def playground(stack: Stack) -> Iterator[Playground]:
+@contextmanager
+def open_playground(stack: Stack) -> Iterator[Playground]:
+    """The Playground's page in headless chromium, every request off this machine aborted."""
     from playwright.sync_api import Route, sync_playwright
 
     traffic = Traffic()
@@ -360,6 +372,12 @@ def playground(stack: Stack) -> Iterator[Playground]:
             ARTIFACTS.mkdir(exist_ok=True)
             (ARTIFACTS / "playground-exchanges.txt").write_text("\n".join(traffic.summary()) + "\n")
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def playground(stack: Stack) -> Iterator[Playground]:
+    with open_playground(stack) as page:
+        yield page
 
 
 @pytest.fixture(scope="module")
