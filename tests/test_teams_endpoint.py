@@ -18,7 +18,7 @@ from bot.web import build_app
 from dialogs.messages import Info
 from tests.conftest import make_settings
 from tests.support.fake_connector import FakeConnector
-from tests.support.teams import BOT, EMULATOR, USER, WORKSPACE, activity, find_action
+from tests.support.teams import BOT, EMULATOR, USER, WORKSPACE, activity, find_action, step_of
 
 SECRET = "Child-Jane-Doe-lives-at-12-Acacia"  # stands for personal data a practitioner might type
 
@@ -156,7 +156,7 @@ async def test_personal_install_stores_the_reference_and_welcomes(
         value={"action": {"type": "Action.Execute", "verb": "start", "data": start["data"]}},
     )
     body = await (await client.post("/api/messages", json=invoke)).json()
-    assert "Step 1 of" in str(body["value"])
+    assert step_of(body["value"]) == runtime.packs.pack().start
 
 
 async def test_mention_in_a_channel_moves_the_check_to_personal_chat(
@@ -174,7 +174,8 @@ async def test_mention_in_a_channel_moves_the_check_to_personal_chat(
     assert kinds == ["create", "send", "reply"]
     create, personal, channel_reply = connector.calls
     assert create.body["members"] == [{"id": USER}] and create.body["tenantId"] == WORKSPACE
-    assert personal.conversation_id == "a:personal-1" and "Step 1 of" in str(personal.cards())
+    assert personal.conversation_id == "a:personal-1"
+    assert [step_of(card) for card in personal.cards()] == [runtime.packs.pack().start]
     assert channel_reply.conversation_id.startswith("19:channel") and "private message" in str(channel_reply.cards())
     user = await get_user(runtime.sessions, "teams", WORKSPACE, USER)
     assert user is not None and user.conversation_ref is not None
