@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from bot.clock import ManualClock
 from bot.db.models import CheckEvent, FollowUp, OutboxMessage
 from bot.delivery import Refused, RetryLater, Undeliverable
+from bot.followups.models import FollowUpNotFound, NoteRequired
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.services.checks import Actor
-from bot.services.followups import FollowUpNotFound, NoteRequired
 from bot.services.users import remember_user
 from dialogs.messages import FollowUpPrompt, Info
 from dialogs.state import Recipient
@@ -458,7 +458,7 @@ async def test_a_crashed_instances_claims_are_taken_over_after_the_lease(
         )
     clock.advance(timedelta(hours=4))
     crashed = Scheduler(runtime, {"slack": platform}, instance_id="crashed", lease=timedelta(minutes=2))
-    await runtime.followups.advance_due()
+    await runtime.followups.scheduled.advance_due()
     claimed = await crashed.claim()  # claimed, then the instance dies before sending
     assert len(claimed) == 5
     survivor = Scheduler(runtime, {"slack": platform}, instance_id="survivor")
@@ -475,7 +475,7 @@ async def test_graceful_shutdown_releases_claims(
     await share_with_colleague(runtime)
     clock.advance(timedelta(hours=4))
     a = Scheduler(runtime, {"slack": platform}, instance_id="a")
-    await runtime.followups.advance_due()
+    await runtime.followups.scheduled.advance_due()
     assert len(await a.claim()) == 1
     assert await a.release() == 1
     assert (await Scheduler(runtime, {"slack": platform}, instance_id="b").run_once()).delivered == 1

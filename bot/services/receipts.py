@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.db.models import Check, FollowUp, PlatformUser, ReceiptLink
+from bot.followups.models import ACTOR_RECEIPT, RECEIPT_ANSWERS
+from bot.followups.service import FollowUpService
 from bot.secret_key import resolve_secret_key
 from bot.services.checks import Actor, CompletionExtras
-from bot.services.followups import ACTOR_RECEIPT, RECEIPT_ANSWERS, FollowUpService
 from bot.services.records import append_event
 from bot.settings import Settings
 from bot.working_hours import zone
