@@ -27,9 +27,9 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from bot.followups.models import NoteRequired
 from bot.ratelimit import TokenBucket, request_client_key
 from bot.runtime import Runtime
-from bot.services.followups import NoteRequired
 from bot.services.receipts import NAME_MAX, NOTE_MAX, ORGANISATION_MAX, ReceiptView, hash_token
 from bot.web import RUNTIME
 from dialogs.personal_data import PersonalDataFound

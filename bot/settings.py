@@ -150,6 +150,9 @@ class Settings(BaseSettings):
     sharecheck_confirm_after: Duration = timedelta(hours=4)
     sharecheck_nudge_every: Duration = timedelta(hours=24)
     sharecheck_escalate_after: Duration = timedelta(hours=72)
+    sharecheck_urgent_written_confirmation_hours: int = Field(default=48, ge=1, le=24 * 14)
+    """On the urgent path, the practitioner is reminded to confirm a phone referral in writing within this many hours;
+    the lead is told if it is not done by then."""
     sharecheck_scheduler_interval: Duration = timedelta(seconds=15)
     sharecheck_retention: Duration = timedelta(days=6 * 365)
     """How long free text is kept after a check finishes (``sharecheck purge``); docs/privacy-and-audit.md says why."""

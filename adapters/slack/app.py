@@ -58,10 +58,10 @@ from adapters.slack.parse import (
     parse_payload,
 )
 from adapters.slack.socket import QuietConnectRetries, build_socket_handler, keep_connected
+from bot.followups.models import AnswerResult, FollowUpNotFound, NoteRequired
 from bot.runtime import Runtime
 from bot.services.checks import Actor, CheckNotFound, Outcome, Reply
 from bot.services.dedupe import first_time
-from bot.services.followups import AnswerResult, FollowUpNotFound, NoteRequired
 from bot.services.help import help_message
 from bot.services.receipts import ReceiptNotFound
 from bot.services.roles import BootstrapAdmin, NotPermitted
