@@ -7,7 +7,6 @@ logged by type only: neither responses nor logs carry what a practitioner typed.
 
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 import weakref
@@ -28,14 +27,17 @@ from adapters.teams.agent import FAILED, ShareCheckAgent, card_activity
 from adapters.teams.auth import connection_manager
 from adapters.teams.cards import render_notice
 from adapters.teams.connector import PooledClientFactory
+from bot.body_shape import BodyRefused, load_json
 from bot.runtime import Runtime
 from bot.settings import is_loopback_host
+from bot.web import accept_bodies
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # The key under which the SDK's JWT decorator looks for the auth configuration on the aiohttp app.
 AGENT_CONFIGURATION = "agent_configuration"
+MESSAGES = "/api/messages"
 # Activity types that act for a user and so must say who the user is.
 USER_ACTIVITIES = frozenset({ActivityTypes.message, ActivityTypes.invoke})
 
@@ -157,9 +159,9 @@ def make_handler(teams: TeamsApp) -> Handler:
         if request.content_type != "application/json":
             return _error(415, "Content-Type must be application/json")
         try:
-            body = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "body is not JSON")
+            body = load_json(await request.read())  # also refuses extreme nesting and text no column can hold
+        except BodyRefused as exc:
+            return _error(400, str(exc))
         if not isinstance(body, dict):
             return _error(400, "body must be a JSON object")
         problem = _problem(body)
@@ -205,4 +207,5 @@ def mount(app: web.Application, runtime: Runtime) -> None:
         # the SDK reads this plain-string key; aiohttp prefers AppKey objects and would warn
         warnings.simplefilter("ignore")
         app[AGENT_CONFIGURATION] = teams.auth
-    app.router.add_post("/api/messages", make_handler(teams))
+    app.router.add_post(MESSAGES, make_handler(teams))
+    accept_bodies(app, MESSAGES, "application/json")
