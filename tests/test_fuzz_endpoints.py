@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Coroutine, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,7 +92,7 @@ class Response:
     text: str
 
 
-@dataclass
+@dataclass(repr=False)
 class Server:
     base: str
     loop: asyncio.AbstractEventLoop
@@ -103,6 +103,9 @@ class Server:
     slack_check: SlackCheck | None = None
     teams_check: TeamsCheck | None = None
     receipt_token: str = ""
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(f"Server({self.base})")  # hypothesis prints it with every failing example
 
     def run(self, work: Coroutine[Any, Any, T]) -> T:
         """Await ``work`` on the server's loop (where the runtime, the adapters and the fakes live)."""
@@ -339,14 +342,19 @@ def test_teams_activities_of_every_shape_never_fail(server: Server, data: st.Dat
 # --- the receipt page -----------------------------------------------------------------------------------
 
 
-def _receipt_form(server: Server) -> Any:
-    """The form as the page renders it, submitted without choosing an answer: the page asks again (400), so
-    the link stays open for every example and each reaches the form's validation."""
+def _receipt_form(server: Server) -> Callable[[], dict[str, Any]]:
+    """The form as the page renders it, filled in as a recipient would."""
     page = server.request("GET", f"/r/{server.receipt_token}").text
     csrf = re.search(r'name="csrf" value="([^"]+)"', page)
     choices = tuple(re.findall(r'name="answer" value="([^"]+)"', page))
     assert csrf is not None and choices, "the receipt page has no form"
-    real = receipt_form(csrf.group(1), choices)
+    return receipt_form(csrf.group(1), choices)
+
+
+def _unanswered_form(server: Server) -> Callable[[], dict[str, Any]]:
+    """Submitted without choosing an answer: the page asks again (400), so the link stays open for every
+    example and each reaches the form's validation."""
+    real = _receipt_form(server)
     return lambda: {**real(), "answer": ""}
 
 
@@ -366,7 +374,7 @@ def test_receipt_page_forms_of_every_shape_never_fail(
     server: Server, data: st.DataObject, ctype: str, token: str, site: str
 ) -> None:
     path = f"/r/{server.receipt_token}" if token == "real" else "/r/" + quote(token, safe="%")
-    doc: Doc = data.draw(mutated(_receipt_form(server), strings_only=True))
+    doc: Doc = data.draw(mutated(_unanswered_form(server), strings_only=True))
     body = doc.form().encode()
     if data.draw(st.integers(0, 4)) == 0:
         body += b"&answer=" + data.draw(st.sampled_from([b"understood", b"x" * 3000, b"%00", b""]))
@@ -383,6 +391,16 @@ def test_receipt_page_forms_of_every_shape_never_fail(
         assert status == 415
     if status >= 400:
         assert server.counts() == before, f"a refused receipt form ({status}) changed stored state"
+
+
+@pytest.mark.parametrize("field", ["name", "organisation", "next_step"])
+@pytest.mark.parametrize("typed", ["Jo\x00Bloggs", "Jo\x1bBloggs"])
+def test_receipt_text_no_column_can_hold_is_asked_again(server: Server, field: str, typed: str) -> None:
+    form = {**_receipt_form(server)(), field: typed}
+    before = server.counts()
+    status = server.post(f"/r/{server.receipt_token}", urlencode(form).encode(), {"Content-Type": FORM})
+    assert status == 400, "a NUL reached the database (PostgreSQL refuses it) or a control character was kept"
+    assert server.counts() == before
 
 
 # --- health, metrics and everything else ------------------------------------------------------------------
