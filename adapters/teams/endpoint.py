@@ -112,6 +112,17 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+class _QuietActivityValidation(logging.Filter):
+    """The SDK logs every body that is not an Activity at ERROR, with the values that failed (which can be what
+    someone typed) and a stack trace; ``_problem`` answers those 400 and says only how many fields were wrong."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Validation error for Activity"))
+
+
+_QUIET = _QuietActivityValidation()
+
+
 def _problem(body: dict[str, Any]) -> str | None:
     """Why this body is not an activity we can act on, or None."""
     try:
@@ -200,6 +211,9 @@ def make_handler(teams: TeamsApp) -> Handler:
 
 def mount(app: web.Application, runtime: Runtime) -> None:
     teams = teams_app(runtime)
+    sdk_validation = logging.getLogger("microsoft_agents.activity.activity")
+    if _QUIET not in sdk_validation.filters:
+        sdk_validation.addFilter(_QUIET)
     if runtime.settings.teams_emulator_mode:
         # without an app id the SDK warns on every turn that it has none: expected here, so keep logs readable
         logging.getLogger("microsoft_agents.hosting.core.connector.client.user_token_client").setLevel(logging.ERROR)
