@@ -501,10 +501,7 @@ async def test_the_scheduler_loop_runs_and_stops(
     clock.advance(timedelta(hours=4))
     stop = asyncio.Event()
     task = asyncio.create_task(Scheduler(runtime, {"slack": platform}).run(stop))
-    for _ in range(100):
-        if platform.sent:
-            break
-        await asyncio.sleep(0.05)
+    await platform.wait_to(RECIPIENT.user_id)
     stop.set()
     await asyncio.wait_for(task, 5)
     assert len(platform.to(RECIPIENT.user_id)) == 1
