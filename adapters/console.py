@@ -400,7 +400,7 @@ class ConsoleInbox:
         # what has come due since they last looked (safe beside a running scheduler: rows are locked);
         # bounded, so a database with a large backlog still opens the inbox promptly
         for _ in range(ADVANCE_ROUNDS):
-            if await self.followups.advance_due() == 0:
+            if await self.followups.scheduled.advance_due() == 0:
                 break
         notices = await self.inbox.collect(self.actor)
         asked = self.followups.open_prompts(await self.followups.asked_of(self.actor))

@@ -16,7 +16,7 @@ from adapters.slack import render
 from adapters.slack.commands import SLACK
 from adapters.slack.parse import FollowUpRef
 from bot.conversation.wording import Wording
-from bot.followup_content import followup_content
+from bot.followups.content import followup_content
 from dialogs.content import AnswerKind, available_packs, load_pack
 from dialogs.engine import Engine, InvalidForm
 from dialogs.messages import (

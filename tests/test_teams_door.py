@@ -18,7 +18,7 @@ from bot.settings import Settings
 from bot.web import build_app
 from tests.conftest import make_settings
 from tests.support.fake_connector import FakeConnector
-from tests.support.teams import EMULATOR, TENANT, USER, WORKSPACE, activity
+from tests.support.teams import EMULATOR, TENANT, USER, WORKSPACE, activity, step_of
 
 OTHER_TENANT = "0d1e2f3a-0000-4000-8000-00000000cafe"
 
@@ -73,7 +73,8 @@ async def test_emulator_mode_is_asked_for_and_keeps_one_tenant_whatever_the_body
         users = list(await s.scalars(select(PlatformUser)))
     assert [(c.workspace_id, c.user_id) for c in checks] == [(WORKSPACE, USER)]
     assert {u.workspace_id for u in users} == {WORKSPACE} and TENANT != WORKSPACE
-    assert "Step 1 of" in str(connector.cards()[-1]), "the second message resumed the first message's check"
+    first = runtime.packs.pack().start
+    assert step_of(connector.cards()[-1]) == first, "the second message resumed the first message's check"
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from bot.web import build_app
 from dialogs.messages import Info
 from tests.conftest import make_settings
 from tests.support.fake_connector import FakeConnector
-from tests.support.teams import BOT, EMULATOR, USER, WORKSPACE, activity, find_action
+from tests.support.teams import BOT, EMULATOR, USER, WORKSPACE, activity, find_action, step_of
 
 SECRET = "Child-Jane-Doe-lives-at-12-Acacia"  # stands for personal data a practitioner might type
 
@@ -122,7 +122,11 @@ async def test_typed_text_never_reaches_the_logs(
     connector.fail_next(500, times=5)
     await client.post("/api/messages", json=activity(connector.url, text=SECRET))
     await client.post("/api/messages", json=activity(connector.url, value={**answer["data"], "sc_text": SECRET}))
+    # a body that is not an Activity: the SDK's validator would log the value that failed, with a stack trace
+    not_an_activity = {**activity(connector.url, text="hello"), "timestamp": SECRET}
+    assert (await client.post("/api/messages", json=not_an_activity)).status == 400
     assert SECRET not in caplog.text
+    assert "Traceback" not in caplog.text
 
 
 async def test_a_failing_connector_does_not_leak_or_500(client: TestClient, connector: FakeConnector) -> None:
@@ -156,7 +160,7 @@ async def test_personal_install_stores_the_reference_and_welcomes(
         value={"action": {"type": "Action.Execute", "verb": "start", "data": start["data"]}},
     )
     body = await (await client.post("/api/messages", json=invoke)).json()
-    assert "Step 1 of" in str(body["value"])
+    assert step_of(body["value"]) == runtime.packs.pack().start
 
 
 async def test_mention_in_a_channel_moves_the_check_to_personal_chat(
@@ -174,7 +178,8 @@ async def test_mention_in_a_channel_moves_the_check_to_personal_chat(
     assert kinds == ["create", "send", "reply"]
     create, personal, channel_reply = connector.calls
     assert create.body["members"] == [{"id": USER}] and create.body["tenantId"] == WORKSPACE
-    assert personal.conversation_id == "a:personal-1" and "Step 1 of" in str(personal.cards())
+    assert personal.conversation_id == "a:personal-1"
+    assert [step_of(card) for card in personal.cards()] == [runtime.packs.pack().start]
     assert channel_reply.conversation_id.startswith("19:channel") and "private message" in str(channel_reply.cards())
     user = await get_user(runtime.sessions, "teams", WORKSPACE, USER)
     assert user is not None and user.conversation_ref is not None

@@ -30,14 +30,13 @@ from microsoft_agents.hosting.core.connector import ConnectorClientBase
 from adapters.teams.cards import (
     CARD_CONTENT_TYPE,
     WELCOME,
-    ActionStyle,
-    Card,
     render,
     render_info,
     render_note_needed,
     render_notice,
     render_outcome,
 )
+from adapters.teams.elements import ActionStyle, Card
 from adapters.teams.parse import (
     ADMIN_USAGE,
     ADMIN_USAGE_TITLE,
@@ -51,10 +50,10 @@ from adapters.teams.parse import (
     parse_execute,
     parse_submit,
 )
+from bot.followups.models import FollowUpNotFound, NoteRequired
 from bot.runtime import Runtime
-from bot.services.checks import Actor, CheckNotFound
+from bot.services.checks import Actor, CheckNotFound, Outcome, Reply
 from bot.services.dedupe import first_time
-from bot.services.followups import FollowUpNotFound, NoteRequired
 from bot.services.help import help_message
 from bot.services.picked_colleague import answer_with_picked_colleague
 from bot.services.receipts import ReceiptNotFound
@@ -141,6 +140,14 @@ def render_result(result: Result, style: ActionStyle, viewer: str | None = None)
     if isinstance(result, StartOffer):
         return render_info(result.info, style, start_button=True)
     return render(result, style)
+
+
+def _shown(reply: Reply) -> Message:
+    """The card to show after a move: a stale one (an old card, a double submit) says why nothing changed."""
+    message = reply.message
+    if reply.outcome is Outcome.STALE and reply.error and isinstance(message, Prompt) and not message.notice:
+        return message.model_copy(update={"notice": reply.error})
+    return message
 
 
 def card_attachment(card: Card) -> Attachment:
@@ -276,10 +283,10 @@ class ShareCheckAgent(ActivityHandler):
                     picked = await answer_with_picked_colleague(
                         checks, self.runtime.sessions, actor, data.check_id, data.answer(), data.person.strip()
                     )
-                    return picked.message
-                return (await checks.answer(actor, data.check_id, data.answer())).message
+                    return _shown(picked)
+                return _shown(await checks.answer(actor, data.check_id, data.answer()))
             move = {"back": checks.back, "cancel": checks.cancel, "urgent": checks.urgent}[data.verb]
-            return (await move(actor, data.check_id, data.revision)).message
+            return _shown(await move(actor, data.check_id, data.revision))
         except CheckNotFound:
             return StartOffer(Info(title=NOT_FOUND))
         except (UnknownAction, ValueError):

@@ -8,8 +8,23 @@ markdown) or as an input's value, so it cannot break or restyle a card.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 
+from adapters.teams.elements import CHOICE, ActionStyle, Card, action, copyable, covering_note, plain, toggle
+from adapters.teams.elements import as_typed as _as_typed
+from adapters.teams.elements import text as _text
+from adapters.teams.step_kinds import (
+    MULTILINE_FROM,
+    TEXT_PLACEHOLDERS,
+    confirm_list_actions,
+    confirm_list_input,
+    form_actions,
+    form_inputs,
+    form_notice,
+    progress_line,
+    review_actions,
+    review_body,
+)
 from dialogs import text_safety
 from dialogs.content import AnswerKind
 from dialogs.messages import (
@@ -29,13 +44,8 @@ from dialogs.tokens import render_commands
 
 CARD_VERSION = "1.5"
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
-Card = dict[str, Any]
-ActionStyle = Literal["execute", "submit"]
-"""Action.Execute (invoke, card replaced from the response) or Action.Submit (message with ``value``)."""
 
 # Input and element ids: the parser reads these names back (adapters/teams/parse.py).
-VERB = "sc_verb"
-CHOICE = "sc_choice"
 TEXT = "sc_text"
 ORG = "sc_org"
 ROLE = "sc_role"
@@ -54,25 +64,9 @@ NOTE_MAX = 1000
 
 MAX_BUTTONS = 5
 """Up to this many single choices become buttons; more become a compact choice set (Teams shows about 6 actions)."""
-MULTILINE_FROM = 200
 
 escape_markdown = text_safety.markdown
 """Backslash-escape the markdown subset TextBlocks interpret (the typed-text rule for TextBlocks)."""
-
-
-def plain(text: str, **style: Any) -> dict[str, Any]:
-    """A paragraph shown exactly as typed: TextRuns are never parsed as markdown."""
-    return {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": _as_typed(text), **style}]}
-
-
-def _as_typed(text: str) -> str:
-    return text_safety.render(text, text_safety.plain)
-
-
-def _text(text: str, **props: Any) -> dict[str, Any]:
-    """A TextBlock for our own (content pack) wording, which may use the markdown subset on purpose; any
-    typed part is escaped (dialogs/text_safety.py)."""
-    return {"type": "TextBlock", "text": text_safety.render(text, text_safety.markdown), "wrap": True, **props}
 
 
 def _own(text: str) -> str:
@@ -92,23 +86,6 @@ def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = Non
     if fallback:
         card["fallbackText"] = _as_typed(fallback)
     return card
-
-
-def action(
-    style: ActionStyle, title: str, verb: str, data: dict[str, Any], *, inputs: bool = True, emphasis: str | None = None
-) -> dict[str, Any]:
-    """One button. ``inputs=False`` for Back/Cancel/Urgent: they must not be blocked by required inputs."""
-    payload = {VERB: verb, **data}
-    act: dict[str, Any] = (
-        {"type": "Action.Execute", "title": title, "verb": verb, "data": payload}
-        if style == "execute"
-        else {"type": "Action.Submit", "title": title, "data": payload}
-    )
-    if not inputs:
-        act["associatedInputs"] = "none"
-    if emphasis:
-        act["style"] = emphasis
-    return act
 
 
 def _citation(c: CitationView) -> str:
@@ -157,15 +134,14 @@ def recipient_inputs() -> list[dict[str, Any]]:
 
 def render_prompt(prompt: Prompt, style: ActionStyle) -> Card:
     ids = {"check_id": prompt.check_id, "step_id": prompt.step_id, "revision": prompt.revision}
-    body: list[dict[str, Any]] = [
-        _text(f"{prompt.pack_title} · {prompt.progress.label()}", size="Small", isSubtle=True),
-    ]
+    body: list[dict[str, Any]] = [progress_line(prompt.pack_title, prompt.progress)]
     if prompt.contacts:
         # who to call comes before anything else to read on the immediate-danger path
         body.append(_text("Call now", weight="Bolder", color="Attention"))
         body.extend(plain(f"{c.label}: {c.contact}") for c in prompt.contacts)
     if prompt.notice:
-        body.append(plain(prompt.notice, color="Attention"))
+        notice = form_notice(prompt.notice, prompt.input.fields) if prompt.input.fields else prompt.notice
+        body.append(plain(notice, color="Attention"))
     # the answer to the worry the last answer showed, above the next question (at the point of hesitation)
     body.extend(_myth(myth) for myth in prompt.myths)
     body.append(_text(prompt.title, size="Medium", weight="Bolder"))
@@ -176,7 +152,16 @@ def render_prompt(prompt: Prompt, style: ActionStyle) -> Card:
     if spec.previous:
         body.append(plain(f"Earlier answer: {spec.previous}", isSubtle=True))
     step_actions: list[dict[str, Any]] = []
-    if spec.choices and not spec.multiple and len(spec.choices) <= MAX_BUTTONS:
+    if spec.kind is AnswerKind.FORM:
+        body.extend(form_inputs(spec.fields))
+        step_actions = form_actions(style, ids, spec.fields)
+    elif spec.kind is AnswerKind.CONFIRM_LIST:
+        body.append(confirm_list_input(spec))
+        step_actions = confirm_list_actions(style, ids, spec)
+    elif spec.kind is AnswerKind.REVIEW and prompt.review is not None:
+        body.extend(review_body(prompt.review))
+        step_actions = review_actions(style, ids, spec, prompt.review)
+    elif spec.choices and not spec.multiple and len(spec.choices) <= MAX_BUTTONS:
         for choice in spec.choices:
             emphasis = {"primary": "positive", "danger": "destructive"}.get(choice.style or "")
             step_actions.append(action(style, choice.label, "answer", {**ids, CHOICE: choice.id}, emphasis=emphasis))
@@ -198,10 +183,7 @@ def render_prompt(prompt: Prompt, style: ActionStyle) -> Card:
         body.extend(recipient_inputs())
         step_actions.append(action(style, "Continue", "answer", ids, emphasis="positive"))
     else:
-        placeholder = spec.placeholder or {
-            AnswerKind.CASE_REFERENCE: "Case reference, for example CS-2024-0113 (no names)",
-            AnswerKind.DATETIME: "'now', or a date such as 24/11/2026 14:30",
-        }.get(spec.kind)
+        placeholder = spec.placeholder or TEXT_PLACEHOLDERS.get(spec.kind)
         field: dict[str, Any] = {
             "type": "Input.Text",
             "id": TEXT,
@@ -244,34 +226,6 @@ def render_prompt(prompt: Prompt, style: ActionStyle) -> Card:
     return _card(body, actions, fallback=f"{prompt.progress.label()}: {prompt.question}")
 
 
-def copyable(text: str, element_id: str, heading: str, *, visible: bool = False) -> dict[str, Any]:
-    """Text to copy as it is: monospaced, selectable, not an editable box.
-
-    One TextRun per line: a TextRun is never parsed as markdown (the notes quote what was typed), and a block
-    per line keeps the line breaks on every client. Hidden until its toggle is pressed, unless ``visible``.
-    """
-    lines = [
-        {
-            "type": "RichTextBlock",
-            "spacing": "None",
-            "inlines": [{"type": "TextRun", "text": line or " ", "fontType": "Monospace", "size": "Small"}],
-        }
-        for line in text.splitlines() or [""]
-    ]
-    return {
-        "type": "Container",
-        "id": element_id,
-        "isVisible": visible,
-        "style": "emphasis",
-        "spacing": "Small",
-        "items": [_text(heading, weight="Bolder", size="Small"), *lines],
-    }
-
-
-def toggle(title: str, element_id: str) -> dict[str, Any]:
-    return {"type": "Action.ToggleVisibility", "title": title, "targetElements": [element_id]}
-
-
 def render_completion(done: Completion, style: ActionStyle) -> Card:
     """The summary: headline, decision and what happens next first; the notes to copy behind toggles.
 
@@ -310,9 +264,7 @@ def render_completion(done: Completion, style: ActionStyle) -> Card:
     body.append({"type": "ActionSet", "spacing": "Medium", "actions": toggles})
     body.append(copyable(done.case_notes, NOTES_ID, "Copy this into the case notes"))
     if done.covering_note:
-        title, _, rest = done.covering_note.partition("\n")
-        heading = title if rest else "Covering note for the recipient"
-        body.append(copyable(rest or title, COVERING_NOTE_ID, heading))
+        body.append(covering_note(done.covering_note, COVERING_NOTE_ID))
     actions: list[dict[str, Any]] = []
     if done.can_reconsider and done.check_id:
         actions.append(

@@ -15,7 +15,8 @@ import aiohttp
 from microsoft_agents.activity import ConversationReference
 from pydantic import ValidationError
 
-from adapters.teams.cards import ActionStyle, render_outbound
+from adapters.teams.cards import render_outbound
+from adapters.teams.elements import ActionStyle
 from adapters.teams.proactive import retry_after, send_card
 from bot.delivery import Delivered, DeliveryResult, Refused, RetryLater, Undeliverable
 from bot.runtime import Runtime

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from adapters.teams.cards import CHOICE, NOTE_MAX, NOTE_PREFIX, ORG, PERSON, ROLE, TEXT, VERB, ActionStyle
-from dialogs.state import Answer, Recipient
+from adapters.teams.cards import NOTE_MAX, NOTE_PREFIX, ORG, PERSON, ROLE, TEXT
+from adapters.teams.elements import CHOICE, VERB, ActionStyle
+from adapters.teams.step_kinds import CHANGE, FIELD_CHOICES, FIELD_TEXT, FORM, TICKS
+from dialogs.state import Answer, FieldAnswer, Recipient
 
 Verb = Literal[
     "answer",
@@ -60,6 +62,13 @@ class ActionData(BaseModel):
     """A follow-up answer's note: the card's input for the chosen answer (``sc_note_<choice>``)."""
     case_reference: str | None = Field(default=None, max_length=200)
     """For 'revoke' and 'disagree': the case it is about (typed, so checked by the service, not here)."""
+    form: tuple[Annotated[str, Field(max_length=64)], ...] | None = Field(default=None, alias=FORM, max_length=30)
+    """A form's Continue: the ids of its fields (their inputs are read into ``fields``)."""
+    fields: dict[str, FieldAnswer] | None = None
+    ticks: str | None = Field(default=None, alias=TICKS, max_length=2000)
+    """A confirmation list's ticked statements, comma-separated."""
+    change: str | None = Field(default=None, alias=CHANGE, max_length=200)
+    """The review screen's answer to change (``change:<step id>``)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -71,17 +80,46 @@ class ActionData(BaseModel):
                 return {**value, "note": note}
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _form_fields(cls, value: Any) -> Any:
+        # each field has its own input; one Teams left out (an empty input, an older client) is unanswered
+        if not isinstance(value, dict):
+            return value
+        value = {k: v for k, v in value.items() if k != "fields"}  # only ever read from the inputs
+        if not isinstance(value.get(FORM), list):
+            return value
+        fields: dict[str, Any] = {}
+        for field_id in value[FORM]:
+            if not isinstance(field_id, str):
+                return value  # the form list itself fails validation
+            chosen = value.get(FIELD_CHOICES + field_id)
+            typed = value.get(FIELD_TEXT + field_id)
+            fields[field_id] = {
+                # anything but a string (a tampered payload) is left for validation to refuse
+                "choices": _split(chosen) if isinstance(chosen, str) else () if chosen is None else chosen,
+                "text": typed if typed != "" else None,
+            }
+        return {**value, "fields": fields}
+
     def answer(self) -> Answer:
         """The neutral answer; whether it fits the step is the engine's call, not the adapter's."""
         if self.step_id is None:
             raise ValueError("an answer needs its step")
         base: dict[str, Any] = {"step_id": self.step_id, "revision": self.revision}
+        if self.fields is not None:
+            return Answer(**base, fields=self.fields)
         if self.organisation is not None or self.role is not None:
             recipient = Recipient(organisation=_blank(self.organisation), role=_blank(self.role))
             return Answer(**base, recipient=recipient)
         if self.choice is not None:
             # a multi-select Input.ChoiceSet sends its values comma-separated
-            return Answer(**base, choices=tuple(c for c in self.choice.split(",") if c))
+            return Answer(**base, choices=_split(self.choice))
+        # the button's own choice wins above (All true, Save): a client that sends every input with it changes nothing
+        if self.change is not None:
+            return Answer(**base, choices=(self.change,) if self.change else ())
+        if self.ticks is not None:
+            return Answer(**base, choices=_split(self.ticks))
         return Answer(**base, text=self.text)
 
 
@@ -93,6 +131,11 @@ class CardAction:
 
 class UnknownAction(ValueError):
     """A card action we did not send (an old card, another app's card, a tampered payload)."""
+
+
+def _split(value: str) -> tuple[str, ...]:
+    """A multi-select Input.ChoiceSet's value: the chosen values, comma-separated."""
+    return tuple(c for c in (part.strip() for part in value.split(",")) if c)
 
 
 def _blank(value: str | None) -> str | None:

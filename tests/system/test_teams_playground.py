@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,10 +114,11 @@ class Stack:
         return [line for line in lines if line.startswith("[loopback] refused")]
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+@contextmanager
+def serve_with_playground(work: Path, settings: dict[str, str]) -> Iterator[Stack]:
+    """``sharecheck serve`` (emulator mode, loopback, SQLite in ``work``, plus ``settings``) and the Playground
+    pointed at it, both stopped after; their logs are copied to tests/artifacts/."""
     require_playground()
-    work = tmp_path_factory.mktemp("playground")
     bot_port, playground_port = free_port(), free_port()
     # no Slack, no app id, nothing from the developer's own environment or .env (cwd is the temp directory)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MICROSOFT_", "SHARECHECK_"))}
@@ -127,11 +129,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "PORT": str(bot_port),
         "DATABASE_URL": f"sqlite+aiosqlite:///{work / 'sharecheck.db'}",
         "SHARECHECK_TEAMS_EMULATOR": "true",
-        "SHARECHECK_CONTENT_PACK": PACK,
-        "SHARECHECK_WORKING_HOURS": "always",
-        "SHARECHECK_CONFIRM_AFTER": "20",  # the follow-up comes 20 s after the check: `pending` shows it waiting
-        "SHARECHECK_SCHEDULER_INTERVAL": "1",
-        "SHARECHECK_DEFAULT_LEAD": f"teams:{PLAYGROUND_USER}",
+        **settings,
     }
     serve_log = work / "serve.log"
     playground_log = work / "playground.log"
@@ -172,6 +170,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             ARTIFACTS.mkdir(exist_ok=True)
             shutil.copy(serve_log, ARTIFACTS / "playground-serve.log")
             shutil.copy(playground_log, ARTIFACTS / "playground.log")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    settings = {
+        "SHARECHECK_CONTENT_PACK": PACK,
+        "SHARECHECK_WORKING_HOURS": "always",
+        "SHARECHECK_CONFIRM_AFTER": "20",  # the follow-up comes 20 s after the check: `pending` shows it waiting
+        "SHARECHECK_SCHEDULER_INTERVAL": "1",
+        "SHARECHECK_DEFAULT_LEAD": f"teams:{PLAYGROUND_USER}",
+    }
+    with serve_with_playground(tmp_path_factory.mktemp("playground"), settings) as running:
+        yield running
 
 
 @dataclass
@@ -277,6 +288,16 @@ def text_of(card: dict[str, Any]) -> str:
     return json.dumps(card, ensure_ascii=False)
 
 
+def title_of(card: dict[str, Any]) -> str:
+    """A step card's title: what tells it from the card before it (the progress line is the same all through a
+    section)."""
+    return next(
+        str(b["text"])
+        for b in card["body"]
+        if b.get("type") == "TextBlock" and b.get("size") == "Medium" and b.get("weight") == "Bolder"
+    )
+
+
 def answer_in_page(playground: Playground, engine: Engine, card: dict[str, Any]) -> None:
     """Answer the step on screen as a practitioner would: the default answer of the test flows, by its labels."""
     step = engine.pack.step(str(step_of(card)))
@@ -284,8 +305,8 @@ def answer_in_page(playground: Playground, engine: Engine, card: dict[str, Any])
     answer = default_answer(step, engine.start(NOW).state.model_copy(update={"revision": revision}))
     if step.id == "immediate_danger":
         answer = answer.model_copy(update={"choices": ("no",)})
-    # this very card, by its progress line (the Playground's log can run ahead of its rendering)
-    shown = playground.shown(card["body"][0]["text"])
+    # this very card, by its title (the Playground's log can run ahead of its rendering)
+    shown = playground.shown(title_of(card))
 
     def press(title: str) -> None:
         shown.get_by_role("button", name=title, exact=True).first.click()
@@ -325,8 +346,9 @@ def screenshot(playground: Playground, name: str) -> None:
         shutil.copy(ARTIFACTS / f"{name}.png", DOCS / f"{name}.png")
 
 
-@pytest.fixture(scope="module")
-def playground(stack: Stack) -> Iterator[Playground]:
+@contextmanager
+def open_playground(stack: Stack) -> Iterator[Playground]:
+    """The Playground's page in headless chromium, every request off this machine aborted."""
     from playwright.sync_api import Route, sync_playwright
 
     traffic = Traffic()
@@ -353,6 +375,12 @@ def playground(stack: Stack) -> Iterator[Playground]:
 
 
 @pytest.fixture(scope="module")
+def playground(stack: Stack) -> Iterator[Playground]:
+    with open_playground(stack) as page:
+        yield page
+
+
+@pytest.fixture(scope="module")
 def finished(playground: Playground) -> dict[str, Any]:
     """A whole check through the page; returns the summary card."""
     engine = Engine(load_pack(PACK))
@@ -366,7 +394,7 @@ def finished(playground: Playground) -> dict[str, Any]:
         assert steps < 60, "the check never ended"
         before = len(playground.traffic.cards())
         if steps == 4:
-            playground.shown(card["body"][0]["text"])
+            playground.shown(title_of(card))
             screenshot(playground, "teams-playground-check")
         answer_in_page(playground, engine, card)
         card = playground.card_after(before, f"the answer to step {step_of(card)}", of_the_check)
