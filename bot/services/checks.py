@@ -328,7 +328,7 @@ class CheckService:
                 PendingItem(
                     kind="check_in_progress",
                     case_reference=await self._case_reference(resumed.check_id),
-                    status=f"check in progress, {engine_state.progress.label().lower()}",
+                    status=f"check in progress: {engine_state.progress.section}",
                     check_id=str(resumed.check_id),
                 )
             )
