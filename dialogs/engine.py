@@ -117,9 +117,11 @@ class Engine:
         # Per-answer lookups precomputed from the (frozen, validated) pack, so a turn does not
         # rescan every choice of the step for its myth or its goto.
         self._myths_of = {
-            s.id: myths for s in pack.steps if (myths := tuple((c.id, c.myth) for c in s.effective_choices() if c.myth))
+            s.id: myths
+            for s in pack.steps_by_id.values()
+            if (myths := tuple((c.id, c.myth) for c in s.effective_choices() if c.myth))
         }
-        """Only the steps with a choice that shows a myth-buster."""
+        """Only the steps (and forms' fields) with a choice that shows a myth-buster."""
         self._gotos = {s.id: tuple((c.id, c.goto) for c in s.effective_choices() if c.goto) for s in pack.steps}
         # Frozen messages that recur turn after turn are built once and shared.
         self._progress_views: dict[tuple[tuple[str, ...], int], Progress] = {}
@@ -166,8 +168,15 @@ class Engine:
                 value = evolve(value, {"organisation_default": True})
         path[sid] = value  # the path now includes this answer (its step joins the history)
         answers[sid] = value
-        myths_of = self._myths_of.get(sid)
-        myths = [m for cid, m in myths_of if cid in value.choices] if myths_of else []
+        if step.kind is AnswerKind.FORM:
+            # a worry ticked in a form shows its myth-buster just as a step's answer would
+            myths = [
+                m for part in value.parts for cid, m in self._myths_of.get(part, ()) if cid in answers[part].choices
+            ]
+            myths = list(dict.fromkeys(myths))
+        else:
+            myths_of = self._myths_of.get(sid)
+            myths = [m for cid, m in myths_of if cid in value.choices] if myths_of else []
         shown = state.myths_shown
         target = self._next(step, path)
         history = [*state.history, sid]
