@@ -431,7 +431,7 @@ class Engine:
         record = build_completion(self.pack, state, self.links, self._records)
         changes = tuple(
             ChoiceView(id=f"{CHANGE_PREFIX}{sid}", label=f"Change: {self._steps[sid].title}"[:CHOICE_LABEL_MAX])
-            for sid in state.history
+            for sid in dict.fromkeys(state.history)  # a step asked twice ('ask my lead' and back) is changed once
             if sid in path and sid in self._top and self._steps[sid].kind is not AnswerKind.NOTICE
         )
         return Prompt(

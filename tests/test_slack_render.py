@@ -113,7 +113,7 @@ def test_every_step_renders_within_slack_limits(pack_id: str, engine: Engine, st
     prompt = prompt_at(engine, step_id, notice="That is not one of the options here. " * 100)
     dicts = round_trip(render.prompt_blocks(prompt))
     check_text_limits(dicts)
-    text = json.dumps(dicts)
+    text = json.dumps(dicts, ensure_ascii=False)  # the progress line has "›"
     assert prompt.progress.label() in text
     assert ("Someone is in immediate danger" in text) == prompt.urgent_exit
     for citation in (*prompt.citations, *(g.citation for g in prompt.guidance if g.citation)):

@@ -117,7 +117,12 @@ def scripted_answer(step: Step, state: DialogState, script: Mapping[str, AnswerS
 
 
 def all_edges(pack: Pack) -> set[tuple[str, str]]:
-    return {(s.id, t) for s in pack.steps for t in successors(s)}
+    edges = {(s.id, t) for s in pack.steps for t in successors(s)}
+    # a confirmation list's follow-up goes on to the next unticked item's follow-up (engine routing, not the graph)
+    for followup, (list_id, index) in pack.followups.items():
+        later = pack.step(list_id).items[index + 1 :]
+        edges |= {(followup, i.followup) for i in later if i.followup}
+    return edges
 
 
 def explore(
