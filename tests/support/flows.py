@@ -97,13 +97,14 @@ def walk(
     turn = engine.start(now)
     visited: list[str] = []
     while turn.state.status is Status.ACTIVE:
-        assert isinstance(turn.message, Prompt)
+        message = turn.message
+        assert isinstance(message, Prompt)
         assert len(visited) < max_steps, f"no end after {max_steps} steps: {visited[-10:]}"
         now += timedelta(seconds=20)
-        if turn.message.step_id == REVIEW:
+        if message.step_id == REVIEW:
             turn = engine.answer(turn.state, review_answer(turn.state), now)
             continue
-        step = engine.pack.step(turn.message.step_id)
+        step = engine.pack.step(message.step_id)
         visited.append(step.id)
         turn = engine.answer(turn.state, scripted_answer(step, turn.state, script), now)
     return turn.state, visited
@@ -226,7 +227,8 @@ def _leaves(step: Step, pack: Pack, target: str) -> Steer | None:
     by_goto = [c.id for c in gotos if c.goto == target]
     if by_goto:
         return Steer(want={step.id: frozenset(by_goto)})
-    steer = Steer(avoid={step.id: frozenset(c.id for c in gotos)}) if gotos else Steer()
+    steer: Steer | None = Steer(avoid={step.id: frozenset(c.id for c in gotos)}) if gotos else Steer()
+    assert steer is not None
     followed = pack.followups.get(step.id)
     if step.items or followed:
         list_id, after = followed if followed else (step.id, -1)
@@ -248,17 +250,12 @@ def _leaves(step: Step, pack: Pack, target: str) -> Steer | None:
             return None
     for branch in step.branches:
         if branch.goto == target:
-            wanted = Steer(want={c.step: frozenset(c.any_of) for c in branch.when})
-            steer = steer.merged(wanted)
-            break
-        missed = _miss(branch.when, steer.want) if steer is not None else None
-        steer = steer.merged(missed) if steer is not None and missed is not None else None
+            return steer.merged(Steer(want={c.step: frozenset(c.any_of) for c in branch.when}))
+        missed = _miss(branch.when, steer.want)
+        steer = steer.merged(missed) if missed is not None else None
         if steer is None:
             return None
-    else:
-        if step.next != target:
-            return None
-    return steer
+    return steer if step.next == target else None
 
 
 def steer_to(pack: Pack, edge: tuple[str, str], rng: random.Random) -> Steer | None:
