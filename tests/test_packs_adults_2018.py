@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dialogs.content import PACKS_DIR, AnswerKind, Pack, PackError, load_pack, load_pack_file
+from bot.packs import PackRegistry
+from dialogs.content import PACKS_DIR, AnswerKind, Pack, PackError, load_archived_pack, load_pack, load_pack_file
 from dialogs.engine import REVIEW, Engine, InvalidAnswer
 from dialogs.messages import CHANGE_PREFIX, Prompt
 from dialogs.record import SHARE_ONLY_FIELDS, RecordMemo, build_completion, build_snapshot
@@ -175,7 +176,11 @@ def test_adults_not_sure_about_overriding_goes_to_advice_not_towards_sharing() -
     state, _ = _at(engine, "override", {"immediate_danger": "no", "consent": "refused"})
     turn = engine.answer(state, Answer(step_id="override", revision=state.revision, choices=("unsure",)), T0)
     assert turn.state.step == "advice_override"
-    assert {c.goto for c in engine.pack.step("advice_override").choices} == {"override", "advice_decision"}
+    assert {c.goto for c in engine.pack.step("advice_override").choices} == {
+        "advice_override",
+        "override",
+        "advice_decision",
+    }
 
 
 @pytest.mark.parametrize(
@@ -317,13 +322,15 @@ def test_the_review_offers_each_answer_once_after_asking_the_lead() -> None:
     turn = engine.start(T0)
     while turn.state.step != REVIEW:
         step = engine.pack.step(turn.state.step or "")
-        if step.id == "advice_purpose":
-            script = {**script, "purpose": "yes"}  # the lead answered: the gate is answered again
         turn = engine.answer(turn.state, scripted_answer(step, turn.state, script), T0)
+        if step.id == "advice_purpose" and script["advice_purpose"] == "ask_lead":
+            assert turn.state.step == "advice_purpose", "the check waits at the question put to the lead"
+            # the lead answered: the practitioner asks to be asked again, and answers the gate again
+            script = {**script, "advice_purpose": "ask_again", "purpose": "yes"}
     assert isinstance(turn.message, Prompt) and turn.message.review is not None
     changes = [c.id for c in turn.message.review.changes]
     assert len(changes) == len(set(changes)) and f"{CHANGE_PREFIX}gates" in changes
-    assert turn.state.history.count("gates") == 2
+    assert turn.state.history.count("gates") == 2 and turn.state.history.count("advice_purpose") == 2
 
 
 def test_a_condition_may_test_the_items_of_a_confirmation_list(tmp_path: Path) -> None:
@@ -356,3 +363,11 @@ def _at(engine: Engine, step_id: str, script: dict[str, AnswerSpec]) -> tuple[Di
         turn = engine.answer(turn.state, scripted_answer(step, turn.state, script), T0)
     assert isinstance(turn.message, Prompt)
     return turn.state, turn.message
+
+
+@pytest.mark.parametrize("pack_id", PACKS)
+def test_a_check_started_under_1_2_0_finishes_under_it(pack_id: str) -> None:
+    archived = load_archived_pack(pack_id, "1.2.0")
+    assert archived is not None and archived.version == "1.2.0" and not archived.review
+    assert PackRegistry(pack_id).engine(pack_id, "1.2.0").pack.version == "1.2.0"
+    assert load_pack(pack_id).version == "2.0.0"
