@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, tzinfo
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -128,6 +129,8 @@ class Engine:
         self._myth_views: dict[str, MythView] = {}
         self._choice_views: dict[str, dict[str, ChoiceView]] = {}
         self._records = RecordMemo.for_pack(pack)
+        self._zone = ZoneInfo(pack.timezone)
+        """A typed date and time is the practitioner's local time (GMT or BST in England), stored in UTC."""
         # Choice answers are pack ids and the caller's datetime: copying a validated value with
         # them swapped in gives the AnswerValue validation would, at less than half the cost.
         self._choice_value = AnswerValue(choices=(), at=datetime(2000, 1, 1, tzinfo=UTC))
@@ -716,7 +719,7 @@ class Engine:
                 )
             return AnswerValue(text=text, at=now)
         if kind is AnswerKind.DATETIME:
-            return AnswerValue(text=parse_when(text, now).isoformat(timespec="minutes"), at=now)
+            return AnswerValue(text=parse_when(text, now, self._zone).isoformat(timespec="minutes"), at=now)
         raise InvalidAnswer("This question cannot take that answer.")  # pragma: no cover
 
 
@@ -768,8 +771,8 @@ def _recipient(recipient: Recipient | None, text: str | None) -> Recipient:
 _DATE_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M", "%Y-%m-%d", "%d/%m/%Y")
 
 
-def parse_when(text: str, now: datetime) -> datetime:
-    """A date or date and time as a practitioner types it (UK day/month order), in UTC."""
+def parse_when(text: str, now: datetime, zone: tzinfo = UTC) -> datetime:
+    """A date or date and time as a practitioner types it (UK day/month order) in their ``zone``, as UTC."""
     lowered = text.strip().lower()
     if lowered in ("now", "today"):
         return now.astimezone(UTC).replace(second=0, microsecond=0)
@@ -780,7 +783,7 @@ def parse_when(text: str, now: datetime) -> datetime:
             continue
         if "%H" not in fmt:
             parsed = datetime.combine(parsed.date(), time(9, 0))
-        return parsed.replace(tzinfo=UTC)
+        return parsed.replace(tzinfo=zone).astimezone(UTC)
     raise InvalidAnswer("Please give a date like 2026-11-24 or 24/11/2026, optionally with a time (14:30), or 'now'.")
 
 

@@ -250,7 +250,7 @@ def build_snapshot(
                 if len(memo) < MEMO_LIMIT:
                     memo[(sid, choices)] = known
         else:
-            known = _answered_line(step, value)
+            known = _answered_line(step, value, pack.timezone)
         line, shown, unsure = known
         answered.append(line)
         field_id = step.field
@@ -306,10 +306,13 @@ def _derived_text(template: str, pack: Pack, state: DialogState) -> str:
     )
 
 
-def _answered_line(step: Step, value: AnswerValue) -> tuple[AnsweredStep, str, bool]:
+def _answered_line(step: Step, value: AnswerValue, zone: str = "UTC") -> tuple[AnsweredStep, str, bool]:
     """One answer's record line, its display text, and whether it was a 'not sure'."""
     unsure = bool(value.choices) and any((c := step.choice(cid)) is not None and c.unsure for cid in value.choices)
     shown = display_answer(step, value)
+    if step.kind is AnswerKind.DATETIME and value.text:
+        # stored in UTC; a chronology on the case file reads in local time (GMT or BST for England)
+        shown = datetime.fromisoformat(value.text).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
     line = AnsweredStep(
         step_id=step.id,
         title=step.title,

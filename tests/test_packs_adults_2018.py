@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 
 from bot.packs import PackRegistry
 from dialogs.content import PACKS_DIR, AnswerKind, Pack, PackError, load_archived_pack, load_pack, load_pack_file
-from dialogs.engine import REVIEW, Engine, InvalidAnswer
+from dialogs.engine import REVIEW, Engine, InvalidAnswer, parse_when
 from dialogs.messages import CHANGE_PREFIX, Prompt
 from dialogs.record import SHARE_ONLY_FIELDS, RecordMemo, build_completion, build_snapshot
 from dialogs.state import Answer, AnswerValue, DialogState, FieldAnswer, Status
@@ -371,3 +372,20 @@ def test_a_check_started_under_1_2_0_finishes_under_it(pack_id: str) -> None:
     assert archived is not None and archived.version == "1.2.0" and not archived.review
     assert PackRegistry(pack_id).engine(pack_id, "1.2.0").pack.version == "1.2.0"
     assert load_pack(pack_id).version == "2.0.0"
+
+
+def test_a_typed_date_is_the_practitioners_local_time_and_the_record_shows_it_so() -> None:
+    engine = Engine(load_pack("adults-england"))
+    summer = datetime(2026, 7, 1, 13, tzinfo=UTC)
+    script: dict[str, AnswerSpec] = {
+        "immediate_danger": "no",
+        "request_context": "asked",
+        "decision": "not_share",
+        "requested_at": "30/06/2026 14:30",
+    }
+    state, _ = walk(engine, summer, script)
+    assert state.answers["requested_at"].text == "2026-06-30T13:30+00:00"  # stored in UTC
+    snap = build_snapshot(engine.pack, state)
+    assert snap.fields["requested_at"] == "2026-06-30 14:30 BST"
+    assert "When they asked: 2026-06-30 14:30 BST" in build_completion(engine.pack, state).case_notes
+    assert parse_when("01/12/2026 14:30", summer, ZoneInfo("Europe/London")).isoformat() == "2026-12-01T14:30:00+00:00"
