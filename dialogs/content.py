@@ -114,6 +114,12 @@ RECORD_FIELDS = frozenset(
         "consent",
         "consent_reason",
         "capacity",
+        # adults at risk: each question of the Mental Capacity Act and override routes writes its own field
+        "adult_at_risk",
+        "best_interests",
+        "best_interests_reason",
+        "override_grounds",
+        "override_reason",
         "informed",
         "informed_reason",
         "how_much",
@@ -567,8 +573,7 @@ def _validate_graph(pack: Pack) -> None:
                 tested = by_id.get(cond.step)
                 if tested is None:
                     raise ValueError(f"step {step.id!r}: a branch tests unknown step {cond.step!r}")
-                known = {c.id for c in tested.effective_choices()}
-                unknown = set(cond.any_of) - known
+                unknown = set(cond.any_of) - _answer_ids(tested)
                 if unknown:
                     raise ValueError(
                         f"step {step.id!r}: a branch tests unknown choices {sorted(unknown)} of {cond.step!r}"
@@ -616,7 +621,7 @@ def _validate_graph(pack: Pack) -> None:
             tested = by_id.get(cond.step)
             if tested is None:
                 raise ValueError(f"{where}: tests unknown step {cond.step!r}")
-            unknown = set(cond.any_of) - {c.id for c in tested.effective_choices()}
+            unknown = set(cond.any_of) - _answer_ids(tested)
             if unknown:
                 raise ValueError(f"{where}: tests unknown choices {sorted(unknown)} of {cond.step!r}")
 
@@ -655,6 +660,11 @@ def _validate_graph(pack: Pack) -> None:
     unchecked = sorted(rule_ids - checked)
     if unchecked:
         raise ValueError(f"principles or rules no step checks: {unchecked}")
+
+
+def _answer_ids(step: Step) -> set[str]:
+    """What a condition on this step can test: its choices, or the items of a confirmation list (ticked ones)."""
+    return {c.id for c in step.effective_choices()} | {i.id for i in step.items}
 
 
 def _reachable(by_id: dict[str, Step], roots: list[str]) -> set[str]:

@@ -122,15 +122,19 @@ class Engine:
         # Per-answer lookups precomputed from the (frozen, validated) pack, so a turn does not
         # rescan every choice of the step for its myth or its goto.
         self._myths_of = {
-            s.id: myths for s in pack.steps if (myths := tuple((c.id, c.myth) for c in s.effective_choices() if c.myth))
+            s.id: myths
+            for s in pack.steps_by_id.values()
+            if (myths := tuple((c.id, c.myth) for c in s.effective_choices() if c.myth))
         }
-        """Only the steps with a choice that shows a myth-buster."""
+        """Only the steps (and forms' fields) with a choice that shows a myth-buster."""
         self._gotos = {s.id: tuple((c.id, c.goto) for c in s.effective_choices() if c.goto) for s in pack.steps}
         # Frozen messages that recur turn after turn are built once and shared.
         self._progress_views: dict[tuple[tuple[str, ...], int], Progress] = {}
         self._myth_views: dict[str, MythView] = {}
         self._choice_views: dict[str, dict[str, ChoiceView]] = {}
         self._records = RecordMemo.for_pack(pack)
+        self._zone = ZoneInfo(pack.timezone)
+        """A typed date and time is the practitioner's local time (GMT or BST in England), stored in UTC."""
         # Choice answers are pack ids and the caller's datetime: copying a validated value with
         # them swapped in gives the AnswerValue validation would, at less than half the cost.
         self._choice_value = AnswerValue(choices=(), at=datetime(2000, 1, 1, tzinfo=UTC))
@@ -171,8 +175,15 @@ class Engine:
                 value = evolve(value, {"organisation_default": True})
         path[sid] = value  # the path now includes this answer (its step joins the history)
         answers[sid] = value
-        myths_of = self._myths_of.get(sid)
-        myths = [m for cid, m in myths_of if cid in value.choices] if myths_of else []
+        if step.kind is AnswerKind.FORM:
+            # a worry ticked in a form shows its myth-buster just as a step's answer would
+            myths = [
+                m for part in value.parts for cid, m in self._myths_of.get(part, ()) if cid in answers[part].choices
+            ]
+            myths = list(dict.fromkeys(myths))
+        else:
+            myths_of = self._myths_of.get(sid)
+            myths = [m for cid, m in myths_of if cid in value.choices] if myths_of else []
         shown = state.myths_shown
         target = self._next(step, path)
         history = [*state.history, sid]
@@ -437,7 +448,7 @@ class Engine:
         record = build_completion(self.pack, state, self.links, self._records)
         changes = tuple(
             ChoiceView(id=f"{CHANGE_PREFIX}{sid}", label=f"Change: {self._steps[sid].title}"[:CHOICE_LABEL_MAX])
-            for sid in state.history
+            for sid in dict.fromkeys(state.history)  # a step asked twice ('ask my lead' and back) is changed once
             if sid in path and sid in self._top and self._steps[sid].kind is not AnswerKind.NOTICE
         )
         return Prompt(

@@ -31,10 +31,15 @@ FIELD_LABELS: dict[str, str] = {
     "what_shared": "What is shared, and why",
     "identifiable": "Identifies a living person",
     "risk_of_harm": "Risk of harm if not shared",
+    "adult_at_risk": "Adult at risk (care and support needs, abuse or neglect, cannot protect themselves)",
     "special_category": "Special category or criminal offence information",
     "consent": "Consent",
     "consent_reason": "Consent: why",
     "capacity": "Mental capacity",
+    "best_interests": "Sharing in their best interests (Mental Capacity Act 2005)",
+    "best_interests_reason": "Best interests: why, and whose views were taken into account",
+    "override_grounds": "Reasons to share without the adult's agreement",
+    "override_reason": "Why that outweighs the adult's wishes",
     "lawful_basis": "Lawful basis (UK GDPR Article 6)",
     "special_category_condition": "Special category condition (Article 9 / DPA 2018 Schedule 1)",
     "how_much": "How much is shared",
@@ -83,8 +88,9 @@ SHARE_ONLY_FIELDS = frozenset(
         "what_shared",
     }
 )
-"""Details of a share: a record of a decision not to share never holds them (DESIGN.md section 5), even
-where they were answered before the decision, or it would say 'do not share' beside a method and a time."""
+"""Details of a share: a record of a decision not to share (or not yet, while seeking advice) never holds them
+(DESIGN.md section 5), even where they were answered before the decision, or it would say 'do not share' beside a
+method and a time."""
 
 KEPT_OUT_OF_CASE_NOTES = frozenset({"hesitation"})
 """Kept in the record's data for the lead digest (a training signal), but not pasted onto the child's file."""
@@ -180,8 +186,10 @@ class RecordMemo:
 
     @classmethod
     def for_pack(cls, pack: Pack) -> RecordMemo:
-        typed = {s.field for s in pack.steps if s.field and s.kind not in CHOICE_KINDS}
-        chosen = {s.field for s in pack.steps if s.field and s.kind in CHOICE_KINDS}
+        # forms' fields included: a field typed in a form must never be memoised as pack text
+        steps = pack.steps_by_id.values()
+        typed = {s.field for s in steps if s.field and s.kind not in CHOICE_KINDS}
+        chosen = {s.field for s in steps if s.field and s.kind in CHOICE_KINDS}
         # 'immediate_risk' is filled in as Yes or No when no step answers it
         return cls(choice_fields=frozenset((chosen | {"immediate_risk"}) - typed))
 
@@ -259,11 +267,13 @@ def build_snapshot(
         field_id = step.field
         for also in step.also_fills:
             typed_once.setdefault(also, shown)
-        if field_id:
+        if field_id == "decision":
+            # a later decision replaces an earlier one (a share that met 'no lawful basis' is not 'Share; Do not share')
+            fields[field_id] = shown
+            decision = choices[0]
+        elif field_id:
             fields[field_id] = shown if field_id not in fields else f"{fields[field_id]}; {shown}"
-            if field_id == "decision":
-                decision = choices[0]
-            elif field_id == "recipient" and value.recipient:
+            if field_id == "recipient" and value.recipient:
                 recipient = value.recipient
         if unsure:
             unsure_steps.append(sid)
@@ -273,7 +283,7 @@ def build_snapshot(
     for derived in pack.derived:
         if derived.field not in fields and holds(derived.when, answers):
             fields[derived.field] = _derived_text(derived.value, pack, state)
-    if decision == "not_share":
+    if decision in ("not_share", "seek_advice"):
         answered = [a for a in answered if a.field not in SHARE_ONLY_FIELDS]
         fields = {f: v for f, v in fields.items() if f not in SHARE_ONLY_FIELDS}
         recipient = None

@@ -33,18 +33,22 @@ CONTACTS = (
 
 
 def at_step(engine: Engine, step_id: str, script: dict[str, str]) -> Prompt:
-    from tests.support.flows import answer_for, default_answer
+    from tests.support.flows import scripted_answer
 
     turn = engine.start(T0)
     while turn.state.step != step_id:
         assert isinstance(turn.message, Prompt)
         step = engine.pack.step(turn.message.step_id)
-        answer = (
-            answer_for(step, turn.state, script[step.id]) if step.id in script else default_answer(step, turn.state)
-        )
-        turn = engine.answer(turn.state, answer, T0)
+        turn = engine.answer(turn.state, scripted_answer(step, turn.state, script), T0)
     assert isinstance(turn.message, Prompt)
     return turn.message
+
+
+def basis_step(engine: Engine) -> str:
+    """The step that asks the lawful basis: its own step, or the form that holds it as a field."""
+    return next(
+        s.id for s in engine.pack.steps if s.id == "lawful_basis" or any(f.id == "lawful_basis" for f in s.fields)
+    )
 
 
 @pytest.mark.parametrize("pack_id", PACKS)
@@ -56,12 +60,20 @@ def test_the_organisations_basis_is_offered_first_and_recorded_as_its_default(
     pack_id: str, kind: OrganisationKind, basis: str
 ) -> None:
     engine = Engine(load_pack(pack_id), profile=OrganisationProfile(kind=kind))
-    prompt = at_step(engine, "lawful_basis", {"immediate_danger": "no"})
-    first = prompt.input.choices[0]
-    assert first.id == basis and first.style == "primary"
-    assert first.label.startswith("Use my organisation's basis: ")
-    assert prompt.help is not None and "Choose another only if" in prompt.help
-    assert sorted(c.id for c in prompt.input.choices) == sorted(c.id for c in engine.pack.step("lawful_basis").choices)
+    prompt = at_step(engine, basis_step(engine), {"immediate_danger": "no"})
+    offered = {c.id for c in engine.pack.step("lawful_basis").choices}
+    if prompt.step_id == "lawful_basis":
+        first = prompt.input.choices[0]
+        assert first.id == basis and first.style == "primary"
+        assert first.label.startswith("Use my organisation's basis: ")
+        assert prompt.help is not None and "Choose another only if" in prompt.help
+        assert {c.id for c in prompt.input.choices} == offered
+    else:  # a field of a form: the organisation's basis preselected and marked
+        spec = next(f for f in prompt.input.fields if f.id == "lawful_basis")
+        assert spec.initial == (basis,)
+        assert next(c for c in spec.choices if c.id == basis).label.endswith("(my organisation's)")
+        assert spec.help is not None and "Change it only if" in spec.help
+        assert {c.id for c in spec.choices} == offered
 
     state, _ = walk(engine, T0, {"immediate_danger": "no", "lawful_basis": basis, "decision": "share"})
     assert build_snapshot(engine.pack, state).fields["lawful_basis"].endswith("(the organisation's default)")
