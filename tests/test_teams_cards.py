@@ -253,6 +253,7 @@ def test_parsing_card_actions() -> None:
     # typed text reads the one grammar of every surface; who is meant comes from the mention entities
     assert isinstance(parse_typed(" Share-Check ", []), Start) and isinstance(parse_typed("/help", []), Help)
     assert isinstance(parse_typed("tell me a joke", []), Help)
+    assert isinstance(parse_typed(None, []), Help) and isinstance(parse_typed("  ", []), Help), "no words: help"
     assert parse_typed("revoke CS-1.", []) == Revoke(case_reference="CS-1")
     entities = [
         {"type": "mention", "text": "<at>ShareCheck</at>", "mentioned": {"id": "28:bot"}},
