@@ -11,8 +11,9 @@ import textwrap
 import uuid
 from typing import TextIO
 
+from bot.followups.models import FollowUpNotFound, NotePersonalData, NoteRequired
+from bot.followups.service import FollowUpService
 from bot.services.checks import Actor, CheckNotFound, CheckService, Outcome, Reply
-from bot.services.followups import FollowUpNotFound, FollowUpService, NotePersonalData, NoteRequired
 from bot.services.inbox import Inbox
 from dialogs import text_safety
 from dialogs.content import AnswerKind
@@ -346,7 +347,7 @@ class ConsoleInbox:
         # what has come due since they last looked (safe beside a running scheduler: rows are locked);
         # bounded, so a database with a large backlog still opens the inbox promptly
         for _ in range(ADVANCE_ROUNDS):
-            if await self.followups.advance_due() == 0:
+            if await self.followups.scheduled.advance_due() == 0:
                 break
         notices = await self.inbox.collect(self.actor)
         asked = self.followups.open_prompts(await self.followups.asked_of(self.actor))

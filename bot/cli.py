@@ -293,9 +293,9 @@ async def _inbox(settings: Settings, user: str) -> int:
 
 async def _disagree(settings: Settings, user: str, case_reference: str) -> int:
     from adapters.console import render_info
+    from bot.followups.models import FollowUpNotFound
     from bot.runtime import open_runtime
     from bot.services.checks import Actor
-    from bot.services.followups import FollowUpNotFound
 
     async with open_runtime(settings) as runtime:
         try:

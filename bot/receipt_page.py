@@ -27,11 +27,11 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from bot.followups.models import NoteRequired
 from bot.ratelimit import TokenBucket, request_client_key
 from bot.runtime import Runtime
-from bot.services.followups import NoteRequired
 from bot.services.receipts import NAME_MAX, NOTE_MAX, ORGANISATION_MAX, ReceiptView, hash_token
-from bot.web import RUNTIME
+from bot.web import RUNTIME, accept_bodies
 from dialogs.personal_data import PersonalDataFound
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -104,6 +104,7 @@ def mount_receipts(app: web.Application, runtime: Runtime) -> None:
     app[RECEIPT_LIMITS] = ReceiptLimits.default()
     app.router.add_get("/r/{token}", receipt_get)
     app.router.add_post("/r/{token}", receipt_post)
+    accept_bodies(app, "/r/{token}", "application/x-www-form-urlencoded")  # the page's form, as browsers post it
 
 
 def csrf_token(secret: bytes, token_hash: str) -> str:
@@ -186,7 +187,10 @@ async def receipt_post(request: web.Request) -> web.Response:
         return limited
     runtime = request.app[RUNTIME]
     token = request.match_info["token"]
-    form = await request.post()
+    try:
+        form = await request.post()
+    except ValueError:  # not valid UTF-8, or a form no browser sends: nothing a page of ours posted
+        return render("forbidden", status=400)
     fields = {k: v.strip() if isinstance(v := form.get(k), str) else "" for k in FIELD_NAMES}
     expected = csrf_token(runtime.receipts.secret_key, hash_token(token))
     cross_site = request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none")
@@ -218,14 +222,23 @@ async def receipt_post(request: web.Request) -> web.Response:
 FIELD_NAMES = ("csrf", "name", "organisation", "answer", "next_step", "unclear")
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Characters no keyboard types (tab and line breaks aside); a NUL could not even be stored."""
+CONTROL_ERROR = "Remove the special characters and type it again"
+
+
 def _validate(fields: dict[str, str], choices: set[str]) -> dict[str, str]:
     """Errors in the page's order, worded as GOV.UK's pattern: say what to do."""
     errors: dict[str, str] = {}
-    if not fields["name"]:
+    if CONTROL.search(fields["name"]):
+        errors["name"] = CONTROL_ERROR
+    elif not fields["name"]:
         errors["name"] = "Enter your name"
     elif len(fields["name"]) > NAME_MAX:
         errors["name"] = f"Your name must be {NAME_MAX} characters or fewer"
-    if not fields["organisation"]:
+    if CONTROL.search(fields["organisation"]):
+        errors["organisation"] = CONTROL_ERROR
+    elif not fields["organisation"]:
         errors["organisation"] = "Enter your organisation and role"
     elif len(fields["organisation"]) > ORGANISATION_MAX:
         errors["organisation"] = f"Your organisation and role must be {ORGANISATION_MAX} characters or fewer"
@@ -234,6 +247,8 @@ def _validate(fields: dict[str, str], choices: set[str]) -> dict[str, str]:
     elif fields["answer"] == "clarification" and not fields["unclear"]:
         errors["unclear"] = "Say what is unclear"
     for key in ("next_step", "unclear"):
-        if len(fields[key]) > NOTE_MAX:
+        if CONTROL.search(fields[key]):
+            errors[key] = CONTROL_ERROR
+        elif len(fields[key]) > NOTE_MAX:
             errors[key] = f"Keep it to {NOTE_MAX} characters or fewer"
     return errors

@@ -12,10 +12,10 @@ from bot.clock import Clock, SystemClock
 from bot.db.engine import create_engine, session_factory
 from bot.db.migrate import upgrade_async
 from bot.db.transactions import ShortTransactions
+from bot.followups.service import FollowUpService
 from bot.packs import PackRegistry
 from bot.services.checks import CheckService
 from bot.services.digests import DigestService
-from bot.services.followups import FollowUpService
 from bot.services.gauges import DatabaseGauges
 from bot.services.inbox import Inbox
 from bot.services.leads import LeadDirectory

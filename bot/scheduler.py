@@ -38,10 +38,10 @@ from bot.delivery import (
     RetryLater,
     Undeliverable,
 )
+from bot.followups.models import QUESTION_PURPOSES, SCHEDULED_STATES
 from bot.metrics import DELIVERIES, DELIVERY_RETRIES, PLATFORM_API_ERRORS, SCHEDULER_LAG
 from bot.runtime import Runtime
 from bot.services.audit import seal_pending
-from bot.services.followups import SCHEDULED_STATES
 from bot.services.records import append_event
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ class Scheduler:
         try:
             while True:
                 async with self._db_turn():
-                    advanced = await self.runtime.followups.advance_due(self.batch)
+                    advanced = await self.runtime.followups.scheduled.advance_due(self.batch)
                 stats.advanced += advanced
                 if advanced:
                     queued.bump()  # the lanes claim the new messages now, not at their next look
@@ -424,8 +424,10 @@ class Scheduler:
             log.warning("outbox %s (%s) undeliverable: %s", item.id, item.purpose, result.reason)
         if item.follow_up_id is None:
             return
-        if item.purpose in ("ask", "nudge"):
-            await self.runtime.followups.undeliverable(session, item.follow_up_id, now, result.reason, ours=result.ours)
+        if item.purpose in QUESTION_PURPOSES:
+            await self.runtime.followups.scheduled.undeliverable(
+                session, item.follow_up_id, now, result.reason, ours=result.ours
+            )
             return
         fu = await session.get(FollowUp, item.follow_up_id)
         if fu is not None:

@@ -15,11 +15,10 @@ from pydantic import (
     BeforeValidator,
     Field,
     SecretStr,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.user_refs import UserRef, one_per_place, parse_user_refs
 from bot.working_hours import WorkingHours
@@ -34,6 +33,25 @@ def _duration(value: object) -> object:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+def _user_refs(value: object) -> object:
+    # the contract's form is one comma-separated line (DESIGN.md section 3); a malformed entry stops start-up
+    # with its number and what is wrong, rather than being ignored
+    if value is None:
+        return ()
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        value = ",".join(value)  # given in code as a list of entries
+    if not isinstance(value, str):
+        return value
+    if value.lstrip().startswith("["):
+        raise ValueError("write the entries separated by commas (slack:U0123ABCD,teams:29:1a2b...), not as a JSON list")
+    return parse_user_refs(value)
+
+
+UserRefs = Annotated[tuple[UserRef, ...], NoDecode, BeforeValidator(_user_refs)]
+"""People named per platform, ``slack:U0123,teams:29:1a2b...,console:dsl`` (grammar in bot.user_refs). NoDecode:
+the environment's text goes to the parser as it is, never through JSON."""
 
 MIN_SECRET_KEY_BYTES = 32
 """A shorter HMAC key could be guessed, and then any page could post the receipt form."""
@@ -150,6 +168,9 @@ class Settings(BaseSettings):
     sharecheck_confirm_after: Duration = timedelta(hours=4)
     sharecheck_nudge_every: Duration = timedelta(hours=24)
     sharecheck_escalate_after: Duration = timedelta(hours=72)
+    sharecheck_urgent_written_confirmation_hours: int = Field(default=48, ge=1, le=24 * 14)
+    """On the urgent path, the practitioner is reminded to confirm a phone referral in writing within this many hours;
+    the lead is told if it is not done by then."""
     sharecheck_scheduler_interval: Duration = timedelta(seconds=15)
     sharecheck_retention: Duration = timedelta(days=6 * 365)
     """How long free text is kept after a check finishes (``sharecheck purge``); docs/privacy-and-audit.md says why."""
@@ -160,10 +181,10 @@ class Settings(BaseSettings):
     sharecheck_working_hours: str = "Mon-Fri 08:00-18:00"
     sharecheck_default_tz: str = "Europe/London"
     """Time zone for users whose own zone is not known (Slack users.info tz, Teams localTimezone)."""
-    sharecheck_admins: str | None = None
-    """Administrators from the start: comma-separated ``platform:user`` or ``platform:workspace:user`` entries
-    (grammar in bot.user_refs; docs/operations.md "Leads and administrators" says what an unscoped entry means)."""
-    sharecheck_default_lead: str | None = None
+    sharecheck_admins: UserRefs = ()
+    """Administrators from the start: comma-separated ``platform:user`` or ``platform:workspace:user`` entries,
+    any number per platform (docs/operations.md "Leads and administrators" says what an unscoped entry means)."""
+    sharecheck_default_lead: UserRefs = ()
     """The lead for practitioners who have none, same form; one entry per platform (or per workspace)."""
     sharecheck_public_url: AnyHttpUrl | None = None
     sharecheck_receipt_ttl: Duration = timedelta(days=14)
@@ -208,12 +229,10 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("sharecheck_admins", "sharecheck_default_lead")
+    @field_validator("sharecheck_default_lead")
     @classmethod
-    def _user_refs_parse(cls, value: str | None, info: ValidationInfo) -> str | None:
-        refs = parse_user_refs(value)  # a malformed entry stops start-up rather than being ignored
-        if info.field_name == "sharecheck_default_lead":
-            one_per_place(refs, "SHARECHECK_DEFAULT_LEAD")
+    def _one_lead_per_place(cls, value: tuple[UserRef, ...]) -> tuple[UserRef, ...]:
+        one_per_place(value, "SHARECHECK_DEFAULT_LEAD")
         return value
 
     @field_validator("sharecheck_metrics_port", mode="before")
@@ -298,11 +317,11 @@ class Settings(BaseSettings):
 
     @property
     def admin_refs(self) -> tuple[UserRef, ...]:
-        return parse_user_refs(self.sharecheck_admins)
+        return self.sharecheck_admins
 
     @property
     def default_lead_refs(self) -> tuple[UserRef, ...]:
-        return parse_user_refs(self.sharecheck_default_lead)
+        return self.sharecheck_default_lead
 
     @property
     def trusted_proxies(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

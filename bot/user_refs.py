@@ -19,8 +19,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 
-PLATFORMS = ("slack", "teams", "console")
+
+class Platform(StrEnum):
+    """Where a person named in a setting uses ShareCheck (the first part of every entry)."""
+
+    SLACK = "slack"
+    TEAMS = "teams"
+    CONSOLE = "console"
+
+
+PLATFORMS = tuple(p.value for p in Platform)
 TEAMS_EMULATOR_TENANT = "emulator"
 _GUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 _TEAMS_SCOPED = re.compile(rf"({_GUID}|{TEAMS_EMULATOR_TENANT}):(.+)")
@@ -32,7 +42,7 @@ _TEAMS_USER = re.compile(r"[A-Za-z0-9_.@:\-]{1,200}")
 class UserRef:
     """One person named in a setting; ``workspace_id`` None means unscoped."""
 
-    platform: str
+    platform: Platform
     workspace_id: str | None
     user_id: str
 
@@ -54,11 +64,11 @@ class UserRef:
 def parse_user_ref(entry: str) -> UserRef:
     """One entry; ValueError saying what is wrong (settings show it at start-up)."""
     text = entry.strip()
-    platform, sep, rest = text.partition(":")
-    platform = platform.lower()
-    if not sep or platform not in PLATFORMS or not rest:
+    name, sep, rest = text.partition(":")
+    if not sep or name.lower() not in PLATFORMS or not rest:
         raise ValueError(f"{text!r} is not 'platform:user' or 'platform:workspace:user' ({', '.join(PLATFORMS)})")
-    if platform == "teams":
+    platform = Platform(name.lower())
+    if platform is Platform.TEAMS:
         scoped = _TEAMS_SCOPED.fullmatch(rest)
         workspace, user = (scoped.group(1), scoped.group(2)) if scoped else (None, rest)
         if not _TEAMS_USER.fullmatch(user):
@@ -71,8 +81,19 @@ def parse_user_ref(entry: str) -> UserRef:
 
 
 def parse_user_refs(value: str | None) -> tuple[UserRef, ...]:
-    """A comma-separated setting; blank entries are skipped."""
-    return tuple(parse_user_ref(part) for part in (value or "").split(",") if part.strip())
+    """A comma-separated setting, one entry per platform (or per workspace); blank entries are skipped and a
+    repeated one counts once. ValueError names the entry that is wrong and says what is."""
+    refs: list[UserRef] = []
+    for number, part in enumerate((value or "").split(","), start=1):
+        if not part.strip():
+            continue
+        try:
+            ref = parse_user_ref(part)
+        except ValueError as exc:
+            raise ValueError(f"entry {number}: {exc}") from None
+        if ref not in refs:
+            refs.append(ref)
+    return tuple(refs)
 
 
 def one_per_place(refs: Iterable[UserRef], setting: str) -> None:

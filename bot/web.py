@@ -3,7 +3,8 @@
 Every request passes, outermost first: a request id (taken from X-Request-Id if sane, else made; in the logs and
 the response), metrics and one log line (route, status, time: never the path's values or the client's address),
 errors (any unhandled exception becomes a JSON 500 without a traceback, logged with the request id), and hygiene
-(bodies over the size limit get a JSON 413 before they are read; bodies of the wrong type a JSON 415).
+(bodies over the size limit get a JSON 413 before they are read; on a route that declared what it takes
+(``accept_bodies``), bodies of another type or in a charset other than UTF-8 a JSON 415).
 """
 
 from __future__ import annotations
@@ -35,12 +36,12 @@ MAX_BODY = 256 * 1024
 """Slack and Bot Framework payloads are a few kilobytes; a quarter of a megabyte is generous."""
 REQUEST_ID_HEADER = "X-Request-Id"
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
-BODY_TYPES: dict[str, frozenset[str]] = {
-    "/slack/events": frozenset({"application/x-www-form-urlencoded", "application/json"}),
-    "/api/messages": frozenset({"application/json"}),
-}
-"""The content types each route that takes a body accepts (by route; others are left to their handler)."""
+BODY_TYPES = web.AppKey("body_types", dict[str, frozenset[str]])
+"""The content types each route that takes a body accepts, by route, as its mount declared them."""
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+BODY_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii"})
+"""Every platform and browser we serve sends UTF-8 (or says nothing); any other charset is refused before a
+handler decodes the body with it (an unknown one would fail the decoder itself)."""
 
 
 def json_error(status: int, message: str, **extra: object) -> web.Response:
@@ -119,10 +120,17 @@ async def hygiene_middleware(request: web.Request, handler: Handler) -> web.Stre
         limit = request.app[MAX_BODY_KEY]
         if request.content_length is not None and request.content_length > limit:
             return json_error(413, "request body too large", max_bytes=limit)
-        allowed = BODY_TYPES.get(_route(request))
+        allowed = request.app[BODY_TYPES].get(_route(request))
         if allowed is not None and request.content_type not in allowed:
             return json_error(415, "unsupported content type", accepted=sorted(allowed))
+        if allowed is not None and (request.charset or "utf-8").lower() not in BODY_CHARSETS:
+            return json_error(415, "unsupported charset", accepted=["utf-8"])
     return await handler(request)
+
+
+def accept_bodies(app: web.Application, path: str, *content_types: str) -> None:
+    """Declare what ``path`` takes: other bodies are answered 415 before its handler runs."""
+    app[BODY_TYPES][path] = frozenset(content_types)
 
 
 MAX_BODY_KEY = web.AppKey("max_body", int)
@@ -186,6 +194,7 @@ def _base_app(runtime: Runtime, max_body: int) -> web.Application:
     )
     app[RUNTIME] = runtime
     app[MAX_BODY_KEY] = max_body
+    app[BODY_TYPES] = {}
     app.on_response_prepare.append(_server_header)
     return app
 

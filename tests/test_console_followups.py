@@ -18,6 +18,7 @@ from bot.db.models import CheckEvent, FollowUp
 from bot.runtime import Runtime
 from bot.services.checks import Actor
 from tests.conftest import make_settings
+from tests.support.checks import finish_urgent_check
 from tests.test_console_and_export import SHARE_SCRIPT, run
 
 ALICE = Actor("console", "local", "alice")
@@ -162,3 +163,20 @@ def test_inbox_and_disagree_commands(tmp_path: Path) -> None:
     assert "Recorded: Stage 1 started for case CS-2024-0113" in flat(started.stdout)
     unknown = run(["disagree", "--user", "alice", "CS-NOPE"], env)
     assert unknown.returncode == 2 and "no share with a follow-up for that case" in unknown.stderr
+
+
+async def test_the_urgent_reminder_to_confirm_in_writing_in_the_terminal(runtime: Runtime, clock: ManualClock) -> None:
+    check_id, _ = await finish_urgent_check(runtime, ALICE)
+    async with runtime.sessions() as s:
+        share = await s.scalar(select(FollowUp).where(FollowUp.kind == "sender_confirm"))
+    assert share is not None  # answered first, so the inbox holds only the reminder
+    await runtime.followups.answer(ALICE, share.id, "confirmed")
+    clock.advance(timedelta(hours=5))
+    out = await inbox(runtime, ALICE, ["1", "Emailed the referral form to the MASH"])
+    assert "CONFIRM THE URGENT REFERRAL IN WRITING: CASE CS-2024-0113" in out
+    assert "1) Done: confirmed in writing" in out and "3) Not yet: remind me" in out
+    assert "Recorded: the urgent referral about case CS-2024-0113 is confirmed in writing." in out
+    assert await inbox(runtime, ALICE, []) == "", "answered: nothing waits any more"
+    events = [e for e in await trail(runtime) if e.check_id == check_id and e.kind == "follow_up_answered"]
+    assert [e.data["answer"] for e in events] == ["confirmed", "in_writing"]
+    assert events[-1].data["note"] == "Emailed the referral form to the MASH"

@@ -35,7 +35,7 @@ async def test_scope_isolation_between_leads_and_workspaces(runtime: Runtime, cl
     await complete(runtime, P1, {"case_reference": "CASE-A", "decision": "share", "recipient": Recipient(user_id="UR")})
     await complete(runtime, P2, {"case_reference": "CASE-B", "decision": "share", "recipient": Recipient(user_id="UR")})
     clock.advance(timedelta(days=4))  # past escalation: both follow-ups are overdue
-    await runtime.followups.advance_due()
+    await runtime.followups.scheduled.advance_due()
     clock.set(MON_0900)
     a = await digest_for(runtime, "ULEADA")
     b = await digest_for(runtime, "ULEADB")
@@ -148,7 +148,7 @@ async def test_default_lead_covers_practitioners_without_one(db_url: str, clock:
         await complete(rt, P1, {"case_reference": "CASE-A", "decision": "share", "recipient": Recipient(user_id="UR")})
         await complete(rt, P2, {"case_reference": "CASE-B", "decision": "share", "recipient": Recipient(user_id="UR")})
         clock.advance(timedelta(days=4))
-        await rt.followups.advance_due()
+        await rt.followups.scheduled.advance_due()
         clock.set(MON_0900)
         d = await rt.digests.build("slack", "T1", "UDEF", rt.packs.pack())
         assert [i.case_reference for i in d.needs_you] == ["CASE-B"]

@@ -12,15 +12,28 @@ from sqlalchemy import func, select
 from bot.clock import ManualClock
 from bot.db.models import CheckEvent, FollowUp, OutboxMessage
 from bot.delivery import Refused, RetryLater, Undeliverable
+from bot.followups.content import followup_content
+from bot.followups.flows import ESCALATING_KINDS, TABLE
+from bot.followups.messaging import ESCALATION_BODY, FollowUpMessaging, Notice
+from bot.followups.models import (
+    CLOSED_STATES,
+    OPEN_STATES,
+    FollowUpNotFound,
+    Kind,
+    NoteRequired,
+    ReceiptAnswer,
+    State,
+    Verb,
+)
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.services.checks import Actor
-from bot.services.followups import FollowUpNotFound, NoteRequired
 from bot.services.users import remember_user
+from bot.settings import Settings
 from dialogs.messages import FollowUpPrompt, Info
 from dialogs.state import Recipient
 from tests.conftest import make_settings
-from tests.support.checks import finish_check
+from tests.support.checks import finish_check, finish_urgent_check
 from tests.support.deliverers import RecordingDeliverer
 
 SENDER = Actor("slack", "T1", "USENDER")
@@ -458,7 +471,7 @@ async def test_a_crashed_instances_claims_are_taken_over_after_the_lease(
         )
     clock.advance(timedelta(hours=4))
     crashed = Scheduler(runtime, {"slack": platform}, instance_id="crashed", lease=timedelta(minutes=2))
-    await runtime.followups.advance_due()
+    await runtime.followups.scheduled.advance_due()
     claimed = await crashed.claim()  # claimed, then the instance dies before sending
     assert len(claimed) == 5
     survivor = Scheduler(runtime, {"slack": platform}, instance_id="survivor")
@@ -475,7 +488,7 @@ async def test_graceful_shutdown_releases_claims(
     await share_with_colleague(runtime)
     clock.advance(timedelta(hours=4))
     a = Scheduler(runtime, {"slack": platform}, instance_id="a")
-    await runtime.followups.advance_due()
+    await runtime.followups.scheduled.advance_due()
     assert len(await a.claim()) == 1
     assert await a.release() == 1
     assert (await Scheduler(runtime, {"slack": platform}, instance_id="b").run_once()).delivered == 1
@@ -488,10 +501,7 @@ async def test_the_scheduler_loop_runs_and_stops(
     clock.advance(timedelta(hours=4))
     stop = asyncio.Event()
     task = asyncio.create_task(Scheduler(runtime, {"slack": platform}).run(stop))
-    for _ in range(100):
-        if platform.sent:
-            break
-        await asyncio.sleep(0.05)
+    await platform.wait_to(RECIPIENT.user_id)
     stop.set()
     await asyncio.wait_for(task, 5)
     assert len(platform.to(RECIPIENT.user_id)) == 1
@@ -612,3 +622,203 @@ async def test_practitioner_can_start_a_disagreement_about_a_response(runtime: R
     assert "Stage 1 started" in result.reply.lines[0]
     with pytest.raises(FollowUpNotFound):
         await runtime.followups.start_disagreement(RECIPIENT, check_id)
+
+
+# --- the state machine -----------------------------------------------------------------------
+
+
+def test_the_transition_table_and_the_wording_agree() -> None:
+    content = followup_content()
+    questions = {
+        Kind.RECIPIENT_CONFIRM: [content.recipient_confirm],
+        Kind.SENDER_CONFIRM: [content.sender_confirm],
+        Kind.TELL_REQUESTER: [content.tell_requester],
+        Kind.ADVICE: [content.advice],
+        Kind.DISAGREEMENT: [content.disagreement_offer, content.disagreement_stage],
+        Kind.WRITTEN_CONFIRMATION: [content.written_confirmation],
+    }
+    assert set(questions) == set(Kind)
+    not_answers = {Verb.ASK, Verb.NUDGE, Verb.OVERDUE, Verb.UNDELIVERABLE, Verb.SENDER_UNREACHABLE}
+    not_answers |= {answer.verb for answer in ReceiptAnswer}
+    for kind, asked in questions.items():
+        offered = {Verb(c.id) for question in asked for c in question.choices}  # every button is a verb
+        assert {verb for k, _, verb in TABLE if k == kind} - not_answers == offered, kind
+        for verb in offered:
+            # answerable while open (escalated included: a late answer counts), never once answered
+            assert all((kind, state, verb) in TABLE for state in OPEN_STATES), (kind, verb)
+            assert not any((kind, state, verb) in TABLE for state in CLOSED_STATES), (kind, verb)
+    # the receipt page answers the sender's follow-up whatever its state (a late answer is told, not reopened)
+    assert {c.id for c in content.receipt.choices} == set(ReceiptAnswer)
+    assert all((Kind.SENDER_CONFIRM, state, a.verb) in TABLE for a in ReceiptAnswer for state in State)
+    assert {Kind.RECIPIENT_CONFIRM, Kind.SENDER_CONFIRM, Kind.WRITTEN_CONFIRMATION} == ESCALATING_KINDS
+
+
+def test_every_wording_a_transition_names_is_in_the_content() -> None:
+    messaging = FollowUpMessaging(followup_content(), make_settings("sqlite+aiosqlite://"))
+    for notice in (*Notice, *ESCALATION_BODY.values()):
+        assert messaging.text(notice).strip(), notice
+
+
+# --- nudges are timed from delivery ----------------------------------------------------------
+
+
+async def questions_of(runtime: Runtime, follow_up_id: uuid.UUID) -> list[OutboxMessage]:
+    async with runtime.sessions() as s:
+        return list(
+            await s.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.follow_up_id == follow_up_id, OutboxMessage.purpose.in_(("ask", "nudge")))
+                .order_by(OutboxMessage.created_at)
+            )
+        )
+
+
+async def test_after_a_rate_limit_storm_the_nudge_waits_a_day_from_delivery(db_url: str, clock: ManualClock) -> None:
+    rt = await Runtime.create(make_settings(db_url, sharecheck_working_hours="always"), clock=clock, migrate=True)
+    platform = RecordingDeliverer()
+    scheduler = Scheduler(rt, {"slack": platform}, instance_id="t")
+    try:
+        check_id = await share_with_colleague(rt)  # Tue 10:00: asked at 14:00, a nudge a day later
+        fu = await follow_up_of(rt, check_id)
+        # a 429 storm: every try is told to come back in three hours, for longer than a nudge period
+        platform.fail_next(RECIPIENT.user_id, *[RetryLater("ratelimited", after=3 * 3600)] * 10)
+        for _ in range(60):
+            clock.advance(timedelta(hours=1))
+            await scheduler.run_once()
+            questions = await questions_of(rt, fu.id)
+            if any(q.status == "queued" for q in questions):
+                assert len(questions) == 1, f"a second question queued behind a waiting one at {clock.now()}"
+        ask, nudge = await questions_of(rt, fu.id)
+        assert ask.attempts == 11 and ask.sent_at == datetime(2026, 11, 25, 20, 0, tzinfo=UTC)  # Wed 20:00
+        # not Wed 14:00 (a day after it was queued), which would have put it straight after the question
+        assert nudge.created_at == nudge.sent_at == ask.sent_at + timedelta(hours=24)
+        question, reminder = platform.to(RECIPIENT.user_id)
+        assert isinstance(question, FollowUpPrompt) and not question.title.startswith("Reminder")
+        assert isinstance(reminder, FollowUpPrompt) and reminder.title.startswith("Reminder")
+        assert (await trail(rt, check_id)).count("follow_up_nudged") == 1
+    finally:
+        await scheduler.close()
+        await rt.close()
+
+
+async def test_on_the_console_a_nudge_waits_for_the_question_to_be_collected(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    me = Actor("console", "local", "me")
+    check_id = await complete(runtime, me, {"decision": "share"})  # Tue 10:00; I am asked at 14:00
+    fu = await follow_up_of(runtime, check_id)
+    for _ in range(30):  # to Wed 16:00, ShareCheck not opened
+        clock.advance(timedelta(hours=1))
+        await runtime.followups.scheduled.advance_due()
+    [waiting] = await questions_of(runtime, fu.id)
+    assert waiting.status == "queued" and (await follow_up_of(runtime, check_id)).nudges == 0
+    await runtime.inbox.collect(me)  # opened at Wed 16:00: the question is handed over now
+    [asked] = runtime.followups.open_prompts(await runtime.followups.asked_of(me))
+    assert not asked.title.startswith("Reminder")
+    for _ in range(24):
+        clock.advance(timedelta(hours=1))
+        await runtime.followups.scheduled.advance_due()
+    ask, nudge = await questions_of(runtime, fu.id)
+    assert ask.sent_at == datetime(2026, 11, 25, 16, 0, tzinfo=UTC)
+    assert nudge.created_at == ask.sent_at + timedelta(hours=24)
+    [asked] = runtime.followups.open_prompts(await runtime.followups.asked_of(me))
+    assert asked.title.startswith("Reminder")
+
+
+# --- the urgent path: confirm the phone referral in writing ------------------------------------
+
+
+async def written_confirmation_of(runtime: Runtime, check_id: uuid.UUID) -> FollowUp:
+    [fu] = [f for f in await follow_ups_of(runtime, check_id) if f.kind == Kind.WRITTEN_CONFIRMATION]
+    return fu
+
+
+async def test_the_urgent_path_reminds_the_practitioner_to_confirm_in_writing(
+    runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer, scheduler: Scheduler
+) -> None:
+    await runtime.leads.assign("slack", "T1", LEAD, "workspace", "", clock.now())
+    check_id, _ = await finish_urgent_check(runtime, SENDER)  # Tue 10:00
+    fu = await written_confirmation_of(runtime, check_id)
+    assert fu.target_id == fu.sender_id == SENDER.user_id and fu.state == "scheduled"
+    assert fu.due_at == clock.now() + timedelta(hours=4) and fu.escalate_at == clock.now() + timedelta(hours=48)
+    clock.advance(timedelta(hours=4))
+    await scheduler.run_once()
+    [asked] = [m for m in platform.to(SENDER.user_id) if isinstance(m, FollowUpPrompt) and m.follow_up_id == str(fu.id)]
+    assert asked.title == "Confirm the urgent referral in writing: case CS-2024-0113"
+    assert (
+        "confirmed in writing, by secure email, post or the referral form, by Thu 26 Nov 2026 10:00" in asked.lines[0]
+    )
+    assert [c.label for c in asked.choices] == ["Done: confirmed in writing", "Not needed", "Not yet: remind me"]
+
+    later = await runtime.followups.answer(SENDER, fu.id, "remind_me")
+    assert "ask again" in later.reply.lines[0]
+    platform.clear()
+    clock.advance(timedelta(hours=24))
+    await scheduler.run_once()
+    [reminder] = [m for m in platform.to(SENDER.user_id) if getattr(m, "follow_up_id", None) == str(fu.id)]
+    assert isinstance(reminder, FollowUpPrompt) and reminder.title.startswith("Reminder: Confirm the urgent")
+    done = await runtime.followups.answer(SENDER, fu.id, "in_writing", "Referral form emailed to the MASH")
+    assert done.changed and "confirmed in writing" in done.reply.lines[0]
+    assert (await written_confirmation_of(runtime, check_id)).state == "confirmed_in_writing"
+    again = await runtime.followups.answer(SENDER, fu.id, "not_needed")
+    assert not again.changed and "already answered" in again.reply.lines[0]
+    # every answer is in the record's trail
+    async with runtime.sessions() as s:
+        events = list(await s.scalars(select(CheckEvent).where(CheckEvent.check_id == check_id)))
+    answered = [e.data for e in events if e.kind == "follow_up_answered" and e.data["follow_up"] == str(fu.id)]
+    assert [a["answer"] for a in answered] == ["remind_me", "in_writing"]
+    assert answered[-1]["note"] == "Referral form emailed to the MASH"
+    scheduled = [e.data for e in events if e.kind == "follow_up_scheduled"]
+    assert {"kind": "written_confirmation", "follow_up": str(fu.id)}.items() <= scheduled[-1].items()
+    # done: no more reminders, and the lead is never told about it
+    platform.clear()
+    for _ in range(4):
+        clock.advance(timedelta(days=1))
+        await scheduler.run_once()
+    assert not any("in writing" in line for m in platform.to(LEAD) for line in getattr(m, "lines", ()))
+    assert not any(getattr(m, "follow_up_id", None) == str(fu.id) for m in platform.to(SENDER.user_id))
+
+
+async def test_an_urgent_referral_not_confirmed_in_writing_is_told_to_the_lead(
+    runtime: Runtime, clock: ManualClock, platform: RecordingDeliverer, scheduler: Scheduler
+) -> None:
+    await runtime.leads.assign("slack", "T1", LEAD, "workspace", "", clock.now())
+    check_id, _ = await finish_urgent_check(runtime, SENDER)  # Tue 10:00
+    for _ in range(2 * 24):
+        clock.advance(timedelta(hours=1))
+        await scheduler.run_once()
+    fu = await written_confirmation_of(runtime, check_id)
+    assert fu.state == "escalated" and fu.escalated_at == datetime(2026, 11, 26, 10, 0, tzinfo=UTC) and fu.nudges == 1
+    [escalation] = [m for m in platform.to(LEAD) if isinstance(m, Info) and "in writing" in m.lines[0]]
+    assert escalation.lines[0] == (
+        "{user:USENDER} acted on immediate danger about case CS-2024-0113 on 24 Nov 2026; there is no record that "
+        "the referral was confirmed in writing by Thu 26 Nov 2026 10:00."
+    )
+    assert "asked" in escalation.lines[1] and "nudged" in escalation.lines[1]  # the trail
+    # a late answer still counts
+    late = await runtime.followups.answer(SENDER, fu.id, "not_needed", "Police took it over by phone")
+    assert late.changed and "no written confirmation is needed" in late.reply.lines[0]
+    assert (await written_confirmation_of(runtime, check_id)).state == "not_needed"
+
+
+async def test_the_time_to_confirm_in_writing_is_a_setting(
+    db_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHARECHECK_URGENT_WRITTEN_CONFIRMATION_HOURS", "24")
+    settings = Settings(_env_file=None, database_url=db_url)  # type: ignore[call-arg]
+    assert settings.sharecheck_urgent_written_confirmation_hours == 24
+    assert make_settings(db_url).sharecheck_urgent_written_confirmation_hours == 24
+    rt = await Runtime.create(settings, clock=clock, migrate=True)
+    try:
+        check_id, _ = await finish_urgent_check(rt, SENDER)  # Tue 10:00: asked at 14:00
+        fu = await written_confirmation_of(rt, check_id)
+        assert fu.details["in_writing_by"] == "Wed 25 Nov 2026 10:00"
+        # at least a day to answer before the lead hears: Wed 14:00, not 10:00
+        assert fu.escalate_at == datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+    finally:
+        await rt.close()
+
+
+async def test_a_check_not_on_the_urgent_path_has_no_written_confirmation(runtime: Runtime) -> None:
+    check_id = await complete(runtime, SENDER, {"decision": "share"})
+    assert [fu.kind for fu in await follow_ups_of(runtime, check_id)] == ["sender_confirm"]

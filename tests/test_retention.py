@@ -63,9 +63,9 @@ async def _dump(runtime: Runtime, check_id: object) -> str:
 
 async def test_purge_removes_free_text_and_keeps_the_skeleton(runtime: Runtime, clock: ManualClock) -> None:
     old = await _record(runtime)
-    await runtime.followups.advance_due()  # nothing due yet, the follow-up waits
+    await runtime.followups.scheduled.advance_due()  # nothing due yet, the follow-up waits
     clock.advance(timedelta(hours=5))
-    await runtime.followups.advance_due()  # the sender is asked: a message naming the recipient
+    await runtime.followups.scheduled.advance_due()  # the sender is asked: a message naming the recipient
     async with runtime.sessions.begin() as session:
         await session.execute(OutboxMessage.__table__.update().values(status="sent"))  # as the scheduler would
     clock.advance(timedelta(days=1))

@@ -85,10 +85,7 @@ async def test_the_loop_wakes_when_a_follow_up_falls_due_not_an_interval_later(d
         await share_with_colleague(runtime)  # due a second from now; the loop's first pass finds nothing
         task = asyncio.create_task(Scheduler(runtime, {"slack": platform}).run(stop))
         started = time.monotonic()
-        for _ in range(400):
-            if platform.to(RECIPIENT.user_id):
-                break
-            await asyncio.sleep(0.05)
+        await platform.wait_to(RECIPIENT.user_id, within=20)
         stop.set()
         await asyncio.wait_for(task, 10)
         assert [type(m) for m in platform.to(RECIPIENT.user_id)] == [FollowUpPrompt]

@@ -24,6 +24,7 @@ from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.services.checks import Actor
 from dialogs.state import Recipient
+from tests.support.checks import finish_urgent_check
 from tests.support.fake_slack import FakeSlack, Message
 from tests.support.slack_requests import (
     Practitioner,
@@ -611,3 +612,34 @@ async def test_disagree_with_the_recipients_response_by_command(stack: Stack, sc
     async with runtime.sessions() as s:
         routes = list(await s.scalars(select(FollowUp).where(FollowUp.kind == "disagreement")))
     assert len(routes) == 1 and routes[0].details["stage"] == 1
+
+
+# --- the urgent path -------------------------------------------------------------------------------
+
+
+async def test_the_urgent_reminder_to_confirm_in_writing_is_one_click(stack: Stack, scheduler: Scheduler) -> None:
+    runtime, fake, _ = stack
+    await runtime.leads.assign("slack", TEAM, LEAD, "workspace", "", runtime.clock.now())
+    await finish_urgent_check(runtime, Actor("slack", TEAM, ALICE))
+    runtime.clock.advance(timedelta(hours=4))  # type: ignore[attr-defined]
+    await scheduler.run_once()
+    [reminder] = [m for m in fake.dms_to(ALICE) if "Confirm the urgent referral in writing" in text_of(m)]
+    assert buttons(reminder) == ["sc:fu:in_writing", "sc:fu:not_needed", "sc:fu:remind_me"]
+    assert "by Thu 26 Nov 2026 10:00" in text_of(reminder)
+    # 'not yet' now, 'not needed' (with the optional note) on the next reminder
+    await click(stack, ALICE, reminder, "sc:fu:remind_me")
+    assert "ask again" in text_of(reminder) and buttons(reminder) == []
+    runtime.clock.advance(timedelta(hours=24))  # type: ignore[attr-defined]
+    await scheduler.run_once()
+    [again] = [m for m in fake.dms_to(ALICE) if "Reminder: Confirm the urgent referral" in text_of(m)]
+    await click(stack, ALICE, again, "sc:fu:not_needed")
+    assert await submit_note(stack, ALICE, note_view(fake), "The police took the referral") is None
+    assert "no written confirmation is needed for case CS-2024-0113" in text_of(again)
+    async with runtime.sessions() as s:
+        fu = await s.scalar(select(FollowUp).where(FollowUp.kind == "written_confirmation"))
+        answers = list(await s.scalars(select(CheckEvent).where(CheckEvent.kind == "follow_up_answered")))
+    assert fu is not None and fu.state == "not_needed"
+    assert [(e.data["answer"], e.data.get("note")) for e in answers] == [
+        ("remind_me", None),
+        ("not_needed", "The police took the referral"),
+    ]

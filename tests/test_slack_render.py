@@ -14,7 +14,7 @@ from slack_sdk.models.views import View
 
 from adapters.slack import render
 from adapters.slack.parse import FollowUpRef
-from bot.followup_content import followup_content
+from bot.followups.content import followup_content
 from bot.services.help import help_message
 from dialogs.content import AnswerKind, available_packs, load_pack
 from dialogs.engine import Engine, InvalidForm

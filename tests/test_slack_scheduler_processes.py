@@ -105,8 +105,8 @@ async def test_two_scheduler_processes_ask_each_follow_up_exactly_once(
         await wait_until(lambda: len(fake.calls_to("chat.postMessage")) >= N, within=45)
     except AssertionError:
         raise AssertionError(schedulers.logs()) from None
-    await asyncio.sleep(0.5)  # anything still in flight would show up as a duplicate
     assert await schedulers.stop(a) == 0 and await schedulers.stop(b) == 0  # SIGTERM: a clean stop
+    await fake.settled()  # both have exited: anything they sent has landed, so a duplicate would show now
     counts = fake.follow_ups_asked()
     assert sorted(counts) == sorted(str(i) for i in ids)
     assert set(counts.values()) == {1}, f"duplicates: {sum(c - 1 for c in counts.values())}"
@@ -127,7 +127,7 @@ async def test_a_scheduler_killed_mid_batch_loses_nothing(
     first = await schedulers.start()
     await wait_until(lambda: len(fake.calls_to("chat.postMessage")) >= 300, within=30)
     await schedulers.stop(first, signal.SIGKILL)
-    await asyncio.sleep(0.3)  # requests the dead process had already sent still land at the (slow) fake
+    await fake.settled()  # requests the dead process had already sent still land at the (slow) fake
     before_restart = fake.follow_ups_asked()
     async with runtime.sessions.begin() as s:
         # the dead instance's claims: delivered or not, they were never marked sent
@@ -146,7 +146,8 @@ async def test_a_scheduler_killed_mid_batch_loses_nothing(
     fake.delay = 0.0
     await schedulers.start()
     await wait_until(lambda: len(fake.follow_ups_asked()) >= N, within=45)
-    await asyncio.sleep(0.5)
+    await schedulers.stop_all()
+    await fake.settled()  # nothing more can arrive: the counts are final
     counts = fake.follow_ups_asked()
     assert sorted(counts) == sorted(str(i) for i in ids), "nothing lost"
     duplicates = sum(c - 1 for c in counts.values())

@@ -274,7 +274,7 @@ def test_empty_progress_state_is_a_prompt() -> None:
 
 
 def follow_up_prompts() -> Iterator[Any]:
-    from bot.followup_content import followup_content
+    from bot.followups.content import followup_content
     from dialogs.messages import ChoiceView, FollowUpPrompt
 
     content = followup_content()

@@ -122,7 +122,11 @@ async def test_typed_text_never_reaches_the_logs(
     connector.fail_next(500, times=5)
     await client.post("/api/messages", json=activity(connector.url, text=SECRET))
     await client.post("/api/messages", json=activity(connector.url, value={**answer["data"], "sc_text": SECRET}))
+    # a body that is not an Activity: the SDK's validator would log the value that failed, with a stack trace
+    not_an_activity = {**activity(connector.url, text="hello"), "timestamp": SECRET}
+    assert (await client.post("/api/messages", json=not_an_activity)).status == 400
     assert SECRET not in caplog.text
+    assert "Traceback" not in caplog.text
 
 
 async def test_a_failing_connector_does_not_leak_or_500(client: TestClient, connector: FakeConnector) -> None:

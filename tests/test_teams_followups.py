@@ -22,10 +22,12 @@ from bot.delivery import Delivered, Refused, RetryLater, Undeliverable
 from bot.platforms import build_deliverers
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
+from bot.services.checks import Actor
 from bot.services.users import get_user
 from bot.web import build_app
 from dialogs.content import AnswerKind
 from dialogs.messages import Info
+from tests.support.checks import finish_urgent_check
 from tests.support.fake_connector import Call, FakeConnector
 from tests.support.teams import (
     BOT,
@@ -764,3 +766,34 @@ async def test_disagree_with_the_recipients_response_by_typing(
     assert "no share with a follow-up for that case" in text_of(stranger)
     help_card = await teams.say(SENDER, "help")
     assert "disagree CASE-REF" in text_of(help_card)
+
+
+# --- the urgent path -----------------------------------------------------------------------------
+
+
+async def test_the_urgent_reminder_to_confirm_in_writing_is_one_click_on_a_card(
+    teams: Teams, runtime: Runtime, clock: ManualClock, scheduler: Scheduler
+) -> None:
+    await teams.hello(SENDER)
+    check_id, _ = await finish_urgent_check(runtime, Actor("teams", WORKSPACE, SENDER))
+    clock.advance(CONFIRM_AFTER)
+    await scheduler.run_once()
+    [card] = [c for c in teams.cards_to(SENDER) if "Confirm the urgent referral in writing" in text_of(c)]
+    assert "by Thu 26 Nov 2026 10:00" in text_of(card)
+    titles = [a["title"] for a in card["actions"]]
+    assert titles == ["Done: confirmed in writing", "Not needed", "Not yet: remind me"]
+    send = find_action(card, "follow_up", sc_choice="in_writing")
+    result = await teams.execute(SENDER, send, {"sc_note_in_writing": "Referral form to the MASH"})
+    assert "the urgent referral about case CS-2024-0113 is confirmed in writing" in text_of(result)
+    assert not actions(result)
+    async with runtime.sessions() as s:
+        fu = await s.scalar(select(FollowUp).where(FollowUp.kind == "written_confirmation"))
+        event = await s.scalar(
+            select(CheckEvent).where(CheckEvent.kind == "follow_up_answered").order_by(CheckEvent.seq.desc())
+        )
+    assert fu is not None and fu.check_id == check_id and fu.state == "confirmed_in_writing"
+    assert event is not None and event.data == {
+        "follow_up": str(fu.id),
+        "answer": "in_writing",
+        "note": "Referral form to the MASH",
+    }

@@ -16,10 +16,10 @@ from sqlalchemy import func, select
 
 from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent, FollowUp, OutboxMessage
+from bot.followups.models import FollowUpNotFound
 from bot.runtime import Runtime
 from bot.services.checks import Actor, CheckNotFound
 from bot.services.export import ExportFilter, export_records
-from bot.services.followups import FollowUpNotFound
 from bot.services.roles import NotPermitted
 from dialogs.state import Answer, Recipient
 from tests.test_followups import complete

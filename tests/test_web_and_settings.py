@@ -85,6 +85,7 @@ def test_defaults_match_the_design() -> None:
     assert s.sharecheck_confirm_after == timedelta(hours=4)
     assert s.sharecheck_nudge_every == timedelta(hours=24)
     assert s.sharecheck_escalate_after == timedelta(hours=72)
+    assert s.sharecheck_urgent_written_confirmation_hours == 48
     assert s.sharecheck_scheduler_interval == timedelta(seconds=15)
     assert s.sharecheck_content_pack == "children-england-2024"
     assert s.sharecheck_working_hours == "Mon-Fri 08:00-18:00"

@@ -14,6 +14,7 @@ import re
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -58,10 +59,11 @@ from adapters.slack.parse import (
     parse_payload,
 )
 from adapters.slack.socket import QuietConnectRetries, build_socket_handler, keep_connected
+from bot.body_shape import BodyRefused, check_shape
+from bot.followups.models import AnswerResult, FollowUpNotFound, NoteRequired
 from bot.runtime import Runtime
 from bot.services.checks import Actor, CheckNotFound, Outcome, Reply
 from bot.services.dedupe import first_time
-from bot.services.followups import AnswerResult, FollowUpNotFound, NoteRequired
 from bot.services.help import help_message
 from bot.services.receipts import ReceiptNotFound
 from bot.services.roles import BootstrapAdmin, NotPermitted
@@ -129,6 +131,11 @@ class _Validate(AsyncMiddleware):
 
     async def async_process(self, *, req: Any, resp: Any, next: Callable[[], Awaitable[Any]]) -> Any:
         try:
+            check_shape(req.body)  # no extreme nesting, no text a database column cannot hold
+        except BodyRefused as exc:
+            log.info("slack: refused a payload: %s", exc)
+            return BoltResponse(status=400, body=BAD_REQUEST)
+        try:
             payload = parse_payload(req.body)
         except ValidationError as exc:
             where = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors(include_input=False)})
@@ -140,7 +147,21 @@ class _Validate(AsyncMiddleware):
             log.info("slack: ignored a request of a kind ShareCheck does not handle")
             return BoltResponse(status=404, body="not handled")
         req.context[PAYLOAD] = payload
+        if not _web_url(req.context.get("response_url")):
+            # Bolt itself posts there (its reply to a workspace without an installation): an empty or
+            # malformed one would fail that post and the request with it
+            req.context.pop("response_url", None)
         return await next()
+
+
+def _web_url(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 WORKSPACE_CLIENT: contextvars.ContextVar[AsyncWebClient | None] = contextvars.ContextVar(
@@ -262,8 +283,9 @@ class SlackAdapter:
         """POST /slack/events: Bolt verifies the signature, our middleware the payload, then a listener acks."""
         try:
             bolt_request = await to_bolt_request(request)
-        except (ValueError, TypeError, AttributeError, KeyError, IndexError):
-            # Bolt cannot even parse the body: answer 401 if it is not signed by Slack, else 400
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError):
+            # Bolt cannot even parse the body (JSON nested past the recursion limit, too): answer 401 if it is
+            # not signed by Slack, else 400
             # (not valid UTF-8 cannot carry a valid signature over the text Slack signs, so it gets 401)
             body = (await request.read()).decode("utf-8", "replace")
             if not self._signed(body, request.headers):

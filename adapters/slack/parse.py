@@ -316,14 +316,19 @@ def parse_payload(body: dict[str, Any]) -> Payload | None:
     """
     if "command" in body:
         return SlashCommand.model_validate(body)
-    if body.get("type") in INTERACTION_TYPES:
+    kind = _text(body.get("type"))  # a list or an object there names no kind (and cannot be looked up)
+    if kind in INTERACTION_TYPES:
         return _INTERACTION.validate_python(body)
-    if body.get("type") == "url_verification":
+    if kind == "url_verification":
         return UrlVerification.model_validate(body)
     event = body.get("event")
-    if body.get("type") == "event_callback" and isinstance(event, dict) and event.get("type") in LIFECYCLE_EVENTS:
+    if kind == "event_callback" and isinstance(event, dict) and _text(event.get("type")) in LIFECYCLE_EVENTS:
         return EventCallback.model_validate(body)
     return None
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def error_block(state: State) -> str:

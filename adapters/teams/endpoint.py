@@ -7,7 +7,6 @@ logged by type only: neither responses nor logs carry what a practitioner typed.
 
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 import weakref
@@ -28,14 +27,17 @@ from adapters.teams.agent import ShareCheckAgent, notice, wording
 from adapters.teams.auth import connection_manager
 from adapters.teams.connector import PooledClientFactory
 from adapters.teams.messenger import card_activity
+from bot.body_shape import BodyRefused, load_json
 from bot.runtime import Runtime
 from bot.settings import is_loopback_host
+from bot.web import accept_bodies
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # The key under which the SDK's JWT decorator looks for the auth configuration on the aiohttp app.
 AGENT_CONFIGURATION = "agent_configuration"
+MESSAGES = "/api/messages"
 # Activity types that act for a user and so must say who the user is.
 USER_ACTIVITIES = frozenset({ActivityTypes.message, ActivityTypes.invoke})
 
@@ -110,6 +112,17 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+class _QuietActivityValidation(logging.Filter):
+    """The SDK logs every body that is not an Activity at ERROR, with the values that failed (which can be what
+    someone typed) and a stack trace; ``_problem`` answers those 400 and says only how many fields were wrong."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Validation error for Activity"))
+
+
+_QUIET = _QuietActivityValidation()
+
+
 def _problem(body: dict[str, Any]) -> str | None:
     """Why this body is not an activity we can act on, or None."""
     try:
@@ -157,9 +170,9 @@ def make_handler(teams: TeamsApp) -> Handler:
         if request.content_type != "application/json":
             return _error(415, "Content-Type must be application/json")
         try:
-            body = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "body is not JSON")
+            body = load_json(await request.read())  # also refuses extreme nesting and text no column can hold
+        except BodyRefused as exc:
+            return _error(400, str(exc))
         if not isinstance(body, dict):
             return _error(400, "body must be a JSON object")
         problem = _problem(body)
@@ -198,6 +211,9 @@ def make_handler(teams: TeamsApp) -> Handler:
 
 def mount(app: web.Application, runtime: Runtime) -> None:
     teams = teams_app(runtime)
+    sdk_validation = logging.getLogger("microsoft_agents.activity.activity")
+    if _QUIET not in sdk_validation.filters:
+        sdk_validation.addFilter(_QUIET)
     if runtime.settings.teams_emulator_mode:
         # without an app id the SDK warns on every turn that it has none: expected here, so keep logs readable
         logging.getLogger("microsoft_agents.hosting.core.connector.client.user_token_client").setLevel(logging.ERROR)
@@ -205,4 +221,5 @@ def mount(app: web.Application, runtime: Runtime) -> None:
         # the SDK reads this plain-string key; aiohttp prefers AppKey objects and would warn
         warnings.simplefilter("ignore")
         app[AGENT_CONFIGURATION] = teams.auth
-    app.router.add_post("/api/messages", make_handler(teams))
+    app.router.add_post(MESSAGES, make_handler(teams))
+    accept_bodies(app, MESSAGES, "application/json")

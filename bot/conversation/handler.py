@@ -55,11 +55,11 @@ from bot.conversation.replies import (
     Unchanged,
 )
 from bot.conversation.wording import Surface, Wording
+from bot.followups.models import FollowUpNotFound, NotePersonalData, NoteRequired
 from bot.runtime import Runtime
 from bot.services.checks import Actor, CheckNotFound, Outcome
 from bot.services.checks import Reply as CheckReply
 from bot.services.dedupe import first_time
-from bot.services.followups import FollowUpNotFound, NotePersonalData, NoteRequired
 from bot.services.picked_colleague import answer_with_picked_colleague
 from bot.services.receipts import ReceiptNotFound
 from bot.services.roles import BootstrapAdmin, NotPermitted

@@ -197,14 +197,15 @@ class FollowUp(Base):
     platform: Mapped[str] = mapped_column(String(16))
     workspace_id: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(24))
-    """recipient_confirm (recipient in the workspace), sender_confirm (recipient outside), tell_requester."""
+    """A ``bot.followups.models.Kind``: recipient_confirm (recipient in the workspace), sender_confirm, ..."""
     sender_id: Mapped[str] = mapped_column(String(200))
     target_id: Mapped[str] = mapped_column(String(200))
-    """Who is asked: the recipient for recipient_confirm, otherwise the sender."""
+    """Who is asked: the recipient for recipient_confirm, the lead for advice, otherwise the sender."""
     case_reference: Mapped[str | None] = mapped_column(String(40), nullable=True)
     details: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     """What the messages need: method, recipient description, when it was shared."""
     state: Mapped[str] = mapped_column(String(24))
+    """A ``bot.followups.models.State``; moved only through the transition table (bot.followups.flows)."""
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     """When the scheduler acts next (send, nudge or escalate); None once nothing more is scheduled."""
     escalate_at: Mapped[datetime] = mapped_column(UTCDateTime)

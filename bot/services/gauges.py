@@ -14,21 +14,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Check, FollowUp, OutboxMessage
+from bot.followups.models import State
 from bot.metrics import AUDIT_UNSEALED, FOLLOW_UPS, OUTBOX_QUEUED
 
 log = logging.getLogger(__name__)
 
-FOLLOW_UP_STATES = (
-    "scheduled",
-    "awaiting",
-    "escalated",
-    "confirmed",
-    "clarification",
-    "not_received",
-    "could_not_confirm",
-    "told",
-    "undeliverable",
-)
+FOLLOW_UP_STATES = tuple(State)
+"""Every state is reported, at 0 when no follow-up is in it, so a dashboard's series never vanish."""
 
 
 class DatabaseGauges:
@@ -60,7 +52,7 @@ class DatabaseGauges:
                 log.warning("could not refresh the database gauges", exc_info=True)
                 return False
         for state in sorted(set(FOLLOW_UP_STATES) | set(by_state)):
-            FOLLOW_UPS.labels(state).set(by_state.get(state, 0))
+            FOLLOW_UPS.labels(str(state)).set(by_state.get(state, 0))
         OUTBOX_QUEUED.set(queued or 0)
         AUDIT_UNSEALED.set(unsealed or 0)
         return True

@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.db.models import Check, FollowUp, PlatformUser, ReceiptLink
+from bot.followups.models import ACTOR_RECEIPT, RECEIPT_ANSWERS, Kind
+from bot.followups.service import FollowUpService
 from bot.secret_key import resolve_secret_key
 from bot.services.checks import Actor, CompletionExtras
-from bot.services.followups import ACTOR_RECEIPT, RECEIPT_ANSWERS, FollowUpService
 from bot.services.records import append_event
 from bot.settings import Settings
 from bot.working_hours import zone
@@ -111,7 +112,7 @@ class ReceiptService:
         # the follow-up service's hook ran first: a sender_confirm follow-up means a recipient outside the
         # workspace and a platform that can tell the sender when the answer comes
         follow_up = await session.scalar(
-            select(FollowUp).where(FollowUp.check_id == check.id, FollowUp.kind == "sender_confirm")
+            select(FollowUp).where(FollowUp.check_id == check.id, FollowUp.kind == Kind.SENDER_CONFIRM)
         )
         if follow_up is None:
             return None

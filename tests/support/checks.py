@@ -7,8 +7,9 @@ from collections.abc import Mapping
 
 from bot.db.models import Check
 from bot.runtime import Runtime
-from bot.services.checks import Actor
+from bot.services.checks import Actor, Reply
 from dialogs.messages import Message, Prompt
+from dialogs.state import Answer
 from tests.support.flows import AnswerSpec, answer_for, default_answer
 
 
@@ -29,3 +30,28 @@ async def finish_check(
         answer = answer_for(step, state, script[step.id]) if step.id in script else default_answer(step, state)
         reply = await runtime.checks.answer(actor, reply.check_id, answer)
     return reply.check_id, reply.message
+
+
+async def finish_urgent_check(runtime: Runtime, actor: Actor) -> tuple[uuid.UUID, Message]:
+    """Answer the first step, take the 'someone is in immediate danger' exit every step offers, and answer the
+    urgent path with the defaults: whatever the pack's steps are called."""
+    reply = await runtime.checks.start(actor)
+    engine = runtime.packs.engine()
+    reply = await runtime.checks.answer(actor, reply.check_id, await _default(runtime, reply))
+    reply = await runtime.checks.urgent(actor, reply.check_id)
+    while isinstance(reply.message, Prompt):
+        reply = await runtime.checks.answer(actor, reply.check_id, await _default(runtime, reply))
+    async with runtime.sessions() as s:
+        row = await s.get(Check, reply.check_id)
+        assert row is not None and engine.load(row.state).urgent
+    return reply.check_id, reply.message
+
+
+async def _default(runtime: Runtime, reply: Reply) -> Answer:
+    engine = runtime.packs.engine()
+    assert isinstance(reply.message, Prompt)
+    async with runtime.sessions() as s:
+        row = await s.get(Check, reply.check_id)
+        assert row is not None
+        state = engine.load(row.state)
+    return default_answer(engine.pack.step(reply.message.step_id), state)

@@ -102,6 +102,8 @@ class FakeSlack:
     triggers_used: set[str] = field(default_factory=set)
     """Trigger ids already exchanged for a view: each opens one only."""
     _runner: web.AppRunner | None = None
+    _busy: int = 0
+    """API calls being answered now (a slow Slack holds them)."""
     _base: str = ""
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -173,7 +175,21 @@ class FakeSlack:
 
     # --- the API ------------------------------------------------------------------------------
 
+    async def settled(self, within: float = 10.0) -> None:
+        """Wait until no client is connected and no call is being answered: after a client process has exited
+        (or was killed), every request it had sent has landed (or never will), so counts are final."""
+        assert self._runner is not None and self._runner.server is not None
+        server = self._runner.server
+        await self.wait_for(lambda: not server.connections and self._busy == 0, within)
+
     async def _api(self, request: web.Request) -> web.Response:
+        self._busy += 1
+        try:
+            return await self._answer(request)
+        finally:
+            self._busy -= 1
+
+    async def _answer(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args: dict[str, Any] = dict(request.query)
         raw = await request.text()

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dialogs.content import Choice
 
-CONTENT_FILE = Path(__file__).parent / "content" / "followups.yaml"
+CONTENT_FILE = Path(__file__).parent.parent / "content" / "followups.yaml"
 
 
 class Question(BaseModel):
@@ -55,6 +55,13 @@ class Notices(BaseModel):
     disagreement_under_way: str
     disagreement_hint: str
     no_lead: str
+    because_not_received: str
+    because_could_not_confirm: str
+    because_disagrees: str
+    """Why the disagreement route is offered, shown in the offer as {reason}."""
+    in_writing_recorded: str
+    in_writing_not_needed: str
+    escalation_not_in_writing: str
 
 
 class ReceiptChoice(BaseModel):
@@ -100,6 +107,7 @@ class FollowUpContent(BaseModel):
     advice: Question
     disagreement_offer: Question
     disagreement_stage: Question
+    written_confirmation: Question
     receipt: ReceiptWording
     nudge_prefix: str
     notices: Notices
