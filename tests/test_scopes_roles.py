@@ -323,11 +323,11 @@ async def test_teams_admin_removes_an_administrator(
     await make_admin(runtime, clock)
     one = "29:1practitioner-one"
     granted = await teams.say(TEAMS_ADMIN, "admin add <at>One</at>", [mention(one, "One")])
-    assert "1 colleague(s) made administrators" in text_of(granted)
+    assert "A colleague is now a ShareCheck administrator." in text_of(granted)
     refused = await teams.say(SENDER, "admin remove <at>One</at>", [mention(one, "One")])
     assert "Only a ShareCheck administrator" in text_of(refused)
     removed = await teams.say(TEAMS_ADMIN, "admin remove <at>One</at>", [mention(one, "One")])
-    assert "1 colleague(s) are no longer administrators" in text_of(removed)
+    assert "A colleague is no longer a ShareCheck administrator." in text_of(removed)
     assert not await runtime.roles.is_admin(Actor("teams", TENANT, one))
     usage = await teams.say(TEAMS_ADMIN, "admin", [])
     assert "admin remove" in text_of(usage)

@@ -13,9 +13,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from adapters.teams.cards import TEAMS_EXTENSIONS, WELCOME, escape_markdown, render, render_info, render_notice
-from adapters.teams.parse import UnknownAction, parse_command, parse_execute, parse_submit
-from bot.services.help import help_message
+from adapters.teams.agent import TEAMS
+from adapters.teams.cards import TEAMS_EXTENSIONS, escape_markdown, render, render_info, render_notice
+from adapters.teams.parse import UnknownAction, mentions, parse_execute, parse_submit, parse_typed
+from bot.conversation.commands import AnswerStep, Cancel, FollowUpAnswer, Help, NameColleague, Revoke, Start
+from bot.conversation.wording import Wording
 from dialogs.content import available_packs, load_pack
 from dialogs.engine import Engine
 from dialogs.messages import Cancelled, Completion, Info, PendingItem, PendingList, Prompt
@@ -164,8 +166,15 @@ def test_every_step_and_summary_is_a_valid_card(pack_id: str, style: str) -> Non
 @pytest.mark.parametrize("style", ["execute", "submit"])
 def test_info_pending_welcome_and_notices_are_valid_cards(style: str) -> None:
     pack = load_pack("children-england-2024")
+    words = Wording(TEAMS)
+    text = words.content
+    help_info = Info(
+        title=words(text.help.title),
+        lines=words.lines(text.help.lines, pack_title=pack.title, pack_version=pack.version),
+    )
+    welcome = Info(title=words(text.welcome.title), lines=words.lines(text.welcome.lines))
     messages: list[Any] = [
-        help_message(pack, "share-check"),
+        help_info,
         Info(title="No check in progress", lines=("Message me `share-check` to start one.",)),
         Cancelled(),
         PendingList(),
@@ -178,8 +187,10 @@ def test_info_pending_welcome_and_notices_are_valid_cards(style: str) -> None:
     ]
     for message in messages:
         assert_valid(render(message, style))  # type: ignore[arg-type]
-    assert_valid(render_info(WELCOME, style, start_button=True))  # type: ignore[arg-type]
+    assert_valid(render_info(welcome, style, start_button=True))  # type: ignore[arg-type]
     assert_valid(render_notice(HOSTILE))
+    assert_valid(render_notice(words(text.closed)))
+    assert "**share-check**" in json.dumps(render_notice(words(text.closed))), "a command to type shows in bold"
 
 
 def _text_blocks(node: Any) -> Iterator[str]:
@@ -231,8 +242,25 @@ def test_parsing_card_actions() -> None:
             parse_submit(bad)
     with pytest.raises(UnknownAction):
         parse_execute({"action": {"type": "Action.Submit"}})
-    assert parse_command(" Share-Check ") == "start" and parse_command("/help") == "help"
-    assert parse_command("tell me a joke") is None
+    # each button is one neutral command; one that does not say enough for it is not ours
+    assert isinstance(submit.command, AnswerStep) and submit.command.answer.choices == ("a", "b")
+    cancel = parse_submit({**data, "sc_verb": "cancel"}).command
+    assert isinstance(cancel, Cancel) and cancel.revision == 3 and str(cancel.check_id) == data["check_id"]
+    assert isinstance(parse_submit({"sc_verb": "start"}).command, Start)
+    for vague in ({"sc_verb": "answer", "step_id": "s"}, {"sc_verb": "follow_up", "sc_choice": "x"}):
+        with pytest.raises(UnknownAction):
+            parse_submit(vague)
+    # typed text reads the one grammar of every surface; who is meant comes from the mention entities
+    assert isinstance(parse_typed(" Share-Check ", []), Start) and isinstance(parse_typed("/help", []), Help)
+    assert isinstance(parse_typed("tell me a joke", []), Help)
+    assert isinstance(parse_typed(None, []), Help) and isinstance(parse_typed("  ", []), Help), "no words: help"
+    assert parse_typed("revoke CS-1.", []) == Revoke(case_reference="CS-1")
+    entities = [
+        {"type": "mention", "text": "<at>ShareCheck</at>", "mentioned": {"id": "28:bot"}},
+        {"type": "mention", "text": "<at>Jo</at>", "mentioned": {"id": "29:jo"}},
+    ]
+    people = mentions(entities, "28:bot")
+    assert parse_typed("send it to <at>Jo</at>", people) == NameColleague(user_ids=("29:jo",))
 
 
 def test_empty_progress_state_is_a_prompt() -> None:
@@ -304,6 +332,7 @@ def test_follow_up_cards_are_valid_and_carry_their_answers(style: str) -> None:
         }
     )
     assert parsed.data.note == "which school?" and str(parsed.data.follow_up_id).startswith("5f0c6f8e")
+    assert isinstance(parsed.command, FollowUpAnswer) and parsed.command.note == "which school?"
     with pytest.raises(UnknownAction):
         parse_submit({**data, "follow_up_id": "not-a-uuid"})
 
@@ -315,6 +344,10 @@ def test_people_are_neutral_words() -> None:
         "A colleague shared with another colleague; a colleague again"
     )
     assert people("Sent by {user:U1}. {user:ME} asked", viewer="ME") == "Sent by a colleague. You asked"
+    # the reader as a sentence's subject: 'you are', never 'you is'
+    assert (
+        people("{user:ME} is now a lead; {user:U1} was not", viewer="ME") == "You are now a lead; a colleague was not"
+    )
 
 
 def test_outcomes_and_digests_are_valid_cards() -> None:

@@ -95,22 +95,3 @@ async def test_replayed_delivery_is_acted_on_once(
         resp = await client.post("/api/messages", json=act)
         assert resp.status == 202
     assert len([c for c in connector.calls if c.cards()]) == 1
-
-
-@pytest.mark.parametrize("style", ["execute", "submit"])
-async def test_resume_with_nothing_open_offers_a_start_button_that_starts_a_check(
-    runtime: Runtime, client: TestClient, connector: FakeConnector, style: Literal["execute", "submit"]
-) -> None:
-    session = Session(client, connector, runtime.packs.engine(), style=style)
-    card = await session.say("resume")
-    assert "No check in progress" in str(card)
-    start = find_action(card, "start")
-    assert start["title"] == "Start a check"
-    first = await session.click(start)
-    assert step_of(first) == runtime.packs.pack().start
-    # the summary, a cancelled check and an empty 'pending' say how to start one too: each has the button
-    pending = await session.say("pending")
-    assert step_of(pending) is None and "Carry on" in str(pending)
-    cancelled = await session.click(find_action(first, "cancel"))
-    assert find_action(cancelled, "start")["title"] == "Start a new check"
-    assert find_action(await session.say("pending"), "start")["title"] == "Start a check"

@@ -1,5 +1,6 @@
-"""Guidance depth and receipt links on Teams (issues 10 and 11), end to end: Activity JSON into /api/messages,
-the real Agents SDK stack, cards to the fake connector, every card against the Adaptive Card 1.5 schema.
+"""Guidance depth and receipt links on Teams (issues 10 and 11): a Teams chat in-process (typed text and presses
+parsed as the agent parses them, the conversation layer, replies rendered as the Teams messenger renders them),
+every card against the Adaptive Card 1.5 schema; the receipt page through the web app.
 
 Myth-busters at the point of hesitation, the covering note on the summary, the receipt link and `revoke`,
 and 'Reconsider with new information' on a 'do not share' summary."""
@@ -9,25 +10,26 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from adapters.teams.agent import TEAMS
 from adapters.teams.cards import COVERING_NOTE_ID, render
-from adapters.teams.parse import parse_revoke
 from bot.clock import ManualClock
+from bot.conversation.handler import Conversation
+from bot.conversation.replies import ShowNew
 from bot.db.models import Check, CheckEvent, ReceiptLink
 from bot.runtime import Runtime
 from bot.web import build_app
 from dialogs.content import load_pack
 from dialogs.engine import Engine
 from dialogs.messages import CitationView, MythView, Prompt
-from tests.support.fake_connector import FakeConnector
 from tests.support.receipts import LINK, PUBLIC_URL, receipt_runtime
-from tests.support.teams import EMULATOR, Session, actions, answer_inputs, find_action, step_of
+from tests.support.teams import EMULATOR, actions, answer_inputs, find_action, step_of
+from tests.support.teams_chat import CardChat
 from tests.test_teams_cards import HOSTILE, NOW, _text_blocks, assert_valid
 
 Script = dict[str, tuple[str, ...]]
@@ -39,23 +41,11 @@ def settings_overrides() -> dict[str, object]:
     return dict(EMULATOR)
 
 
-@pytest.fixture
-async def connector() -> AsyncIterator[FakeConnector]:
-    fake = FakeConnector()
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.stop()
+def chat(runtime: Runtime, style: Literal["execute", "submit"] = "execute") -> CardChat:
+    return CardChat(Conversation(runtime, TEAMS), runtime.packs.engine(), style=style)
 
 
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[TestClient]:
-    async with TestClient(TestServer(build_app(runtime))) as c:
-        yield c
-
-
-async def run_check(session: Session, script: Script) -> dict[str, dict[str, Any]]:
+async def run_check(session: CardChat, script: Script) -> dict[str, dict[str, Any]]:
     """A whole check through cards: scripted choices by step id, defaults otherwise.
 
     Returns the card shown after each step was answered (keyed by that step), and the last under 'end'.
@@ -102,9 +92,9 @@ def copied(container: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize("style", ["execute", "submit"])
 async def test_worries_at_hesitation_bring_myth_busters_with_their_source_and_authority(
-    runtime: Runtime, client: TestClient, connector: FakeConnector, style: Literal["execute", "submit"]
+    runtime: Runtime, style: Literal["execute", "submit"]
 ) -> None:
-    session = Session(client, connector, runtime.packs.engine(), style=style)
+    session = chat(runtime, style)
     cards = await run_check(session, {"hesitation": WORRIES})
     pack = runtime.packs.pack()
     shown = cards["hesitation"]
@@ -128,8 +118,8 @@ async def test_worries_at_hesitation_bring_myth_busters_with_their_source_and_au
     assert check.snapshot is not None
 
 
-async def test_no_worry_no_myth(runtime: Runtime, client: TestClient, connector: FakeConnector) -> None:
-    session = Session(client, connector, runtime.packs.engine())
+async def test_no_worry_no_myth(runtime: Runtime) -> None:
+    session = chat(runtime)
     cards = await run_check(session, {"hesitation": ("none",)})
     assert not any(myth_containers(card) for card in cards.values())
 
@@ -155,9 +145,9 @@ def test_myth_text_is_plain_and_every_citation_shows_its_authority() -> None:
 
 @pytest.mark.parametrize("style", ["execute", "submit"])
 async def test_a_share_summary_carries_the_covering_note_to_copy(
-    runtime: Runtime, client: TestClient, connector: FakeConnector, style: Literal["execute", "submit"]
+    runtime: Runtime, style: Literal["execute", "submit"]
 ) -> None:
-    session = Session(client, connector, runtime.packs.engine(), style=style)
+    session = chat(runtime, style)
     summary = (await run_check(session, {}))["end"]
     note = covering_note(summary)
     assert note["type"] == "Container" and note["isVisible"] is False, "behind its toggle, not an editable box"
@@ -174,10 +164,10 @@ async def test_a_share_summary_carries_the_covering_note_to_copy(
 
 @pytest.mark.parametrize("style", ["execute", "submit"])
 async def test_receipt_link_on_the_summary_and_revoke_withdraws_it(
-    db_url: str, clock: ManualClock, connector: FakeConnector, style: Literal["execute", "submit"]
+    db_url: str, clock: ManualClock, style: Literal["execute", "submit"]
 ) -> None:
     async with receipt_runtime(db_url, clock, **EMULATOR) as rt, TestClient(TestServer(build_app(rt))) as client:
-        session = Session(client, connector, rt.packs.engine(), style=style)
+        session = chat(rt, style)
         summary = (await run_check(session, {}))["end"]
         note = copied(covering_note(summary))
         match = LINK.search(note)
@@ -208,26 +198,20 @@ async def test_receipt_link_on_the_summary_and_revoke_withdraws_it(
         assert "revoke CS-2024-0113" in text_of(usage)
 
 
-async def test_revoke_is_in_the_help(runtime: Runtime, client: TestClient, connector: FakeConnector) -> None:
-    session = Session(client, connector, runtime.packs.engine())
+async def test_revoke_is_in_the_help(runtime: Runtime) -> None:
+    session = chat(runtime)
     card = await session.say("help")
     assert_valid(card)
     text = text_of(card)
-    assert "**revoke CASE-REF**" in text and text.index("revoke CASE-REF") < text.index("**help**")
-
-
-def test_parsing_revoke() -> None:
-    assert parse_revoke("revoke CS-2024-0113") == "CS-2024-0113"
-    assert parse_revoke(" /share-check Revoke CS-1. ") == "CS-1"
-    assert parse_revoke("revoke") == ""
-    assert parse_revoke("share-check") is None and parse_revoke("please revoke it") is None and parse_revoke("") is None
+    assert "**share-check revoke CASE-REF**" in text
+    assert text.index("revoke CASE-REF") < text.index("**share-check help**")
 
 
 @pytest.mark.parametrize("style", ["execute", "submit"])
 async def test_reconsider_a_do_not_share_decision_starts_a_linked_check(
-    runtime: Runtime, client: TestClient, connector: FakeConnector, style: Literal["execute", "submit"]
+    runtime: Runtime, style: Literal["execute", "submit"]
 ) -> None:
-    session = Session(client, connector, runtime.packs.engine(), style=style)
+    session = chat(runtime, style)
     summary = (await run_check(session, {"decision": ("not_share",)}))["end"]
     assert not [b for b in summary["body"] if b.get("id") == COVERING_NOTE_ID], "no covering note without sharing"
     press = find_action(summary, "reconsider")
@@ -239,6 +223,7 @@ async def test_reconsider_a_do_not_share_decision_starts_a_linked_check(
     card = await session.click(press)
     assert_valid(card)
     assert "linked to the earlier decision" in text_of(card)
+    assert isinstance(session.last, ShowNew), "a new message: the summary it was started from stays"
     new_id = find_action(card, "cancel")["data"]["check_id"]
     assert new_id != str(first.id)
     async with runtime.sessions() as s:
@@ -255,6 +240,7 @@ async def test_reconsider_a_do_not_share_decision_starts_a_linked_check(
     refused = await session.click(press)
     assert_valid(refused)
     assert "Finish or cancel the check you have in progress first" in text_of(refused)
+    assert isinstance(session.last, ShowNew)
     assert find_action(refused, "cancel")["data"]["check_id"] == new_id
     async with runtime.sessions() as s:
         assert len(list(await s.scalars(select(Check)))) == 2

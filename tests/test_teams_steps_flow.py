@@ -20,7 +20,7 @@ from tests.test_teams_cards import assert_valid
 from tests.test_teams_step_cards import inputs
 
 PACKS = Path(__file__).parent / "data" / "packs"
-STALE = "That answer was for an earlier question; the check has moved on."
+STALE = "That was already done, so nothing changed: this is where your check is now."
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from adapters.teams.step_kinds import (
     review_actions,
     review_body,
 )
+from bot.conversation.wording import shared_copy
 from dialogs import text_safety
 from dialogs.content import AnswerKind
 from dialogs.messages import (
@@ -237,9 +238,7 @@ def render_completion(done: Completion, style: ActionStyle) -> Card:
         _text(f"Decision recorded: {done.decision_label}", size="Large", weight="Bolder", color="Good", spacing="None"),
     ]
     if done.immediate_risk:
-        body.append(
-            _text("Immediate risk: act first, record after. This record shows what you did.", color="Attention")
-        )
+        body.append(_text(shared_copy().immediate_risk, color="Attention"))
     if done.case_reference:
         body.append(
             {
@@ -315,18 +314,9 @@ def render_pending(pending: PendingList, style: ActionStyle) -> Card:
 
 
 def render_notice(text: str) -> Card:
-    """A one-line card for replies such as 'that button is no longer valid'."""
-    return _card([plain(text)], fallback=text)
-
-
-WELCOME = Info(
-    title="Hello, I'm ShareCheck",
-    lines=(
-        "I walk you through the information-sharing principles and golden rules when you are deciding whether to "
-        "share, and record your decision and reasons.",
-        "Message me `share-check` to start, `pending` for what is still open, `help` for more.",
-    ),
-)
+    """A one-line card in our own wording, such as 'that check has already finished' (a command to type in
+    backticks shows in bold; any typed part stays as typed)."""
+    return _card([_text(text_safety.render(text, text_safety.markdown, _own))], fallback=text)
 
 
 def render(message: Message | Info | PendingList | FollowUpPrompt | Digest, style: ActionStyle) -> Card:
@@ -348,6 +338,7 @@ def render(message: Message | Info | PendingList | FollowUpPrompt | Digest, styl
 # --- follow-ups, notices and digests (delivered by the scheduler, outside a conversation turn) ------
 
 _TOKEN = re.compile(r"\{user:([^{}]+)\}")
+_YOU = {"is": "are", "was": "were", "has": "have"}
 _SENTENCE_END = re.compile(r"(^|[.!?:]\s+)$")
 
 
@@ -373,6 +364,12 @@ def people(text: str, viewer: str | None = None) -> str:
         return phrase[0].upper() + phrase[1:] if _SENTENCE_END.search(before) else phrase
 
     def expand(part: str) -> str:
+        if viewer is not None:
+            # 'You is now a lead' reads wrong: the reader named as a sentence's subject takes 'you are'
+            reader = re.escape("{user:" + viewer + "}")
+            part = re.sub(
+                reader + r" (is|was|has)\b", lambda m: m.group(0)[: -len(m.group(1))] + _YOU[m.group(1)], part
+            )
         # a command is typed to the bot in the chat: say so, since Teams has no slash command
         return render_commands(_TOKEN.sub(word, part), "Typing “{words}” to ShareCheck")
 
@@ -417,10 +414,13 @@ def render_follow_up(prompt: FollowUpPrompt, style: ActionStyle, viewer: str | N
     return _card(body, actions, fallback=prompt.title)
 
 
-def render_note_needed(follow_up_id: str, choice: str, note_prompt: str, style: ActionStyle) -> Card:
-    """An answer that needs a note arrived without one (an older client ignored isRequired): ask for it."""
+def render_note_needed(
+    follow_up_id: str, choice: str, note_prompt: str, style: ActionStyle, note: str | None = None
+) -> Card:
+    """An answer that needs a note arrived without one (an older client ignored isRequired), or with one that
+    looks like it holds personal details (``note``, shown again to change): ask for it."""
     data = {FOLLOW_UP_ID: follow_up_id, CHOICE: choice}
-    field = {
+    field: dict[str, Any] = {
         "type": "Input.Text",
         "id": NOTE_PREFIX + choice,
         "label": note_prompt,
@@ -429,6 +429,8 @@ def render_note_needed(follow_up_id: str, choice: str, note_prompt: str, style: 
         "isRequired": True,
         "errorMessage": "Please add a note.",
     }
+    if note:
+        field["value"] = _as_typed(note)[:NOTE_MAX]
     return _card([field], [action(style, "Send", "follow_up", data, emphasis="positive")], fallback=note_prompt)
 
 

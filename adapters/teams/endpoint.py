@@ -23,10 +23,10 @@ from microsoft_agents.hosting.core.authorization import ClaimsIdentity
 from microsoft_agents.hosting.core.http import HttpResponse
 from pydantic import ValidationError
 
-from adapters.teams.agent import FAILED, ShareCheckAgent, card_activity
+from adapters.teams.agent import ShareCheckAgent, notice, wording
 from adapters.teams.auth import connection_manager
-from adapters.teams.cards import render_notice
 from adapters.teams.connector import PooledClientFactory
+from adapters.teams.messenger import card_activity
 from bot.body_shape import BodyRefused, load_json
 from bot.runtime import Runtime
 from bot.settings import is_loopback_host
@@ -77,7 +77,7 @@ async def _on_turn_error(context: TurnContext, error: Exception) -> None:
     log.error("teams: turn failed for a %s activity: %s", activity.type if activity else "?", type(error).__name__)
     if activity is not None and activity.type == ActivityTypes.message:
         try:
-            await context.send_activity(card_activity(render_notice(FAILED)))
+            await context.send_activity(card_activity(notice(wording().content.failed)))
         except Exception as exc:  # the connector itself may be what failed
             log.info("teams: could not tell the user about the failure (%s)", type(exc).__name__)
 

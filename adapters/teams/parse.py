@@ -1,4 +1,5 @@
-"""Card actions (Action.Submit ``value`` or Action.Execute invoke data) -> neutral commands, validated by pydantic.
+"""What Teams sends -> neutral commands (bot/conversation/commands.py): card actions (Action.Submit ``value`` or
+Action.Execute invoke data), validated by pydantic, and typed messages with their mention entities.
 
 Teams merges the card's input values into the action's ``data``; anything it adds of its own is ignored.
 """
@@ -14,40 +15,30 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from adapters.teams.cards import NOTE_MAX, NOTE_PREFIX, ORG, PERSON, ROLE, TEXT
 from adapters.teams.elements import CHOICE, VERB, ActionStyle
 from adapters.teams.step_kinds import CHANGE, FIELD_CHOICES, FIELD_TEXT, FORM, TICKS
+from bot.conversation.commands import (
+    AnswerStep,
+    Back,
+    Cancel,
+    Command,
+    FollowUpAnswer,
+    Help,
+    Pending,
+    Reconsider,
+    Resume,
+    Start,
+    Urgent,
+)
+from bot.conversation.grammar import UserMention, parse_text
 from dialogs.state import Answer, FieldAnswer, Recipient
 
-Verb = Literal[
-    "answer",
-    "back",
-    "cancel",
-    "urgent",
-    "start",
-    "resume",
-    "pending",
-    "help",
-    "follow_up",
-    "digest",
-    "reconsider",
-    "revoke",
-    "disagree",
-]
-CASE_COMMANDS: tuple[Verb, ...] = ("revoke", "disagree")
-"""Commands typed with a case reference after them."""
-COMMANDS: dict[str, Verb] = {
-    "share-check": "start",
-    "sharecheck": "start",
-    "start": "start",
-    "resume": "resume",
-    "pending": "pending",
-    "help": "help",
-    "digest": "digest",
-}
+CardVerb = Literal["answer", "back", "cancel", "urgent", "start", "resume", "pending", "follow_up", "reconsider"]
+"""What a ShareCheck card's button can ask for (typed commands go through bot.conversation.grammar)."""
 
 
 class ActionData(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    verb: Verb = Field(alias=VERB)
+    verb: CardVerb = Field(alias=VERB)
     check_id: uuid.UUID | None = None
     step_id: str | None = Field(default=None, max_length=64)
     revision: int | None = Field(default=None, ge=0)
@@ -60,8 +51,6 @@ class ActionData(BaseModel):
     follow_up_id: uuid.UUID | None = None
     note: str | None = Field(default=None, max_length=NOTE_MAX * 2)
     """A follow-up answer's note: the card's input for the chosen answer (``sc_note_<choice>``)."""
-    case_reference: str | None = Field(default=None, max_length=200)
-    """For 'revoke' and 'disagree': the case it is about (typed, so checked by the service, not here)."""
     form: tuple[Annotated[str, Field(max_length=64)], ...] | None = Field(default=None, alias=FORM, max_length=30)
     """A form's Continue: the ids of its fields (their inputs are read into ``fields``)."""
     fields: dict[str, FieldAnswer] | None = None
@@ -122,11 +111,36 @@ class ActionData(BaseModel):
             return Answer(**base, choices=_split(self.ticks))
         return Answer(**base, text=self.text)
 
+    def to_command(self) -> Command:
+        """The neutral command this button asks for; ValueError if the card did not say enough for it."""
+        if self.verb == "start":
+            return Start()
+        if self.verb == "pending":
+            return Pending()
+        if self.verb == "resume":
+            return Resume(check_id=self.check_id)
+        if self.verb == "follow_up":
+            if self.follow_up_id is None or not self.choice:
+                raise ValueError("a follow-up answer needs its follow-up and choice")
+            return FollowUpAnswer(follow_up_id=self.follow_up_id, choice=self.choice, note=self.note)
+        if self.check_id is None:
+            raise ValueError("no check named")
+        if self.verb == "answer":
+            return AnswerStep(check_id=self.check_id, answer=self.answer(), picked=self.person)
+        if self.verb == "reconsider":
+            return Reconsider(check_id=self.check_id)
+        if self.verb == "back":
+            return Back(check_id=self.check_id, revision=self.revision)
+        if self.verb == "cancel":
+            return Cancel(check_id=self.check_id, revision=self.revision)
+        return Urgent(check_id=self.check_id, revision=self.revision)
+
 
 @dataclass(frozen=True)
 class CardAction:
     data: ActionData
     style: ActionStyle
+    command: Command
 
 
 class UnknownAction(ValueError):
@@ -144,7 +158,8 @@ def _blank(value: str | None) -> str | None:
 
 def parse_submit(value: object) -> CardAction:
     """The ``value`` of a message activity sent by Action.Submit."""
-    return CardAction(_validate(value), "submit")
+    data = _validate(value)
+    return CardAction(data, "submit", _command(data))
 
 
 def parse_execute(value: object) -> CardAction:
@@ -158,7 +173,8 @@ def parse_execute(value: object) -> CardAction:
     data = dict(data) if isinstance(data, dict) else {}
     if isinstance(act.get("verb"), str):
         data[VERB] = act["verb"]  # the verb is authoritative for Execute
-    return CardAction(_validate(data), "execute")
+    validated = _validate(data)
+    return CardAction(validated, "execute", _command(validated))
 
 
 def _validate(value: object) -> ActionData:
@@ -171,68 +187,22 @@ def _validate(value: object) -> ActionData:
         raise UnknownAction(f"{exc.error_count()} invalid field(s)") from None
 
 
-def parse_command(text: str | None) -> Verb | None:
-    """A typed command ('share-check', 'help', ...), case- and punctuation-tolerant; None if not one."""
-    if not text:
-        return None
-    word = text.strip().lower().lstrip("/").rstrip(".!?")
-    return COMMANDS.get(word)
+def _command(data: ActionData) -> Command:
+    try:
+        return data.to_command()
+    except ValidationError as exc:
+        raise UnknownAction(f"{exc.error_count()} invalid field(s)") from None
+    except ValueError as exc:
+        raise UnknownAction(str(exc)) from None
 
 
-_ENTRY = ("share-check", "sharecheck")
-
-
-def parse_case_command(text: str | None) -> tuple[Verb, str] | None:
-    """'revoke CASE-REF' or 'disagree CASE-REF' (also after 'share-check', as Slack users type it): the verb
-    and the case reference.
-
-    The reference is '' when it is missing (the caller shows how to use it); None if not one of these commands.
-    """
-    if not text:
-        return None
-    words = text.split()
-    if words and words[0].lower().lstrip("/") in _ENTRY:
-        words = words[1:]
-    verb = words[0].lower().lstrip("/").rstrip(":") if words else ""
-    for command in CASE_COMMANDS:
-        if verb == command:
-            return command, words[1].strip().rstrip(".,;") if len(words) > 1 else ""
-    return None
-
-
-def parse_revoke(text: str | None) -> str | None:
-    """'revoke CASE-REF': the case reference ('' if missing); None if not this command."""
-    parsed = parse_case_command(text)
-    return parsed[1] if parsed is not None and parsed[0] == "revoke" else None
-
-
-# --- admin commands ----------------------------------------------------------------------------
+# --- typed messages ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Mention:
     user_id: str
     text: str
-
-
-@dataclass(frozen=True)
-class AdminCommand:
-    action: Literal["lead_add", "lead_remove", "admin_add", "admin_remove", "usage"]
-    lead: str | None = None
-    users: tuple[str, ...] = ()
-    scope: Literal["user", "channel", "workspace"] = "user"
-
-
-ADMIN_USAGE_TITLE = "ShareCheck admin commands"
-ADMIN_USAGE = (
-    "Admin commands (for ShareCheck administrators):",
-    "**admin lead add** @lead @practitioner ...: the lead for those practitioners",
-    "**admin lead add** @lead all: the lead for everyone in your organisation",
-    "**admin lead add** @lead team: (in a team channel) the lead for checks started from this team",
-    "**admin lead remove** @lead: they lead nobody any more",
-    "**admin add** @person: make them an administrator",
-    "**admin remove** @person: they are no longer an administrator",
-)
 
 
 def mentions(entities: object, bot_id: str | None) -> list[Mention]:
@@ -249,36 +219,12 @@ def mentions(entities: object, bot_id: str | None) -> list[Mention]:
     return found
 
 
-def parse_admin(text: str | None, people: list[Mention]) -> AdminCommand | None:
-    """'admin lead add @lead @a @b', 'admin lead add @lead all|team', 'admin lead remove @lead', 'admin add @x',
-    'admin remove @x'.
+def parse_typed(text: str | None, people: list[Mention]) -> Command:
+    """A typed message: the one grammar every surface shares; who is meant comes from the mention entities
+    (their ids), never from the names in the text.
 
-    Who is meant comes from the mention entities (their ids), never from the names in the text.
-    None if the text is not an admin command at all.
-    """
-    if not text:
-        return None
-    words = text
-    for person in people:
-        words = words.replace(person.text, " ") if person.text else words
-    tokens = [w.lower().strip(".,;") for w in words.split()]
-    tokens = [t for t in tokens if t]
-    if not tokens or tokens[0].lstrip("/") != "admin":
-        return None
-    rest = tokens[1:]
-    ids = tuple(dict.fromkeys(p.user_id for p in people))
-    if rest[:2] == ["lead", "add"] and ids:
-        tail = rest[2:]
-        if "all" in tail or "everyone" in tail:
-            return AdminCommand("lead_add", ids[0], (), "workspace")
-        if "team" in tail or "channel" in tail:
-            return AdminCommand("lead_add", ids[0], (), "channel")
-        if len(ids) > 1:
-            return AdminCommand("lead_add", ids[0], ids[1:], "user")
-    if rest[:2] == ["lead", "remove"] and len(ids) == 1:
-        return AdminCommand("lead_remove", ids[0])
-    if rest[:1] == ["add"] and len(ids) >= 1:
-        return AdminCommand("admin_add", None, ids)
-    if rest[:1] == ["remove"] and len(ids) >= 1:
-        return AdminCommand("admin_remove", None, ids)
-    return AdminCommand("usage")
+    A message with no words at all (a file sent, the bot mentioned alone in a channel) is not the bare command
+    word: it is answered with help, as Teams always did, and starts nothing."""
+    if not (text or "").strip() and not people:
+        return Help()
+    return parse_text(text, [(person.text, UserMention(person.user_id)) for person in people])

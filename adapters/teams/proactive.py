@@ -19,12 +19,13 @@ from microsoft_agents.activity import ConversationReference
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_agents.hosting.core.authorization import ClaimsIdentity
 
-from adapters.teams.agent import Neutral, card_activity
 from adapters.teams.auth import BOT_FRAMEWORK_AUDIENCE
 from adapters.teams.cards import render
 from adapters.teams.endpoint import teams_app
+from adapters.teams.messenger import card_activity
 from bot.db.models import PlatformUser
 from bot.runtime import Runtime
+from dialogs.messages import Info, Message, PendingList
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class NotReachable(RuntimeError):
     """No stored conversation for this user (they never messaged or installed the bot)."""
 
 
-async def send_proactive(runtime: Runtime, platform_user: PlatformUser, message: Neutral) -> str:
+async def send_proactive(runtime: Runtime, platform_user: PlatformUser, message: Message | Info | PendingList) -> str:
     """Send ``message`` as a card to the user's stored 1:1 conversation; returns the new activity's id."""
     if platform_user.platform != "teams" or not platform_user.conversation_ref:
         raise NotReachable("no Teams conversation stored for this user")

@@ -99,6 +99,15 @@ class Conversation:
         text = self.text.welcome
         return ShowNew(Info(title=self.words(text.title), lines=self.words.lines(text.lines)), offer_start=True)
 
+    async def greet(self, who: Who) -> Reply:
+        """ShareCheck was added to someone's chat (a Teams install): remember them and say hello, once per
+        delivery (a platform's redelivery of the same event is not greeted twice)."""
+        key = who.delivery_key()
+        if key is not None and not await first_time(self.runtime.transactions, key, self.runtime.clock.now()):
+            return Unchanged()
+        await self.people.remember(who)
+        return self.welcome()
+
     async def handle(self, who: Who, command: Command) -> Reply:
         if not await self._first_delivery(who, command):
             log.info("%s: ignored a repeated delivery (%s)", who.platform, command.verb.value)

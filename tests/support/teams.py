@@ -26,6 +26,8 @@ USER = "29:1a2b3c-practitioner"
 BOT = "28:sharecheck-bot"
 PERSONAL = "a:1personal-conversation"
 CARD = "application/vnd.microsoft.card.adaptive"
+MESSAGE = "application/vnd.microsoft.activity.message"
+"""An invoke answered with a message: the card pressed stays as it was."""
 _ids = itertools.count(1)
 
 
@@ -166,10 +168,14 @@ class Session:
         before = len(self.connector.calls)
         body = await self.post(press(act, inputs or {}, self.connector.url, self.card_id or "act-card"), None)
         if act["type"] == "Action.Execute":
-            assert body["statusCode"] == 200 and body["type"] == CARD, body
-            return self._take(body["value"])
+            assert body["statusCode"] == 200 and body["type"] in (CARD, MESSAGE), body
+            if body["type"] == CARD:
+                return self._take(body["value"])
         sent = [c for c in self.connector.calls[before:] if c.cards()]
         assert sent, "no card sent"
+        if sent[-1].kind != "update":
+            # a new message (the card pressed stays): the next Submit replies to it
+            self.card_id = sent[-1].response_id
         return self._take(sent[-1].cards()[-1])
 
     async def answer_step(

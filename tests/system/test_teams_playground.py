@@ -414,8 +414,15 @@ def test_a_whole_check_then_pending_and_digest_in_the_playground(
     shown.get_by_text("Copy this into the case notes").wait_for()
     screenshot(playground, "teams-playground-summary-notes")
 
-    pending = playground.card_after(playground.say("pending"), "pending", lambda c: "Still open for you" in text_of(c))
+    # the summary's own button: the list comes as a new message (the invoke is answered with a message), and the
+    # summary stays on the page to copy from
+    before = len(playground.traffic.cards())
+    shown.get_by_role("button", name="What is still open", exact=True).click()
+    pending = playground.card_after(before, "pending", lambda c: "Still open for you" in text_of(c))
     assert "CS-2024-0113" in text_of(pending), "the follow-up waiting for the check just done"
+    playground.shown("Decision recorded: Share")
+    typed = playground.card_after(playground.say("pending"), "pending", lambda c: "Still open for you" in text_of(c))
+    assert "CS-2024-0113" in text_of(typed)
 
     digest = playground.card_after(playground.say("digest"), "digest", lambda c: "Information sharing" in text_of(c))
     assert "This period" in text_of(digest) or "Nothing this period" in text_of(digest)
