@@ -8,7 +8,6 @@ from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.services.checks import Actor
 from bot.services.dedupe import first_time, forget_before
-from bot.services.help import help_message
 from bot.services.users import get_user, remember_user
 from dialogs.state import Answer
 from tests.support.statements import failed_statements
@@ -26,15 +25,6 @@ async def test_pending_lists_the_check_in_progress(runtime: Runtime) -> None:
     assert item.kind == "check_in_progress" and item.case_reference == "CS-42"
     assert item.status == "check in progress: Check"  # the section it is in (one section in this pack)
     assert (await runtime.checks.pending(Actor("slack", "T2", "U1"))).items == ()
-
-
-def test_help_names_the_commands_as_each_platform_types_them(runtime: Runtime) -> None:
-    pack = runtime.packs.pack()
-    slack = help_message(pack, "/share-check")
-    assert any("`/share-check pending`" in line for line in slack.lines)
-    teams = help_message(pack, "share-check")
-    assert any(line.startswith("`pending`") for line in teams.lines)
-    assert any("999" in line for line in teams.lines)
 
 
 async def test_users_are_remembered_and_updated(runtime: Runtime, clock: ManualClock) -> None:
