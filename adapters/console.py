@@ -11,9 +11,10 @@ import textwrap
 import uuid
 from typing import TextIO
 
+from bot.checks.models import Actor, CheckNotFound, Outcome, Reply
+from bot.checks.service import CheckService
 from bot.followups.models import FollowUpNotFound, NotePersonalData, NoteRequired
 from bot.followups.service import FollowUpService
-from bot.services.checks import Actor, CheckNotFound, CheckService, Outcome, Reply
 from bot.services.inbox import Inbox
 from dialogs import text_safety
 from dialogs.content import AnswerKind

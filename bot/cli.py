@@ -267,8 +267,8 @@ def _manifest(settings: Settings, platform: str, out: Path | None) -> int:
 
 async def _chat(settings: Settings, pack_id: str | None, user: str, reconsider: str | None = None) -> int:
     from adapters.console import ConsoleChat, ConsoleInbox
+    from bot.checks.models import Actor
     from bot.runtime import open_runtime
-    from bot.services.checks import Actor
 
     async with open_runtime(settings) as runtime:
         if pack_id:
@@ -281,8 +281,8 @@ async def _chat(settings: Settings, pack_id: str | None, user: str, reconsider: 
 
 async def _inbox(settings: Settings, user: str) -> int:
     from adapters.console import ConsoleInbox
+    from bot.checks.models import Actor
     from bot.runtime import open_runtime
-    from bot.services.checks import Actor
 
     async with open_runtime(settings) as runtime:
         inbox = ConsoleInbox(runtime.followups, runtime.inbox, Actor("console", "local", user), sys.stdin, sys.stdout)
@@ -293,9 +293,9 @@ async def _inbox(settings: Settings, user: str) -> int:
 
 async def _disagree(settings: Settings, user: str, case_reference: str) -> int:
     from adapters.console import render_info
+    from bot.checks.models import Actor
     from bot.followups.models import FollowUpNotFound
     from bot.runtime import open_runtime
-    from bot.services.checks import Actor
 
     async with open_runtime(settings) as runtime:
         try:
@@ -488,8 +488,8 @@ async def _purge(settings: Settings, apply: bool) -> int:
 
 
 async def _receipts(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.checks.models import Actor
     from bot.runtime import open_runtime
-    from bot.services.checks import Actor
     from bot.services.receipts import ReceiptNotFound
 
     actor = Actor(args.platform, args.workspace, args.user)

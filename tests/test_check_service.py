@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from bot.checks.models import Actor, CheckNotFound, Outcome
 from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent
 from bot.runtime import Runtime
-from bot.services.checks import Actor, CheckNotFound, Outcome
 from dialogs.messages import Completion, Prompt
 from dialogs.record import RecordSnapshot
 from dialogs.state import Answer, Recipient

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot.checks.models import Actor
 from bot.clock import ManualClock
 from bot.db.models import OutboxMessage
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
-from bot.services.checks import Actor
 from bot.services.digests import Schedule
 from dialogs.messages import Digest
 from dialogs.state import Recipient

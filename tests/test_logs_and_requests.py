@@ -14,13 +14,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.console import ConsoleChat
+from bot.checks.models import Actor
 from bot.clock import ManualClock
 from bot.delivery import RetryLater
 from bot.logging_setup import JsonFormatter, RequestIdFilter, quiet_noisy_loggers
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.services.audit import verify
-from bot.services.checks import Actor
 from bot.services.export import ExportFilter, export_records
 from bot.services.retention import purge
 from bot.web import build_app

@@ -58,9 +58,9 @@ from adapters.slack.parse import (
     parse_payload,
 )
 from adapters.slack.socket import QuietConnectRetries, build_socket_handler, keep_connected
+from bot.checks.models import Actor, CheckNotFound, Outcome, Reply
 from bot.followups.models import AnswerResult, FollowUpNotFound, NoteRequired
 from bot.runtime import Runtime
-from bot.services.checks import Actor, CheckNotFound, Outcome, Reply
 from bot.services.dedupe import first_time
 from bot.services.help import help_message
 from bot.services.receipts import ReceiptNotFound

@@ -50,9 +50,9 @@ from adapters.teams.parse import (
     parse_execute,
     parse_submit,
 )
+from bot.checks.models import Actor, CheckNotFound, Outcome, Reply
 from bot.followups.models import FollowUpNotFound, NoteRequired
 from bot.runtime import Runtime
-from bot.services.checks import Actor, CheckNotFound, Outcome, Reply
 from bot.services.dedupe import first_time
 from bot.services.help import help_message
 from bot.services.picked_colleague import answer_with_picked_colleague
