@@ -14,9 +14,9 @@ from bot.clock import Clock, SystemClock
 from bot.db.engine import create_engine, session_factory
 from bot.db.migrate import upgrade_async
 from bot.db.transactions import ShortTransactions
+from bot.digests.service import DigestService
 from bot.followups.service import FollowUpService
 from bot.packs import PackRegistry
-from bot.services.digests import DigestService
 from bot.services.gauges import DatabaseGauges
 from bot.services.inbox import Inbox
 from bot.services.leads import LeadDirectory
