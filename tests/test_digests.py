@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from bot.checks.models import Actor
 from bot.clock import ManualClock
 from bot.db.models import OutboxMessage
-from bot.digests.models import Cadence, Schedule
+from bot.digests.messaging import digest_content
+from bot.digests.models import Cadence, Figure, NeedsYou, Schedule
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from dialogs.messages import Digest
@@ -247,3 +248,11 @@ async def test_export_by_lead_scope(runtime: Runtime, clock: ManualClock) -> Non
     assert [r["case_reference"] for r in records] == ["CASE-A"]
     everything = await export_records(runtime.sessions, ExportFilter(since=since))
     assert sorted(r["case_reference"] for r in everything) == ["CASE-A", "CASE-B"]
+
+
+def test_the_wording_names_every_figure_and_reason() -> None:
+    """bot/content/digest.yaml has a label for every Figure and a text for every reason a case needs the lead (an
+    unknown key is refused when it loads)."""
+    content = digest_content()
+    assert set(content.figures) == set(Figure)
+    assert set(content.needs_you) == set(NeedsYou)
