@@ -13,6 +13,7 @@ import textwrap
 import uuid
 from typing import TextIO
 
+from bot.checks.models import Actor
 from bot.conversation.commands import (
     AnswerStep,
     Back,
@@ -33,7 +34,6 @@ from bot.conversation.grammar import parse_text
 from bot.conversation.handler import CHECK_MESSAGES, Conversation
 from bot.conversation.replies import AskTyped, NoteRequest, Reply, ShowInPlace, Shown, ShowNew, Unchanged
 from bot.conversation.wording import Surface, shared_copy
-from bot.services.checks import Actor
 from dialogs import text_safety
 from dialogs.content import AnswerKind
 from dialogs.messages import (

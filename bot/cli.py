@@ -293,9 +293,9 @@ async def _inbox(settings: Settings, user: str) -> int:
 
 async def _disagree(settings: Settings, user: str, case_reference: str) -> int:
     from adapters.console import render_info
+    from bot.checks.models import Actor
     from bot.followups.models import FollowUpNotFound
     from bot.runtime import open_runtime
-    from bot.services.checks import Actor
 
     async with open_runtime(settings) as runtime:
         try:
@@ -488,8 +488,8 @@ async def _purge(settings: Settings, apply: bool) -> int:
 
 
 async def _receipts(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.checks.models import Actor
     from bot.runtime import open_runtime
-    from bot.services.checks import Actor
     from bot.services.receipts import ReceiptNotFound
 
     actor = Actor(args.platform, args.workspace, args.user)

@@ -8,14 +8,15 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.checks.models import Action
+from bot.checks.service import CheckService
 from bot.clock import Clock, SystemClock
 from bot.db.engine import create_engine, session_factory
 from bot.db.migrate import upgrade_async
 from bot.db.transactions import ShortTransactions
+from bot.digests.service import DigestService
 from bot.followups.service import FollowUpService
 from bot.packs import PackRegistry
-from bot.services.checks import CheckService
-from bot.services.digests import DigestService
 from bot.services.gauges import DatabaseGauges
 from bot.services.inbox import Inbox
 from bot.services.leads import LeadDirectory
@@ -66,11 +67,11 @@ class Runtime:
         checks = CheckService(sessions, transactions, packs, clock)
         leads = LeadDirectory(sessions, settings.default_lead_refs)
         followups = FollowUpService(sessions, clock, settings, leads, packs=packs)
-        checks.on_complete(followups.on_check_completed)
+        checks.flows.on_complete(followups.on_check_completed)
         receipts = ReceiptService(sessions, clock, settings, followups)
-        checks.on_complete(receipts.on_check_completed)  # after the follow-up: the link hangs off it
-        checks.add_pending_source(followups.pending_items)
-        checks.on_action("ask_lead", followups.ask_lead)
+        checks.flows.on_complete(receipts.on_check_completed)  # after the follow-up: the link hangs off it
+        checks.flows.add_pending_source(followups.pending_items)
+        checks.flows.on_action(Action.ASK_LEAD, followups.ask_lead)
         return cls(
             settings=settings,
             engine=engine,

@@ -138,7 +138,7 @@ class Scheduler:
         stats = PassStats()
         if housekeeping:
             async with self._db_turn():
-                stats.digests = await self.runtime.digests.queue_due(self.runtime.packs.pack())
+                stats.digests = await self.runtime.digests.scheduled.queue_due(self.runtime.packs.pack())
         # advancing is bound by database round trips and delivery by the platform's: overlap them, so the
         # first messages go out while later follow-ups are still being advanced
         queued = _Generation()

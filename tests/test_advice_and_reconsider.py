@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.checks.models import Actor, Reply
 from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent, FollowUp
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
-from bot.services.checks import Actor, Reply
 from dialogs.messages import FollowUpPrompt, Info, Prompt
 from tests.support.deliverers import RecordingDeliverer
 from tests.support.flows import answer_for, default_answer
@@ -92,7 +92,7 @@ async def test_without_a_lead_the_practitioner_is_told_to_ask_directly(runtime: 
 
 
 async def test_reconsider_reopens_a_not_share_decision_linked_to_the_first(runtime: Runtime) -> None:
-    from bot.services.checks import CheckNotFound, Outcome
+    from bot.checks.models import CheckNotFound, Outcome
     from dialogs.messages import Completion
     from tests.test_followups import complete
 

@@ -8,11 +8,11 @@ import uuid
 
 from sqlalchemy import select, text
 
+from bot.checks.models import Actor
 from bot.clock import ManualClock
 from bot.db.models import AuditSeal, Check, CheckEvent
 from bot.runtime import Runtime
 from bot.services.audit import AuditReport, seal_pending, verify
-from bot.services.checks import Actor
 from bot.services.records import append_event
 from tests.test_check_service import ALICE, complete
 

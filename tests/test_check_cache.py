@@ -8,12 +8,12 @@ from itertools import pairwise
 import pytest
 from sqlalchemy import event, func, select
 
-import bot.services.checks as checks_module
+import bot.checks.store as store_module
+from bot.checks.models import Actor, CheckNotFound, Outcome, Reply
 from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent
 from bot.runtime import Runtime
 from bot.services.audit import verify
-from bot.services.checks import Actor, CheckNotFound, Outcome, Reply
 from bot.services.records import append_event
 from dialogs.messages import Prompt
 from dialogs.state import Answer
@@ -126,9 +126,9 @@ async def test_held_state_is_only_for_its_owner(runtime: Runtime) -> None:
 async def test_finished_checks_are_not_held_and_the_number_held_is_bounded(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(checks_module, "LIVE_CHECKS", 2)
+    monkeypatch.setattr(store_module, "LIVE_CHECKS", 2)
     replies = [await runtime.checks.start(Actor("teams", "T0001", f"29:user-{i}")) for i in range(3)]
-    held = runtime.checks._live
+    held = runtime.checks.store._live
     assert list(held) == [r.check_id for r in replies[1:]]
     cancelled = await runtime.checks.cancel(Actor("teams", "T0001", "29:user-2"), replies[2].check_id)
     assert cancelled.outcome is Outcome.ADVANCED

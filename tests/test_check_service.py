@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
+from typing import get_args
 
 import pytest
 from sqlalchemy import select, update
 
+from bot.checks.models import Action, Actor, CheckNotFound, Decision, Outcome
 from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent
 from bot.runtime import Runtime
-from bot.services.checks import Actor, CheckNotFound, Outcome
+from dialogs.content import DECISIONS, Choice
 from dialogs.messages import Completion, Prompt
 from dialogs.record import RecordSnapshot
 from dialogs.state import Answer, Recipient
@@ -207,3 +209,10 @@ async def test_a_second_start_resumes_without_a_refused_statement(runtime: Runti
         rows = list(await session.scalars(select(Check).where(Check.user_id == ALICE.user_id)))
     assert len(rows) == 1
     assert [e.kind for e in await _events(runtime, first.check_id)] == ["started", "answered"]
+
+
+def test_the_check_vocabulary_is_the_packs() -> None:
+    """Decisions and actions are the packs' own values (dialogs/content.py), stored as they are."""
+    assert tuple(Decision) == DECISIONS
+    action_field = Choice.model_fields["action"].annotation
+    assert {a.value for a in Action} == set(get_args(get_args(action_field)[0]))

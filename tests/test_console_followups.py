@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import select
 
 from adapters.console import CONSOLE, ConsoleChat, ConsoleInbox
+from bot.checks.models import Actor
 from bot.clock import ManualClock
 from bot.conversation import Conversation
 from bot.db.models import CheckEvent, FollowUp
 from bot.runtime import Runtime
-from bot.services.checks import Actor
 from tests.conftest import make_settings
 from tests.support.checks import finish_urgent_check
 from tests.test_console_and_export import SHARE_SCRIPT, run

@@ -17,11 +17,11 @@ import yaml
 from sqlalchemy import select
 
 from adapters.console import CONSOLE, ConsoleChat
+from bot.checks.models import Actor
 from bot.clock import ManualClock
 from bot.conversation import Conversation
 from bot.db.models import Check
 from bot.runtime import Runtime
-from bot.services.checks import Actor
 from tests.conftest import make_settings
 
 PACKS = Path(__file__).parent / "data" / "packs"

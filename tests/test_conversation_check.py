@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.checks.messaging import SELF_RECIPIENT
 from bot.clock import ManualClock
 from bot.conversation.commands import AnswerStep, Back, OpenForm, Pending, Reconsider, Resume, Who
 from bot.conversation.grammar import UserMention
@@ -19,7 +20,6 @@ from bot.conversation.handler import Conversation
 from bot.conversation.replies import AskTyped, Moved, ShowInPlace, ShowNew, Unchanged
 from bot.db.models import Check
 from bot.runtime import Runtime
-from bot.services.checks import SELF_RECIPIENT
 from bot.services.users import get_user
 from dialogs.messages import Cancelled, Completion, Info, PendingList, Prompt
 from dialogs.state import Answer, Recipient, Status

@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot.checks.models import Actor
 from bot.clock import ManualClock
 from bot.db.models import OutboxMessage
+from bot.digests.messaging import digest_content
+from bot.digests.models import Cadence, Figure, NeedsYou, Schedule
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
-from bot.services.checks import Actor
-from bot.services.digests import Schedule
 from dialogs.messages import Digest
 from dialogs.state import Recipient
 from tests.conftest import make_settings
@@ -91,20 +92,20 @@ async def test_a_quiet_period_still_gets_a_short_digest(runtime: Runtime, clock:
     [
         # weekly Monday 09:00 London across the end of BST (25 Oct 2026): the week is 169 hours long
         (
-            Schedule("weekly", 0, 9, "Europe/London"),
+            Schedule(Cadence.WEEKLY, 0, 9, "Europe/London"),
             datetime(2026, 10, 27, 12, 0, tzinfo=UTC),
             datetime(2026, 10, 19, 8, 0, tzinfo=UTC),
             datetime(2026, 10, 26, 9, 0, tzinfo=UTC),
         ),
         # daily 08:00 in New York: at 12:00 UTC (07:00 there) the latest day ended yesterday at 08:00
         (
-            Schedule("daily", 0, 8, "America/New_York"),
+            Schedule(Cadence.DAILY, 0, 8, "America/New_York"),
             datetime(2026, 11, 24, 12, 0, tzinfo=UTC),
             datetime(2026, 11, 22, 13, 0, tzinfo=UTC),
             datetime(2026, 11, 23, 13, 0, tzinfo=UTC),
         ),
         # exactly at the hour: that period has just ended
-        (Schedule("weekly", 0, 9, "Europe/London"), MON_0900, datetime(2026, 11, 23, 9, 0, tzinfo=UTC), MON_0900),
+        (Schedule(Cadence.WEEKLY, 0, 9, "Europe/London"), MON_0900, datetime(2026, 11, 23, 9, 0, tzinfo=UTC), MON_0900),
     ],
 )
 def test_periods_in_the_leads_time_zone(schedule: Schedule, now: datetime, start: datetime, end: datetime) -> None:
@@ -132,7 +133,7 @@ async def test_the_scheduler_sends_one_digest_per_period_and_catches_up(runtime:
 async def test_lead_chooses_a_daily_schedule(runtime: Runtime, clock: ManualClock) -> None:
     platform = RecordingDeliverer()
     await runtime.leads.assign("slack", "T1", "ULEAD", "workspace", "", clock.now())
-    await runtime.digests.set_schedule("slack", "T1", "ULEAD", Schedule("daily", 0, 17, "Europe/London"))
+    await runtime.digests.set_schedule("slack", "T1", "ULEAD", Schedule(Cadence.DAILY, 0, 17, "Europe/London"))
     clock.set(datetime(2026, 11, 24, 17, 5, tzinfo=UTC))
     await Scheduler(runtime, {"slack": platform}).run_once()
     [d] = platform.to("ULEAD")
@@ -188,7 +189,7 @@ async def test_two_instances_queue_one_digest(postgres_url: str, clock: ManualCl
         for i in range(5):
             await a.leads.assign("slack", "T1", f"ULEAD{i}", "workspace", "", clock.now())
         clock.set(MON_0900 + timedelta(minutes=1))
-        await asyncio.gather(*(rt.digests.queue_due(rt.packs.pack()) for rt in (a, b, a, b)))
+        await asyncio.gather(*(rt.digests.scheduled.queue_due(rt.packs.pack()) for rt in (a, b, a, b)))
         async with a.sessions() as s:
             counts = dict(
                 (
@@ -247,3 +248,11 @@ async def test_export_by_lead_scope(runtime: Runtime, clock: ManualClock) -> Non
     assert [r["case_reference"] for r in records] == ["CASE-A"]
     everything = await export_records(runtime.sessions, ExportFilter(since=since))
     assert sorted(r["case_reference"] for r in everything) == ["CASE-A", "CASE-B"]
+
+
+def test_the_wording_names_every_figure_and_reason() -> None:
+    """bot/content/digest.yaml has a label for every Figure and a text for every reason a case needs the lead (an
+    unknown key is refused when it loads)."""
+    content = digest_content()
+    assert set(content.figures) == set(Figure)
+    assert set(content.needs_you) == set(NeedsYou)

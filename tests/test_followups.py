@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot.checks.models import Actor
 from bot.clock import ManualClock
 from bot.db.models import CheckEvent, FollowUp, OutboxMessage
 from bot.delivery import Refused, RetryLater, Undeliverable
@@ -27,7 +28,6 @@ from bot.followups.models import (
 )
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
-from bot.services.checks import Actor
 from bot.services.users import remember_user
 from bot.settings import Settings
 from dialogs.messages import FollowUpPrompt, Info

@@ -33,10 +33,10 @@ from sqlalchemy import text as sql
 from adapters.slack import SLACK_ADAPTER
 from adapters.teams.agent import EMULATOR_TENANT
 from bot.body_shape import MAX_DEPTH
+from bot.checks.models import Actor
 from bot.ratelimit import TokenBucket
 from bot.receipt_page import RECEIPT_LIMITS, ReceiptLimits
 from bot.runtime import Runtime
-from bot.services.checks import Actor
 from bot.web import MAX_BODY, build_app
 from dialogs.messages import Prompt
 from tests.conftest import make_settings

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from bot.checks.models import Actor, Outcome
 from bot.db.models import Check
 from bot.packs import PackRegistry
 from bot.runtime import Runtime
-from bot.services.checks import Actor, Outcome
 from dialogs.content import PACKS_DIR, PackError, available_packs, load_archived_pack, load_pack
 from dialogs.engine import Engine
 from dialogs.messages import Completion, Prompt

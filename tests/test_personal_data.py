@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from bot.checks.models import Actor, Outcome
 from bot.db.models import CheckEvent
 from bot.runtime import Runtime
-from bot.services.checks import Actor, Outcome
 from dialogs.personal_data import find_identifiers, valid_nhs_number
 from dialogs.state import Answer
 from tests.support.flows import answer_for

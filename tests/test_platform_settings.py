@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from bot.checks.models import Actor
 from bot.cli import main
 from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.services import role_trail
-from bot.services.checks import Actor
 from bot.services.roles import NotPermitted
 from bot.settings import Settings
 from bot.user_refs import Platform, UserRef

@@ -14,13 +14,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from bot.checks.models import Actor
 from bot.clock import ManualClock
 from bot.db.models import CheckEvent, FollowUp, OutboxMessage, ReceiptLink
 from bot.ratelimit import TokenBucket
 from bot.receipt_page import RECEIPT_LIMITS, ReceiptLimits, csrf_token
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
-from bot.services.checks import Actor
 from bot.services.receipts import ReceiptNotFound, hash_token, new_token, resolve_secret_key
 from bot.web import build_app
 from dialogs import text_safety

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot.checks.models import Actor
 from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent, FollowUp, OutboxMessage
 from bot.runtime import Runtime
 from bot.services.audit import seal_pending, verify
-from bot.services.checks import Actor
 from bot.services.retention import REMOVED, purge
 from dialogs.record import RecordSnapshot
 from dialogs.state import Recipient

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.checks.models import Actor
 from bot.clock import ManualClock
 from bot.runtime import Runtime
-from bot.services.checks import Actor
 from bot.services.roles import NotPermitted
 from tests.conftest import make_settings
 

@@ -16,12 +16,13 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 
 from adapters.console import CONSOLE, ConsoleChat
+from bot.checks.messaging import SELF_RECIPIENT
+from bot.checks.models import Actor, Outcome
 from bot.clock import ManualClock
 from bot.conversation import Conversation
 from bot.db.models import Check, CheckEvent, RoleEvent
 from bot.runtime import Runtime
 from bot.services import role_trail
-from bot.services.checks import SELF_RECIPIENT, Actor, Outcome
 from bot.services.roles import BootstrapAdmin, NotPermitted
 from bot.user_refs import UserRef, parse_user_ref, parse_user_refs
 from dialogs.content import AnswerKind

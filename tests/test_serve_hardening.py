@@ -21,10 +21,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import ValidationError
 
+from bot.checks.models import Actor
 from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.server import StartupRefused, check_safe_to_serve
-from bot.services.checks import Actor
 from bot.settings import Settings
 from bot.web import SERVER_NAME, build_app, build_metrics_app
 from tests.conftest import make_settings

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.checks.models import Actor
 from bot.clock import ManualClock
 from bot.runtime import Runtime
-from bot.services.checks import Actor
 from bot.services.dedupe import first_time, forget_before
 from bot.services.users import get_user, remember_user
 from dialogs.state import Answer

@@ -13,12 +13,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from bot.checks.models import Actor, Outcome
 from bot.clock import ManualClock
 from bot.db.engine import create_engine
 from bot.db.transactions import ShortTransactions
 from bot.runtime import Runtime
 from bot.services.audit import verify
-from bot.services.checks import Actor, Outcome
 from dialogs.messages import Prompt
 from dialogs.state import Answer
 

@@ -17,12 +17,12 @@ from sqlalchemy import select
 
 from adapters.slack import SLACK_ADAPTER
 from adapters.slack.delivery import SlackDeliverer
+from bot.checks.models import Actor
 from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent, FollowUp, OutboxMessage, PlatformUser
 from bot.platforms import build_deliverers
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
-from bot.services.checks import Actor
 from dialogs.state import Recipient
 from tests.support.checks import finish_urgent_check
 from tests.support.fake_slack import FakeSlack, Message

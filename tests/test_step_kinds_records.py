@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.checks.models import Actor, Outcome
 from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent
 from bot.runtime import Runtime
 from bot.services.audit import seal_pending, verify
-from bot.services.checks import Actor, Outcome
 from bot.services.retention import REMOVED, purge
 from dialogs.messages import ALL_TRUE, SAVE, Completion, Prompt
 from dialogs.record import RecordSnapshot

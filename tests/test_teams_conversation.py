@@ -16,12 +16,12 @@ from sqlalchemy import select
 from adapters.teams.agent import TEAMS
 from adapters.teams.cards import render_notice
 from adapters.teams.messenger import reply_card, spoken
+from bot.checks.models import Actor
 from bot.conversation.commands import Who
 from bot.conversation.handler import Conversation
 from bot.conversation.replies import ShowNew, Unchanged
 from bot.db.models import LeadAssignment
 from bot.runtime import Runtime
-from bot.services.checks import Actor
 from dialogs.messages import Cancelled
 from tests.support.teams import USER, actions, find_action, step_of
 from tests.support.teams_chat import CardChat, mention

@@ -16,13 +16,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from adapters.teams.delivery import TeamsDeliverer
+from bot.checks.models import Actor
 from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent, FollowUp, OutboxMessage, Role
 from bot.delivery import Delivered, Refused, RetryLater, Undeliverable
 from bot.platforms import build_deliverers
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
-from bot.services.checks import Actor
 from bot.services.users import get_user
 from bot.web import build_app
 from dialogs.content import AnswerKind

@@ -14,11 +14,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot.checks.models import Actor, CheckNotFound
 from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent, FollowUp, OutboxMessage
 from bot.followups.models import FollowUpNotFound
 from bot.runtime import Runtime
-from bot.services.checks import Actor, CheckNotFound
 from bot.services.export import ExportFilter, export_records
 from bot.services.roles import NotPermitted
 from dialogs.state import Answer, Recipient

@@ -17,6 +17,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import select
 
 from adapters.console import CONSOLE, ConsoleChat, ConsoleInbox
+from bot.checks.models import Actor, Outcome, Reply
 from bot.clock import ManualClock
 from bot.conversation import Conversation
 from bot.db.migrate import alembic_config, upgrade
@@ -27,7 +28,6 @@ from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.services import audit_hash
 from bot.services.audit import REHASHED_KIND, seal_pending, verify
-from bot.services.checks import Actor, Outcome, Reply
 from bot.services.receipts import hash_token
 from bot.services.retention import UNSENT_TITLE, purge
 from bot.web import build_app

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.services.checks import Actor
+from bot.checks.models import Actor
 from dialogs.state import Answer
 
 PlatformId = Annotated[str, Field(min_length=1, max_length=200)]

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import logging
 
+from bot.checks.models import Actor, CheckNotFound, Outcome
+from bot.checks.models import Reply as CheckReply
 from bot.conversation.commands import (
     Admin,
     AdminAction,
@@ -57,8 +59,6 @@ from bot.conversation.replies import (
 from bot.conversation.wording import Surface, Wording
 from bot.followups.models import FollowUpNotFound, NotePersonalData, NoteRequired
 from bot.runtime import Runtime
-from bot.services.checks import Actor, CheckNotFound, Outcome
-from bot.services.checks import Reply as CheckReply
 from bot.services.dedupe import first_time
 from bot.services.picked_colleague import answer_with_picked_colleague
 from bot.services.receipts import ReceiptNotFound

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.checks.models import EventKind
 from bot.db.models import CheckEvent, FollowUp, PlatformUser
 from bot.followups.messaging import FollowUpMessaging, Notice, queue
 from bot.followups.models import (
@@ -449,7 +450,7 @@ class Flows:
         for e in events:
             if e.kind.startswith("follow_up") and e.data.get("follow_up") == str(fu.id):
                 parts.append(f"{e.kind.removeprefix('follow_up_')} {e.at:%d %b %H:%M}")
-            elif e.kind == "completed":
+            elif e.kind == EventKind.COMPLETED:
                 parts.append(f"decided {e.at:%d %b %H:%M}")
         return "; ".join(parts)
 

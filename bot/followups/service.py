@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.checks.models import Actor, CompletionExtras, Decision, EventKind
 from bot.clock import Clock
 from bot.db.models import Check, FollowUp, OutboxMessage
 from bot.followups.content import FollowUpContent, followup_content
@@ -37,7 +38,6 @@ from bot.followups.models import (
 )
 from bot.followups.scheduled import DueFollowUps
 from bot.packs import PackRegistry
-from bot.services.checks import Actor, CompletionExtras
 from bot.services.leads import LeadDirectory
 from bot.services.records import append_event
 from bot.settings import Settings
@@ -104,14 +104,14 @@ class FollowUpService:
         answers = {a.step_id: a.choices for a in snapshot.answers}
         kind: Kind | None = None
         target = check.user_id
-        if snapshot.decision == "share":
+        if snapshot.decision == Decision.SHARE:
             recipient = snapshot.recipient
             if recipient is not None and recipient.user_id:
                 kind, target = Kind.RECIPIENT_CONFIRM, recipient.user_id
             else:
                 kind = Kind.SENDER_CONFIRM
         elif (
-            snapshot.decision == "not_share"
+            snapshot.decision == Decision.NOT_SHARE
             and "asked" in answers.get("request_context", ())
             and "told" not in answers.get("requester_told", ())
         ):
@@ -296,7 +296,7 @@ class FollowUpService:
             await append_event(
                 session,
                 fu.check_id,
-                "personal_data_warning",
+                EventKind.PERSONAL_DATA_WARNING,
                 str(actor),
                 self._clock.now(),
                 {"follow_up": str(fu.id), "field": "note", "kinds": list(kinds)},

@@ -14,10 +14,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.checks.models import Actor
 from bot.clock import Clock
 from bot.db.models import OutboxMessage
 from bot.delivery import OUTBOUND
-from bot.services.checks import Actor
 from dialogs.messages import Digest, FollowUpPrompt, Info
 
 

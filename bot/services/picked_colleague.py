@@ -11,7 +11,8 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services.checks import Actor, CheckService, Outcome, Reply
+from bot.checks.models import Actor, Outcome, Reply
+from bot.checks.service import CheckService
 from bot.services.users import user_by_aad_object_id
 from dialogs.messages import Prompt
 from dialogs.state import Answer, Recipient

@@ -21,12 +21,12 @@ from typing import Literal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.checks.models import Actor, CompletionExtras, EventKind
 from bot.clock import Clock
 from bot.db.models import Check, FollowUp, PlatformUser, ReceiptLink
 from bot.followups.models import ACTOR_RECEIPT, RECEIPT_ANSWERS, Kind
 from bot.followups.service import FollowUpService
 from bot.secret_key import resolve_secret_key
-from bot.services.checks import Actor, CompletionExtras
 from bot.services.records import append_event
 from bot.settings import Settings
 from bot.working_hours import zone
@@ -262,7 +262,7 @@ class ReceiptService:
             if link is None:
                 return False
             data = {"via": "receipt_link", "fields": list(fields), "kinds": list(kinds)}
-            await append_event(session, link.check_id, "personal_data_warning", ACTOR_RECEIPT, now, data)
+            await append_event(session, link.check_id, EventKind.PERSONAL_DATA_WARNING, ACTOR_RECEIPT, now, data)
             return True
 
     # --- the sender's side ------------------------------------------------------------------

@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, case, insert, literal, select, text, update
+from sqlalchemy import ColumnElement, Table, bindparam, case, insert, literal, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.engine import insert_with_conflicts
 from bot.db.models import Check, CheckEvent
 from bot.services.audit_hash import GENESIS, event_hash, has_free_text, new_salt, normalise
 
@@ -32,17 +31,6 @@ _NUMBER = (
 """Numbers the event, locks the check and reads the hash to chain from (RETURNING shows events_hash as this
 statement leaves it, which is the previous event's), so concurrent appends queue up behind the row lock."""
 _INSERT_PLAIN = insert(_EVENTS).values({c: bindparam(c) for c in _EVENT_COLUMNS})
-_ONE_ACTIVE_INDEX = [_CHECKS.c.platform, _CHECKS.c.workspace_id, _CHECKS.c.user_id]
-_ONE_ACTIVE_WHERE = text("status = 'active'")
-"""The partial unique index uq_checks_one_active (bot.db.models), named as its own predicate (a bound parameter
-would not let PostgreSQL infer the index)."""
-_INSERT_CHECK = {
-    # a second active check for the same practitioner is skipped, not refused: no error for the database to log
-    dialect: insert_with_conflicts(dialect, _CHECKS).on_conflict_do_nothing(
-        index_elements=_ONE_ACTIVE_INDEX, index_where=_ONE_ACTIVE_WHERE
-    )
-    for dialect in ("postgresql", "sqlite")
-}
 _INSERT = _INSERT_PLAIN.returning(_EVENTS.c.id)
 _KEEP_LAST = update(_CHECKS).where(_CHECKS.c.id == bindparam("k_check")).values(events_hash=bindparam("k_hash"))
 _INSERTED = _INSERT.cte("inserted_event")
@@ -138,30 +126,6 @@ async def write_event(
         await session.execute(_KEEP_LAST, {"k_check": check_id, "k_hash": digest})
     assert event_id is not None
     return int(event_id), Chain(events_seq, digest)
-
-
-def start_trail(
-    connection: Connection,
-    check: dict[str, Any],
-    kind: str,
-    actor: str,
-    at: datetime,
-    data: dict[str, Any] | None = None,
-) -> Chain | None:
-    """Insert a new check (its column values) with the first event of its trail; returns where the trail ends,
-    or None (nothing written) when the practitioner already has an active check (one at a time).
-
-    A new check's trail starts at number 0 from the genesis hash, so the check row goes in already
-    numbered and chained: two statements, where inserting it bare and then ``append_event`` takes four.
-    Synchronous, inside the caller's transaction (bot.db.transactions).
-    """
-    event = prepare_event(check["id"], EMPTY, kind, actor, at, data)
-    chain = Chain(1, event["hash"])
-    values = {**check, "events_seq": chain.events_seq, "events_hash": chain.events_hash}
-    if connection.execute(_INSERT_CHECK[connection.dialect.name], values).rowcount != 1:
-        return None
-    insert_prepared(connection, event)
-    return chain
 
 
 @dataclass(frozen=True)

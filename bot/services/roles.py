@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.checks.models import Actor
 from bot.clock import Clock
 from bot.db.models import Role, RoleEvent
 from bot.services import role_trail
-from bot.services.checks import Actor
 from bot.services.leads import OPERATOR, SCOPES, LeadDirectory, only_workspace, seen_workspaces, with_retry
 from bot.services.role_trail import Change
 from bot.settings import Settings

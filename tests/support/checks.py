@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 
+from bot.checks.models import Actor, Reply
 from bot.db.models import Check
 from bot.runtime import Runtime
-from bot.services.checks import Actor, Reply
 from dialogs.messages import Message, Prompt
 from dialogs.state import Answer
 from tests.support.flows import AnswerSpec, answer_for, default_answer

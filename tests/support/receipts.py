@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from bot.checks.models import Actor
 from bot.clock import ManualClock
 from bot.runtime import Runtime
-from bot.services.checks import Actor
 from dialogs.messages import Completion
 from tests.conftest import make_settings
 from tests.support.checks import finish_check
