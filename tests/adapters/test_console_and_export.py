@@ -5,55 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
 from bot.services.export import COLUMNS
+from tests.support.cli import SHARE_SCRIPT, run
 
 
 def runtime_pack_version() -> str:
     from dialogs.content import load_pack
 
     return load_pack("children-england-2024").version
-
-
-# Answers for a complete 'share' check with every record field of DESIGN.md section 5 filled in.
-SHARE_SCRIPT = [
-    "CS-2024-0113",  # case reference
-    "2",  # immediate danger: no
-    "1",  # asked to share
-    "1",  # purpose: yes
-    "So the health visitor can monitor the weight concerns from the review.",
-    "1",  # no other agency involved
-    "1",  # nothing holding me back
-    "1",  # identifies someone
-    "1",  # risk of harm: yes
-    "1",  # special category: yes
-    "1",  # notice: consent not needed
-    "1",  # lawful basis: public task
-    "1",  # safeguarding a child (Sch 1 para 18)
-    "3",  # inform: no, increases risk
-    "Telling the father now could increase the risk to the child.",
-    "1",  # summary
-    "1",  # relevant
-    "1",  # adequate
-    "1",  # fact and opinion
-    "2",  # identities protected
-    "Northshire Community Health, health visitor",
-    "1",  # safeguarding role
-    "1",  # identity checked
-    "2",  # recipient is in health
-    "1",  # NHSmail
-    "1",  # now
-    "1",  # onward limits stated
-    "1",  # share
-    "Unexplained weight loss; the health visitor needs the summary to monitor it.",
-]
 
 
 _HEADER = re.compile(r"^--- .+ · .+ ---$")
@@ -69,24 +31,6 @@ def titles(out: str) -> list[str]:
             rest = (t for t in lines[n + 1 :] if t == t.upper() and t.strip() and t != "CALL NOW" and t[0] not in "! ")
             shown.append(next(rest, ""))
     return shown
-
-
-def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SHARECHECK_", "SLACK_", "MICROSOFT_"))}
-    return clean | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'sc.db'}"}
 
 
 def test_piped_chat_records_a_check_that_exports_every_field(env: dict[str, str], tmp_path: Path) -> None:

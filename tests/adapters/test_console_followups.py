@@ -18,17 +18,15 @@ from bot.conversation import Conversation
 from bot.db.models import CheckEvent, FollowUp
 from bot.runtime import Runtime
 from bot.services.checks import Actor
-from tests.adapters.test_console_and_export import SHARE_SCRIPT, run
-from tests.conftest import make_settings
 from tests.support.checks import finish_urgent_check
+from tests.support.cli import SHARE_SCRIPT, run
+from tests.support.settings import make_settings
 
 ALICE = Actor("console", "local", "alice")
 LEAD = Actor("console", "local", "dsl")
 CASE = "CS-2024-0113"
 # up to the purpose question: 'not sure', then 'ask my lead now'
 TO_ASK_LEAD = [*SHARE_SCRIPT[:3], "3", "1"]
-# the share script's answers to an outside recipient, as typed in the console
-RECIPIENT = "Northshire Community Health, health visitor"
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from bot.conversation import Conversation
 from bot.db.models import Check
 from bot.runtime import Runtime
 from bot.services.checks import Actor
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 PACKS = Path(__file__).parent.parent / "data" / "packs"
 ALICE = Actor("console", "local", "alice")

@@ -39,7 +39,6 @@ from bot.runtime import Runtime
 from bot.services.checks import Actor
 from bot.web import MAX_BODY, build_app
 from dialogs.messages import Prompt
-from tests.conftest import make_settings
 from tests.support.fake_connector import FakeConnector
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack
 from tests.support.fuzz_payloads import (
@@ -56,6 +55,7 @@ from tests.support.fuzz_payloads import (
 )
 from tests.support.postgres import temporary_database
 from tests.support.receipts import finish, token_of
+from tests.support.settings import make_settings
 from tests.support.slack_requests import SECRET, command_body, signature
 from tests.support.teams import EMULATOR
 

@@ -26,10 +26,10 @@ from bot.services.retention import purge
 from bot.web import build_app
 from dialogs.messages import FollowUpPrompt
 from dialogs.state import Recipient
-from tests.adapters.test_console_and_export import SHARE_SCRIPT
-from tests.conftest import T0
-from tests.service.test_check_service import ALICE, complete
+from tests.support.cli import SHARE_SCRIPT
 from tests.support.deliverers import RecordingDeliverer
+from tests.support.service_checks import ALICE, complete
+from tests.support.settings import T0
 from tests.support.teams import EMULATOR
 
 NAME = "Jayden Okonkwo-Whitfield"

@@ -16,8 +16,8 @@ from bot.ratelimit import TokenBucket, client_key, parse_address
 from bot.receipt_page import PER_TOKEN, RECEIPT_LIMITS, ReceiptLimits
 from bot.services.receipts import new_token
 from bot.web import build_app
-from tests.conftest import make_settings
 from tests.support.receipts import receipt_runtime
+from tests.support.settings import make_settings
 
 BURST = 3
 

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.clock import ManualClock
-from bot.db.models import CheckEvent, FollowUp, OutboxMessage, ReceiptLink
+from bot.db.models import CheckEvent, OutboxMessage, ReceiptLink
 from bot.ratelimit import TokenBucket
 from bot.receipt_page import RECEIPT_LIMITS, ReceiptLimits, csrf_token
 from bot.runtime import Runtime
@@ -26,9 +26,9 @@ from bot.web import build_app
 from dialogs import text_safety
 from dialogs.messages import FollowUpPrompt, Info
 from dialogs.state import Recipient
-from tests.conftest import make_settings
 from tests.support.deliverers import RecordingDeliverer
-from tests.support.receipts import LEAD, ORGANISATION, PUBLIC_URL, SENDER, finish, receipt_runtime, token_of
+from tests.support.receipts import LEAD, ORGANISATION, PUBLIC_URL, SENDER, finish, follow_up, receipt_runtime, token_of
+from tests.support.settings import make_settings
 
 CASE = "CS-2024-0113"
 SAFE_TITLE = re.compile(r"<title>(Error: )?[A-Za-z ]+ – ShareCheck</title>")
@@ -69,13 +69,6 @@ def form(rt: Runtime, token: str, **fields: str) -> dict[str, str]:
         "organisation": "Northshire Police, MASH",
         **fields,
     }
-
-
-async def follow_up(rt: Runtime, check_id: uuid.UUID) -> FollowUp:
-    async with rt.sessions() as s:
-        fu = await s.scalar(select(FollowUp).where(FollowUp.check_id == check_id, FollowUp.kind == "sender_confirm"))
-        assert fu is not None
-        return fu
 
 
 async def events(rt: Runtime, check_id: uuid.UUID) -> list[CheckEvent]:
@@ -457,7 +450,7 @@ def test_serve_refuses_a_public_url_on_postgres_without_a_secret_key() -> None:
 async def test_cli_show_as_and_revoke(tmp_path: Path, clock: ManualClock) -> None:
     import asyncio
 
-    from tests.adapters.test_console_and_export import run
+    from tests.support.cli import run
 
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SHARECHECK_", "SLACK_", "MICROSOFT_"))}
     url = f"sqlite+aiosqlite:///{tmp_path / 'sc.db'}"

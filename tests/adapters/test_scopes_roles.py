@@ -27,28 +27,17 @@ from bot.user_refs import UserRef, parse_user_ref, parse_user_refs
 from dialogs.content import AnswerKind
 from dialogs.messages import Prompt
 from dialogs.state import Answer, Recipient
-from tests.adapters.test_console_and_export import SHARE_SCRIPT, env, run  # noqa: F401  (fixture re-used)
-from tests.adapters.test_slack_adapter import slack_stack
-from tests.adapters.test_slack_followups import responded
-from tests.adapters.test_teams_followups import ADMIN as TEAMS_ADMIN
-from tests.adapters.test_teams_followups import (  # noqa: F401  (fixtures re-used)
-    COLLEAGUE,
-    SENDER,
-    TENANT,
-    Teams,
-    client,
-    connector,
-    make_admin,
-    mention,
-    teams,
-    text_of,
-)
-from tests.conftest import make_settings
+from tests.support.cli import SHARE_SCRIPT, run
 from tests.support.fake_slack import FakeSlack
 from tests.support.flows import answer_for, default_answer
+from tests.support.settings import make_settings
+from tests.support.slack_followups import responded
 from tests.support.slack_requests import Practitioner, step_of
-from tests.support.teams import EMULATOR
+from tests.support.slack_stack import slack_stack
+from tests.support.teams import EMULATOR, TENANT
 from tests.support.teams import step_of as teams_step
+from tests.support.teams_followups import ADMIN as TEAMS_ADMIN
+from tests.support.teams_followups import COLLEAGUE, SENDER, Teams, make_admin, mention, text_of
 
 T1, T2 = "T0000001", "T0000002"
 TEAMS_LEAD = "29:1teams-default-lead"
@@ -246,7 +235,7 @@ async def test_concurrent_changes_each_get_their_place_on_the_trail(db_url: str,
         await rt.close()
 
 
-def test_command_line_admins_and_the_history(env: dict[str, str]) -> None:  # noqa: F811
+def test_command_line_admins_and_the_history(env: dict[str, str]) -> None:
     env = env | {"SHARECHECK_ADMINS": f"slack:{T1}:UROOT", "USER": "ops", "LOGNAME": "ops"}
     added = run(["admins", "add", "--platform", "slack", "--workspace", T1, "--user", "UALICE"], env)
     assert added.returncode == 0, added.stderr
@@ -316,7 +305,7 @@ async def test_slack_admin_removes_an_administrator(admin_stack: Stack) -> None:
 
 
 async def test_teams_admin_removes_an_administrator(
-    teams: Teams,  # noqa: F811
+    teams: Teams,
     runtime: Runtime,
     clock: ManualClock,
 ) -> None:
@@ -360,7 +349,7 @@ async def test_slack_refuses_picking_yourself_as_the_recipient(sqlite_url: str, 
 
 
 async def test_teams_refuses_mentioning_yourself_as_the_recipient(
-    teams: Teams,  # noqa: F811
+    teams: Teams,
     runtime: Runtime,
 ) -> None:
     sender = teams.sender

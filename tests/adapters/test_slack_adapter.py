@@ -7,7 +7,6 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +21,10 @@ from bot.runtime import Runtime
 from bot.web import build_app
 from dialogs.record import RecordSnapshot
 from dialogs.state import Recipient
-from tests.conftest import make_settings
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack, Message
+from tests.support.settings import make_settings
 from tests.support.slack_requests import (
     EVENTS,
-    SECRET,
     Practitioner,
     all_text,
     block_actions,
@@ -39,36 +37,12 @@ from tests.support.slack_requests import (
     step_of,
     view_payload,
 )
+from tests.support.slack_stack import drain, slack_stack
 
 TEAM = "T0000001"
 OTHER_TEAM = "T0000002"
 USER = "U0000001"
 STALE = "That was already done, so nothing changed"
-
-
-@asynccontextmanager
-async def slack_stack(
-    db_url: str, clock: ManualClock, **settings: Any
-) -> AsyncIterator[tuple[Runtime, FakeSlack, TestClient[Any, Any]]]:
-    fake = FakeSlack()
-    await fake.start()
-    runtime = await Runtime.create(
-        make_settings(
-            db_url,
-            slack_bot_token=BOT_TOKEN,
-            slack_signing_secret=SECRET,
-            slack_api_url=fake.api_url,
-            **settings,
-        ),
-        clock=clock,
-        migrate=True,
-    )
-    try:
-        async with TestClient(TestServer(build_app(runtime))) as client:
-            yield runtime, fake, client
-    finally:
-        await runtime.close()
-        await fake.stop()
 
 
 @pytest.fixture
@@ -95,11 +69,6 @@ def client(stack: tuple[Runtime, FakeSlack, TestClient[Any, Any]]) -> TestClient
 @pytest.fixture
 def alice(client: TestClient[Any, Any], fake: FakeSlack) -> Practitioner:
     return Practitioner(client, fake, TEAM, USER)
-
-
-async def drain(client: TestClient[Any, Any]) -> None:
-    async with asyncio.timeout(10):
-        await client.app[SLACK_ADAPTER].drain()
 
 
 async def checks_of(runtime: Runtime, **where: Any) -> list[Check]:

@@ -3,19 +3,15 @@ fake Web API, and the answers clicked back through the real slack-bolt stack. Ti
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from adapters.slack import SLACK_ADAPTER
 from adapters.slack.delivery import SlackDeliverer
 from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent, FollowUp, OutboxMessage, PlatformUser
@@ -24,28 +20,36 @@ from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.services.checks import Actor
 from dialogs.state import Recipient
-from tests.adapters.test_slack_adapter import slack_stack
-from tests.service.test_followups import seed_due_follow_ups
 from tests.support.checks import finish_urgent_check
 from tests.support.fake_slack import FakeSlack, Message
+from tests.support.followups import seed_due_follow_ups
+from tests.support.slack_followups import (
+    ALICE,
+    BOB,
+    TEAM,
+    Stack,
+    ask,
+    click,
+    follow_ups,
+    note_view,
+    responded,
+    share,
+    share_with_bob,
+    submit_note,
+    text_of,
+)
 from tests.support.slack_requests import (
     Practitioner,
     block_actions,
     elements,
     find,
-    input_values,
     interaction_body,
     step_of,
-    view_payload,
 )
+from tests.support.slack_stack import drain, slack_stack
 
-TEAM = "T0000001"
 OTHER_TEAM = "T0000002"
-ALICE = "U0000001"  # the practitioner who shares
-BOB = "U0000002"  # a colleague in the workspace she shares with
 LEAD = "U00000LD"
-
-Stack = tuple[Runtime, FakeSlack, TestClient[Any, Any]]
 
 
 @pytest.fixture
@@ -66,16 +70,6 @@ async def scheduler(stack: Stack) -> AsyncIterator[Scheduler]:
         await sched.close()
 
 
-async def drain(client: TestClient[Any, Any]) -> None:
-    async with asyncio.timeout(10):
-        await client.app[SLACK_ADAPTER].drain()
-
-
-async def follow_ups(runtime: Runtime) -> list[FollowUp]:
-    async with runtime.sessions() as s:
-        return list(await s.scalars(select(FollowUp).order_by(FollowUp.created_at)))
-
-
 async def trail(runtime: Runtime) -> list[str]:
     async with runtime.sessions() as s:
         return list(await s.scalars(select(CheckEvent.kind).order_by(CheckEvent.at, CheckEvent.seq)))
@@ -83,57 +77,6 @@ async def trail(runtime: Runtime) -> list[str]:
 
 def buttons(message: Message) -> list[str]:
     return [e["action_id"] for e in elements(message)]
-
-
-def text_of(message: Message) -> str:
-    return json.dumps(message.blocks)
-
-
-async def share(stack: Stack, script: dict[str, Any]) -> Practitioner:
-    runtime, fake, client = stack
-    alice = Practitioner(client, fake, TEAM, ALICE)
-    await alice.start()
-    await alice.complete(runtime.packs.pack(), script)
-    await drain(client)
-    return alice
-
-
-async def share_with_bob(stack: Stack) -> Practitioner:
-    return await share(stack, {"decision": "share", "recipient": Recipient(user_id=BOB)})
-
-
-async def ask(stack: Stack, scheduler: Scheduler, user: str = BOB, hours: float = 4) -> Message:
-    """Move time on past the follow-up delay and let the scheduler deliver; the question in ``user``'s DM."""
-    runtime, fake, _ = stack
-    before = len(fake.dms_to(user))
-    runtime.clock.advance(timedelta(hours=hours))  # type: ignore[attr-defined]
-    await scheduler.run_once()
-    dms = fake.dms_to(user)
-    assert len(dms) == before + 1, [text_of(m)[:200] for m in dms]
-    return dms[-1]
-
-
-async def click(stack: Stack, user: str, message: Message, action_id: str, team: str = TEAM) -> None:
-    _, fake, client = stack
-    await Practitioner(client, fake, team, user).click(action_id, message)
-    await drain(client)
-
-
-def note_view(fake: FakeSlack) -> dict[str, Any]:
-    view: dict[str, Any] = fake.calls_to("views.open")[-1].args["view"]
-    assert view["callback_id"] == "sc:fu_note"
-    return {"id": "VNOTE", **view}
-
-
-async def submit_note(stack: Stack, user: str, view: dict[str, Any], note: str | None) -> dict[str, Any] | None:
-    _, fake, client = stack
-    person = Practitioner(client, fake, TEAM, user)
-    payload = view_payload(TEAM, user, view, input_values(view, {"sc_note": note}), "view_submission")
-    resp = await person.post(interaction_body(payload))
-    assert resp.status == 200
-    body = await resp.text()
-    await drain(client)
-    return json.loads(body) if body.startswith("{") else None
 
 
 # --- the whole loop --------------------------------------------------------------------------------
@@ -368,11 +311,6 @@ async def test_a_recipient_who_left_is_undeliverable_and_the_sender_told(
 
 
 # --- digests ----------------------------------------------------------------------------------------
-
-
-async def responded(fake: FakeSlack, count: int) -> dict[str, Any]:
-    calls = await fake.wait_calls("response_url", count)
-    return calls[-1].args
 
 
 async def test_the_scheduled_digest_reaches_the_leads_dm_on_monday_morning(stack: Stack, scheduler: Scheduler) -> None:

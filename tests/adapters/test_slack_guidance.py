@@ -21,10 +21,10 @@ from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent
 from bot.runtime import Runtime
 from dialogs.content import Authority
-from tests.adapters.test_slack_adapter import drain, slack_stack
 from tests.support.fake_slack import FakeSlack, Message
 from tests.support.receipts import LINK, ORGANISATION, PUBLIC_URL
 from tests.support.slack_requests import Practitioner, elements
+from tests.support.slack_stack import drain, slack_stack
 
 TEAM = "T0000001"
 ALICE = "U0000001"

@@ -33,10 +33,10 @@ from bot.secretbox import SecretUnreadable
 from bot.server import StartupRefused, check_safe_to_serve
 from bot.web import build_app
 from dialogs.state import Recipient
-from tests.adapters.test_slack_adapter import slack_stack
-from tests.conftest import make_settings
 from tests.support.fake_slack import FakeSlack
+from tests.support.settings import make_settings
 from tests.support.slack_requests import SECRET, Practitioner, command_body, signature
+from tests.support.slack_stack import slack_stack
 
 TEAM_A, ALICE, BOB = "T0000AAA", "U000A001", "U000A002"
 TEAM_B, CAROL, DAN = "T0000BBB", "U000B001", "U000B002"

@@ -23,8 +23,8 @@ from bot.clock import ManualClock
 from bot.db.models import Check
 from bot.runtime import Runtime
 from bot.web import build_app
-from tests.conftest import make_settings
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack
+from tests.support.settings import make_settings
 from tests.support.slack_requests import command_body, input_values, view_payload
 
 TEAM, USER = "T0000001", "U0000001"

@@ -17,7 +17,6 @@ from bot.clock import ManualClock
 from bot.db.models import Check
 from bot.runtime import Runtime
 from dialogs.record import RecordSnapshot
-from tests.adapters.test_slack_adapter import slack_stack
 from tests.support.fake_slack import Message
 from tests.support.slack_requests import (
     Practitioner,
@@ -27,6 +26,7 @@ from tests.support.slack_requests import (
     opened_for,
     step_of,
 )
+from tests.support.slack_stack import slack_stack
 
 TEAM = "T0000001"
 USER = "U0000001"

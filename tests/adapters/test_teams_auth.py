@@ -26,8 +26,8 @@ from bot.clock import ManualClock
 from bot.db.models import Check, ProcessedRequest
 from bot.runtime import Runtime
 from bot.web import build_app
-from tests.conftest import make_settings
 from tests.support.fake_connector import FakeConnector
+from tests.support.settings import make_settings
 from tests.support.teams import activity
 
 APP_ID = "6a1d3c2b-8e4f-4a5b-9c7d-0e1f2a3b4c5d"

@@ -23,9 +23,9 @@ from bot.db.models import LeadAssignment
 from bot.runtime import Runtime
 from bot.services.checks import Actor
 from dialogs.messages import Cancelled
+from tests.support.adaptive_cards import assert_valid
 from tests.support.teams import USER, actions, find_action, step_of
 from tests.support.teams_chat import CardChat, mention
-from tests.unit.test_teams_cards import assert_valid
 
 ADMIN = "29:1sharecheck-admin"
 LEAD = "29:1safeguarding-lead"

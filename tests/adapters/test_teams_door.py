@@ -16,8 +16,8 @@ from bot.platforms import build_deliverers
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.web import build_app
-from tests.conftest import make_settings
 from tests.support.fake_connector import FakeConnector
+from tests.support.settings import make_settings
 from tests.support.teams import EMULATOR, TENANT, USER, WORKSPACE, activity, step_of
 
 OTHER_TENANT = "0d1e2f3a-0000-4000-8000-00000000cafe"

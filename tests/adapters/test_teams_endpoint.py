@@ -16,8 +16,8 @@ from bot.runtime import Runtime
 from bot.services.users import get_user
 from bot.web import build_app
 from dialogs.messages import Info
-from tests.conftest import make_settings
 from tests.support.fake_connector import FakeConnector
+from tests.support.settings import make_settings
 from tests.support.teams import BOT, EMULATOR, MESSAGE, USER, WORKSPACE, activity, find_action, step_of
 
 SECRET = "Child-Jane-Doe-lives-at-12-Acacia"  # stands for personal data a practitioner might type

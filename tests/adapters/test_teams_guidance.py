@@ -27,10 +27,10 @@ from bot.web import build_app
 from dialogs.content import load_pack
 from dialogs.engine import Engine
 from dialogs.messages import CitationView, MythView, Prompt
+from tests.support.adaptive_cards import HOSTILE, NOW, _text_blocks, assert_valid
 from tests.support.receipts import LINK, PUBLIC_URL, receipt_runtime
 from tests.support.teams import EMULATOR, actions, answer_inputs, find_action, step_of
 from tests.support.teams_chat import CardChat
-from tests.unit.test_teams_cards import HOSTILE, NOW, _text_blocks, assert_valid
 
 Script = dict[str, tuple[str, ...]]
 WORRIES = ("data_protection", "consent")

@@ -22,9 +22,9 @@ from bot.web import build_app
 from dialogs.content import AnswerKind
 from dialogs.record import RecordSnapshot
 from dialogs.state import Recipient
+from tests.support.adaptive_cards import assert_valid
 from tests.support.fake_connector import FakeConnector
 from tests.support.teams import EMULATOR, WORKSPACE, Session, activity, find_action, step_of
-from tests.unit.test_teams_cards import assert_valid
 
 COLLEAGUE = "29:2b3c4d-colleague"
 COLLEAGUE_AAD = "6a1d1f0e-0000-4000-8000-00000000c011"

@@ -14,10 +14,9 @@ from sqlalchemy import func, select
 from bot.db.models import Check, CheckEvent
 from bot.runtime import Runtime
 from bot.web import build_app
+from tests.support.adaptive_cards import assert_valid, inputs
 from tests.support.fake_connector import FakeConnector
 from tests.support.teams import EMULATOR, Session, find_action, press, step_of
-from tests.unit.test_teams_cards import assert_valid
-from tests.unit.test_teams_step_cards import inputs
 
 PACKS = Path(__file__).parent.parent / "data" / "packs"
 STALE = "That was already done, so nothing changed: this is where your check is now."

@@ -28,16 +28,15 @@ from bot.web import build_app
 from dialogs import text_safety
 from dialogs.content import AnswerKind
 from dialogs.state import Recipient
-from tests.adapters.test_slack_adapter import slack_stack
-from tests.adapters.test_slack_followups import drain
-from tests.adapters.test_teams_followups import LEAD as TEAMS_LEAD
-from tests.adapters.test_teams_followups import SENDER as TEAMS_SENDER
-from tests.adapters.test_teams_followups import Teams, text_of
 from tests.support.fake_connector import FakeConnector
 from tests.support.fake_slack import FakeSlack, Message
 from tests.support.receipts import LINK, PUBLIC_URL
 from tests.support.slack_requests import Practitioner
+from tests.support.slack_stack import drain, slack_stack
 from tests.support.teams import EMULATOR, WORKSPACE, find_action, step_of
+from tests.support.teams_followups import LEAD as TEAMS_LEAD
+from tests.support.teams_followups import SENDER as TEAMS_SENDER
+from tests.support.teams_followups import Teams, text_of
 
 # What people type, each a way to make markup on some surface
 FORGED_USER = "{user:U0000009}"

@@ -33,24 +33,15 @@ from bot.services.retention import UNSENT_TITLE, purge
 from bot.web import build_app
 from dialogs.messages import Prompt
 from dialogs.state import Answer, Recipient
-from tests.adapters.test_console_and_export import SHARE_SCRIPT
-from tests.adapters.test_console_followups import RECIPIENT as CONSOLE_RECIPIENT
-from tests.adapters.test_receipts import follow_up as follow_up_of
-from tests.adapters.test_slack_adapter import slack_stack
-from tests.adapters.test_slack_followups import (
-    BOB,
-    Stack,
-    ask,
-    click,
-    follow_ups,
-    note_view,
-    share_with_bob,
-    submit_note,
-)
-from tests.conftest import make_settings
-from tests.service.test_check_service import ALICE
+from tests.support.cli import SHARE_SCRIPT
+from tests.support.console import RECIPIENT as CONSOLE_RECIPIENT
 from tests.support.flows import answer_for, default_answer
 from tests.support.receipts import LEAD, ORGANISATION, PUBLIC_URL, SENDER, finish, receipt_runtime, token_of
+from tests.support.receipts import follow_up as follow_up_of
+from tests.support.service_checks import ALICE
+from tests.support.settings import make_settings
+from tests.support.slack_followups import BOB, Stack, ask, click, follow_ups, note_view, share_with_bob, submit_note
+from tests.support.slack_stack import slack_stack
 
 SIX_YEARS = timedelta(days=6 * 365)
 NAME, TYPED_ORG = "Kit Marlowe", "Eastvale Youth Offending Team"

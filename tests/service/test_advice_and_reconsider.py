@@ -94,7 +94,7 @@ async def test_without_a_lead_the_practitioner_is_told_to_ask_directly(runtime: 
 async def test_reconsider_reopens_a_not_share_decision_linked_to_the_first(runtime: Runtime) -> None:
     from bot.services.checks import CheckNotFound, Outcome
     from dialogs.messages import Completion
-    from tests.service.test_followups import complete
+    from tests.support.followups import complete
 
     first = await complete(
         runtime, ALICE, {"case_reference": "CS-88", "decision": "not_share", "request_context": "own_initiative"}

@@ -14,7 +14,7 @@ from bot.runtime import Runtime
 from bot.services.audit import AuditReport, seal_pending, verify
 from bot.services.checks import Actor
 from bot.services.records import append_event
-from tests.service.test_check_service import ALICE, complete
+from tests.support.service_checks import ALICE, complete
 
 CAROL = Actor("teams", "tenant-2", "29:carol")
 

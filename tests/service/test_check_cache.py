@@ -17,7 +17,7 @@ from bot.services.checks import Actor, CheckNotFound, Outcome, Reply
 from bot.services.records import append_event
 from dialogs.messages import Prompt
 from dialogs.state import Answer
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 from tests.support.statements import engines
 
 ALICE = Actor("teams", "T0001", "29:alice")

@@ -16,9 +16,9 @@ from bot.services.checks import Actor
 from bot.services.digests import Schedule
 from dialogs.messages import Digest
 from dialogs.state import Recipient
-from tests.conftest import make_settings
-from tests.service.test_followups import complete
 from tests.support.deliverers import RecordingDeliverer
+from tests.support.followups import complete
+from tests.support.settings import make_settings
 
 MON_0900 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday 09:00 London (GMT)
 P1, P2 = Actor("slack", "T1", "UP1"), Actor("slack", "T1", "UP2")

@@ -32,18 +32,10 @@ from bot.services.users import remember_user
 from bot.settings import Settings
 from dialogs.messages import FollowUpPrompt, Info
 from dialogs.state import Recipient
-from tests.conftest import make_settings
-from tests.support.checks import finish_check, finish_urgent_check
+from tests.support.checks import finish_urgent_check
 from tests.support.deliverers import RecordingDeliverer
-
-SENDER = Actor("slack", "T1", "USENDER")
-RECIPIENT = Actor("slack", "T1", "URECIP")
-LEAD = "ULEAD"
-
-
-async def complete(runtime: Runtime, actor: Actor, script: dict) -> uuid.UUID:
-    check_id, _ = await finish_check(runtime, actor, script)
-    return check_id
+from tests.support.followups import LEAD, RECIPIENT, SENDER, complete, seed_due_follow_ups, share_with_colleague
+from tests.support.settings import make_settings
 
 
 async def follow_up_of(runtime: Runtime, check_id: uuid.UUID) -> FollowUp:
@@ -75,11 +67,6 @@ def platform() -> RecordingDeliverer:
 @pytest.fixture
 def scheduler(runtime: Runtime, platform: RecordingDeliverer) -> Scheduler:
     return Scheduler(runtime, {"slack": platform}, instance_id="test-1")
-
-
-async def share_with_colleague(runtime: Runtime) -> uuid.UUID:
-    await runtime.leads.assign("slack", "T1", LEAD, "workspace", "", runtime.clock.now())
-    return await complete(runtime, SENDER, {"decision": "share", "recipient": Recipient(user_id=RECIPIENT.user_id)})
 
 
 async def test_recipient_is_asked_after_the_delay_and_confirms(
@@ -508,35 +495,6 @@ async def test_the_scheduler_loop_runs_and_stops(
 
 
 # --- several instances on one PostgreSQL --------------------------------------------------
-
-
-async def seed_due_follow_ups(runtime: Runtime, n: int) -> list[uuid.UUID]:
-    """One real completed check, and n follow-ups hanging off it, all due now."""
-    check_id = await complete(runtime, SENDER, {"decision": "share", "recipient": Recipient(user_id="UR")})
-    now = runtime.clock.now()
-    ids = [uuid.uuid4() for _ in range(n)]
-    async with runtime.sessions.begin() as s:
-        s.add_all(
-            FollowUp(
-                id=i,
-                check_id=check_id,
-                platform="slack",
-                workspace_id="T1",
-                kind="recipient_confirm",
-                sender_id=SENDER.user_id,
-                target_id=f"UR{k}",
-                case_reference="CS-1",
-                details={},
-                state="scheduled",
-                due_at=now,
-                escalate_at=now + timedelta(days=3),
-                nudges=0,
-                created_at=now,
-                updated_at=now,
-            )
-            for k, i in enumerate(ids)
-        )
-    return ids
 
 
 @pytest.mark.postgres

@@ -19,8 +19,8 @@ from bot.services.checks import Actor
 from bot.services.roles import NotPermitted
 from bot.settings import Settings
 from bot.user_refs import Platform, UserRef
-from tests.conftest import make_settings
 from tests.support.fake_slack import BOT_TOKEN
+from tests.support.settings import make_settings
 from tests.support.slack_requests import SECRET
 from tests.support.teams import EMULATOR
 

@@ -19,7 +19,7 @@ from bot.runtime import Runtime
 from bot.services.audit import seal_pending, verify
 from bot.services.audit_hash import GENESIS, event_hash
 from bot.services.records import AppendedEvent, NewEvent, append_event, append_events, trail
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 
 async def new_checks(runtime: Runtime, n: int, workspace: str = "T1") -> list[uuid.UUID]:

@@ -15,7 +15,7 @@ from bot.services.checks import Actor
 from bot.services.retention import REMOVED, purge
 from dialogs.record import RecordSnapshot
 from dialogs.state import Recipient
-from tests.service.test_check_service import ALICE, complete
+from tests.support.service_checks import ALICE, complete
 
 REASON = "Jane Doe at 12 Acacia Road said her stepfather hits her."
 DETAIL = "So the school nurse can check on Jane Doe's bruising."

@@ -8,7 +8,7 @@ from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.services.checks import Actor
 from bot.services.roles import NotPermitted
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 ROOT = Actor("slack", "T1", "UROOT")
 ALICE = Actor("slack", "T1", "UALICE")

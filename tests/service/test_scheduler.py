@@ -16,9 +16,9 @@ from bot.runtime import Runtime
 from bot.scheduler import MIN_WAIT, Scheduler
 from bot.services.audit import verify
 from dialogs.messages import FollowUpPrompt, Info
-from tests.conftest import T0, make_settings
-from tests.service.test_followups import RECIPIENT, seed_due_follow_ups, share_with_colleague
 from tests.support.deliverers import RecordingDeliverer
+from tests.support.followups import RECIPIENT, seed_due_follow_ups, share_with_colleague
+from tests.support.settings import T0, make_settings
 
 
 class RunningClock:

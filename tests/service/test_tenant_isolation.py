@@ -22,7 +22,7 @@ from bot.services.checks import Actor, CheckNotFound
 from bot.services.export import ExportFilter, export_records
 from bot.services.roles import NotPermitted
 from dialogs.state import Answer, Recipient
-from tests.service.test_followups import complete
+from tests.support.followups import complete
 
 VICTIM = Actor("slack", "T-VICTIM", "U0SAME")
 INTRUDER = Actor("slack", "T-OTHER", "U0SAME")

@@ -17,13 +17,13 @@ from bot.db.migrate import upgrade
 from bot.db.models import JsonType, UTCDateTime
 from bot.runtime import Runtime
 from bot.services.audit import seal_pending, verify
-from tests.adapters.test_console_and_export import SHARE_SCRIPT, env, run  # noqa: F401  (fixture re-used)
-from tests.conftest import T0, make_settings
+from tests.support.cli import SHARE_SCRIPT, run
+from tests.support.settings import T0, make_settings
 
 REASON = SHARE_SCRIPT[-1]
 
 
-def test_audit_verify_seal_and_purge_from_the_command_line(env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
+def test_audit_verify_seal_and_purge_from_the_command_line(env: dict[str, str], tmp_path: Path) -> None:
     assert run(["chat", "--user", "practitioner-7"], env, "\n".join(SHARE_SCRIPT) + "\n").returncode == 0
     intact = run(["audit", "verify"], env)
     assert intact.returncode == 0, intact.stdout + intact.stderr
@@ -134,7 +134,7 @@ async def upgrade_async_to(url: str, revision: str) -> None:
     await asyncio.to_thread(upgrade, url, revision)
 
 
-def test_scheduler_logs_json_lines_and_retention_defaults_to_six_years(env: dict[str, str]) -> None:  # noqa: F811
+def test_scheduler_logs_json_lines_and_retention_defaults_to_six_years(env: dict[str, str]) -> None:
     from bot.settings import Settings
 
     assert Settings(_env_file=None).sharecheck_retention == timedelta(days=6 * 365)  # type: ignore[call-arg]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tests.adapters.test_console_and_export import env, run  # noqa: F401  (fixture re-used)
+from tests.support.cli import run
 
 
-def test_leads_add_list_remove(env: dict[str, str]) -> None:  # noqa: F811
+def test_leads_add_list_remove(env: dict[str, str]) -> None:
     added = run(["leads", "add", "--platform", "slack", "--workspace", "T1", "--lead", "ULEAD", "--all"], env)
     assert added.returncode == 0, added.stderr
     assert "added: ULEAD leads workspace" in added.stdout
@@ -26,13 +26,13 @@ def test_leads_add_list_remove(env: dict[str, str]) -> None:  # noqa: F811
     assert bad.returncode == 2 and "one of the arguments --all --user --channel is required" in bad.stderr
 
 
-def test_scheduler_once_runs_and_exits(env: dict[str, str]) -> None:  # noqa: F811
+def test_scheduler_once_runs_and_exits(env: dict[str, str]) -> None:
     result = run(["scheduler", "--once"], env)
     assert result.returncode == 0, result.stderr
     assert "scheduler pass: 0 follow-ups advanced, 0 delivered" in result.stderr
 
 
-def test_digest_dry_run_prints_the_digest(env: dict[str, str]) -> None:  # noqa: F811
+def test_digest_dry_run_prints_the_digest(env: dict[str, str]) -> None:
     run(["leads", "add", "--platform", "slack", "--workspace", "T1", "--lead", "ULEAD", "--all"], env)
     result = run(["digest", "--lead", "ULEAD", "--dry-run"], env)
     assert result.returncode == 0, result.stderr
@@ -43,7 +43,7 @@ def test_digest_dry_run_prints_the_digest(env: dict[str, str]) -> None:  # noqa:
     assert unknown.returncode == 2 and "is a lead in nowhere" in unknown.stderr
 
 
-def test_export_filtered_by_lead_needs_the_workspace(env: dict[str, str]) -> None:  # noqa: F811
+def test_export_filtered_by_lead_needs_the_workspace(env: dict[str, str]) -> None:
     bad = run(["export", "--since", "2026-01-01", "--lead", "ULEAD"], env)
     assert bad.returncode == 2 and "--lead needs --platform and --workspace" in bad.stderr
     run(["leads", "add", "--platform", "slack", "--workspace", "T1", "--lead", "ULEAD", "--all"], env)

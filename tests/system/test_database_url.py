@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from bot.db.migrate import current_revision, head_revision
 from bot.runtime import Runtime
 from bot.settings import Settings
-from tests.adapters.test_console_and_export import env, run  # noqa: F401  (fixture re-used)
-from tests.conftest import make_settings
+from tests.support.cli import run
+from tests.support.settings import make_settings
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ def test_other_drivers_are_refused_with_the_reason_and_without_the_url(url: str)
 
 
 def test_the_command_line_refuses_an_unsupported_driver_without_printing_the_password(
-    env: dict[str, str],  # noqa: F811
+    env: dict[str, str],
 ) -> None:
     result = run(["db", "upgrade"], env | {"DATABASE_URL": "postgresql+psycopg2://sc:hunter2-secret@db-host/sc"})
     assert result.returncode == 2
@@ -62,7 +62,7 @@ def test_the_command_line_refuses_an_unsupported_driver_without_printing_the_pas
     assert "hunter2" not in result.stderr + result.stdout
 
 
-def test_a_plain_sqlite_url_migrates_from_the_command_line(env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
+def test_a_plain_sqlite_url_migrates_from_the_command_line(env: dict[str, str], tmp_path: Path) -> None:
     result = run(["db", "upgrade"], env | {"DATABASE_URL": f"sqlite:///{tmp_path / 'plain.db'}"})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "plain.db").exists()

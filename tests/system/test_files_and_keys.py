@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from bot.db.engine import create_engine
 from bot.secret_key import SecretKeyRefused, key_file, resolve_secret_key
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 
 @pytest.fixture

@@ -27,9 +27,9 @@ from bot.server import StartupRefused, check_safe_to_serve
 from bot.services.checks import Actor
 from bot.settings import Settings
 from bot.web import SERVER_NAME, build_app, build_metrics_app
-from tests.adapters.test_console_and_export import run
-from tests.conftest import make_settings
+from tests.support.cli import run
 from tests.support.receipts import finish, receipt_runtime, token_of
+from tests.support.settings import make_settings
 from tests.support.teams import EMULATOR
 
 CONSOLE_USER = Actor("console", "local", "sam")

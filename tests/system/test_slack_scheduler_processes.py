@@ -20,9 +20,9 @@ from sqlalchemy import func, select, update
 from bot.clock import ManualClock
 from bot.db.models import OutboxMessage
 from bot.runtime import Runtime
-from tests.conftest import make_settings
-from tests.service.test_followups import seed_due_follow_ups
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack
+from tests.support.followups import seed_due_follow_ups
+from tests.support.settings import make_settings
 from tests.support.slack_requests import SECRET
 
 pytestmark = pytest.mark.postgres

@@ -28,7 +28,7 @@ from bot.logging_setup import configure_logging, wants_json
 from bot.runtime import Runtime
 from bot.startup import Serving, database, startup_summary, teams
 from bot.web import build_app
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 SECRETS = ("xoxb-secret-token", "signing-secret-value", "xapp-secret-token", "app-password-value", "hunter2")
 

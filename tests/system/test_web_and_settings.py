@@ -12,7 +12,7 @@ from bot.runtime import Runtime
 from bot.server import StartupRefused, check_safe_to_serve
 from bot.settings import Settings
 from bot.web import build_app
-from tests.conftest import T0, make_settings
+from tests.support.settings import T0, make_settings
 
 
 @pytest.fixture

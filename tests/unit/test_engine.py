@@ -10,7 +10,7 @@ from dialogs.content import load_pack
 from dialogs.engine import CorruptState, DialogClosed, Engine, InvalidAnswer, StaleAnswer, parse_when
 from dialogs.messages import Cancelled, Completion, Prompt
 from dialogs.state import Answer, Recipient, Status
-from tests.conftest import T0
+from tests.support.settings import T0
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from dialogs.engine import Engine
 from dialogs.evolve import evolve
 from dialogs.messages import Prompt
 from dialogs.state import AnswerValue, DialogState
-from tests.conftest import T0
+from tests.support.settings import T0
 
 
 def same(a: BaseModel, b: BaseModel) -> None:

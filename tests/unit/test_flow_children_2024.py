@@ -8,9 +8,9 @@ from dialogs.content import load_pack
 from dialogs.engine import Engine
 from dialogs.record import build_completion, build_snapshot
 from dialogs.state import Recipient
-from tests.conftest import T0
 from tests.support.flows import AnswerSpec
 from tests.support.flows import walk as walk_any
+from tests.support.settings import T0
 
 
 def walk(engine: Engine, now, script: dict[str, AnswerSpec]):

@@ -19,9 +19,9 @@ from dialogs.engine import Engine
 from dialogs.messages import Prompt
 from dialogs.profile import DEFAULT_CONTACTS, EmergencyContact, OrganisationKind, OrganisationProfile
 from dialogs.record import build_snapshot
+from tests.support.adaptive_cards import assert_valid
 from tests.support.flows import walk
-from tests.unit.test_slack_render import round_trip
-from tests.unit.test_teams_cards import assert_valid
+from tests.support.slack_blocks import round_trip
 
 T0 = datetime(2026, 12, 4, 15, tzinfo=UTC)
 PACKS = ("children-england-2024", "children-england-2018", "adults-england")

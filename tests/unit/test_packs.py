@@ -10,8 +10,8 @@ import yaml
 from dialogs.content import DECISIONS, PACKS_DIR, PackError, available_packs, load_pack, load_pack_file
 from dialogs.engine import Engine
 from dialogs.record import build_snapshot
-from tests.conftest import T0
 from tests.support.flows import all_edges, explore
+from tests.support.settings import T0
 
 PACKS = list(available_packs())
 

@@ -16,8 +16,8 @@ from dialogs.engine import Engine
 from dialogs.personal_data import find_identifiers
 from dialogs.record import MEMO_LIMIT, RecordMemo, build_completion, build_snapshot
 from dialogs.state import DialogState, Status
-from tests.conftest import T0
 from tests.support.flows import answer_for, default_answer, explore, walk
+from tests.support.settings import T0
 
 
 @pytest.fixture(scope="module")

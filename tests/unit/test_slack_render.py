@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from adapters.slack import render
@@ -42,6 +41,7 @@ from dialogs.messages import (
 from dialogs.state import Answer, DialogState, FieldAnswer, Recipient
 from dialogs.text_safety import typed
 from tests.support.flows import explore
+from tests.support.slack_blocks import round_trip
 
 NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
 CHECK_ID = str(uuid.UUID(int=7))
@@ -61,16 +61,6 @@ def summary_lines(dicts: list[dict[str, Any]]) -> int:
         else:
             height += 1
     return height
-
-
-def round_trip(blocks: list[Block], limit: int = render.MESSAGE_BLOCKS_MAX) -> list[dict[str, Any]]:
-    dicts = render.to_dicts(blocks)  # slack_sdk checks its limits here
-    assert 1 <= len(dicts) <= limit
-    for d in dicts:
-        parsed = Block.parse(d)
-        assert parsed is not None, d  # parse() returns None for a type it does not know
-        assert parsed.to_dict() == d
-    return dicts
 
 
 def check_text_limits(dicts: list[dict[str, Any]]) -> None:

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
 from adapters.teams.agent import TEAMS
@@ -22,36 +17,8 @@ from dialogs.content import available_packs, load_pack
 from dialogs.engine import Engine
 from dialogs.messages import Cancelled, Completion, Info, PendingItem, PendingList, Prompt
 from dialogs.state import DialogState
+from tests.support.adaptive_cards import HOSTILE, NOW, _text_blocks, assert_valid, card_validator
 from tests.support.flows import explore
-
-DATA = Path(__file__).parent.parent / "data"
-NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
-TEAMS_CARD_LIMIT = 28 * 1024
-HOSTILE = "**Bold** _it_ [click](https://evil.example) <at>x</at> # heading\n- list\n\\ `code`"
-
-
-TEAMS_EXTENSION_SCHEMAS: dict[str, dict[str, Any]] = {
-    # the people picker: https://learn.microsoft.com/microsoftteams/platform/task-modules-and-cards/cards/people-picker
-    "choices.data": {
-        "type": "object",
-        "properties": {"type": {"enum": ["Data.Query"]}, "dataset": {"enum": ["graph.microsoft.com/users"]}},
-        "required": ["type", "dataset"],
-        "additionalProperties": False,
-    },
-}
-"""The Teams extensions the 1.5 schema does not know, allowed explicitly (and only where TEAMS_EXTENSIONS says)."""
-
-
-@cache
-def card_validator(teams_extensions: bool = True) -> jsonschema.Draft6Validator:
-    schema = json.loads((DATA / "adaptive-card-1.5.0.json").read_text(encoding="utf-8"))
-    definitions = schema["definitions"]
-    if teams_extensions:
-        for element, properties in TEAMS_EXTENSIONS.items():
-            for name in properties:
-                definitions[element]["properties"][name] = TEAMS_EXTENSION_SCHEMAS[name]
-    return jsonschema.Draft6Validator({"$ref": "#/definitions/AdaptiveCard", "definitions": definitions})
-
 
 CARD_WIDTH_CHARS = 60
 """About how many characters of body text fit on a line of a card in a Teams chat."""
@@ -96,26 +63,6 @@ def copied(container: dict[str, Any]) -> str:
     lines = [run for item in container["items"] if item["type"] == "RichTextBlock" for run in item["inlines"]]
     assert all(run["fontType"] == "Monospace" for run in lines)
     return "\n".join(run["text"] for run in lines)
-
-
-def ids(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        if isinstance(node.get("id"), str) and "type" in node:
-            yield node["id"]
-        for value in node.values():
-            yield from ids(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from ids(item)
-
-
-def assert_valid(card: dict[str, Any]) -> None:
-    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}" for e in card_validator().iter_errors(card)]
-    assert not errors, errors[:5]
-    assert card["version"] <= "1.5"
-    dupes = [i for i, n in Counter(ids(card)).items() if n > 1]
-    assert not dupes, f"duplicate ids {dupes}"
-    assert len(json.dumps(card)) < TEAMS_CARD_LIMIT
 
 
 def prompts(engine: Engine) -> Iterator[Prompt]:
@@ -191,17 +138,6 @@ def test_info_pending_welcome_and_notices_are_valid_cards(style: str) -> None:
     assert_valid(render_notice(HOSTILE))
     assert_valid(render_notice(words(text.closed)))
     assert "**share-check**" in json.dumps(render_notice(words(text.closed))), "a command to type shows in bold"
-
-
-def _text_blocks(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        if node.get("type") == "TextBlock":
-            yield node["text"]
-        for value in node.values():
-            yield from _text_blocks(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _text_blocks(item)
 
 
 def test_typed_text_is_never_parsed_as_markdown() -> None:

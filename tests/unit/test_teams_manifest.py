@@ -13,7 +13,7 @@ import pytest
 
 from adapters.teams.manifest import ICONS, TEMPLATE_DIR, ManifestError, build_manifest
 from bot.cli import main
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 DATA = Path(__file__).parent.parent / "data"
 APP_ID = "6a1d3c2b-8e4f-4a5b-9c7d-0e1f2a3b4c5d"

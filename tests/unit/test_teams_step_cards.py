@@ -17,8 +17,8 @@ from dialogs.content import AnswerKind, load_pack
 from dialogs.engine import REVIEW, Engine, InvalidForm
 from dialogs.messages import ALL_TRUE, SAVE, FieldSpec, Prompt, ReviewView, SummaryLine
 from dialogs.state import Answer, FieldAnswer, Recipient, Status
+from tests.support.adaptive_cards import HOSTILE, NOW, _text_blocks, assert_valid, inputs
 from tests.support.teams import actions
-from tests.unit.test_teams_cards import HOSTILE, NOW, _text_blocks, assert_valid
 
 PACKS = Path(__file__).parent.parent / "data" / "packs"
 CHECK = "5f0c6f8e-0000-4000-8000-000000000001"
@@ -26,24 +26,6 @@ CHECK = "5f0c6f8e-0000-4000-8000-000000000001"
 
 def demo() -> Engine:
     return Engine(load_pack("steps-demo", PACKS))
-
-
-def inputs(card: Any) -> dict[str, dict[str, Any]]:
-    """Every input on the card (shown cards included), by id."""
-    found: dict[str, dict[str, Any]] = {}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if str(node.get("type", "")).startswith("Input."):
-                found[node["id"]] = node
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(card)
-    return found
 
 
 def walk_demo(engine: Engine) -> Iterator[Prompt]:
