@@ -463,7 +463,7 @@ async def test_workspaces_are_kept_apart(client: TestClient[Any, Any], fake: Fak
 async def test_typed_commands_are_answered_to_the_person_where_they_typed_them(
     alice: Practitioner, fake: FakeSlack, client: TestClient[Any, Any]
 ) -> None:
-    """What the words mean is the conversation's (tests/test_conversation_*.py); here, the answers' way back."""
+    """What the words mean is the conversation's (tests/service/test_conversation_*.py); here, the answers' way back."""
     for n, text in enumerate(("help", "what is this"), 1):
         resp = await alice.command(text)
         assert await resp.text() == "", "acknowledged at once; the answer follows"

@@ -341,7 +341,7 @@ async def admin_stack(sqlite_url: str, clock: ManualClock) -> AsyncIterator[Stac
 
 async def test_an_admin_names_people_and_channels_by_mention(admin_stack: Stack) -> None:
     """Slack's escaped mentions become ids, and the people in the answer are mentioned back. What the admin
-    words mean, and who may use them, is the conversation's (tests/test_conversation_roles.py)."""
+    words mean, and who may use them, is the conversation's (tests/service/test_conversation_roles.py)."""
     runtime, fake, client = admin_stack
     admin = Practitioner(client, fake, TEAM, ADMIN)
     await admin.command(f"admin lead add <@{LEAD}|lead> <@{ALICE}|alice> <#C0SAFE01|safeguarding>")

@@ -1,8 +1,8 @@
 """What a Teams user types and presses, and the cards they get back, in-process: the agent's parsing, the
 conversation layer and the Teams messenger's rendering, with a real Runtime and database (no HTTP, no SDK).
 
-The wire (token door, invoke responses, updates in place, proactive sends) is in tests/test_teams_endpoint.py,
-tests/test_teams_flow.py and tests/test_teams_followups.py.
+The wire (token door, invoke responses, updates in place, proactive sends) is in tests/adapters/test_teams_endpoint.py,
+tests/adapters/test_teams_flow.py and tests/adapters/test_teams_followups.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """No anonymous Teams door: /api/messages exists only with Bot Framework credentials or with emulator mode asked
 for, and emulator mode (no token checks) keeps to this machine: one fixed tenant, replies only to a loopback
-serviceUrl, no proxied requests. (With an app id, tests/test_teams_auth.py.)"""
+serviceUrl, no proxied requests. (With an app id, tests/adapters/test_teams_auth.py.)"""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """'Received and understood' on Teams, end to end: checks through Activity JSON, the real scheduler with the
 TeamsDeliverer and the real Agents SDK, cards to the fake connector, answers pressed as Teams sends them
 (Action.Execute invokes and Action.Submit messages); digests; on SQLite and PostgreSQL. (Admin commands and other
-typed requests in-process: tests/test_teams_conversation.py.)"""
+typed requests in-process: tests/adapters/test_teams_conversation.py.)"""
 
 from __future__ import annotations
 
@@ -351,7 +351,7 @@ async def test_another_user_cannot_answer_a_follow_up(
     check_id, card = await share_with_colleague(teams, clock, scheduler)
     act = find_action(card, "follow_up", sc_choice="not_received")
     # another user of the same tenant (emulator mode has one tenant: the same user id in another tenant is
-    # refused where tenants are real, with Bot Framework tokens: tests/test_teams_auth.py)
+    # refused where tenants are real, with Bot Framework tokens: tests/adapters/test_teams_auth.py)
     body = press(act, {}, teams.connector.url, None, user=SENDER, conversation=dm(SENDER))
     answer = await (await teams.client.post("/api/messages", json=body)).json()
     # answered with a message: the card pressed stays as it was
