@@ -7,7 +7,7 @@ directly. ``model_construct`` is no help: on pydantic 2.14 it walks every field'
 slower than validating. ``evolve`` builds the same object ``model_copy`` would (same field dict,
 same fields-set, no extra, no private attributes) for the models it is used on, which have neither
 extra fields nor private attributes; anything else goes through ``model_copy`` unchanged.
-tests/test_evolve.py pins the equivalence, so a pydantic upgrade that changes the layout fails a test.
+tests/unit/test_evolve.py pins the equivalence, so a pydantic upgrade that changes the layout fails a test.
 """
 
 from __future__ import annotations

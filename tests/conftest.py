@@ -1,18 +1,18 @@
+"""Fixtures every group uses: the manual clock, the databases, the whole Runtime, and a clean environment for
+the command line. Each group's own are in its conftest.py; helpers are in tests/support/."""
+
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.clock import ManualClock
 from bot.runtime import Runtime
-from bot.settings import Settings
 from tests.support.postgres import temporary_database
-
-# A Tuesday morning in term time.
-T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+from tests.support.settings import T0, make_settings
 
 
 @pytest.fixture
@@ -40,10 +40,6 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
             yield url
 
 
-def make_settings(database_url: str, **overrides: object) -> Settings:
-    return Settings(_env_file=None, database_url=database_url, **overrides)  # type: ignore[call-arg]
-
-
 @pytest.fixture
 def settings_overrides() -> dict[str, object]:
     """Settings the `runtime` fixture adds; a test module overrides this fixture (e.g. Teams emulator mode)."""
@@ -57,3 +53,11 @@ async def runtime(db_url: str, clock: ManualClock, settings_overrides: dict[str,
         yield rt
     finally:
         await rt.close()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """The environment for `python -m bot` in a subprocess (tests/support/cli.py): no deployment's settings, a
+    fresh SQLite file (the console adapter's and the command line's tests both use it)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SHARECHECK_", "SLACK_", "MICROSOFT_"))}
+    return clean | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'sc.db'}"}

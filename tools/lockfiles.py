@@ -1,7 +1,7 @@
 """The lock files: ``requirements/runtime.txt`` and ``requirements/dev.txt``, written by a pinned uv, checked here.
 
 ``python -m tools.lockfiles write [--upgrade]`` (``make lock``) rewrites both from pyproject.toml; ``check``
-(``make test``, ``.ci/run`` and tests/test_lockfiles.py) fails when they no longer match pyproject.toml's
+(``make test``, ``.ci/run`` and tests/unit/test_lockfiles.py) fails when they no longer match pyproject.toml's
 dependencies or carry anything but exact versions with hashes (an index or file URL, a local path, an option).
 
 Each lock is requirements format for ``pip install --require-hashes -r``: every package pinned with ``==`` and

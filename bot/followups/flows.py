@@ -2,7 +2,7 @@
 
 ``TABLE`` maps (kind, state, verb) to the state a follow-up moves to and the effects that go with it: who is
 told, whether the lead is, what is scheduled next. A (kind, state, verb) missing from it is not allowed. The
-answers a person can give are the choices in bot/content/followups.yaml; tests/test_followups.py checks that
+answers a person can give are the choices in bot/content/followups.yaml; tests/service/test_followups.py checks that
 the table and the wording agree.
 
 ``Flows`` applies a transition inside the caller's transaction: the state change, the messages it queues in the

@@ -8,12 +8,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from sqlalchemy import select
+
 from bot.checks.models import Actor
 from bot.clock import ManualClock
+from bot.db.models import FollowUp
 from bot.runtime import Runtime
 from dialogs.messages import Completion
-from tests.conftest import make_settings
 from tests.support.checks import finish_check
+from tests.support.settings import make_settings
 
 PUBLIC_URL = "https://sharecheck.example.org"
 ORGANISATION = "Northshire Children's Services"
@@ -50,3 +53,10 @@ def token_of(done: Completion) -> str:
     match = LINK.search(done.covering_note)
     assert match is not None, done.covering_note
     return match.group(1)
+
+
+async def follow_up(rt: Runtime, check_id: uuid.UUID) -> FollowUp:
+    async with rt.sessions() as s:
+        fu = await s.scalar(select(FollowUp).where(FollowUp.check_id == check_id, FollowUp.kind == "sender_confirm"))
+        assert fu is not None
+        return fu

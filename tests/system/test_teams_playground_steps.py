@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.teams import step_of
-from tests.system.test_teams_playground import (
+from tests.support.playground import (
     ARTIFACTS,
     Playground,
     Stack,
@@ -21,6 +20,7 @@ from tests.system.test_teams_playground import (
     text_of,
     title_of,
 )
+from tests.support.teams import step_of
 
 pytestmark = pytest.mark.browser
 

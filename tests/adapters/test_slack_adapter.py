@@ -1,0 +1,600 @@
+"""The Slack adapter end to end: signed requests to our aiohttp server, the real slack-bolt stack, a fake Web API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
+
+from adapters.slack import SLACK_ADAPTER
+from bot.clock import ManualClock
+from bot.db.models import Check, CheckEvent, PlatformUser, ProcessedRequest
+from bot.runtime import Runtime
+from bot.web import build_app
+from dialogs.record import RecordSnapshot
+from dialogs.state import Recipient
+from tests.support.fake_slack import BOT_TOKEN, FakeSlack, Message
+from tests.support.settings import make_settings
+from tests.support.slack_requests import (
+    EVENTS,
+    Practitioner,
+    all_text,
+    block_actions,
+    checkbox_state,
+    choice_buttons,
+    command_body,
+    find,
+    interaction_body,
+    signature,
+    step_of,
+    view_payload,
+)
+from tests.support.slack_stack import drain, slack_stack
+
+TEAM = "T0000001"
+OTHER_TEAM = "T0000002"
+USER = "U0000001"
+STALE = "That was already done, so nothing changed"
+
+
+@pytest.fixture
+async def stack(sqlite_url: str, clock: ManualClock) -> AsyncIterator[tuple[Runtime, FakeSlack, TestClient[Any, Any]]]:
+    async with slack_stack(sqlite_url, clock) as parts:
+        yield parts
+
+
+@pytest.fixture
+def runtime_(stack: tuple[Runtime, FakeSlack, TestClient[Any, Any]]) -> Runtime:
+    return stack[0]
+
+
+@pytest.fixture
+def fake(stack: tuple[Runtime, FakeSlack, TestClient[Any, Any]]) -> FakeSlack:
+    return stack[1]
+
+
+@pytest.fixture
+def client(stack: tuple[Runtime, FakeSlack, TestClient[Any, Any]]) -> TestClient[Any, Any]:
+    return stack[2]
+
+
+@pytest.fixture
+def alice(client: TestClient[Any, Any], fake: FakeSlack) -> Practitioner:
+    return Practitioner(client, fake, TEAM, USER)
+
+
+async def checks_of(runtime: Runtime, **where: Any) -> list[Check]:
+    async with runtime.sessions() as session:
+        query = select(Check)
+        for key, value in where.items():
+            query = query.where(getattr(Check, key) == value)
+        return list((await session.scalars(query)).all())
+
+
+async def count(runtime: Runtime, model: Any) -> int:
+    async with runtime.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+# --- the whole check ------------------------------------------------------------------------
+
+
+async def test_the_command_is_acknowledged_before_the_work_that_follows(
+    client: TestClient[Any, Any], fake: FakeSlack, alice: Practitioner
+) -> None:
+    """Bolt answers as soon as our listener returns: the listener acks and hands the check's opening to a task,
+    so a slow Slack delays the DM, never the ack (Slack gives an ack 3 seconds)."""
+    await Practitioner(client, fake, TEAM, "U0WARMUP1").start()  # Bolt checks its token once (auth.test)
+    await drain(client)
+    fake.delay = 0.5  # every Web API call: users.info, conversations.open, chat.postMessage, views.open
+    fake.calls.clear()
+    started = time.perf_counter()
+    resp = await alice.command()
+    acked = time.perf_counter() - started
+    assert await resp.text() == ""
+    assert acked < 0.5 and not fake.calls_to("chat.postMessage")
+    await fake.wait_for(lambda: fake.calls_to("chat.postMessage"), within=10)
+    assert time.perf_counter() - started > 1.0  # the DM came after at least users.info and the post
+    # typed in a channel: the check is in the DM, and the channel says so to this person only
+    [notice] = await fake.wait_calls("response_url")
+    assert notice.args["response_type"] == "ephemeral" and "I have sent you a private message" in notice.args["text"]
+
+
+async def test_a_whole_check_through_slack_is_recorded(db_url: str, clock: ManualClock) -> None:
+    async with slack_stack(db_url, clock) as (runtime, fake, client):
+        alice = Practitioner(client, fake, TEAM, USER)
+        first = await alice.start()
+        # opened in the DM (conversations.open + chat.postMessage), with progress, question and navigation
+        assert fake.calls_to("conversations.open")[0].args["users"] == USER
+        assert first.channel == alice.dm
+        text = json.dumps(first.blocks)
+        assert "Someone is in immediate danger" in text and "sc:cancel" in text
+        progress = first.blocks[1]["elements"][0]["text"]  # where the check is, by its sections, never a count
+        assert "*" in progress and "Step" not in progress
+        # the first step is typed: its modal opened straight from the command's trigger
+        await fake.wait_calls("views.open")
+        pack = runtime.packs.pack()
+        steps = await alice.complete(pack)
+        # every typed step's form opened by itself (after the command, a click or the previous form)
+        assert alice.requests == 1 + steps
+
+        done = await checks_of(runtime)
+        assert len(done) == 1
+        check = done[0]
+        assert (check.platform, check.workspace_id, check.user_id) == ("slack", TEAM, USER)
+        assert check.status == "completed" and check.decision == "share"
+        assert check.case_reference == "CS-2024-0113"
+        snapshot = RecordSnapshot.model_validate(check.snapshot)
+        assert snapshot.recipient == Recipient(organisation="Northshire Police", role="MASH detective sergeant")
+        assert 0 < len(snapshot.answers) <= steps  # notices are not part of the record
+
+        # one message updated in place throughout, then the summary posted below it and the notes to copy after
+        dm = alice.dm_messages()
+        assert len(dm) == 3
+        assert dm[0].updates == steps
+        summary, notes = json.dumps(dm[1].blocks), json.dumps(dm[2].blocks)
+        assert "Decision recorded" in summary and "```" not in summary and "CS-2024-0113" in summary
+        assert "Copy this into the case notes" in notes and "```" in notes and "CS-2024-0113" in notes
+        # the user's time zone was remembered, auth.test called once, every call with the bot token
+        async with runtime.sessions() as session:
+            user = await session.get(PlatformUser, ("slack", TEAM, USER))
+        assert user is not None and user.tz == "Europe/London"
+        assert len(fake.calls_to("auth.test")) == 1
+        assert {c.token for c in fake.calls if c.method != "response_url"} == {BOT_TOKEN}
+
+
+# --- verification and payload validation ----------------------------------------------------
+
+
+def _tamper(body: str, headers: dict[str, str]) -> tuple[str, dict[str, str]]:
+    return body + "&text=help", headers
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        pytest.param(lambda b: (b, signature(b, secret="not-the-secret")), id="wrong-secret"),
+        pytest.param(lambda b: _tamper(b, signature(b)), id="tampered-body"),
+        pytest.param(lambda b: (b, signature(b, timestamp=int(time.time()) - 301)), id="older-than-5-minutes"),
+        pytest.param(lambda b: (b, signature(b, timestamp=int(time.time()) + 301)), id="from-the-future"),
+        pytest.param(lambda b: (b, {}), id="unsigned"),
+    ],
+)
+async def test_unverified_requests_get_401_and_touch_nothing(
+    forge: Callable[[str], tuple[str, dict[str, str]]],
+    client: TestClient[Any, Any],
+    fake: FakeSlack,
+    runtime_: Runtime,
+) -> None:
+    for body in (
+        command_body(TEAM, USER, "", fake.response_url()),
+        interaction_body({"type": "block_actions"}),
+        "payload=%7Bnot-json",
+    ):
+        sent, headers = forge(body)
+        resp = await client.post(
+            EVENTS, data=sent.encode(), headers={"Content-Type": "application/x-www-form-urlencoded", **headers}
+        )
+        assert resp.status == 401, (body, await resp.text())
+    await drain(client)
+    assert fake.calls == []
+    assert await count(runtime_, Check) == 0
+    assert await count(runtime_, ProcessedRequest) == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("payload=%7Bnot-json", id="payload-not-json"),
+        pytest.param(interaction_body([1, 2, 3]), id="payload-a-list"),
+        pytest.param(
+            interaction_body({"type": "block_actions", "user": {"id": USER}}), id="block-actions-missing-team"
+        ),
+        pytest.param(
+            interaction_body(
+                {
+                    "type": "block_actions",
+                    "team": {"id": TEAM},
+                    "user": {"id": USER},
+                    "container": {"type": "message"},
+                    "actions": [{"action_id": "sc:back", "type": "button", "value": '{"c": "nope"}'}],
+                }
+            ),
+            id="our-button-with-a-forged-value",
+        ),
+        pytest.param(
+            interaction_body(
+                {
+                    "type": "view_submission",
+                    "team": {"id": TEAM},
+                    "user": {"id": USER},
+                    "view": {"id": "V1", "callback_id": "sc:answer", "private_metadata": "x"},
+                }
+            ),
+            id="modal-with-bad-metadata",
+        ),
+        pytest.param("command=%2Fshare-check&team_id=T0000001&text=", id="command-without-user"),
+        pytest.param(
+            "command=%2Fshare-check&team_id=T%3Cscript%3E&user_id=U1&trigger_id=1.2", id="command-bad-team-id"
+        ),
+    ],
+)
+async def test_malformed_signed_payloads_get_400_without_a_stack_trace(
+    body: str, client: TestClient[Any, Any], fake: FakeSlack, runtime_: Runtime
+) -> None:
+    resp = await client.post(
+        EVENTS, data=body.encode(), headers={"Content-Type": "application/x-www-form-urlencoded", **signature(body)}
+    )
+    text = await resp.text()
+    assert resp.status == 400, text
+    assert "Traceback" not in text and 'File "' not in text and len(text) < 200
+    await drain(client)
+    assert [c.method for c in fake.calls if c.method != "auth.test"] == []
+    assert await count(runtime_, Check) == 0
+
+
+async def test_unknown_action_id_is_ignored_with_a_log_line(
+    alice: Practitioner, fake: FakeSlack, client: TestClient[Any, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    message = await alice.start()
+    await drain(client)
+    calls = len(fake.calls)
+    action = {"action_id": "someone_elses_button", "value": "whatever", "type": "button"}
+    with caplog.at_level(logging.INFO, logger="adapters.slack.app"):
+        resp = await alice.post(interaction_body(block_actions(TEAM, USER, message, action)))
+        assert resp.status == 200
+        await drain(client)
+    assert "ignored unknown action id 'someone_elses_button'" in caplog.text
+    assert len(fake.calls) == calls
+
+
+# --- retries, double clicks, stale buttons ----------------------------------------------------
+
+
+async def test_a_slack_retry_is_acted_on_once(
+    alice: Practitioner, fake: FakeSlack, client: TestClient[Any, Any], runtime_: Runtime
+) -> None:
+    await alice.start()
+    await drain(client)
+    resp = await alice.replay()  # the slash command again, as Slack retries it: the same trigger id
+    assert resp.status == 200
+    await drain(client)
+    assert len(fake.calls_to("chat.postMessage")) == 1 and len(fake.calls_to("response_url")) == 1
+
+    await alice.answer_form({"sc_text": "CS-2024-0113"})
+    message = alice.check_message()
+    await alice.click(choice_buttons(message)[0]["action_id"], message)
+    await drain(client)
+    step = step_of(message)
+    resp = await alice.replay(retry_num=1)
+    assert resp.status == 200
+    resp = await alice.replay(retry_num=2)
+    await drain(client)
+    # a button names its revision, so the check takes it once; the message says the repeat changed nothing
+    assert step_of(message) == step and STALE in json.dumps(message.blocks)
+    async with runtime_.sessions() as session:
+        answered = await session.scalar(
+            select(func.count()).select_from(CheckEvent).where(CheckEvent.kind == "answered")
+        )
+    assert answered == 2  # the case reference and the one click, each once
+
+
+async def test_a_double_click_advances_one_step(
+    alice: Practitioner, fake: FakeSlack, client: TestClient[Any, Any], runtime_: Runtime
+) -> None:
+    await alice.start()
+    await alice.answer_form({"sc_text": "CS-2024-0113"})
+    message = alice.check_message()
+    before = (await checks_of(runtime_))[0].revision
+    first = choice_buttons(message)[0]
+    # two clicks on the same button, as fast as Slack can deliver them (distinct trigger ids, same revision)
+    await asyncio.gather(alice.click(first["action_id"], message), alice.click(first["action_id"], message))
+    await drain(client)
+    check = (await checks_of(runtime_))[0]
+    assert check.revision == before + 1
+    assert message.updates == 3  # the case reference, the click, and the second click showing the same step
+    step = step_of(message)
+    assert step[1] == check.revision
+
+    # a button from an earlier revision changes nothing, and the message says so at the step the check is at
+    await alice.click(first["action_id"], message=_snapshot_of(message, first))
+    await drain(client)
+    assert (await checks_of(runtime_))[0].revision == before + 1
+    assert step_of(message) == step and STALE in json.dumps(message.blocks)
+
+
+def _snapshot_of(message: Any, button: dict[str, Any]) -> Any:
+    """The message as it was when ``button`` was on it (Slack still shows it to a user who scrolled back)."""
+    return Message(message.channel, message.ts, [{"type": "actions", "block_id": "old", "elements": [button]}], "")
+
+
+# --- typed answers, recipients, checkboxes, navigation ----------------------------------------
+
+
+async def test_a_refused_typed_answer_keeps_the_modal_open_with_the_reason(
+    alice: Practitioner, client: TestClient[Any, Any], runtime_: Runtime
+) -> None:
+    await alice.start()
+    view = await alice.form()
+    resp = await alice.submit(view, {"sc_text": "Jane Smith"})
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["response_action"] == "errors"
+    assert "case reference" in body["errors"]["sc_text"].lower()
+    await drain(client)
+    assert (await checks_of(runtime_))[0].revision == 0
+
+
+async def test_recipient_is_a_workspace_user_or_an_organisation_and_role(
+    alice: Practitioner, client: TestClient[Any, Any], runtime_: Runtime
+) -> None:
+    pack = runtime_.packs.pack()
+    await alice.start()
+    # walk to the first recipient step
+    while True:
+        step = pack.step(step_of(alice.check_message())[0])
+        if step.kind.value == "recipient":
+            break
+        if step.kind.value == "case_reference":
+            await alice.answer_form({"sc_text": "CS-1"})
+        elif step.kind.value in ("free_text", "datetime"):
+            await alice.answer_form({"sc_text": "Needed so the recipient can act today."})
+        elif step.kind.value == "multi_choice":
+            await alice.click_and_wait(
+                "sc:multi_submit", checkbox_state(alice.check_message(), (step.effective_choices()[0].id,))
+            )
+        else:
+            choice = "no" if step.id == "immediate_danger" else step.effective_choices()[0].id
+            await alice.click_and_wait(f"sc:choice:{choice}")
+    view = await alice.form()
+    assert {b["block_id"] for b in view["blocks"] if b["type"] == "input"} == {"sc_user", "sc_org", "sc_role"}
+    # both a colleague and an organisation: the engine refuses, the modal says why
+    resp = await alice.submit(view, {"sc_user": "U0000042", "sc_org": "Northshire Police", "sc_role": "DS"})
+    assert (await resp.json())["response_action"] == "errors"
+    await alice.answer_form({"sc_user": "U0000042"})
+    check = (await checks_of(runtime_))[0]
+    assert check.state["answers"][step.id]["recipient"] == {"user_id": "U0000042", "organisation": None, "role": None}
+
+
+async def test_urgent_exit_then_checkboxes_back_and_cancel(
+    alice: Practitioner, client: TestClient[Any, Any], runtime_: Runtime, fake: FakeSlack
+) -> None:
+    pack = runtime_.packs.pack()
+    await alice.start()
+    await alice.answer_form({"sc_text": "CS-2"})
+    message = await alice.click_and_wait("sc:urgent")
+    step = pack.step(step_of(message)[0])
+    assert step.id == pack.urgent_step and step.kind.value == "multi_choice"
+    assert "Someone is in immediate danger" not in json.dumps(message.blocks)  # not offered on the urgent path
+    # ticking boxes is acknowledged and changes nothing
+    toggle = find(message, "sc:multi:0")
+    resp = await alice.post(interaction_body(block_actions(TEAM, USER, message, toggle)))
+    assert resp.status == 200
+    picked = tuple(c.id for c in step.effective_choices()[:2])
+    await alice.click_and_wait("sc:multi_submit", checkbox_state(message, picked))
+    check = (await checks_of(runtime_))[0]
+    assert tuple(check.state["answers"][step.id]["choices"]) == picked
+    await alice.click_and_wait("sc:back")
+    assert step_of(alice.check_message())[0] == step.id
+    await alice.click_and_wait("sc:cancel")
+    await drain(client)
+    assert (await checks_of(runtime_))[0].status == "cancelled"
+    assert "cancelled" in json.dumps(alice.dm_messages()[0].blocks).lower()
+
+
+async def test_closing_the_modal_changes_nothing(
+    alice: Practitioner, client: TestClient[Any, Any], runtime_: Runtime
+) -> None:
+    await alice.start()
+    view = await alice.form()
+    resp = await alice.post(interaction_body(view_payload(TEAM, USER, view, {}, "view_closed")))
+    assert resp.status == 200
+    await drain(client)
+    assert (await checks_of(runtime_))[0].revision == 0
+
+
+# --- escaping -----------------------------------------------------------------------------------
+
+NASTY = "Ring <!channel> & see <https://evil.example|click here> or <@U0000666>"
+
+
+async def test_typed_text_is_escaped_wherever_it_is_shown(
+    alice: Practitioner, fake: FakeSlack, runtime_: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    pack = runtime_.packs.pack()
+    texts = {s.id: NASTY for s in pack.steps if s.kind.value == "free_text"}
+    recipient = Recipient(organisation="Evil <!here> & Co", role="<https://x.example|DSL>")
+    with caplog.at_level(logging.INFO):  # production's level (DEBUG makes libraries log request bodies)
+        await alice.start()
+        await alice.complete(pack, {**texts, **{s.id: recipient for s in pack.steps if s.kind.value == "recipient"}})
+    sent = all_text(fake)
+    assert "&lt;!channel&gt; &amp; see &lt;https://evil.example|click here&gt;" in sent
+    assert "Evil &lt;!here&gt; &amp; Co" in sent
+    for raw in ("<!channel>", "<!here>", "<https://evil", "<@U0000666>", "<https://x.example"):
+        assert raw not in sent
+    # and what they typed never reaches the logs
+    assert "evil.example" not in caplog.text and "Evil" not in caplog.text
+
+
+# --- workspaces -----------------------------------------------------------------------------------
+
+
+async def test_workspaces_are_kept_apart(client: TestClient[Any, Any], fake: FakeSlack, runtime_: Runtime) -> None:
+    alice = Practitioner(client, fake, TEAM, USER)
+    twin = Practitioner(client, fake, OTHER_TEAM, USER)  # the same user id in another workspace
+    await alice.start()
+    await alice.answer_form({"sc_text": "CS-TEAM-ONE"})
+    message = alice.check_message()
+    await drain(client)
+
+    await twin.command("pending")
+    await drain(client)
+    pending = json.dumps(fake.calls_to("response_url")[-1].args)
+    assert "CS-TEAM-ONE" not in pending and "Nothing open" in pending
+
+    # the other workspace's user clicking the first workspace's button changes nothing, and is told so privately
+    calls = len(fake.calls)
+    button = choice_buttons(message)[0]
+    resp = await twin.post(interaction_body(block_actions(OTHER_TEAM, USER, message, button)))
+    assert resp.status == 200
+    await drain(client)
+    [told] = fake.calls[calls:]
+    assert told.method == "chat.postEphemeral" and "not available to you" in told.args["text"]
+    assert (await checks_of(runtime_, workspace_id=TEAM))[0].revision == 1
+
+    twin_calls = len(fake.calls_to("chat.postMessage"))
+    await twin.command()
+    await fake.wait_for(lambda: len(fake.calls_to("chat.postMessage")) > twin_calls)
+    assert {c.workspace_id for c in await checks_of(runtime_)} == {TEAM, OTHER_TEAM}
+    assert len(await checks_of(runtime_, workspace_id=OTHER_TEAM)) == 1
+
+
+# --- subcommands ---------------------------------------------------------------------------------
+
+
+async def test_typed_commands_are_answered_to_the_person_where_they_typed_them(
+    alice: Practitioner, fake: FakeSlack, client: TestClient[Any, Any]
+) -> None:
+    """What the words mean is the conversation's (tests/service/test_conversation_*.py); here, the answers' way back."""
+    for n, text in enumerate(("help", "what is this"), 1):
+        resp = await alice.command(text)
+        assert await resp.text() == "", "acknowledged at once; the answer follows"
+        answer = (await fake.wait_calls("response_url", n))[-1].args
+        assert answer["response_type"] == "ephemeral" and "/share-check pending" in json.dumps(answer["blocks"])
+        assert actions(answer) == ["sc:start"]
+
+    await alice.command("resume")
+    no_check = (await fake.wait_calls("response_url", 3))[-1].args
+    assert "No check in progress" in no_check["text"]
+    assert actions(no_check) == ["sc:start"], "a button to start one, where ShareCheck says there is none"
+
+    await alice.command("pending")
+    assert "Nothing open" in json.dumps((await fake.wait_calls("response_url", 4))[-1].args)
+
+    await alice.start()
+    await alice.answer_form({"sc_text": "CS-PENDING-1"})
+    responded = len(fake.calls_to("response_url"))
+    await alice.command("pending")
+    assert "CS-PENDING-1" in json.dumps((await fake.wait_calls("response_url", responded + 1))[-1].args)
+
+    posts = len(fake.calls_to("chat.postMessage"))
+    await alice.command("resume")
+    await fake.wait_for(lambda: len(fake.calls_to("chat.postMessage")) > posts)
+    assert "Carrying on with your check" in json.dumps(fake.calls_to("chat.postMessage")[-1].args)
+
+
+async def test_typed_in_the_dm_the_check_starts_there_without_a_notice(
+    alice: Practitioner, fake: FakeSlack, client: TestClient[Any, Any]
+) -> None:
+    resp = await alice.post(command_body(TEAM, USER, "", fake.response_url(USER), channel=alice.dm))
+    assert resp.status == 200
+    await drain(client)
+    assert len(alice.dm_messages()) == 1 and fake.calls_to("response_url") == []
+
+
+def actions(answer: dict[str, Any]) -> list[str]:
+    return [e["action_id"] for b in answer.get("blocks", []) if b["type"] == "actions" for e in b["elements"]]
+
+
+async def test_start_a_check_button_opens_a_check_in_the_dm_with_its_form(
+    alice: Practitioner, fake: FakeSlack, client: TestClient[Any, Any]
+) -> None:
+    await alice.command("resume")
+    await fake.wait_calls("response_url")
+    no_check = fake.calls_to("response_url")[-1].args
+    # the button is on an ephemeral reply: pressed there, the check opens in the DM, its first form at once
+    shown = Message(channel="C0CHANNEL", ts="1764000000.000100", blocks=no_check["blocks"], text=no_check["text"])
+    await alice.click("sc:start", shown)
+    await drain(client)
+    pack = client.app[SLACK_ADAPTER].runtime.packs.pack()
+    assert len(alice.dm_messages()) == 1 and step_of(alice.check_message())[0] == pack.start
+    [opened] = fake.calls_to("views.open")
+    assert opened.args["view"]["callback_id"] == "sc:answer"
+    assert len(fake.calls_to("chat.postMessage")) == 1
+
+
+# --- the Web API misbehaving ------------------------------------------------------------------------
+
+
+async def test_a_rate_limited_post_is_retried_after_retry_after(alice: Practitioner, fake: FakeSlack) -> None:
+    fake.rate_limit("chat.postMessage", retry_after=1)
+    started = time.monotonic()
+    await alice.start()
+    assert time.monotonic() - started >= 0.9
+    assert [c.status for c in fake.calls if c.method == "chat.postMessage"] == [429, 200]
+
+
+async def test_an_update_that_fails_carries_on_in_a_new_message(alice: Practitioner, fake: FakeSlack) -> None:
+    await alice.start()
+    fake.fail("chat.update", "message_not_found")
+    view = await alice.form()
+    posts = len(fake.calls_to("chat.postMessage"))
+    resp = await alice.submit(view, {"sc_text": "CS-3"})
+    assert resp.status == 200
+    await fake.wait_for(lambda: len(fake.calls_to("chat.postMessage")) > posts)
+    moved_on = Message(alice.dm, "new", fake.calls_to("chat.postMessage")[-1].args["blocks"], "")
+    assert step_of(moved_on)[1] == 1  # the next step, in a new message
+
+
+async def test_a_web_api_error_is_logged_by_code_and_the_ack_still_fast(
+    alice: Practitioner, fake: FakeSlack, client: TestClient[Any, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.fail("conversations.open", "user_not_found")
+    with caplog.at_level(logging.INFO, logger="adapters.slack"):
+        started = time.monotonic()
+        await alice.command()
+        assert time.monotonic() - started < 1.5
+        await drain(client)
+    assert "Web API answered user_not_found" in caplog.text
+    assert "Traceback" not in caplog.text
+    # the DM could not be opened: said where the command was typed
+    assert "I could not message you privately" in fake.calls_to("response_url")[-1].args["text"]
+
+
+# --- configuration -----------------------------------------------------------------------------------
+
+
+async def test_socket_mode_is_selected_by_the_app_token(sqlite_url: str, clock: ManualClock, tmp_path: Path) -> None:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    from adapters.slack.socket import build_socket_handler
+
+    runtime = await Runtime.create(
+        make_settings(sqlite_url, slack_bot_token=BOT_TOKEN, slack_app_token="xapp-1-A0-1-abc"),
+        clock=clock,
+        migrate=True,
+    )
+    try:
+        app = build_app(runtime)
+        adapter = app[SLACK_ADAPTER]
+        assert adapter.socket_mode and not adapter.http_enabled
+        assert "/slack/events" not in {r.resource.canonical for r in app.router.routes() if r.resource}
+        handler = build_socket_handler(adapter.bolt, runtime.settings)
+        assert isinstance(handler, AsyncSocketModeHandler)
+        assert handler.app is adapter.bolt and handler.client.web_client is adapter.client
+    finally:
+        await runtime.close()
+
+
+async def test_http_only_without_an_app_token(client: TestClient[Any, Any]) -> None:
+    adapter = client.app[SLACK_ADAPTER]
+    assert adapter.http_enabled and not adapter.socket_mode
+    assert str(adapter.client.base_url).startswith("http://127.0.0.1:")
+
+
+async def test_slack_is_off_without_a_bot_token(sqlite_url: str, clock: ManualClock) -> None:
+    runtime = await Runtime.create(make_settings(sqlite_url), clock=clock, migrate=True)
+    try:
+        async with TestClient(TestServer(build_app(runtime))) as client:
+            resp = await client.post(EVENTS, data=b"x")
+            assert resp.status == 404
+    finally:
+        await runtime.close()
