@@ -154,7 +154,9 @@ def _field_words(spec: FieldSpec) -> int:
 
 def prompt_words(prompt: Prompt) -> int:
     """Everything the practitioner has in front of them on this step: question, help, guidance, sources, buttons,
-    who to call, a form's questions, a list's statements, the review screen's record and covering note."""
+    who to call, a form's questions, a list's statements, the review screen's own words. The record and the covering
+    note it previews are the record itself (issue 17 counts the words read *before* the record), so they are not
+    counted."""
     total = words(prompt.title) + words(prompt.question) + words(prompt.help) + words(prompt.notice)
     total += sum(words(g.text) + (words(g.citation.short()) if g.citation else 0) for g in prompt.guidance)
     total += sum(words(c.short()) for c in prompt.citations)
@@ -166,8 +168,7 @@ def prompt_words(prompt: Prompt) -> int:
     total += sum(_field_words(f) for f in spec.fields)
     review = prompt.review
     if review is not None:
-        total += words(review.decision_label) + words(review.covering_note) + _choice_words(review.changes)
-        total += sum(words(line.label) + words(line.value) for line in review.lines)
+        total += words(review.decision_label) + _choice_words(review.changes)
     return total
 
 
