@@ -108,14 +108,6 @@ async def keys(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[KeyServer]:
 
 
 @pytest.fixture
-async def connector() -> AsyncIterator[FakeConnector]:
-    fake = FakeConnector()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def secured(sqlite_url: str, clock: ManualClock) -> AsyncIterator[Runtime]:
     settings = make_settings(
         sqlite_url,

@@ -24,14 +24,6 @@ OTHER_TENANT = "0d1e2f3a-0000-4000-8000-00000000cafe"
 
 
 @pytest.fixture
-async def connector() -> AsyncIterator[FakeConnector]:
-    fake = FakeConnector()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def emulator(sqlite_url: str) -> AsyncIterator[tuple[Runtime, TestClient]]:
     runtime = await Runtime.create(make_settings(sqlite_url, **EMULATOR), migrate=True)
     try:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from adapters.teams.proactive import NotReachable, send_proactive
@@ -14,7 +13,6 @@ from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent, PlatformUser
 from bot.runtime import Runtime
 from bot.services.users import get_user
-from bot.web import build_app
 from dialogs.messages import Info
 from tests.support.fake_connector import FakeConnector
 from tests.support.settings import make_settings
@@ -26,20 +24,6 @@ SECRET = "Child-Jane-Doe-lives-at-12-Acacia"  # stands for personal data a pract
 @pytest.fixture
 def settings_overrides() -> dict[str, object]:
     return dict(EMULATOR)
-
-
-@pytest.fixture
-async def connector() -> AsyncIterator[FakeConnector]:
-    fake = FakeConnector()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[TestClient]:
-    async with TestClient(TestServer(build_app(runtime))) as c:
-        yield c
 
 
 async def _count(runtime: Runtime, model: type) -> int:

@@ -7,12 +7,11 @@ from collections.abc import AsyncIterator
 from typing import Literal
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from bot.db.models import Check, CheckEvent, PlatformUser
 from bot.runtime import Runtime
-from bot.web import build_app
 from tests.support.fake_connector import FakeConnector
 from tests.support.teams import EMULATOR, USER, WORKSPACE, Session, activity, find_action, press, step_of
 
@@ -30,12 +29,6 @@ async def connector() -> AsyncIterator[FakeConnector]:
         yield fake
     finally:
         await fake.stop()
-
-
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[TestClient]:
-    async with TestClient(TestServer(build_app(runtime))) as c:
-        yield c
 
 
 async def _events(runtime: Runtime) -> int:

@@ -11,14 +11,13 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from adapters.teams.cards import PEOPLE_PICKER, PERSON
 from bot.db.models import Check, FollowUp, PlatformUser
 from bot.runtime import Runtime
 from bot.services.picked_colleague import NOT_YET_A_USER, UNREACHED_COLLEAGUE
-from bot.web import build_app
 from dialogs.content import AnswerKind
 from dialogs.record import RecordSnapshot
 from dialogs.state import Recipient
@@ -44,12 +43,6 @@ async def connector() -> AsyncIterator[FakeConnector]:
         yield fake
     finally:
         await fake.stop()
-
-
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[TestClient]:
-    async with TestClient(TestServer(build_app(runtime))) as c:
-        yield c
 
 
 async def to_recipient_question(session: Session) -> dict[str, Any]:

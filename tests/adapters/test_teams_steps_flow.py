@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from bot.db.models import Check, CheckEvent
 from bot.runtime import Runtime
-from bot.web import build_app
 from tests.support.adaptive_cards import assert_valid, inputs
 from tests.support.fake_connector import FakeConnector
 from tests.support.teams import EMULATOR, Session, find_action, press, step_of
@@ -35,12 +34,6 @@ async def connector() -> AsyncIterator[FakeConnector]:
         yield fake
     finally:
         await fake.stop()
-
-
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[TestClient[Any, Any]]:
-    async with TestClient(TestServer(build_app(runtime))) as c:
-        yield c
 
 
 async def _events(runtime: Runtime) -> int:

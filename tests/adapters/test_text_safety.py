@@ -236,14 +236,6 @@ async def teams_runtime(sqlite_url: str, clock: ManualClock) -> AsyncIterator[Ru
         yield runtime
 
 
-@pytest.fixture
-async def connector() -> AsyncIterator[FakeConnector]:
-    fake = FakeConnector()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
 async def teams_share(teams: Teams, recipient: Recipient) -> str:
     """The sender runs a check naming an outside recipient as typed; returns the receipt token."""
     card = await teams.sender.say("share-check")
