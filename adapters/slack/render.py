@@ -467,6 +467,19 @@ def modal(prompt: Prompt, channel: str, ts: str) -> View:
     return answer_modal(prompt, channel, ts)
 
 
+def _modal(blocks: Blocks, callback_id: str | None = None, submit: str | None = None, meta: str | None = None) -> View:
+    """One of our modals: titled ShareCheck with Close; with ``submit``, a submit button and what it answers."""
+    return View(
+        type="modal",
+        callback_id=callback_id,
+        title=plain("ShareCheck", MODAL_TITLE_MAX),
+        submit=plain(submit, MODAL_TITLE_MAX) if submit else None,
+        close=plain("Close", MODAL_TITLE_MAX),
+        private_metadata=meta,
+        blocks=blocks,
+    )
+
+
 def answer_modal(prompt: Prompt, channel: str, ts: str) -> View:
     spec = prompt.input
     meta = value({**ref(prompt), "ch": channel, "ts": ts})
@@ -517,15 +530,7 @@ def answer_modal(prompt: Prompt, channel: str, ts: str) -> View:
                 optional=spec.optional,
             )
         )
-    return View(
-        type="modal",
-        callback_id=ids.ANSWER_VIEW,
-        title=plain("ShareCheck", MODAL_TITLE_MAX),
-        submit=plain("Save answer", MODAL_TITLE_MAX),
-        close=plain("Close", MODAL_TITLE_MAX),
-        private_metadata=meta,
-        blocks=cap(blocks, MODAL_BLOCKS_MAX),
-    )
+    return _modal(cap(blocks, MODAL_BLOCKS_MAX), ids.ANSWER_VIEW, "Save answer", meta)
 
 
 def form_modal(prompt: Prompt, channel: str, ts: str) -> View:
@@ -551,15 +556,7 @@ def form_modal(prompt: Prompt, channel: str, ts: str) -> View:
             )
         )
     # never capped: a cut input would be a question silently dropped (a form has at most 30 fields)
-    return View(
-        type="modal",
-        callback_id=ids.FIELDS_VIEW,
-        title=plain("ShareCheck", MODAL_TITLE_MAX),
-        submit=plain("Save answers", MODAL_TITLE_MAX),
-        close=plain("Close", MODAL_TITLE_MAX),
-        private_metadata=meta,
-        blocks=blocks,
-    )
+    return _modal(blocks, ids.FIELDS_VIEW, "Save answers", meta)
 
 
 DATETIME_PLACEHOLDER = "For example 24/11/2026 14:30, or now"
@@ -623,12 +620,7 @@ UNCHANGED = "That was already answered. Nothing was changed: your check is in yo
 def unchanged_modal(reason: str | None = None) -> View:
     """What a stale or repeated submission turns the modal into: why nothing happened, and only Close."""
     text = reason or UNCHANGED
-    return View(
-        type="modal",
-        title=plain("ShareCheck", MODAL_TITLE_MAX),
-        close=plain("Close", MODAL_TITLE_MAX),
-        blocks=sections(escape(text)),
-    )
+    return _modal(sections(escape(text)))
 
 
 # --- outcomes and replies -------------------------------------------------------------------
@@ -804,15 +796,7 @@ def note_modal(ref: dict[str, Any], question: str, required: bool) -> View:
         )
     )
     blocks.append(context(escape(shared_copy().no_names)))
-    return View(
-        type="modal",
-        callback_id=ids.FOLLOW_UP_VIEW,
-        title=plain("ShareCheck", MODAL_TITLE_MAX),
-        submit=plain("Send", MODAL_TITLE_MAX),
-        close=plain("Close", MODAL_TITLE_MAX),
-        private_metadata=value(ref),
-        blocks=blocks,
-    )
+    return _modal(blocks, ids.FOLLOW_UP_VIEW, "Send", value(ref))
 
 
 # --- digests ----------------------------------------------------------------------------------
