@@ -181,23 +181,31 @@ class Session:
     async def answer_step(
         self, card: dict[str, Any], state_step: str, state: DialogState | None = None
     ) -> dict[str, Any]:
-        step = self.engine.pack.step(state_step)
-        revision = find_action(card, "cancel")["data"]["revision"]
-        now = datetime(2026, 11, 24, 10, tzinfo=UTC)
-        answer = default_answer(step, state or self.engine.start(now).state.model_copy(update={"revision": revision}))
-        if step.id == "immediate_danger":
-            answer = answer.model_copy(update={"choices": ("no",)})
-        recipient = answer.recipient
-        act, inputs = answer_inputs(
-            self.engine.pack,
-            card,
-            step.id,
-            answer.choices,
-            text=answer.text,
-            organisation=recipient.organisation if recipient else None,
-            role=recipient.role if recipient else None,
-        )
+        act, inputs = default_card_answer(self.engine, card, state_step, state)
         return await self.click(act, inputs)
+
+
+def default_card_answer(
+    engine: Engine, card: dict[str, Any], step_id: str, state: DialogState | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The card action and inputs that answer ``step_id`` the default way (tests/support/flows.py); nobody is in
+    immediate danger."""
+    step = engine.pack.step(step_id)
+    revision = find_action(card, "cancel")["data"]["revision"]
+    now = datetime(2026, 11, 24, 10, tzinfo=UTC)
+    answer = default_answer(step, state or engine.start(now).state.model_copy(update={"revision": revision}))
+    if step.id == "immediate_danger":
+        answer = answer.model_copy(update={"choices": ("no",)})
+    recipient = answer.recipient
+    return answer_inputs(
+        engine.pack,
+        card,
+        step.id,
+        answer.choices,
+        text=answer.text,
+        organisation=recipient.organisation if recipient else None,
+        role=recipient.role if recipient else None,
+    )
 
 
 def step_of(card: dict[str, Any]) -> str | None:

@@ -21,9 +21,8 @@ from bot.conversation.commands import Command, Who
 from bot.conversation.handler import Conversation
 from bot.conversation.replies import Moved, Reply, Unchanged
 from dialogs.engine import Engine
-from tests.support.flows import default_answer
 from tests.support.messenger import CollectingMessenger
-from tests.support.teams import BOT, USER, answer_inputs, find_action
+from tests.support.teams import BOT, USER, default_card_answer
 
 NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
 
@@ -77,20 +76,5 @@ class CardChat:
 
     async def answer_step(self, card: Card, step_id: str) -> Card:
         """Answer the step on the card the default way (tests/support/flows.py); nobody in immediate danger."""
-        step = self.engine.pack.step(step_id)
-        revision = find_action(card, "cancel")["data"]["revision"]
-        state = self.engine.start(NOW).state.model_copy(update={"revision": revision})
-        answer = default_answer(step, state)
-        if step.id == "immediate_danger":
-            answer = answer.model_copy(update={"choices": ("no",)})
-        recipient = answer.recipient
-        act, inputs = answer_inputs(
-            self.engine.pack,
-            card,
-            step.id,
-            answer.choices,
-            text=answer.text,
-            organisation=recipient.organisation if recipient else None,
-            role=recipient.role if recipient else None,
-        )
+        act, inputs = default_card_answer(self.engine, card, step_id)
         return await self.click(act, inputs)
