@@ -10,7 +10,7 @@ from bot.db.models import Check
 from bot.runtime import Runtime
 from dialogs.messages import Message, Prompt
 from dialogs.state import Answer
-from tests.support.flows import AnswerSpec, answer_for, default_answer
+from tests.support.flows import AnswerSpec, answer_at
 
 
 async def finish_check(
@@ -22,12 +22,11 @@ async def finish_check(
     reply = await runtime.checks.start(actor)
     engine = runtime.packs.engine()
     while isinstance(reply.message, Prompt):
-        step = engine.pack.step(reply.message.step_id)
         async with runtime.sessions() as s:
             row = await s.get(Check, reply.check_id)
             assert row is not None
             state = engine.load(row.state)
-        answer = answer_for(step, state, script[step.id]) if step.id in script else default_answer(step, state)
+        answer = answer_at(engine.pack, state, script)
         reply = await runtime.checks.answer(actor, reply.check_id, answer)
     return reply.check_id, reply.message
 
@@ -54,4 +53,4 @@ async def _default(runtime: Runtime, reply: Reply) -> Answer:
         row = await s.get(Check, reply.check_id)
         assert row is not None
         state = engine.load(row.state)
-    return default_answer(engine.pack.step(reply.message.step_id), state)
+    return answer_at(engine.pack, state)

@@ -117,6 +117,14 @@ def scripted_answer(step: Step, state: DialogState, script: Mapping[str, AnswerS
     return answer_for(step, state, script[step.id]) if step.id in script else default_answer(step, state)
 
 
+def answer_at(pack: Pack, state: DialogState, script: Mapping[str, AnswerSpec] | None = None) -> Answer:
+    """The answer to whatever the check shows now: Save on the review screen, else ``scripted_answer``."""
+    assert state.step is not None
+    if state.step == REVIEW:
+        return review_answer(state)
+    return scripted_answer(pack.step(state.step), state, script or {})
+
+
 def all_edges(pack: Pack) -> set[tuple[str, str]]:
     edges = {(s.id, t) for s in pack.steps for t in successors(s)}
     # a confirmation list's follow-up goes on to the next unticked item's follow-up (engine routing, not the graph)

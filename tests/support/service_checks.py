@@ -8,7 +8,7 @@ from bot.checks.models import Actor, Outcome
 from bot.db.models import Check
 from bot.runtime import Runtime
 from dialogs.messages import Completion, Prompt
-from tests.support.flows import answer_for, default_answer
+from tests.support.flows import answer_at
 
 ALICE = Actor("slack", "T0001", "U0ALICE")
 
@@ -18,10 +18,8 @@ async def complete(runtime: Runtime, actor: Actor, script: dict | None = None) -
     reply = await runtime.checks.start(actor)
     engine = runtime.packs.engine()
     while isinstance(reply.message, Prompt):
-        msg = reply.message
-        step = engine.pack.step(msg.step_id)
         state = engine.load((await _row(runtime, reply.check_id)).state)
-        answer = answer_for(step, state, script[step.id]) if step.id in script else default_answer(step, state)
+        answer = answer_at(engine.pack, state, script)
         reply = await runtime.checks.answer(actor, reply.check_id, answer)
         assert reply.outcome is Outcome.ADVANCED, reply.error
     assert isinstance(reply.message, Completion)
