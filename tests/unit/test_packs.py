@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dialogs.content import DECISIONS, PACKS_DIR, PackError, available_packs, load_pack, load_pack_file
+from dialogs.content import DECISIONS, PACKS_DIR, PackError, Step, available_packs, load_pack, load_pack_file
 from dialogs.engine import Engine
 from dialogs.record import build_snapshot
 from tests.support.flows import all_edges, explore
@@ -27,9 +27,14 @@ def test_pack_declares_version_sources_and_rules(pack_id: str) -> None:
     assert pack.sources and all(s.authority.label for s in pack.sources)
     assert len(pack.principles) >= 7
     assert len(pack.golden_rules) >= 6
-    # every step that asks something cites where it comes from, or is covered by a cited rule
+
+    # every step that asks something cites where it comes from, or is covered by a cited rule; a form asks through
+    # its fields, so it is covered when each of them is
+    def covered(step: Step) -> bool:
+        return bool(step.cite or step.guidance or step.principles or step.rules)
+
     for step in pack.steps:
-        assert step.cite or step.guidance or step.principles or step.rules, step.id
+        assert covered(step) or (step.fields and all(covered(f) for f in step.fields)), step.id
 
 
 @pytest.mark.parametrize("pack_id", PACKS)
@@ -59,22 +64,36 @@ def _step(raw: dict, step_id: str) -> dict:
     return next(s for s in raw["steps"] if s["id"] == step_id)
 
 
+def _field(raw: dict, form_id: str, field_id: str) -> dict:
+    return next(f for f in _step(raw, form_id)["fields"] if f["id"] == field_id)
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda r: _step(r, "purpose")["choices"][0].update(goto="nowhere"), "unknown step 'nowhere'"),
-        (lambda r: _step(r, "purpose").update(cite=[{"source": "made_up"}]), "unknown source 'made_up'"),
-        (lambda r: r["steps"].append(dict(_step(r, "purpose"))), "duplicate step ids"),
-        (lambda r: _step(r, "purpose")["choices"].append(dict(_step(r, "purpose")["choices"][0])), "duplicate choice"),
-        (lambda r: _step(r, "purpose")["choices"][0].update(label="x" * 80), "at most 75"),
+        (lambda r: _step(r, "decision")["choices"][0].update(goto="nowhere"), "unknown step 'nowhere'"),
+        (lambda r: _step(r, "decision").update(cite=[{"source": "made_up"}]), "unknown source 'made_up'"),
+        (lambda r: r["steps"].append(dict(_step(r, "decision"))), "duplicate step ids"),
+        (lambda r: r["steps"].append({**_step(r, "what"), "id": "purpose"}), "duplicate step ids"),  # a form's field
+        (
+            lambda r: _step(r, "decision")["choices"].append(dict(_step(r, "decision")["choices"][0])),
+            "duplicate choice",
+        ),
+        (lambda r: _step(r, "decision")["choices"][0].update(label="x" * 80), "at most 75"),
         (lambda r: r["principles"].append({**r["principles"][0], "id": "orphan"}), "no step checks: \\['orphan'\\]"),
-        (lambda r: _step(r, "reasons").update(field="favourite_colour"), "unknown record field"),
+        (lambda r: _step(r, "what").update(field="favourite_colour"), "unknown record field"),
+        (lambda r: _field(r, "not_sharing", "why_not").update(field="favourite_colour"), "unknown record field"),
         (lambda r: r.update(version="one"), "version"),
-        (lambda r: _step(r, "timely").pop("next"), "no way on"),
-        (lambda r: r.update(outcomes=r["outcomes"][:1] + r["outcomes"][2:]), "outcomes without a default"),
+        (lambda r: _step(r, "what").pop("next"), "no way on"),
+        (
+            lambda r: r.update(outcomes=[o for o in r["outcomes"] if o.get("when") or o["decision"] != "share"]),
+            "outcomes without a default",
+        ),
         (lambda r: _step(r, "decision")["choices"].append({"id": "maybe", "label": "Maybe"}), "decision step"),
         (
-            lambda r: _step(r, "method")["choices"][0].update(when=[{"step": "recipient_type", "any_of": ["pirates"]}]),
+            lambda r: _field(r, "how", "method")["choices"][0].update(
+                when=[{"step": "purpose", "any_of": ["pirates"]}]
+            ),
             "unknown choices \\['pirates'\\]",
         ),
         (lambda r: r["covering_note"]["lines"].append({"text": "{favourite_colour}"}), "unknown fields"),
@@ -82,7 +101,7 @@ def _step(raw: dict, step_id: str) -> dict:
             lambda r: r["covering_note"]["lines"].append({"text": "x", "when": [{"step": "nope", "any_of": ["a"]}]}),
             "tests unknown step 'nope'",
         ),
-        (lambda r: _step(r, "hesitation")["choices"][1].update(myth="no_such_myth"), "unknown myth"),
+        (lambda r: _field(r, "gates", "hesitation")["choices"][1].update(myth="no_such_myth"), "unknown myth"),
     ],
 )
 def test_broken_packs_are_refused_clearly(tmp_path: Path, raw_pack: dict, mutate, message: str) -> None:
