@@ -84,11 +84,14 @@ def test_the_organisations_basis_is_offered_first_and_recorded_as_its_default(
 
 def test_without_a_profile_the_check_asks_as_before() -> None:
     pack = load_pack("children-england-2024")
-    prompt = at_step(Engine(pack), "lawful_basis", {"immediate_danger": "no"})
-    assert [c.id for c in prompt.input.choices] == [c.id for c in pack.step("lawful_basis").choices]
-    assert not any(c.label.startswith("Use my organisation") for c in prompt.input.choices)
-    state, _ = walk(Engine(pack), T0, {"immediate_danger": "no", "lawful_basis": "public_task"})
-    assert build_snapshot(pack, state).fields["lawful_basis"] == "Public task (statutory functions)"
+    engine = Engine(pack)
+    prompt = at_step(engine, basis_step(engine), {"immediate_danger": "no", "decision": "share"})
+    spec = next(f for f in prompt.input.fields if f.id == "lawful_basis")
+    assert [c.id for c in spec.choices] == [c.id for c in pack.step("lawful_basis").choices]
+    assert spec.initial == () and not any("my organisation" in c.label for c in spec.choices)
+    assert spec.help == pack.step("lawful_basis").help
+    state, _ = walk(engine, T0, {"immediate_danger": "no", "decision": "share", "lawful_basis": "public_task"})
+    assert build_snapshot(pack, state).fields["lawful_basis"] == "Public task"
 
 
 @pytest.mark.parametrize("pack_id", PACKS)

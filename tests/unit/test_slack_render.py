@@ -170,7 +170,7 @@ CITATION = CitationView(
 
 def test_myth_busters_render_above_the_question_escaped_with_source_and_authority() -> None:
     engine = Engine(load_pack("children-england-2024"), LINKS)
-    base = prompt_at(engine, "identifiable")
+    base = prompt_at(engine, "decision")  # where the gates' worries show their myth-busters
     myths = tuple(
         MythView(title=f"Myth {n}: {NASTY}", text=(NASTY * 3 + "\n") * 3, citation=CITATION) for n in range(4)
     )
@@ -178,7 +178,8 @@ def test_myth_busters_render_above_the_question_escaped_with_source_and_authorit
     check_text_limits(dicts)
     text = json.dumps(dicts)
     assert "<!channel>" not in text and "<https://evil" not in text
-    assert text.count("[non-statutory advice]") == 4 and "Information sharing &lt;advice&gt; (2024)" in text
+    cited = json.dumps(round_trip(render.prompt_blocks(base))).count("[non-statutory advice]")  # the step's own
+    assert text.count("[non-statutory advice]") == cited + 4 and "Information sharing &lt;advice&gt; (2024)" in text
     assert text.index(":bulb: *Myth 3") < text.index(json.dumps(base.question)[1:-1][:30])
 
 
