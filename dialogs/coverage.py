@@ -16,12 +16,17 @@ DOCUMENT = Path(__file__).parent.parent / "docs" / "content-packs.md"
 
 
 def coverage(pack: Pack) -> dict[str, list[str]]:
-    """Each principle and rule id -> the titles of the steps that check it."""
+    """Each principle and rule id -> the titles of the steps that check it: a step, a field of a form (its title) or
+    a statement of a confirmation list (its label), as the pack validator counts them."""
     found: dict[str, list[str]] = {r.id: [] for r in (*pack.principles, *pack.golden_rules)}
     for step in pack.steps:
-        for rule in (*step.principles, *step.rules):
-            if step.title not in found[rule]:
-                found[rule].append(step.title)
+        checks = [(step.title, (*step.principles, *step.rules))]
+        checks += [(f.title, (*f.principles, *f.rules)) for f in step.fields]
+        checks += [(i.label, (*i.principles, *i.rules)) for i in step.items]
+        for title, rules in checks:
+            for rule in rules:
+                if title not in found[rule]:
+                    found[rule].append(title)
     return found
 
 
