@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.receipt import PER_TOKEN, RECEIPT_LIMITS, ReceiptLimits
+from adapters.receipt.page import PER_TOKEN, RECEIPT_LIMITS, ReceiptLimits
 from bot.clock import ManualClock
 from bot.ratelimit import TokenBucket, client_key, parse_address
 from bot.services.receipts import new_token
