@@ -32,7 +32,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy bot dialogs adapters bench tools
+	$(BIN)/mypy bot dialogs adapters sharecheck bench tools
 
 lockcheck:
 	$(PYTHON) tools/lockfiles.py check

@@ -145,7 +145,7 @@ async def start_schedulers(
         log = (workdir / f"scheduler-{i}.log").open("wb")
         procs.append(
             await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "scheduler", env=env, cwd=workdir, stdout=log, stderr=log
+                sys.executable, "-m", "sharecheck", "scheduler", env=env, cwd=workdir, stdout=log, stderr=log
             )
         )
         log.close()

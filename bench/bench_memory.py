@@ -123,7 +123,7 @@ async def run_size(n: int, state: dict[str, Any], connector_url: str) -> dict[st
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SHARECHECK_", "SLACK_", "MICROSOFT_"))}
         env |= {"DATABASE_URL": f"sqlite+aiosqlite:///{path}", "PORT": str(port), "SHARECHECK_TEAMS_EMULATOR": "true"}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--no-scheduler"],
+            [sys.executable, "-m", "sharecheck", "serve", "--no-scheduler"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

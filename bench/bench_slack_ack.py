@@ -28,9 +28,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import SLACK_ADAPTER
 from bot.runtime import Runtime
-from bot.server import LISTEN_BACKLOG
 from bot.settings import Settings
-from bot.web import build_app
+from sharecheck.server import LISTEN_BACKLOG
+from sharecheck.web import build_app
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack
 from tests.support.slack_requests import EVENTS, SECRET, Practitioner, command_body, signature
 

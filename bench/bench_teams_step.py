@@ -44,7 +44,7 @@ def _serve_sharecheck(db: str, ready: Any) -> None:
     async def main() -> None:
         from bot.runtime import Runtime
         from bot.settings import Settings
-        from bot.web import build_app
+        from sharecheck.web import build_app
 
         settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{db}", sharecheck_teams_emulator=True)
         runtime = await Runtime.create(settings, migrate=True)
@@ -249,7 +249,7 @@ async def cards_per_check(tmp: Path) -> dict[str, int]:
 
     from bot.runtime import Runtime
     from bot.settings import Settings
-    from bot.web import build_app
+    from sharecheck.web import build_app
     from tests.support.teams import Session
 
     counts: dict[str, int] = {}

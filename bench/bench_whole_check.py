@@ -27,9 +27,9 @@ from bench.bench_engine import run_engine, script
 from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.web import build_app
 from dialogs.content import load_pack
 from dialogs.engine import Engine
+from sharecheck.web import build_app
 from tests.support.fake_connector import FakeConnector
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack
 from tests.support.slack_requests import SECRET, Practitioner, opened_for, step_of

@@ -1,4 +1,6 @@
-"""The aiohttp web application: health, readiness, metrics, and the platform adapters' routes.
+"""The platform-neutral aiohttp application: health, readiness, metrics, and the middleware every request passes.
+
+The channels (Slack, Teams, the receipt page) add their routes to it in the composition root (``sharecheck.web``).
 
 Every request passes, outermost first: a request id (taken from X-Request-Id if sane, else made; in the logs and
 the response), metrics and one log line (route, status, time: never the path's values or the client's address),
@@ -206,27 +208,13 @@ def build_metrics_app(runtime: Runtime) -> web.Application:
     return app
 
 
-def build_app(runtime: Runtime, max_body: int = MAX_BODY) -> web.Application:
+def build_core_app(runtime: Runtime, max_body: int = MAX_BODY) -> web.Application:
+    """Health, readiness and (without a metrics port) metrics; the channels mount their own routes on it."""
     app = _base_app(runtime, max_body)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     if runtime.settings.sharecheck_metrics_port is None:
         app.router.add_get("/metrics", metrics)  # with a metrics port, only that listener serves it
-    if runtime.settings.slack_enabled:
-        from adapters.slack import mount_slack
-
-        mount_slack(app, runtime)
-
-    if runtime.settings.sharecheck_public_url is not None:
-        from bot.receipt_page import mount_receipts  # receipt links exist only with a public URL
-
-        mount_receipts(app, runtime)
-
-    if runtime.settings.teams_enabled:
-        # only with credentials or emulator mode asked for: otherwise /api/messages is a 404, not an open door
-        from adapters.teams import mount_teams  # lazily: the Agents SDK loads only when Teams is on
-
-        mount_teams(app, runtime)
     app.on_startup.append(_freeze_startup_objects)
     return app
 

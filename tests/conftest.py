@@ -57,7 +57,7 @@ async def runtime(db_url: str, clock: ManualClock, settings_overrides: dict[str,
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    """The environment for `python -m bot` in a subprocess (tests/support/cli.py): no deployment's settings, a
+    """The environment for `python -m sharecheck` in a subprocess (tests/support/cli.py): no deployment's settings, a
     fresh SQLite file (the console adapter's and the command line's tests both use it)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SHARECHECK_", "SLACK_", "MICROSOFT_"))}
     return clean | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'sc.db'}"}

@@ -94,9 +94,20 @@ class AdminText(_Text):
     failed_title: str
 
 
+class ReceiptFormText(_Text):
+    name_missing: str
+    name_too_long: str
+    organisation_missing: str
+    organisation_too_long: str
+    answer_missing: str
+    unclear_missing: str
+    note_too_long: str
+    control_characters: str
+
+
 SURFACE_FIELDS = frozenset({"command", "place", "immediate_risk", "no_names", "in_danger"})
 """Placeholders every text may use: the surface's and the shared lines."""
-TEXT_FIELDS = frozenset({"pack_title", "pack_version", "case_reference", "count", "lead", "named", "user"})
+TEXT_FIELDS = frozenset({"pack_title", "pack_version", "case_reference", "count", "lead", "named", "user", "max"})
 """Placeholders the handler fills in particular texts."""
 
 
@@ -121,6 +132,7 @@ class ConversationContent(_Text):
     disagree: DisagreeText
     digest: DigestText
     admin: AdminText
+    receipt_form: ReceiptFormText
 
     @model_validator(mode="after")
     def _placeholders_known(self) -> ConversationContent:

@@ -8,7 +8,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.runtime import Runtime
-from bot.web import build_app
+from sharecheck.web import build_app
 from tests.support.fake_connector import FakeConnector
 from tests.support.teams_followups import Teams
 

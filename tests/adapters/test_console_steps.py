@@ -232,7 +232,7 @@ def test_a_piped_chat_walks_the_demo_pack_through_the_cli(tmp_path: Path) -> Non
     }
     script = ["7", "2", "2", *GATES, "1", WHAT, RECIPIENT, "1,3", "Needed: the recipient asked.", "CS-7", "s"]
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "chat", "--user", "p7"],
+        [sys.executable, "-m", "sharecheck", "chat", "--user", "p7"],
         input="\n".join(script) + "\n",
         capture_output=True,
         text=True,

@@ -30,15 +30,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text as sql
 
+from adapters.receipt import RECEIPT_LIMITS, ReceiptLimits
 from adapters.slack import SLACK_ADAPTER
 from adapters.teams.agent import EMULATOR_TENANT
 from bot.body_shape import MAX_DEPTH
 from bot.checks.models import Actor
 from bot.ratelimit import TokenBucket
-from bot.receipt_page import RECEIPT_LIMITS, ReceiptLimits
 from bot.runtime import Runtime
-from bot.web import MAX_BODY, build_app
+from bot.web import MAX_BODY
 from dialogs.messages import Prompt
+from sharecheck.web import build_app
 from tests.support.fake_connector import FakeConnector
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack
 from tests.support.fuzz_payloads import (

@@ -23,9 +23,9 @@ from bot.scheduler import Scheduler
 from bot.services.audit import verify
 from bot.services.export import ExportFilter, export_records
 from bot.services.retention import purge
-from bot.web import build_app
 from dialogs.messages import FollowUpPrompt
 from dialogs.state import Recipient
+from sharecheck.web import build_app
 from tests.support.cli import SHARE_SCRIPT
 from tests.support.deliverers import RecordingDeliverer
 from tests.support.service_checks import ALICE, complete

@@ -17,8 +17,8 @@ from bot.clock import ManualClock
 from bot.db.models import CheckEvent, FollowUp
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
-from bot.web import build_app
 from dialogs.messages import Info
+from sharecheck.web import build_app
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
 from tests.support.deliverers import RecordingDeliverer
 from tests.support.receipts import SENDER, finish, receipt_runtime, token_of

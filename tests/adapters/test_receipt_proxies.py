@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from adapters.receipt.page import PER_TOKEN, RECEIPT_LIMITS, ReceiptLimits
 from bot.clock import ManualClock
 from bot.ratelimit import TokenBucket, client_key, parse_address
-from bot.receipt_page import PER_TOKEN, RECEIPT_LIMITS, ReceiptLimits
 from bot.services.receipts import new_token
-from bot.web import build_app
+from sharecheck.web import build_app
 from tests.support.receipts import receipt_runtime
 from tests.support.settings import make_settings
 

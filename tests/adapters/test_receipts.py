@@ -14,18 +14,18 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from adapters.receipt import RECEIPT_LIMITS, ReceiptLimits, csrf_token
 from bot.checks.models import Actor
 from bot.clock import ManualClock
 from bot.db.models import CheckEvent, OutboxMessage, ReceiptLink
 from bot.ratelimit import TokenBucket
-from bot.receipt_page import RECEIPT_LIMITS, ReceiptLimits, csrf_token
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.services.receipts import ReceiptNotFound, hash_token, new_token, resolve_secret_key
-from bot.web import build_app
 from dialogs import text_safety
 from dialogs.messages import FollowUpPrompt, Info
 from dialogs.state import Recipient
+from sharecheck.web import build_app
 from tests.support.deliverers import RecordingDeliverer
 from tests.support.receipts import LEAD, ORGANISATION, PUBLIC_URL, SENDER, finish, follow_up, receipt_runtime, token_of
 from tests.support.settings import make_settings
@@ -436,7 +436,7 @@ def test_receipt_settings_parse() -> None:
 
 
 def test_serve_refuses_a_public_url_on_postgres_without_a_secret_key() -> None:
-    from bot.server import StartupRefused, check_safe_to_serve
+    from sharecheck.server import StartupRefused, check_safe_to_serve
 
     settings = make_settings("postgresql+asyncpg://x@127.0.0.1/db", sharecheck_public_url=PUBLIC_URL)
     with pytest.raises(StartupRefused, match="SHARECHECK_SECRET_KEY"):

@@ -18,9 +18,9 @@ from adapters.slack import SLACK_ADAPTER
 from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent, PlatformUser, ProcessedRequest
 from bot.runtime import Runtime
-from bot.web import build_app
 from dialogs.record import RecordSnapshot
 from dialogs.state import Recipient
+from sharecheck.web import build_app
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack, Message
 from tests.support.settings import make_settings
 from tests.support.slack_requests import (

@@ -16,10 +16,10 @@ from adapters.slack.delivery import SlackDeliverer
 from bot.checks.models import Actor
 from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent, FollowUp, OutboxMessage, PlatformUser
-from bot.platforms import build_deliverers
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from dialogs.state import Recipient
+from sharecheck.platforms import build_deliverers
 from tests.support.checks import finish_urgent_check
 from tests.support.fake_slack import FakeSlack, Message
 from tests.support.followups import seed_due_follow_ups

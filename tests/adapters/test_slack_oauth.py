@@ -26,13 +26,13 @@ from adapters.slack.oauth import BOT_SCOPES, SlackInstallations, SlackOAuthState
 from bot.clock import ManualClock
 from bot.db.models import FollowUp, OutboxMessage, SlackInstallation
 from bot.delivery import RetryLater
-from bot.platforms import build_deliverers
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.secretbox import SecretUnreadable
-from bot.server import StartupRefused, check_safe_to_serve
-from bot.web import build_app
 from dialogs.state import Recipient
+from sharecheck.platforms import build_deliverers
+from sharecheck.server import StartupRefused, check_safe_to_serve
+from sharecheck.web import build_app
 from tests.support.fake_slack import FakeSlack
 from tests.support.settings import make_settings
 from tests.support.slack_requests import SECRET, Practitioner, command_body, signature

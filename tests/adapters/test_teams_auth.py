@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from bot.clock import ManualClock
 from bot.db.models import Check, ProcessedRequest
 from bot.runtime import Runtime
-from bot.web import build_app
+from sharecheck.web import build_app
 from tests.support.fake_connector import FakeConnector
 from tests.support.settings import make_settings
 from tests.support.teams import activity

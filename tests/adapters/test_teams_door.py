@@ -12,10 +12,10 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from bot.db.models import Check, PlatformUser, ProcessedRequest
-from bot.platforms import build_deliverers
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.web import build_app
+from sharecheck.platforms import build_deliverers
+from sharecheck.web import build_app
 from tests.support.fake_connector import FakeConnector
 from tests.support.settings import make_settings
 from tests.support.teams import EMULATOR, TENANT, USER, WORKSPACE, activity, step_of

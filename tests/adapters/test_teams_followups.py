@@ -17,11 +17,11 @@ from bot.checks.models import Actor
 from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent, FollowUp, OutboxMessage
 from bot.delivery import Delivered, Refused, RetryLater, Undeliverable
-from bot.platforms import build_deliverers
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.services.users import get_user
 from dialogs.messages import Info
+from sharecheck.platforms import build_deliverers
 from tests.support.checks import finish_urgent_check
 from tests.support.fake_connector import FakeConnector
 from tests.support.teams import (

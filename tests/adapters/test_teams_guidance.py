@@ -23,10 +23,10 @@ from bot.conversation.handler import Conversation
 from bot.conversation.replies import ShowNew
 from bot.db.models import Check, CheckEvent, ReceiptLink
 from bot.runtime import Runtime
-from bot.web import build_app
 from dialogs.content import load_pack
 from dialogs.engine import Engine
 from dialogs.messages import CitationView, MythView, Prompt
+from sharecheck.web import build_app
 from tests.support.adaptive_cards import HOSTILE, NOW, _text_blocks, assert_valid
 from tests.support.receipts import LINK, PUBLIC_URL, receipt_runtime
 from tests.support.teams import EMULATOR, actions, answer_inputs, find_action, step_of

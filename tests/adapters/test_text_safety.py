@@ -15,19 +15,19 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from adapters.console import people as console_people
+from adapters.receipt import csrf_token
 from adapters.slack import render as slack
 from adapters.teams import cards
 from bot.clock import ManualClock
 from bot.db.models import FollowUp
-from bot.platforms import build_deliverers
-from bot.receipt_page import csrf_token
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.services.receipts import hash_token
-from bot.web import build_app
 from dialogs import text_safety
 from dialogs.content import AnswerKind
 from dialogs.state import Recipient
+from sharecheck.platforms import build_deliverers
+from sharecheck.web import build_app
 from tests.support.fake_connector import FakeConnector
 from tests.support.fake_slack import FakeSlack, Message
 from tests.support.receipts import LINK, PUBLIC_URL

@@ -17,22 +17,22 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import select
 
 from adapters.console import CONSOLE, ConsoleChat, ConsoleInbox
+from adapters.receipt import csrf_token
 from bot.checks.models import Actor, Outcome, Reply
 from bot.clock import ManualClock
 from bot.conversation import Conversation
 from bot.db.migrate import alembic_config, upgrade
 from bot.db.models import Check, CheckEvent, FollowUp, OutboxMessage
-from bot.platforms import build_deliverers
-from bot.receipt_page import csrf_token
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.services import audit_hash
 from bot.services.audit import REHASHED_KIND, seal_pending, verify
 from bot.services.receipts import hash_token
 from bot.services.retention import UNSENT_TITLE, purge
-from bot.web import build_app
 from dialogs.messages import Prompt
 from dialogs.state import Answer, Recipient
+from sharecheck.platforms import build_deliverers
+from sharecheck.web import build_app
 from tests.support.cli import SHARE_SCRIPT
 from tests.support.console import RECIPIENT as CONSOLE_RECIPIENT
 from tests.support.flows import answer_for, default_answer

@@ -12,13 +12,13 @@ import pytest
 from pydantic import ValidationError
 
 from bot.checks.models import Actor
-from bot.cli import main
 from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.services import role_trail
 from bot.services.roles import NotPermitted
 from bot.settings import Settings
 from bot.user_refs import Platform, UserRef
+from sharecheck.cli import main
 from tests.support.fake_slack import BOT_TOKEN
 from tests.support.settings import make_settings
 from tests.support.slack_requests import SECRET

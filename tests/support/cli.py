@@ -1,4 +1,4 @@
-"""`python -m bot` in a subprocess, and the console answers for a complete 'share' check."""
+"""`python -m sharecheck` in a subprocess, and the console answers for a complete 'share' check."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ SHARE_SCRIPT = [
 
 def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [sys.executable, "-m", "sharecheck", *args],
         input=stdin,
         capture_output=True,
         text=True,

@@ -120,7 +120,11 @@ def serve_with_playground(work: Path, settings: dict[str, str]) -> Iterator[Stac
     playground_log = work / "playground.log"
     with serve_log.open("wb") as serve_out, playground_log.open("wb") as playground_out:
         serve = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"], cwd=work, env=serve_env, stdout=serve_out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "sharecheck", "serve"],
+            cwd=work,
+            env=serve_env,
+            stdout=serve_out,
+            stderr=subprocess.STDOUT,
         )
         node = shutil.which("node")
         assert node is not None  # require_playground() checked

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from adapters.slack import SLACK_ADAPTER
 from bot.clock import ManualClock
 from bot.runtime import Runtime
-from bot.web import build_app
+from sharecheck.web import build_app
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack
 from tests.support.settings import make_settings
 from tests.support.slack_requests import (

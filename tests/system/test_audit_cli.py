@@ -143,4 +143,6 @@ def test_scheduler_logs_json_lines_and_retention_defaults_to_six_years(env: dict
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
     passed = [line for line in lines if str(line["message"]).startswith("scheduler pass:")]
-    assert passed and passed[0]["level"] == "INFO" and passed[0]["logger"] == "bot.server" and "time" in passed[0]
+    assert (
+        passed and passed[0]["level"] == "INFO" and passed[0]["logger"] == "sharecheck.server" and "time" in passed[0]
+    )

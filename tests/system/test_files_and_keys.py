@@ -73,7 +73,7 @@ def test_the_command_line_says_why_a_short_key_is_refused(tmp_path: Path) -> Non
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SHARECHECK_", "SLACK_", "MICROSOFT_"))}
     env = clean | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'sc.db'}", "SHARECHECK_SECRET_KEY": "short"}
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "packs"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "sharecheck", "packs"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2
     assert "SHARECHECK_SECRET_KEY must be at least 32 bytes" in done.stderr and "short" not in done.stderr

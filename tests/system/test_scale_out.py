@@ -89,7 +89,7 @@ async def two_servers(postgres_url: str, tmp_path: Path) -> AsyncIterator[list[s
     logs = [(tmp_path / f"serve-{port}.log").open("w") for port in ports]
     procs = [
         subprocess.Popen(  # a file, not a pipe, for the logs: a full pipe would stall the server
-            [sys.executable, "-m", "bot", "serve", "--no-scheduler"],
+            [sys.executable, "-m", "sharecheck", "serve", "--no-scheduler"],
             env=env_for(postgres_url, PORT=str(port), SHARECHECK_TEAMS_EMULATOR="true"),  # the check runs over Teams
             stdout=subprocess.DEVNULL,
             stderr=log,

@@ -24,9 +24,10 @@ from pydantic import ValidationError
 from bot.checks.models import Actor
 from bot.clock import ManualClock
 from bot.runtime import Runtime
-from bot.server import StartupRefused, check_safe_to_serve
 from bot.settings import Settings
-from bot.web import SERVER_NAME, build_app, build_metrics_app
+from bot.web import SERVER_NAME, build_metrics_app
+from sharecheck.server import StartupRefused, check_safe_to_serve
+from sharecheck.web import build_app
 from tests.support.cli import run
 from tests.support.receipts import finish, receipt_runtime, token_of
 from tests.support.settings import make_settings
@@ -175,7 +176,7 @@ def served(tmp_path: Path) -> Iterator[tuple[int, int]]:
         PORT=str(port),
         SHARECHECK_METRICS_PORT=str(metrics_port),
     )
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "sharecheck", "serve"], env=env, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
         while True:

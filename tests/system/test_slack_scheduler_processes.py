@@ -39,7 +39,7 @@ async def wait_until(predicate: Any, within: float) -> None:
 
 
 class Schedulers:
-    """`python -m bot scheduler` subprocesses with their output in files."""
+    """`python -m sharecheck scheduler` subprocesses with their output in files."""
 
     def __init__(self, database_url: str, fake: FakeSlack, workdir: Path) -> None:
         self.env = {
@@ -57,7 +57,7 @@ class Schedulers:
     async def start(self) -> asyncio.subprocess.Process:
         log = (self.workdir / f"scheduler-{len(self.procs)}.log").open("wb")
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "scheduler", env=self.env, cwd=self.workdir, stdout=log, stderr=log
+            sys.executable, "-m", "sharecheck", "scheduler", env=self.env, cwd=self.workdir, stdout=log, stderr=log
         )
         log.close()
         self.procs.append(proc)

@@ -27,7 +27,7 @@ from aiohttp import web
 from bot.logging_setup import configure_logging, wants_json
 from bot.runtime import Runtime
 from bot.startup import Serving, database, startup_summary, teams
-from bot.web import build_app
+from sharecheck.web import build_app
 from tests.support.settings import make_settings
 
 SECRETS = ("xoxb-secret-token", "signing-secret-value", "xapp-secret-token", "app-password-value", "hunter2")
@@ -209,7 +209,7 @@ def run_serve(env: dict[str, str], port: int, on_terminal: bool) -> str:
     chunks: list[bytes] = []
     if on_terminal:
         master, slave = os.openpty()
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, stdout=slave, stderr=slave)
+        proc = subprocess.Popen([sys.executable, "-m", "sharecheck", "serve"], env=env, stdout=slave, stderr=slave)
         os.close(slave)
 
         def drain() -> None:
@@ -225,7 +225,7 @@ def run_serve(env: dict[str, str], port: int, on_terminal: bool) -> str:
         reader = threading.Thread(target=drain, daemon=True)
         reader.start()
     else:
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, stderr=subprocess.PIPE)
+        proc = subprocess.Popen([sys.executable, "-m", "sharecheck", "serve"], env=env, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -254,7 +254,7 @@ def run_serve(env: dict[str, str], port: int, on_terminal: bool) -> str:
 def test_serve_on_a_terminal_writes_readable_lines_and_the_summary(tmp_path: Path) -> None:
     port = free_port()
     out = run_serve(serve_env(tmp_path, port), port, on_terminal=True)
-    assert "bot.server: ShareCheck listening on http://127.0.0.1:" in out
+    assert "sharecheck.server: ShareCheck listening on http://127.0.0.1:" in out
     assert "\n  Slack           off: SLACK_BOT_TOKEN" in out
     assert "\nTry a check:\n  make chat" in out
     assert not [line for line in out.splitlines() if line.startswith("{")]
@@ -275,7 +275,7 @@ def test_the_log_format_setting_wins_over_the_terminal(
     tmp_path: Path, log_format: str, on_terminal: bool, json_lines: bool
 ) -> None:
     env = serve_env(tmp_path, None, SHARECHECK_LOG_FORMAT=log_format)
-    cmd = [sys.executable, "-m", "bot", "scheduler", "--once"]
+    cmd = [sys.executable, "-m", "sharecheck", "scheduler", "--once"]
     if on_terminal:
         with terminal() as (tty, master):
             result = subprocess.run(cmd, env=env, stderr=tty, timeout=60, check=False)
@@ -292,6 +292,6 @@ def test_the_log_format_setting_wins_over_the_terminal(
 def test_an_unknown_log_format_is_refused(tmp_path: Path) -> None:
     env = serve_env(tmp_path, None, SHARECHECK_LOG_FORMAT="xml")
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "packs"], env=env, capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "sharecheck", "packs"], env=env, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 2 and "SHARECHECK_LOG_FORMAT" in result.stderr.upper()

@@ -9,9 +9,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 
 from bot.runtime import Runtime
-from bot.server import StartupRefused, check_safe_to_serve
 from bot.settings import Settings
-from bot.web import build_app
+from sharecheck.server import StartupRefused, check_safe_to_serve
+from sharecheck.web import build_app
 from tests.support.settings import T0, make_settings
 
 
@@ -157,7 +157,7 @@ def test_sharecheck_serve_starts_answers_and_stops_cleanly(tmp_path) -> None:
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SHARECHECK_", "SLACK_", "MICROSOFT_"))}
     env |= {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}", "PORT": str(port)}
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "sharecheck", "serve"], env=env, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
         while True:

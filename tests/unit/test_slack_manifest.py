@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from bot.cli import main
+from sharecheck.cli import main
 
 SCHEMA = Path(__file__).parent.parent / "data" / "slack-schemas_manifest.schema.2.0.0.json"
 BOT_SCOPES = ["commands", "chat:write", "im:write", "users:read"]

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from adapters.teams.manifest import ICONS, TEMPLATE_DIR, ManifestError, build_manifest
-from bot.cli import main
+from sharecheck.cli import main
 from tests.support.settings import make_settings
 
 DATA = Path(__file__).parent.parent / "data"

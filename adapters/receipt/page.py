@@ -27,12 +27,11 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from bot.followups.models import NoteRequired
+from bot.conversation.receipt import ReceiptDesk, ReceiptForm, ReceiptPage
 from bot.ratelimit import TokenBucket, request_client_key
 from bot.runtime import Runtime
-from bot.services.receipts import NAME_MAX, NOTE_MAX, ORGANISATION_MAX, ReceiptView, hash_token
+from bot.services.receipts import NAME_MAX, NOTE_MAX, ORGANISATION_MAX, hash_token
 from bot.web import RUNTIME, accept_bodies
-from dialogs.personal_data import PersonalDataFound
 
 TEMPLATES = Path(__file__).parent / "templates"
 CSS = (TEMPLATES / "receipt.css").read_text(encoding="utf-8").strip()
@@ -102,6 +101,7 @@ def mount_receipts(app: web.Application, runtime: Runtime) -> None:
     if _REDACT not in access.filters:
         access.addFilter(_REDACT)
     app[RECEIPT_LIMITS] = ReceiptLimits.default()
+    app[RECEIPT_DESK] = ReceiptDesk(runtime)
     app.router.add_get("/r/{token}", receipt_get)
     app.router.add_post("/r/{token}", receipt_post)
     accept_bodies(app, "/r/{token}", "application/x-www-form-urlencoded")  # the page's form, as browsers post it
@@ -144,25 +144,24 @@ def _limited(request: web.Request) -> web.Response | None:
     return response
 
 
-def _gone() -> web.Response:
-    return render("gone", status=404)
+RECEIPT_DESK = web.AppKey("receipt_desk", ReceiptDesk)
 
 
-def _open_page(
-    runtime: Runtime,
-    view: ReceiptView,
-    status: int = 200,
-    errors: dict[str, str] | None = None,
-    form: dict[str, str] | None = None,
-) -> web.Response:
+def _show(runtime: Runtime, shown: ReceiptPage) -> web.Response:
+    """The conversation's answer as HTML: 404 for a link that is not valid, 400 for a form sent back."""
+    if shown.page == "gone" or shown.view is None:
+        return render("gone", status=404)
+    if shown.page == "answered":
+        return render("answered", view=shown.view, just_sent=shown.just_sent)
+    view = shown.view
     return render(
         "open",
-        status=status,
+        status=400 if shown.errors else 200,
         view=view,
         csrf=csrf_token(runtime.receipts.secret_key, view.token_hash),
         choices=runtime.followups.content.receipt.choices,
-        errors=errors or {},
-        form=form or {},
+        errors=shown.errors,
+        form=shown.form,
         field_ids=FIELD_IDS,
         limits={"name": NAME_MAX, "organisation": ORGANISATION_MAX, "note": NOTE_MAX},
     )
@@ -172,13 +171,8 @@ async def receipt_get(request: web.Request) -> web.Response:
     limited = _limited(request)
     if limited is not None:
         return limited
-    runtime = request.app[RUNTIME]
-    view = await runtime.receipts.view(request.match_info["token"])
-    if view is None:
-        return _gone()
-    if view.state == "answered":
-        return render("answered", view=view)
-    return _open_page(runtime, view)
+    shown = await request.app[RECEIPT_DESK].open(request.match_info["token"])
+    return _show(request.app[RUNTIME], shown)
 
 
 async def receipt_post(request: web.Request) -> web.Response:
@@ -188,67 +182,13 @@ async def receipt_post(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     token = request.match_info["token"]
     try:
-        form = await request.post()
+        posted = await request.post()
     except ValueError:  # not valid UTF-8, or a form no browser sends: nothing a page of ours posted
         return render("forbidden", status=400)
-    fields = {k: v.strip() if isinstance(v := form.get(k), str) else "" for k in FIELD_NAMES}
+    csrf = posted.get("csrf")
     expected = csrf_token(runtime.receipts.secret_key, hash_token(token))
     cross_site = request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none")
-    if cross_site or not hmac.compare_digest(fields["csrf"].encode(), expected.encode()):
+    if cross_site or not isinstance(csrf, str) or not hmac.compare_digest(csrf.strip().encode(), expected.encode()):
         return render("forbidden", status=403)
-    view = await runtime.receipts.view(token)
-    if view is None:
-        return _gone()
-    if view.state == "answered":
-        return render("answered", view=view)
-    errors = _validate(fields, {c.id for c in runtime.followups.content.receipt.choices})
-    if errors:
-        return _open_page(runtime, view, status=400, errors=errors, form=fields)
-    choice = fields["answer"]
-    note = fields["unclear"] if choice == "clarification" else fields["next_step"] if choice == "understood" else None
-    try:
-        outcome, after = await runtime.receipts.answer(token, choice, note, fields["name"], fields["organisation"])
-    except NoteRequired:  # pragma: no cover - _validate asks for it first
-        return _open_page(runtime, view, status=400, errors={"unclear": "Say what is unclear"}, form=fields)
-    except PersonalDataFound as exc:  # identifiers typed: refused, field by field, with what they typed kept
-        note_field = "unclear" if choice == "clarification" else "next_step"
-        errors = {note_field if field == "note" else field: str(exc) for field in exc.fields}
-        return _open_page(runtime, view, status=400, errors=errors, form=fields)
-    if after is None:
-        return _gone()
-    return render("answered", view=after, just_sent=outcome == "recorded")
-
-
-FIELD_NAMES = ("csrf", "name", "organisation", "answer", "next_step", "unclear")
-
-
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-"""Characters no keyboard types (tab and line breaks aside); a NUL could not even be stored."""
-CONTROL_ERROR = "Remove the special characters and type it again"
-
-
-def _validate(fields: dict[str, str], choices: set[str]) -> dict[str, str]:
-    """Errors in the page's order, worded as GOV.UK's pattern: say what to do."""
-    errors: dict[str, str] = {}
-    if CONTROL.search(fields["name"]):
-        errors["name"] = CONTROL_ERROR
-    elif not fields["name"]:
-        errors["name"] = "Enter your name"
-    elif len(fields["name"]) > NAME_MAX:
-        errors["name"] = f"Your name must be {NAME_MAX} characters or fewer"
-    if CONTROL.search(fields["organisation"]):
-        errors["organisation"] = CONTROL_ERROR
-    elif not fields["organisation"]:
-        errors["organisation"] = "Enter your organisation and role"
-    elif len(fields["organisation"]) > ORGANISATION_MAX:
-        errors["organisation"] = f"Your organisation and role must be {ORGANISATION_MAX} characters or fewer"
-    if fields["answer"] not in choices:
-        errors["answer"] = "Select whether the information arrived"
-    elif fields["answer"] == "clarification" and not fields["unclear"]:
-        errors["unclear"] = "Say what is unclear"
-    for key in ("next_step", "unclear"):
-        if CONTROL.search(fields[key]):
-            errors[key] = CONTROL_ERROR
-        elif len(fields[key]) > NOTE_MAX:
-            errors[key] = f"Keep it to {NOTE_MAX} characters or fewer"
-    return errors
+    form = ReceiptForm.model_validate({name: posted.get(name) for name in ReceiptForm.model_fields})
+    return _show(runtime, await request.app[RECEIPT_DESK].answer(token, form))

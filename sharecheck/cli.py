@@ -1,4 +1,4 @@
-"""The ``sharecheck`` command line (also ``python -m bot``)."""
+"""The ``sharecheck`` command line (also ``python -m sharecheck``)."""
 
 from __future__ import annotations
 
@@ -203,7 +203,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{pack.id} {pack.version}{marker}: {pack.title}")
         return 0
     if args.command == "scheduler":
-        from bot.server import run_scheduler
+        from sharecheck.server import run_scheduler
 
         return asyncio.run(run_scheduler(settings, once=args.once))
     if args.command == "leads":
@@ -229,7 +229,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "purge":
         return asyncio.run(_purge(settings, args.apply))
     if args.command == "serve":
-        from bot.server import serve
+        from sharecheck.server import serve
 
         if args.host:
             settings.host = args.host

@@ -8,12 +8,13 @@ import signal
 
 from aiohttp import web
 
-from bot.platforms import build_deliverers
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.startup import startup_summary
-from bot.web import build_app, build_metrics_app
+from bot.web import build_metrics_app
+from sharecheck.platforms import build_deliverers
+from sharecheck.web import build_app
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,3 @@
+from sharecheck.cli import main
+
+raise SystemExit(main())
