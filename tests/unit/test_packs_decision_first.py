@@ -301,7 +301,9 @@ def test_ask_my_lead_is_offered_wherever_an_answer_is_not_sure(pack_id: str) -> 
     routes = {
         DEFAULT_PACK: [
             ("gates", "advice_purpose"),
+            ("consent", "advice_consent"),
             ("how", "advice_lawful"),
+            ("details", "advice_lawful"),
             ("how", "advice_inform"),
         ],
         "adults-england": [
