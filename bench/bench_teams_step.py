@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from adapters.teams.step_kinds import FIELD_CHOICES, FIELD_TEXT, FORM
 from tests.support.fake_connector import FakeConnector
 from tests.support.teams import USER, activity, find_action, step_of
 
@@ -175,9 +176,7 @@ async def bench_step_and_echo(connector: FakeConnector, tmp: Path) -> tuple[dict
         submissions = []
         for user in users:
             card, card_id = first[user]
-            answer = find_action(card, "answer")
-            value = {**answer["data"], "sc_text": "CS-2024-0113"}
-            submissions.append(activity(connector.url, value=value, user=user, reply_to=card_id))
+            submissions.append(activity(connector.url, value=first_answer(card), user=user, reply_to=card_id))
         echoes = [activity(connector.url, text=f"hello {i}") for i in range(WARMUP + ROUNDS * REQUESTS)]
         connector.calls.clear()
         await _load(echo_url, echoes[:WARMUP], CONCURRENCY, 202)
@@ -193,6 +192,35 @@ async def bench_step_and_echo(connector: FakeConnector, tmp: Path) -> tuple[dict
     finally:
         step_proc.kill()
         echo_proc.kill()
+
+
+def _inputs(card: Any) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    if isinstance(card, dict):
+        if str(card.get("type", "")).startswith("Input.") and "id" in card:
+            found[card["id"]] = card
+        for value in card.values():
+            found |= _inputs(value)
+    elif isinstance(card, list):
+        for value in card:
+            found |= _inputs(value)
+    return found
+
+
+def first_answer(card: dict[str, Any]) -> dict[str, Any]:
+    """The Submit data that answers the first step, whatever it is: a form's fields (nobody in immediate danger,
+    so the check goes on), or a typed case reference."""
+    data = dict(find_action(card, "answer")["data"])
+    if FORM not in data:
+        return {**data, "sc_text": "CS-2024-0113"}
+    inputs = _inputs(card)
+    for field_id in data[FORM]:
+        if (choices := inputs.get(FIELD_CHOICES + field_id)) is not None:
+            offered = [c["value"] for c in choices.get("choices", [])]
+            data[FIELD_CHOICES + field_id] = "no" if "no" in offered else offered[0]
+        elif FIELD_TEXT + field_id in inputs:
+            data[FIELD_TEXT + field_id] = "CS-2024-0113"
+    return data
 
 
 # --- proactive and cards per check (in this process) ---------------------------------------

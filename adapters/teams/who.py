@@ -60,8 +60,9 @@ def aad_object_id(activity: Activity) -> str | None:
 
 
 def stored_ref(ref: ConversationReference) -> dict[str, Any]:
-    """The reference as stored: ids only. Display names are not needed to reach anyone, so not kept."""
-    stored: dict[str, Any] = ref.model_dump(mode="json", by_alias=True, exclude_none=True)
+    """The reference as stored: ids only. Display names are not needed to reach anyone, so not kept; nor is the
+    SDK's id of the request it came in (new on every request, it would make each one look like news to store)."""
+    stored: dict[str, Any] = ref.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"request_id"})
     for party in ("user", "bot", "agent"):
         if isinstance(stored.get(party), dict):
             stored[party].pop("name", None)
