@@ -305,6 +305,20 @@ class Engine:
         new.updated_at = now
         return Turn(new, self.view(new))
 
+    def with_case_reference(self, state: DialogState, reference: str, now: datetime) -> Turn:
+        """A new check for a case already known (a reconsidered decision): the first question answered with the
+        reference when that is what it asks; else every question that asks it shows it filled in (a form's field,
+        a later step's earlier answer). Nothing is on the path, so nothing is recorded, until it is answered."""
+        assert state.step is not None
+        first = self._steps[state.step]
+        if first.kind is AnswerKind.CASE_REFERENCE:
+            return self.answer(state, Answer(step_id=first.id, revision=state.revision, text=reference), now)
+        new = _copy(state)
+        for step in self._steps.values():
+            if step.kind is AnswerKind.CASE_REFERENCE:
+                new.answers[step.id] = AnswerValue(text=reference, at=now)
+        return Turn(new, self.view(new))
+
     # --- reading a state -----------------------------------------------------------------
 
     def load(self, raw: str | bytes | dict[str, object]) -> DialogState:

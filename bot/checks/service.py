@@ -110,8 +110,8 @@ class CheckService:
         engine = self._packs.engine(old.pack_id)
         now = self._clock.now()
         turn = engine.start(now)
-        if old.case_reference and turn.state.step == "case_reference":
-            turn = engine.answer(turn.state, Answer(step_id="case_reference", revision=0, text=old.case_reference), now)
+        if old.case_reference:
+            turn = engine.with_case_reference(turn.state, old.case_reference, now)
         started = {"pack": engine.pack.id, "version": engine.pack.version, "reconsiders": str(old.id)}
         new_id = await self.store.insert(
             actor, engine.pack.id, engine.pack.version, turn.state, old.channel_id, now, started, reconsiders=old.id

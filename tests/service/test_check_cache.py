@@ -17,11 +17,14 @@ from bot.services.audit import verify
 from bot.services.records import append_event
 from dialogs.messages import Prompt
 from dialogs.state import Answer
+from tests.support.conversation import answer_to
 from tests.support.settings import make_settings
 from tests.support.statements import engines
 
 ALICE = Actor("teams", "T0001", "29:alice")
 MALLORY = Actor("teams", "T0001", "29:mallory")
+NOT_URGENT = {"immediate_danger": "no", "request_context": "asked"}
+"""The first screen's answers: nobody in immediate danger (the form's first choice would be 'yes')."""
 
 
 async def test_two_instances_never_write_from_a_stale_cache(runtime: Runtime, db_url: str, clock: ManualClock) -> None:
@@ -29,12 +32,13 @@ async def test_two_instances_never_write_from_a_stale_cache(runtime: Runtime, db
     try:
         started = await runtime.checks.start(ALICE)  # this instance now holds revision 0
         assert isinstance(started.message, Prompt)
-        first = Answer(step_id=started.message.step_id, revision=0, text="CS-2024-0113")
+        first = answer_to(started.message, fields=NOT_URGENT)
         moved = await other.checks.answer(ALICE, started.check_id, first)  # the other instance moves it on
         assert moved.outcome is Outcome.ADVANCED and isinstance(moved.message, Prompt)
 
-        # the same answer again here, from a cache that is one step behind: refused, nothing written
-        again = await runtime.checks.answer(ALICE, started.check_id, first.model_copy(update={"text": "CS-9"}))
+        # the same screen answered again here, from a cache that is one step behind: refused, nothing written
+        changed = answer_to(started.message, fields=NOT_URGENT | {"request_context": "own_initiative"})
+        again = await runtime.checks.answer(ALICE, started.check_id, changed)
         assert again.outcome is Outcome.STALE
         # and the next answer here works from a fresh read
         step = moved.message
@@ -49,13 +53,14 @@ async def test_two_instances_never_write_from_a_stale_cache(runtime: Runtime, db
         answered = await s.scalar(select(func.count()).select_from(CheckEvent).where(CheckEvent.kind == "answered"))
         seqs = list(await s.scalars(select(CheckEvent.seq).where(CheckEvent.check_id == started.check_id)))
     assert check is not None and check.revision == 2 and answered == 2
-    assert check.state["answers"]["case_reference"]["text"] == "CS-2024-0113"
+    assert check.state["answers"]["request_context"]["choices"] == ["asked"]
     assert sorted(seqs) == list(range(len(seqs))) and check.events_seq == len(seqs)
 
 
 def _first_choice(prompt: Prompt) -> Answer:
-    """The answer a practitioner gives by pressing the first button of ``prompt``."""
-    return Answer(step_id=prompt.step_id, revision=prompt.revision, choices=(prompt.input.choices[0].id,))
+    """The answer a practitioner gives by pressing the first button of ``prompt`` (a form: each field's first
+    choice, or a neutral typed value)."""
+    return answer_to(prompt)
 
 
 class _Statements:
@@ -79,9 +84,7 @@ async def _start_and_answer_held(runtime: Runtime) -> tuple[Reply, Reply, _State
     started = await runtime.checks.start(ALICE)
     assert isinstance(started.message, Prompt)
     seen = _Statements(runtime)
-    moved = await runtime.checks.answer(
-        ALICE, started.check_id, Answer(step_id=started.message.step_id, revision=0, text="CS-2024-0113")
-    )
+    moved = await runtime.checks.answer(ALICE, started.check_id, answer_to(started.message, fields=NOT_URGENT))
     assert moved.outcome is Outcome.ADVANCED and isinstance(moved.message, Prompt)
     return started, moved, seen
 
@@ -117,7 +120,7 @@ async def test_a_plain_step_writes_from_the_held_state_without_a_read(runtime: R
 async def test_held_state_is_only_for_its_owner(runtime: Runtime) -> None:
     started = await runtime.checks.start(ALICE)
     assert isinstance(started.message, Prompt)
-    answer = Answer(step_id=started.message.step_id, revision=0, text="CS-2024-0113")
+    answer = answer_to(started.message, fields=NOT_URGENT)
     with pytest.raises(CheckNotFound):
         await runtime.checks.answer(MALLORY, started.check_id, answer)
     assert (await runtime.checks.answer(ALICE, started.check_id, answer)).outcome is Outcome.ADVANCED

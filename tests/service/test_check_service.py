@@ -17,13 +17,19 @@ from bot.runtime import Runtime
 from dialogs.content import DECISIONS, Choice
 from dialogs.messages import Prompt
 from dialogs.record import RecordSnapshot
-from dialogs.state import Answer, Recipient
+from dialogs.state import Answer, FieldAnswer, Recipient
 from tests.support.service_checks import ALICE, _row, complete
 from tests.support.settings import make_settings
 from tests.support.statements import failed_statements
 
 BOB = Actor("slack", "T0001", "U0BOB")
 OTHER_TENANT_ALICE = Actor("slack", "T9999", "U0ALICE")
+START = Answer(
+    step_id="start",
+    revision=0,
+    fields={"immediate_danger": FieldAnswer(choices=("no",)), "request_context": FieldAnswer(choices=("asked",))},
+)
+"""The first screen answered: nobody in immediate danger, asked for the information."""
 
 
 async def _events(runtime: Runtime, check_id: uuid.UUID) -> list[CheckEvent]:
@@ -47,9 +53,23 @@ async def test_a_complete_check_is_recorded_with_its_trail(runtime: Runtime, clo
     kinds = [e.kind for e in events]
     assert kinds[0] == "started"
     assert kinds[-2:] == ["completed", "follow_up_scheduled"]  # sharing with a colleague starts the follow-up
-    assert kinds.count("answered") == len(snap.answers) + sum(
-        1 for e in events if e.kind == "answered" and runtime.packs.pack().step(e.data["step"]).kind.value == "notice"
-    )
+    # one 'answered' per screen, the review's Save last; every answer in the record is on the trail
+    answered = [e.data for e in events if e.kind == "answered"]
+    assert [a["step"] for a in answered] == [
+        "start",
+        "gates",
+        "decision",
+        "what",
+        "recipient",
+        "how",
+        "before_send",
+        "review",
+    ]
+    assert answered[-1]["choices"] == ["save"]
+    on_trail = set()
+    for a in answered[:-1]:
+        on_trail |= {a["step"], *a.get("fields", {}), *(f"{a['step']}.{c}" for c in a["choices"])}
+    assert {a.step_id for a in snap.answers} <= on_trail
     assert [e.seq for e in events] == list(range(len(events)))
     assert all(e.actor == str(ALICE) for e in events[:-1])
     assert events[-1].actor == "sharecheck:scheduler"
@@ -58,14 +78,14 @@ async def test_a_complete_check_is_recorded_with_its_trail(runtime: Runtime, clo
 async def test_restart_resumes_where_the_practitioner_stopped(db_url: str, clock: ManualClock) -> None:
     first = await Runtime.create(make_settings(db_url), clock=clock, migrate=True)
     reply = await first.checks.start(ALICE)
-    reply = await first.checks.answer(ALICE, reply.check_id, Answer(step_id="case_reference", revision=0, text="CS-77"))
+    reply = await first.checks.answer(ALICE, reply.check_id, START)
     await first.close()
 
     second = await Runtime.create(make_settings(db_url), clock=clock, migrate=True)
     try:
         resumed = await second.checks.resume(ALICE)
         assert resumed is not None and resumed.check_id == reply.check_id
-        assert isinstance(resumed.message, Prompt) and resumed.message.step_id == "immediate_danger"
+        assert isinstance(resumed.message, Prompt) and resumed.message.step_id == "gates"
         assert resumed.message.notice and "Carrying on" in resumed.message.notice
         # /share-check while one is in progress resumes it rather than starting a second
         again = await second.checks.start(ALICE)
@@ -76,8 +96,7 @@ async def test_restart_resumes_where_the_practitioner_stopped(db_url: str, clock
 
 async def test_double_submit_advances_once(runtime: Runtime) -> None:
     reply = await runtime.checks.start(ALICE)
-    click = Answer(step_id="case_reference", revision=0, text="CS-1")
-    results = await asyncio.gather(*(runtime.checks.answer(ALICE, reply.check_id, click) for _ in range(5)))
+    results = await asyncio.gather(*(runtime.checks.answer(ALICE, reply.check_id, START) for _ in range(5)))
     assert sorted(r.outcome for r in results).count(Outcome.ADVANCED) == 1
     assert all(r.outcome in (Outcome.ADVANCED, Outcome.STALE) for r in results)
     row = await _row(runtime, reply.check_id)
@@ -87,15 +106,22 @@ async def test_double_submit_advances_once(runtime: Runtime) -> None:
 
 async def test_refused_answer_changes_nothing(runtime: Runtime) -> None:
     reply = await runtime.checks.start(ALICE)
+    reply = await runtime.checks.answer(ALICE, reply.check_id, START)
     before = await _row(runtime, reply.check_id)
+    fields = {
+        "purpose": FieldAnswer(choices=("yes",)),
+        "risk_of_harm": FieldAnswer(choices=("yes",)),
+        "case_reference": FieldAnswer(text="Jane Smith"),
+    }
     refused = await runtime.checks.answer(
-        ALICE, reply.check_id, Answer(step_id="case_reference", revision=0, text="Jane Smith")
+        ALICE, reply.check_id, Answer(step_id="gates", revision=before.revision, fields=fields)
     )
     assert refused.outcome is Outcome.REFUSED
     assert isinstance(refused.message, Prompt) and refused.message.notice and "case reference" in refused.message.notice
     after = await _row(runtime, reply.check_id)
     assert (after.state, after.revision) == (before.state, before.revision)
-    assert len(await _events(runtime, reply.check_id)) == 1
+    assert "purpose" not in after.state["answers"], "nothing of a refused form is kept"
+    assert [e.kind for e in await _events(runtime, reply.check_id)] == ["started", "answered"]
 
 
 async def test_corrupt_stored_state_is_reported_and_left_intact(runtime: Runtime) -> None:
@@ -105,7 +131,7 @@ async def test_corrupt_stored_state_is_reported_and_left_intact(runtime: Runtime
     from dialogs.engine import CorruptState
 
     with pytest.raises(CorruptState):
-        await runtime.checks.answer(ALICE, reply.check_id, Answer(step_id="case_reference", revision=0, text="CS-1"))
+        await runtime.checks.answer(ALICE, reply.check_id, START)
     row = await _row(runtime, reply.check_id)
     assert row.state == {"garbage": True}
     assert len(await _events(runtime, reply.check_id)) == 1
@@ -113,12 +139,10 @@ async def test_corrupt_stored_state_is_reported_and_left_intact(runtime: Runtime
 
 async def test_back_cancel_and_urgent_are_recorded(runtime: Runtime, clock: ManualClock) -> None:
     reply = await runtime.checks.start(ALICE)
-    reply = await runtime.checks.answer(
-        ALICE, reply.check_id, Answer(step_id="case_reference", revision=0, text="CS-1")
-    )
+    reply = await runtime.checks.answer(ALICE, reply.check_id, START)
     clock.advance(timedelta(minutes=1))
     reply = await runtime.checks.back(ALICE, reply.check_id)
-    assert isinstance(reply.message, Prompt) and reply.message.step_id == "case_reference"
+    assert isinstance(reply.message, Prompt) and reply.message.step_id == "start"
     reply = await runtime.checks.urgent(ALICE, reply.check_id)
     assert isinstance(reply.message, Prompt) and reply.message.step_id == "urgent_action"
     stale = await runtime.checks.cancel(ALICE, reply.check_id, revision=0)
@@ -143,7 +167,7 @@ async def test_nobody_reaches_another_users_check(runtime: Runtime) -> None:
     reply = await runtime.checks.start(ALICE)
     for intruder in (BOB, OTHER_TENANT_ALICE, Actor("teams", "T0001", "U0ALICE")):
         for call in (
-            runtime.checks.answer(intruder, reply.check_id, Answer(step_id="case_reference", revision=0, text="CS-1")),
+            runtime.checks.answer(intruder, reply.check_id, START),
             runtime.checks.back(intruder, reply.check_id),
             runtime.checks.cancel(intruder, reply.check_id),
             runtime.checks.current(intruder, reply.check_id),
@@ -176,8 +200,8 @@ async def test_a_second_start_resumes_without_a_refused_statement(runtime: Runti
     failed = failed_statements(runtime)
     first = await runtime.checks.start(ALICE)
     assert isinstance(first.message, Prompt)
-    answer = Answer(step_id=first.message.step_id, revision=0, text="CS-2024-0113")
-    assert (await runtime.checks.answer(ALICE, first.check_id, answer)).outcome is Outcome.ADVANCED
+    assert first.message.step_id == START.step_id
+    assert (await runtime.checks.answer(ALICE, first.check_id, START)).outcome is Outcome.ADVANCED
     again = await runtime.checks.start(ALICE)
     assert again.outcome is Outcome.RESUMED and again.check_id == first.check_id
     assert isinstance(again.message, Prompt) and again.message.revision == 1

@@ -126,7 +126,7 @@ async def test_a_required_note_is_asked_for_before_anything_is_recorded(runtime:
     # a share with a colleague: the follow-up asks them, and 'I need clarification' needs a note
     await ann.say("")
     while ann.prompt().step_id != "recipient":
-        await ann.answer("no" if ann.prompt().step_id == "immediate_danger" else None)
+        await ann.fill({"immediate_danger": "no"})
     await ann.answer(Recipient(user_id="UCOLL"))
     await ann.finish_check({"decision": "share"})
     fu = await follow_up_of(runtime, "recipient_confirm")
@@ -156,7 +156,7 @@ async def test_a_required_note_is_asked_for_before_anything_is_recorded(runtime:
 async def test_a_colleague_named_by_mention_gets_the_follow_up(runtime: Runtime, ann: Person) -> None:
     await ann.say("")
     while ann.prompt().step_id != "recipient":
-        await ann.answer("no" if ann.prompt().step_id == "immediate_danger" else None)
+        await ann.fill({"immediate_danger": "no"})
     await ann.say("<@UCOLL>", [("<@UCOLL>", UserMention("UCOLL"))])
     await ann.finish_check({"decision": "share"})
     fu = await follow_up_of(runtime, "recipient_confirm")

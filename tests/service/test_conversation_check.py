@@ -22,10 +22,12 @@ from bot.db.models import Check
 from bot.runtime import Runtime
 from bot.services.users import get_user
 from dialogs.messages import Cancelled, Completion, Info, PendingList, Prompt
-from dialogs.state import Answer, Recipient, Status
+from dialogs.state import Answer, FieldAnswer, Recipient, Status
 from tests.support.conversation import CASE, SLACK, TEAMS, FakeDirectory, Person, answer_to
 
 STALE = "That was already done, so nothing changed: this is where your check is now."
+NOT_URGENT = {"immediate_danger": "no"}
+"""The first screen's answers for a check that is not urgent (the default would be its first choice, 'yes')."""
 
 
 @pytest.fixture
@@ -52,16 +54,17 @@ async def check_row(runtime: Runtime, check_id: str | None) -> Check:
 
 
 async def answer_until(person: Person, step_id: str) -> Prompt:
-    """Start a check and answer the default way until it asks ``step_id``."""
+    """Start a check and answer the default way (nobody in immediate danger) until it asks ``step_id``."""
     await person.say("")
     while person.prompt().step_id != step_id:
-        await person.answer("no" if person.prompt().step_id == "immediate_danger" else None)
+        await person.fill(NOT_URGENT)
     return person.prompt()
 
 
 async def test_a_whole_check_with_the_default_pack(runtime: Runtime, ann: Person, directory: FakeDirectory) -> None:
     done = await ann.finish_check({"decision": "share"})
     assert isinstance(done, Completion) and done.decision == "share" and done.case_reference == CASE
+    assert not done.immediate_risk, "the share path, not the immediate-danger one"
     replies = ann.messenger.replies
     # the first step is a new message; every answer shows the next step in place of the one answered
     assert isinstance(replies[0], ShowNew) and isinstance(replies[0].message, Prompt)
@@ -79,25 +82,28 @@ async def test_a_second_press_of_the_same_button_changes_nothing_and_shows_the_c
 ) -> None:
     await ann.say("share-check")
     first = ann.prompt()
-    press = AnswerStep(check_id=uuid.UUID(str(first.check_id)), answer=answer_to(first))
+    press = AnswerStep(check_id=uuid.UUID(str(first.check_id)), answer=answer_to(first, fields=NOT_URGENT))
     assert isinstance(await ann.do(press, delivery="trigger-1"), ShowInPlace)
     # a double click (a new delivery of the same button) and a replay of the same delivery
     for delivery in ("trigger-2", "trigger-1"):
         again = await ann.do(press, delivery=delivery)
         assert isinstance(again, ShowInPlace) and isinstance(again.message, Prompt)
-        assert again.message.step_id == "immediate_danger" and again.message.notice == STALE
+        assert again.message.step_id == "gates" and again.message.notice == STALE
         assert again.refused is None
     row = await check_row(runtime, first.check_id)
     assert row.revision == first.revision + 1, "recorded once"
 
 
 async def test_a_refused_answer_shows_the_step_again_with_why(runtime: Runtime, ann: Person) -> None:
-    await ann.say("")
-    prompt = ann.prompt()
-    reply = await ann.answer("   ")
+    prompt = await answer_until(ann, "gates")
+    reply = await ann.fill({"case_reference": "   ", "purpose": "no"})
     assert isinstance(reply, ShowInPlace) and reply.refused
     assert isinstance(reply.message, Prompt) and reply.message.step_id == prompt.step_id
     assert reply.message.notice == reply.refused
+    # the form comes back with why next to the field refused, and the other answers kept
+    fields = {f.id: f for f in reply.message.input.fields}
+    assert fields["case_reference"].error == reply.refused
+    assert fields["purpose"].error is None and fields["purpose"].initial == ("no",)
     assert (await check_row(runtime, prompt.check_id)).revision == prompt.revision
 
 
@@ -124,12 +130,12 @@ async def test_typed_moves_act_on_the_check_in_progress(ann: Person) -> None:
     )
     assert isinstance(ann.messenger.last, ShowNew) and ann.messenger.last.offer_start
     await ann.say("")
-    await ann.answer()
-    assert ann.prompt().step_id == "immediate_danger"
+    await ann.fill(NOT_URGENT)
+    assert ann.prompt().step_id == "gates"
     reply = await ann.say("back")
-    assert isinstance(reply, ShowNew) and ann.prompt().step_id == "case_reference"
+    assert isinstance(reply, ShowNew) and ann.prompt().step_id == "start"
     reply = await ann.say("urgent")
-    assert isinstance(reply, ShowNew) and ann.prompt().step_id != "case_reference"
+    assert isinstance(reply, ShowNew) and ann.prompt().step_id == "urgent_action"
     assert not ann.prompt().urgent_exit, "on the immediate-danger path"
 
 
@@ -172,10 +178,10 @@ async def test_the_typed_form_opens_only_for_the_current_step(ann: Person) -> No
     check_id = uuid.UUID(str(first.check_id))
     reply = await ann.do(OpenForm(check_id=check_id, step_id=first.step_id, revision=first.revision))
     assert reply == AskTyped(first)
-    await ann.answer()
+    await ann.fill(NOT_URGENT)
     reply = await ann.do(OpenForm(check_id=check_id, step_id=first.step_id, revision=first.revision))
     assert isinstance(reply, ShowInPlace) and isinstance(reply.message, Prompt)
-    assert reply.message.step_id == "immediate_danger" and reply.message.notice == STALE
+    assert reply.message.step_id == "gates" and reply.message.notice == STALE
 
 
 async def test_reconsidering_a_do_not_share_decision(ann: Person) -> None:
@@ -281,11 +287,19 @@ async def test_what_a_person_is_remembered_by_is_written_when_it_changes(
 
 
 async def test_an_answer_is_passed_through_untouched(runtime: Runtime, ann: Person) -> None:
-    """Whatever the step's kind, the layer hands the engine's answer on as it came."""
-    await ann.say("")
-    prompt = ann.prompt()
-    answer = Answer(step_id=prompt.step_id, revision=prompt.revision, text="CS-9", confirm_personal_data=True)
+    """Whatever the step's kind, the layer hands the engine's answer on as it came: a form's fields, and typed
+    text with the practitioner's 'keep my answer' (without it, this text would be refused with a warning)."""
+    prompt = await answer_until(ann, "gates")
+    fields = {"purpose": FieldAnswer(choices=("yes",)), "risk_of_harm": FieldAnswer(choices=("yes",))}
+    form = Answer(
+        step_id="gates", revision=prompt.revision, fields=fields | {"case_reference": FieldAnswer(text="CS-9")}
+    )
+    assert isinstance(await ann.do(AnswerStep(check_id=uuid.UUID(str(prompt.check_id)), answer=form)), ShowInPlace)
+    prompt = await answer_until(ann, "what")
+    text = "Seen at the family's new address, B12 9QD, by the health visitor."
+    answer = Answer(step_id="what", revision=prompt.revision, text=text, confirm_personal_data=True)
     reply = await ann.do(AnswerStep(check_id=uuid.UUID(str(prompt.check_id)), answer=answer))
-    assert isinstance(reply, ShowInPlace)
-    row = await check_row(runtime, prompt.check_id)
-    assert row.state["answers"]["case_reference"]["text"] == "CS-9"
+    assert isinstance(reply, ShowInPlace) and reply.refused is None
+    answers = (await check_row(runtime, prompt.check_id)).state["answers"]
+    assert answers["case_reference"]["text"] == "CS-9" and "hesitation" not in answers, "an optional field left out"
+    assert answers["what"]["text"] == text and answers["what"]["personal_data"] == ["postcode"]

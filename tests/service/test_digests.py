@@ -56,10 +56,18 @@ async def test_figures_with_change_from_the_previous_period(runtime: Runtime, cl
     clock.set(datetime(2026, 11, 24, 10, 0, tzinfo=UTC))  # this week: three, one urgent, one unsure
     await complete(runtime, P1, {"decision": "share"})
     await complete(runtime, P2, {"immediate_danger": "yes"})
+    # unsure whether it is special category information, and two statements left unticked before sending
+    items = runtime.packs.pack().step("before_send").items
+    unticked = {"relevant", "fact_opinion"}
     await complete(
         runtime,
         P1,
-        {"decision": "share", "relevant": "unsure", "fact_opinion": "unsure", "hesitation": ("consent", "criticism")},
+        {
+            "decision": "share",
+            "special_category": "unsure",
+            "before_send": tuple(i.id for i in items if i.id not in unticked),
+            "hesitation": ("consent", "criticism"),
+        },
     )
     await complete(runtime, P2, {"decision": "share", "hesitation": ("consent",)})
     clock.set(MON_0900)
@@ -69,7 +77,8 @@ async def test_figures_with_change_from_the_previous_period(runtime: Runtime, cl
     assert figures["Decided to share"] == (4, 0)
     assert figures["Decided not to share"] == (0, 1)
     assert figures["Immediate risk of harm"] == (1, 0)
-    assert {u.label for u in d.unsure} >= {"Relevant", "Accurate"}
+    unconfirmed = {f"Not confirmed before sending: {i.label}" for i in items if i.id in unticked}
+    assert {u.label: u.value for u in d.unsure} == dict.fromkeys({"Necessary and proportionate", *unconfirmed}, 1)
     # each myth-buster shown is counted: the worries that held practitioners back, most common first
     titles = {m.id: m.title for m in runtime.packs.pack().myths}
     assert [(w.label, w.value, w.previous) for w in d.worries] == [
@@ -212,20 +221,15 @@ async def test_a_lead_scoped_by_channel_sees_checks_started_there(runtime: Runti
     await runtime.checks.cancel(P1, started.check_id)
     await complete(runtime, P2, {"case_reference": "CASE-ELSEWHERE", "decision": "share"})
     reply = await runtime.checks.start(P1, channel_id="C-TEAM")
-    from tests.support.flows import default_answer
+    from tests.support.flows import answer_at
 
     engine = runtime.packs.engine()
     from bot.db.models import Check
 
     while reply.message.type == "prompt":
-        step = engine.pack.step(reply.message.step_id)
         async with runtime.sessions() as s:
             state = engine.load((await s.get(Check, reply.check_id)).state)
-        answer = default_answer(step, state)
-        if step.id == "immediate_danger":
-            answer = answer.model_copy(update={"choices": ("no",)})
-        if step.id == "case_reference":
-            answer = answer.model_copy(update={"text": "CASE-CHANNEL"})
+        answer = answer_at(engine.pack, state, {"immediate_danger": "no", "case_reference": "CASE-CHANNEL"})
         reply = await runtime.checks.answer(P1, reply.check_id, answer)
     clock.set(MON_0900)
     d = await digest_for(runtime, "ULEADCH")

@@ -31,8 +31,9 @@ async def _record(runtime: Runtime) -> Check:
         {
             "decision": "share",
             "recipient": Recipient(organisation=ORG, role=ROLE),
-            "reasons": REASON,
-            "purpose_detail": DETAIL,
+            "what": REASON,  # typed once: also the reasons and the purpose
+            "informed": "no_not_practicable",  # so the details form asks why, typed into a form's field
+            "informed_reason": DETAIL,
         },
     )
     async with runtime.sessions() as session:
@@ -69,7 +70,7 @@ async def test_purge_removes_free_text_and_keeps_the_skeleton(runtime: Runtime, 
     async with runtime.sessions.begin() as session:
         await session.execute(OutboxMessage.__table__.update().values(status="sent"))  # as the scheduler would
     clock.advance(timedelta(days=1))
-    recent = await complete(runtime, BOB, {"reasons": REASON})
+    recent = await complete(runtime, BOB, {"what": REASON})
     await seal_pending(runtime.sessions, clock.now())
     for text in (REASON, DETAIL, ORG, ROLE):
         assert text in await _dump(runtime, old.id)
@@ -77,7 +78,8 @@ async def test_purge_removes_free_text_and_keeps_the_skeleton(runtime: Runtime, 
     clock.advance(SIX_YEARS)
     dry = await purge(runtime.sessions, runtime.packs, clock.now(), SIX_YEARS, apply=False)
     assert dry.records == 1 and not dry.applied
-    assert dry.removed["answers.reasons"] == 1 and dry.removed["snapshot.reasons"] == 1
+    assert dry.removed["answers.what_shared"] == 1 and dry.removed["snapshot.reasons"] == 1
+    assert dry.removed["answers.informed_reason"] == 1, "a form field's typed answer"
     assert dry.removed["answers.recipient"] == 1 and dry.removed["events.organisation"] == 1
     assert REASON in await _dump(runtime, old.id), "a dry run changes nothing"
 

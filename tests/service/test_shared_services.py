@@ -9,21 +9,30 @@ from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.services.dedupe import first_time, forget_before
 from bot.services.users import get_user, remember_user
-from dialogs.state import Answer
+from dialogs.messages import Prompt
+from tests.support.conversation import answer_to
 from tests.support.statements import failed_statements
 
 ALICE = Actor("slack", "T1", "U1")
+NOT_URGENT = {"immediate_danger": "no"}
 
 
 async def test_pending_lists_the_check_in_progress(runtime: Runtime) -> None:
     assert (await runtime.checks.pending(ALICE)).items == ()
     reply = await runtime.checks.start(ALICE)
-    await runtime.checks.answer(ALICE, reply.check_id, Answer(step_id="case_reference", revision=0, text="CS-42"))
-    pending = await runtime.checks.pending(ALICE)
-    assert len(pending.items) == 1
-    item = pending.items[0]
+    assert isinstance(reply.message, Prompt)
+    reply = await runtime.checks.answer(ALICE, reply.check_id, answer_to(reply.message, fields=NOT_URGENT))
+    assert isinstance(reply.message, Prompt)
+    reply = await runtime.checks.answer(
+        ALICE, reply.check_id, answer_to(reply.message, fields={"case_reference": "CS-42"})
+    )
+    assert isinstance(reply.message, Prompt)
+    [item] = (await runtime.checks.pending(ALICE)).items
     assert item.kind == "check_in_progress" and item.case_reference == "CS-42"
-    assert item.status == "check in progress: Check"  # the section it is in (one section in this pack)
+    assert item.status == "check in progress: Decide"  # the section it is in
+    await runtime.checks.answer(ALICE, reply.check_id, answer_to(reply.message, "share"))
+    [item] = (await runtime.checks.pending(ALICE)).items
+    assert item.status == "check in progress: Share"
     assert (await runtime.checks.pending(Actor("slack", "T2", "U1"))).items == ()
 
 

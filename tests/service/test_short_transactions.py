@@ -20,7 +20,7 @@ from bot.db.transactions import ShortTransactions
 from bot.runtime import Runtime
 from bot.services.audit import verify
 from dialogs.messages import Prompt
-from dialogs.state import Answer
+from tests.support.conversation import answer_to
 
 CREATE = "CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)"
 
@@ -112,7 +112,7 @@ async def test_concurrent_starts_and_steps_each_land_once_with_an_intact_trail(
     answers = []
     for reply in started:
         assert reply.outcome is Outcome.STARTED and isinstance(reply.message, Prompt)
-        answers.append(Answer(step_id=reply.message.step_id, revision=0, text="CS-2024-0113"))
+        answers.append(answer_to(reply.message, fields={"immediate_danger": "no"}))
     moves = [runtime.checks.answer(a, r.check_id, ans) for a, r, ans in zip(actors, started, answers, strict=True)]
     twice = [runtime.checks.answer(a, r.check_id, ans) for a, r, ans in zip(actors, started, answers, strict=True)]
     outcomes = await asyncio.gather(*moves, *twice)

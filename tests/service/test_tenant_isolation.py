@@ -21,7 +21,9 @@ from bot.followups.models import FollowUpNotFound
 from bot.runtime import Runtime
 from bot.services.export import ExportFilter, export_records
 from bot.services.roles import NotPermitted
-from dialogs.state import Answer, Recipient
+from dialogs.messages import Prompt
+from dialogs.state import Recipient
+from tests.support.conversation import answer_to
 from tests.support.followups import complete
 
 VICTIM = Actor("slack", "T-VICTIM", "U0SAME")
@@ -59,7 +61,8 @@ async def test_every_entry_point_refuses_another_workspaces_records(
     before = await counts(runtime)
 
     # checks: every move and read names the check, and finds nothing for the intruder
-    answer = Answer(step_id="case_reference", revision=0, text="CS-HIJACK")
+    assert isinstance(in_progress.message, Prompt)
+    answer = answer_to(in_progress.message, fields={"immediate_danger": "no"})  # would move it on, were it theirs
     for attempt in (
         runtime.checks.answer(intruder, in_progress.check_id, answer),
         runtime.checks.back(intruder, in_progress.check_id),

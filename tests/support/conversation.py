@@ -113,16 +113,23 @@ class Person:
         command = AnswerStep(check_id=uuid.UUID(prompt.check_id), answer=answer_to(prompt, given))
         return await self.do(command, **where)
 
+    async def fill(self, fields: Mapping[str, AnswerSpec], given: AnswerSpec | None = None, **where: Any) -> Reply:
+        """Answer what is on screen as ``answer`` does, a form's fields from ``fields`` by field id."""
+        prompt = self.prompt()
+        assert prompt.check_id is not None
+        command = AnswerStep(check_id=uuid.UUID(prompt.check_id), answer=answer_to(prompt, given, fields))
+        return await self.do(command, **where)
+
     async def finish_check(self, script: Mapping[str, AnswerSpec] | None = None, max_steps: int = 200) -> Shown:
         """Start (or carry on with) a check and answer every step until it ends: from ``script`` by step id, else
-        the first choice; nobody in immediate danger unless the script says so."""
+        the first choice (a form's fields by field id); nobody in immediate danger unless the script says so."""
         script = {"immediate_danger": "no", **(script or {})}
         await self.say("")
         for _ in range(max_steps):
             message = self.on_screen()
             if not isinstance(message, Prompt):
                 return message
-            reply = await self.answer(script.get(message.step_id))
+            reply = await self.fill(script, script.get(message.step_id))
             assert isinstance(reply, ShowInPlace | ShowNew | Moved), reply
             assert not (isinstance(reply, ShowInPlace) and reply.refused), reply
         raise AssertionError(f"no end after {max_steps} steps")
