@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cache, lru_cache
@@ -345,7 +345,8 @@ def build_completion(
     titles = pack.rule_titles()
     unsure = tuple(titles[r] for r in snap.unsure_rules)
     fields = snap.fields
-    shown = [(f, label) for f, label in FIELD_LABELS.items() if f in fields and f not in KEPT_OUT_OF_CASE_NOTES]
+    hidden = KEPT_OUT_OF_CASE_NOTES | _echoes(pack, fields)
+    shown = [(f, label) for f, label in FIELD_LABELS.items() if f in fields and f not in hidden]
     if memo is None:
         lines = tuple(SummaryLine(label=label, value=fields[f]) for f, label in shown)
     else:
@@ -378,6 +379,17 @@ def build_completion(
         covering_note=note,
         can_reconsider=snap.decision == "not_share",
     )
+
+
+def _echoes(pack: Pack, fields: Mapping[str, str]) -> set[str]:
+    """Fields that only repeat what was typed once for another ('type it once'): the record's data keeps them,
+    but the case notes say it once, under the answer's own field (an edited copy differs, and shows)."""
+    return {
+        also
+        for step in pack.steps
+        for also in step.also_fills
+        if step.field is not None and also in fields and fields[also] == fields.get(step.field)
+    }
 
 
 def covering_note(

@@ -352,9 +352,12 @@ class SlackAdapter:
     # --- listeners: acknowledge, then hand over -------------------------------------------
 
     async def _on_command(self, ack: Any, context: Any, respond: AsyncRespond | None) -> None:
-        await ack()
         cmd: SlashCommand = context[PAYLOAD]
-        turn = Turn(cmd.team_id, cmd.user_id, trigger_id=cmd.trigger_id, respond=respond)
+        # typed in a channel (a DM's id starts with D): a check's move to the DM is said in the ack itself,
+        # which saves a response_url call on the busiest request
+        notice = None if _maybe_dm(cmd.channel_id) else self.conversation.moved_notice(slash_command(cmd))
+        await ack(text=notice) if notice else await ack()
+        turn = Turn(cmd.team_id, cmd.user_id, trigger_id=cmd.trigger_id, respond=respond, noticed=bool(notice))
         self._spawn("command", self._command(cmd, turn))
 
     async def _on_button(self, ack: Any, context: Any, respond: AsyncRespond | None) -> None:
@@ -439,7 +442,7 @@ class SlackAdapter:
 
     async def _in_dm(self, team: str, user: str, channel: str | None) -> bool:
         """Typed in their DM with ShareCheck (else in a channel, where a check's messages are not shown)."""
-        if channel is None or not channel.startswith("D"):
+        if not _maybe_dm(channel):
             return False  # a channel, a private channel or a group DM
         try:
             return await self._dm_channel(team, user) == channel
@@ -480,3 +483,8 @@ class SlackAdapter:
             opened = Opened.model_validate((await self.api.conversations_open(users=user)).data)
             channel = self._dm[key] = opened.channel.id
         return channel
+
+
+def _maybe_dm(channel: str | None) -> bool:
+    """A DM's id starts with D; any other id (or none) is a channel, a private channel or a group DM."""
+    return channel is not None and channel.startswith("D")

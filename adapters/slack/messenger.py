@@ -41,6 +41,8 @@ class Turn:
     """Opens one modal within seconds of the request; None where a modal must not open (a modal's submission)."""
     respond: AsyncRespond | None = None
     """The request's response_url: an ephemeral reply where a slash command was typed."""
+    noticed: bool = False
+    """The acknowledgement already told them, where they typed, that the reply is in their DM."""
 
 
 class SlackMessenger:
@@ -114,7 +116,8 @@ class SlackMessenger:
             await self._whisper(reply.unreachable)
             return
         await self._new(reply.then)
-        await self._whisper(reply.notice)
+        if not self.turn.noticed:
+            await self._whisper(reply.notice)
 
     # --- Web API calls ----------------------------------------------------------------------------
 

@@ -130,6 +130,12 @@ class Conversation:
             return True
         return await first_time(self.runtime.transactions, key, self.runtime.clock.now())
 
+    def moved_notice(self, command: Command) -> str | None:
+        """What a check started in a shared channel always says there (its messages go to the private chat),
+        known before the command is handled: a platform can give it in its acknowledgement of the request rather
+        than as a second message (Slack's slash command ack)."""
+        return self.words(self.text.moved) if isinstance(command, Start) else None
+
     def _placed(self, who: Who, command: Command, reply: Reply) -> Reply:
         """Case details never go into a shared channel: there, a check's messages go to the private chat, and
         other answers too where the platform cannot show them to the one person. Help and role changes carry no
