@@ -165,7 +165,7 @@ async def test_the_receipt_link_is_on_the_summary_and_revoke_withdraws_it(public
     assert f"<{PUBLIC_URL}/r/{token}|Receipt link for the recipient" in json.dumps(summary.blocks)
     assert (await client.get(f"/r/{token}")).status == 200
 
-    answered = len(fake.calls_to("response_url"))  # the channel was told the check went to the DM
+    answered = len(fake.calls_to("response_url"))  # replies to this person where they typed, so far
     await alice.command("revoke CS-2024-0113")
     calls = await fake.wait_calls("response_url", answered + 1)
     answer = calls[-1].args

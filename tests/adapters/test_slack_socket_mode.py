@@ -143,15 +143,16 @@ async def test_a_slash_command_over_socket_mode_is_acked_and_starts_the_check(
     payload = dict(parse_qsl(command_body(TEAM, USER, "", fake.response_url()), keep_blank_values=True))
     envelope_id = await stand_in.push("slash_commands", payload)
     ack = await stand_in.ack_for(envelope_id)
-    assert ack["envelope_id"] == envelope_id and not ack.get("payload"), "acknowledged at once, the rest follows"
-    [notice] = await fake.wait_calls("response_url")  # typed in a channel: told privately the check is in the DM
-    assert "I have sent you a private message" in notice.args["text"]
+    assert ack["envelope_id"] == envelope_id, "acknowledged at once, the rest follows"
+    # typed in a channel: the ack itself tells them (privately) that the check is in the DM
+    assert "I have sent you a private message" in ack["payload"]["text"]
 
     # the check starts in the DM, through the Web API with the bot token, as over HTTP
     await fake.wait_calls("chat.postMessage")
     [first] = fake.dms_to(USER)
     assert "sc:choice:" in json.dumps(first.blocks) or "sc:form" in json.dumps(first.blocks)
     assert {c.token for c in fake.calls_to("chat.postMessage")} == {BOT_TOKEN}
+    assert fake.calls_to("response_url") == [], "said once, in the ack"
     async with runtime.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(Check)) == 1
 
