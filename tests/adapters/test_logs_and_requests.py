@@ -12,10 +12,12 @@ from datetime import timedelta
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
 
 from adapters.console import CONSOLE, ConsoleChat
 from bot.clock import ManualClock
 from bot.conversation import Conversation
+from bot.db.models import Check
 from bot.delivery import RetryLater
 from bot.logging_setup import JsonFormatter, RequestIdFilter, quiet_noisy_loggers
 from bot.runtime import Runtime
@@ -26,7 +28,7 @@ from bot.services.retention import purge
 from dialogs.messages import FollowUpPrompt
 from dialogs.state import Recipient
 from sharecheck.web import build_app
-from tests.support.cli import SHARE_SCRIPT
+from tests.support.console import RECIPIENT
 from tests.support.deliverers import RecordingDeliverer
 from tests.support.service_checks import ALICE, complete
 from tests.support.settings import T0
@@ -151,14 +153,27 @@ async def test_no_personal_data_in_logs_through_a_whole_check(
     # even with SQL logging switched on, statement parameters (the typed answers) are never written
     logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
     try:
-        script = list(SHARE_SCRIPT)
-        script[4] = f"So the health visitor can monitor {NAME}, NHS {NHS}."
-        script.insert(5, "keep")  # the personal data warning: the practitioner keeps the text
-        script[-1] = f"{NAME} of {ADDRESS} has lost weight; the health visitor needs the summary."
+        script = [
+            *("2", "1"),  # before you start: nobody in danger, I was asked
+            *("1", "1", "", "CS-2024-0113"),  # should you share: purpose, risk of harm, no worries, the reference
+            "1",  # share
+            f"So the health visitor can monitor {NAME}, NHS {NHS}.",
+            "keep",  # the personal data warning: the practitioner keeps the text
+            RECIPIENT,
+            *("2", "1", "1", "2"),  # how: NHSmail, now, public task, no special category information
+            "4",  # not telling the family: not practicable, so a few details follow
+            "now",  # when I was asked
+            f"{NAME} of {ADDRESS} cannot be reached before the visit.",  # why not tell them
+            "a",  # before you send: all true
+            "s",  # save on the review
+        ]
         stdout = io.StringIO()
         chat = ConsoleChat(Conversation(runtime, CONSOLE), "p7", io.StringIO("\n".join(script) + "\n"), stdout)
         assert await chat.run() == 0
         assert "DECISION RECORDED" in stdout.getvalue()
+        async with runtime.sessions() as s:
+            typed = json.dumps((await s.scalars(select(Check.state).where(Check.user_id == "p7"))).one()["answers"])
+        assert NHS in typed and ADDRESS in typed, "both typed answers were taken (and kept)"
 
         await complete(
             runtime,
@@ -166,7 +181,7 @@ async def test_no_personal_data_in_logs_through_a_whole_check(
             {
                 "decision": "share",
                 "recipient": Recipient(organisation=f"{ADDRESS} surgery", role=NAME),
-                "reasons": f"{NAME} at risk",
+                "what": f"{NAME} at risk: the recipient needs the summary",
             },
         )
         deliverer = RecordingDeliverer()

@@ -15,14 +15,17 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from adapters.slack import SLACK_ADAPTER
+from adapters.slack import app as slack_app
 from bot.clock import ManualClock
 from bot.db.models import Check, CheckEvent, PlatformUser, ProcessedRequest
 from bot.runtime import Runtime
+from dialogs.engine import REVIEW
 from dialogs.record import RecordSnapshot
 from dialogs.state import Recipient
 from sharecheck.web import build_app
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack, Message
 from tests.support.settings import make_settings
+from tests.support.slack_blocks import round_trip_sent
 from tests.support.slack_requests import (
     EVENTS,
     Practitioner,
@@ -31,8 +34,11 @@ from tests.support.slack_requests import (
     checkbox_state,
     choice_buttons,
     command_body,
+    elements,
+    field_inputs,
     find,
     interaction_body,
+    opened_for,
     signature,
     step_of,
     view_payload,
@@ -91,7 +97,8 @@ async def test_the_command_is_acknowledged_before_the_work_that_follows(
     client: TestClient[Any, Any], fake: FakeSlack, alice: Practitioner
 ) -> None:
     """Bolt answers as soon as our listener returns: the listener acks and hands the check's opening to a task,
-    so a slow Slack delays the DM, never the ack (Slack gives an ack 3 seconds)."""
+    so a slow Slack delays the DM, never the ack (Slack gives an ack 3 seconds). Typed in a channel, the ack itself
+    tells the person, there only, that the check is in the DM."""
     await Practitioner(client, fake, TEAM, "U0WARMUP1").start()  # Bolt checks its token once (auth.test)
     await drain(client)
     fake.delay = 0.5  # every Web API call: users.info, conversations.open, chat.postMessage, views.open
@@ -99,32 +106,103 @@ async def test_the_command_is_acknowledged_before_the_work_that_follows(
     started = time.perf_counter()
     resp = await alice.command()
     acked = time.perf_counter() - started
-    assert await resp.text() == ""
+    notice = await resp.text()
     assert acked < 0.5 and not fake.calls_to("chat.postMessage")
     await fake.wait_for(lambda: fake.calls_to("chat.postMessage"), within=10)
     assert time.perf_counter() - started > 1.0  # the DM came after at least users.info and the post
-    # typed in a channel: the check is in the DM, and the channel says so to this person only
-    [notice] = await fake.wait_calls("response_url")
-    assert notice.args["response_type"] == "ephemeral" and "I have sent you a private message" in notice.args["text"]
+    # typed in a channel: the check is in the DM, and the ack (seen by this person only) says so; no second reply
+    assert "I have sent you a private message" in notice and "response_type" not in notice
+    await drain(client)
+    assert fake.calls_to("response_url") == []
 
 
-async def test_a_whole_check_through_slack_is_recorded(db_url: str, clock: ManualClock) -> None:
+@pytest.fixture
+def patient_acks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A modal's ack waits for the answer up to 2 s, then closes the modal (the next form then needs a click); on a
+    loaded test machine an answer can take longer, so the walks that count the modals opening by themselves wait
+    for it (the fake Slack does not time acks out)."""
+    monkeypatch.setattr(slack_app, "SUBMIT_WAIT", 30.0)
+
+
+def screens(fake: FakeSlack, channel: str) -> list[str]:
+    """The step each version of the check's message showed in ``channel``, in order (a step shown again in a row
+    counted once); every message posted or updated there, summary and notes too, checked against slack_sdk's
+    models as the Web API received it."""
+    shown: list[str] = []
+    for call in fake.calls:
+        if call.method not in ("chat.postMessage", "chat.update") or call.args.get("channel") != channel:
+            continue
+        raw = call.args["blocks"]
+        blocks: list[dict[str, Any]] = json.loads(raw) if isinstance(raw, str) else raw
+        round_trip_sent(blocks)
+        message = Message(channel, "", blocks, "")
+        if not any("value" in e and '"s"' in e["value"] for e in elements(message)):
+            continue  # the summary, the notes, a finished check: no step on it
+        step = step_of(message)[0]
+        if not shown or shown[-1] != step:
+            shown.append(step)
+    return shown
+
+
+def record_of(check: Check) -> RecordSnapshot:
+    return RecordSnapshot.model_validate(check.snapshot)
+
+
+SHARE = {
+    "request_context": "asked",
+    "purpose": "yes",
+    "risk_of_harm": "yes",
+    "hesitation": ("none",),
+    "decision": "share",
+    "what": "The bruising the teacher saw on Monday, so the social worker can assess today.",
+    "method": "secure_email",
+    "timely": "now",
+    "lawful_basis": "public_task",
+    "special_category": "no",
+    "informed": "will_tell",
+}
+
+
+async def test_a_whole_share_through_slack_is_recorded(db_url: str, clock: ManualClock, patient_acks: None) -> None:
+    """The default pack's share path: the 'before you start' form, 'should you share?', the decision, what, to
+    whom, how, the list before sending, the review and Save, in one DM message updated in place."""
     async with slack_stack(db_url, clock) as (runtime, fake, client):
         alice = Practitioner(client, fake, TEAM, USER)
         first = await alice.start()
-        # opened in the DM (conversations.open + chat.postMessage), with progress, question and navigation
+        # opened in the DM (conversations.open + chat.postMessage), with progress, the form's questions and navigation
         assert fake.calls_to("conversations.open")[0].args["users"] == USER
         assert first.channel == alice.dm
         text = json.dumps(first.blocks)
         assert "Someone is in immediate danger" in text and "sc:cancel" in text
+        assert find(first, "sc:form")["text"]["text"] == "Answer these 2 questions"
         progress = first.blocks[1]["elements"][0]["text"]  # where the check is, by its sections, never a count
-        assert "*" in progress and "Step" not in progress
-        # the first step is typed: its modal opened straight from the command's trigger
-        await fake.wait_calls("views.open")
+        assert progress.endswith("*Decide* › Share › Review") and "Step" not in progress
+        # the first step is a form: its modal opened straight from the command's trigger, an input per question
+        [opened] = await fake.wait_calls("views.open")  # the fake refuses what slack_sdk's View model refuses
+        assert opened.args["view"]["callback_id"] == "sc:fields"
+        assert list(field_inputs(opened.args["view"])) == ["immediate_danger", "request_context"]
         pack = runtime.packs.pack()
-        steps = await alice.complete(pack)
-        # every typed step's form opened by itself (after the command, a click or the previous form)
+        steps = await alice.complete(pack, SHARE)
+        # every typed step's modal opened by itself (from the command, a click or the previous form's ack)
         assert alice.requests == 1 + steps
+        assert [(opened_for(v)[0], list(field_inputs(v))) for v in alice.modals] == [
+            ("start", ["immediate_danger", "request_context"]),
+            ("gates", ["purpose", "risk_of_harm", "hesitation", "case_reference"]),
+            ("what", []),
+            ("recipient", []),
+            ("how", ["method", "timely", "lawful_basis", "special_category", "informed", "asked_at"]),
+        ]
+        # the path in the pack's order on the one message, each version of it as slack_sdk's models write it
+        assert screens(fake, alice.dm) == [
+            "start",
+            "gates",
+            "decision",
+            "what",
+            "recipient",
+            "how",
+            "before_send",
+            REVIEW,
+        ]
 
         done = await checks_of(runtime)
         assert len(done) == 1
@@ -132,9 +210,13 @@ async def test_a_whole_check_through_slack_is_recorded(db_url: str, clock: Manua
         assert (check.platform, check.workspace_id, check.user_id) == ("slack", TEAM, USER)
         assert check.status == "completed" and check.decision == "share"
         assert check.case_reference == "CS-2024-0113"
-        snapshot = RecordSnapshot.model_validate(check.snapshot)
+        snapshot = record_of(check)
         assert snapshot.recipient == Recipient(organisation="Northshire Police", role="MASH detective sergeant")
-        assert 0 < len(snapshot.answers) <= steps  # notices are not part of the record
+        # each question of a form is an answer of its own on the record
+        answered = {a.step_id for a in snapshot.answers}
+        assert {"immediate_danger", "request_context", "purpose", "case_reference", "method", "asked_at"} <= answered
+        assert snapshot.fields["lawful_basis"] == "Public task" and snapshot.fields["relevant"] == "Yes"
+        assert snapshot.fields["what_shared"] == SHARE["what"]
 
         # one message updated in place throughout, then the summary posted below it and the notes to copy after
         dm = alice.dm_messages()
@@ -143,12 +225,93 @@ async def test_a_whole_check_through_slack_is_recorded(db_url: str, clock: Manua
         summary, notes = json.dumps(dm[1].blocks), json.dumps(dm[2].blocks)
         assert "Decision recorded" in summary and "```" not in summary and "CS-2024-0113" in summary
         assert "Copy this into the case notes" in notes and "```" in notes and "CS-2024-0113" in notes
+        assert "Covering note" in notes
         # the user's time zone was remembered, auth.test called once, every call with the bot token
         async with runtime.sessions() as session:
             user = await session.get(PlatformUser, ("slack", TEAM, USER))
         assert user is not None and user.tz == "Europe/London"
         assert len(fake.calls_to("auth.test")) == 1
         assert {c.token for c in fake.calls if c.method != "response_url"} == {BOT_TOKEN}
+
+
+async def test_not_sharing_after_a_request_through_slack_is_recorded(
+    alice: Practitioner, fake: FakeSlack, client: TestClient[Any, Any], runtime_: Runtime, patient_acks: None
+) -> None:
+    """Asked for the information and not sharing: the decision, why not, who asked, the review and Save."""
+    await alice.start()
+    script = {
+        "request_context": "asked",
+        "decision": "not_share",
+        "not_share_reason": "not_enough",
+        "why_not": "Second-hand and years old: not enough to go on yet.",
+        "requester_who": "Housing officer, Northshire Homes",
+        "requested_at": "now",
+        "requester_told": "will_tell",
+    }
+    steps = await alice.complete(runtime_.packs.pack(), script)
+    await drain(client)
+    assert screens(fake, alice.dm) == ["start", "gates", "decision", "not_sharing", "requester", REVIEW]
+    assert alice.requests == 1 + steps
+    assert [(opened_for(v)[0], list(field_inputs(v))) for v in alice.modals][-2:] == [
+        ("not_sharing", ["not_share_reason", "why_not"]),
+        ("requester", ["requester_who", "requested_at", "requester_told"]),
+    ]
+    [check] = await checks_of(runtime_)
+    assert check.status == "completed" and check.decision == "not_share"
+    snapshot = record_of(check)
+    assert snapshot.recipient is None and snapshot.reasons == script["why_not"]
+    assert snapshot.fields["not_share_reason"] == "Not enough to go on yet"
+    assert snapshot.fields["requester"] == script["requester_who"] and "requested_at" in snapshot.fields
+    summary, notes = alice.dm_messages()[-2:]
+    assert "Do not share" in json.dumps(summary.blocks)
+    assert [e["action_id"] for e in elements(summary)] == ["sc:reconsider"]
+    assert "Tell the requester that you are not sharing" in json.dumps([summary.blocks, notes.blocks])
+    assert "Covering note" not in json.dumps([summary.blocks, notes.blocks])
+
+
+async def test_the_urgent_path_through_slack_is_recorded(
+    alice: Practitioner, fake: FakeSlack, client: TestClient[Any, Any], runtime_: Runtime, patient_acks: None
+) -> None:
+    """Someone in immediate danger, said on the first form: what was done, who knows, a short account, Save."""
+    await alice.start()
+    script = {
+        "immediate_danger": "yes",
+        "request_context": "own_initiative",
+        "urgent_action": ("called_999", "told_lead"),
+        "urgent_told": ("police", "lead"),
+        "urgent_method": "phone",
+        "family_told": "not_safe",
+        "urgent_basis": "vital_interests",
+        "urgent_decision": "share",
+        "urgent_reasons": "A parent threatened the child at pick-up; police were told what the teacher saw.",
+        "urgent_reference": "CS-2024-0999",
+    }
+    steps = await alice.complete(runtime_.packs.pack(), script)
+    await drain(client)
+    assert screens(fake, alice.dm) == ["start", "urgent_action", "urgent_details", "urgent_account", REVIEW]
+    assert alice.requests == 1 + steps
+    assert [(opened_for(v)[0], list(field_inputs(v))) for v in alice.modals][1:] == [
+        ("urgent_details", ["urgent_told", "urgent_method", "family_told", "urgent_basis", "urgent_decision"]),
+        ("urgent_account", ["urgent_reasons", "urgent_reference"]),
+    ]
+    # the actions taken were ticked in the message; progress names the urgent section, never a count
+    urgent = next(
+        m
+        for c in fake.calls_to("chat.update")
+        if step_of(m := Message(alice.dm, "", c.args["blocks"], ""))[0] == "urgent_action"
+    )
+    assert any(e["type"] == "checkboxes" for e in elements(urgent))
+    assert urgent.blocks[1]["elements"][0]["text"].endswith("*Urgent* › Review")
+    [check] = await checks_of(runtime_)
+    assert check.status == "completed" and check.decision == "share" and check.case_reference == "CS-2024-0999"
+    snapshot = record_of(check)
+    assert snapshot.reasons == script["urgent_reasons"] and snapshot.fields["what_shared"] == script["urgent_reasons"]
+    assert snapshot.fields["consent"] == "Not needed: an emergency"
+    assert tuple(check.state["answers"]["urgent_action"]["choices"]) == ("called_999", "told_lead")
+    summary, notes = alice.dm_messages()[-2:]
+    assert "Share (urgent)" in json.dumps(summary.blocks)
+    assert "Confirm the call in writing" in json.dumps([summary.blocks, notes.blocks])
+    assert "The family has not been told" in json.dumps(notes.blocks)
 
 
 # --- verification and payload validation ----------------------------------------------------
@@ -258,6 +421,16 @@ async def test_unknown_action_id_is_ignored_with_a_log_line(
 
 # --- retries, double clicks, stale buttons ----------------------------------------------------
 
+START = {"immediate_danger": "no", "request_context": "own_initiative"}
+
+
+async def to_the_decision(alice: Practitioner, reference: str = "CS-2024-0113") -> Message:
+    """Answer the two opening forms in their modals: the check then asks for the decision, with buttons."""
+    await alice.answer_fields(START)
+    message = await alice.answer_fields({"purpose": "yes", "risk_of_harm": "yes", "case_reference": reference})
+    assert step_of(message)[0] == "decision"
+    return message
+
 
 async def test_a_slack_retry_is_acted_on_once(
     alice: Practitioner, fake: FakeSlack, client: TestClient[Any, Any], runtime_: Runtime
@@ -267,10 +440,9 @@ async def test_a_slack_retry_is_acted_on_once(
     resp = await alice.replay()  # the slash command again, as Slack retries it: the same trigger id
     assert resp.status == 200
     await drain(client)
-    assert len(fake.calls_to("chat.postMessage")) == 1 and len(fake.calls_to("response_url")) == 1
+    assert len(fake.calls_to("chat.postMessage")) == 1 and fake.calls_to("response_url") == []
 
-    await alice.answer_form({"sc_text": "CS-2024-0113"})
-    message = alice.check_message()
+    message = await to_the_decision(alice)
     await alice.click(choice_buttons(message)[0]["action_id"], message)
     await drain(client)
     step = step_of(message)
@@ -284,23 +456,23 @@ async def test_a_slack_retry_is_acted_on_once(
         answered = await session.scalar(
             select(func.count()).select_from(CheckEvent).where(CheckEvent.kind == "answered")
         )
-    assert answered == 2  # the case reference and the one click, each once
+    assert answered == 3  # the two forms and the one click, each once
 
 
 async def test_a_double_click_advances_one_step(
     alice: Practitioner, fake: FakeSlack, client: TestClient[Any, Any], runtime_: Runtime
 ) -> None:
     await alice.start()
-    await alice.answer_form({"sc_text": "CS-2024-0113"})
-    message = alice.check_message()
+    message = await to_the_decision(alice)
     before = (await checks_of(runtime_))[0].revision
+    updates = message.updates
     first = choice_buttons(message)[0]
     # two clicks on the same button, as fast as Slack can deliver them (distinct trigger ids, same revision)
     await asyncio.gather(alice.click(first["action_id"], message), alice.click(first["action_id"], message))
     await drain(client)
     check = (await checks_of(runtime_))[0]
     assert check.revision == before + 1
-    assert message.updates == 3  # the case reference, the click, and the second click showing the same step
+    assert message.updates == updates + 2  # the click, and the second click showing the same step
     step = step_of(message)
     assert step[1] == check.revision
 
@@ -323,14 +495,17 @@ async def test_a_refused_typed_answer_keeps_the_modal_open_with_the_reason(
     alice: Practitioner, client: TestClient[Any, Any], runtime_: Runtime
 ) -> None:
     await alice.start()
+    await alice.answer_fields(START)
     view = await alice.form()
-    resp = await alice.submit(view, {"sc_text": "Jane Smith"})
+    typed = {"sc_f:purpose": "yes", "sc_f:risk_of_harm": "yes", "sc_f:case_reference": "Jane Smith"}
+    resp = await alice.submit(view, typed)
     assert resp.status == 200
     body = await resp.json()
-    assert body["response_action"] == "errors"
-    assert "case reference" in body["errors"]["sc_text"].lower()
+    # the reason under the case reference's own input, and nothing else refused
+    assert body["response_action"] == "errors" and list(body["errors"]) == ["sc_f:case_reference"]
+    assert "case reference" in body["errors"]["sc_f:case_reference"].lower()
     await drain(client)
-    assert (await checks_of(runtime_))[0].revision == 0
+    assert (await checks_of(runtime_))[0].revision == 1
 
 
 async def test_recipient_is_a_workspace_user_or_an_organisation_and_role(
@@ -338,22 +513,9 @@ async def test_recipient_is_a_workspace_user_or_an_organisation_and_role(
 ) -> None:
     pack = runtime_.packs.pack()
     await alice.start()
-    # walk to the first recipient step
-    while True:
-        step = pack.step(step_of(alice.check_message())[0])
-        if step.kind.value == "recipient":
-            break
-        if step.kind.value == "case_reference":
-            await alice.answer_form({"sc_text": "CS-1"})
-        elif step.kind.value in ("free_text", "datetime"):
-            await alice.answer_form({"sc_text": "Needed so the recipient can act today."})
-        elif step.kind.value == "multi_choice":
-            await alice.click_and_wait(
-                "sc:multi_submit", checkbox_state(alice.check_message(), (step.effective_choices()[0].id,))
-            )
-        else:
-            choice = "no" if step.id == "immediate_danger" else step.effective_choices()[0].id
-            await alice.click_and_wait(f"sc:choice:{choice}")
+    await alice.complete(pack, {"decision": "share"}, until="recipient")
+    step = pack.step("recipient")
+    assert step.kind.value == "recipient"
     view = await alice.form()
     assert {b["block_id"] for b in view["blocks"] if b["type"] == "input"} == {"sc_user", "sc_org", "sc_role"}
     # both a colleague and an organisation: the engine refuses, the modal says why
@@ -369,7 +531,9 @@ async def test_urgent_exit_then_checkboxes_back_and_cancel(
 ) -> None:
     pack = runtime_.packs.pack()
     await alice.start()
-    await alice.answer_form({"sc_text": "CS-2"})
+    await alice.answer_fields(START)
+    # at 'should you share?' (a form): the urgent exit is on the message, beside the form's button
+    assert step_of(alice.check_message())[0] == "gates"
     message = await alice.click_and_wait("sc:urgent")
     step = pack.step(step_of(message)[0])
     assert step.id == pack.urgent_step and step.kind.value == "multi_choice"
@@ -411,6 +575,7 @@ async def test_typed_text_is_escaped_wherever_it_is_shown(
 ) -> None:
     pack = runtime_.packs.pack()
     texts = {s.id: NASTY for s in pack.steps if s.kind.value == "free_text"}
+    texts |= {f.id: NASTY for s in pack.steps for f in s.fields if f.kind.value == "free_text"}
     recipient = Recipient(organisation="Evil <!here> & Co", role="<https://x.example|DSL>")
     with caplog.at_level(logging.INFO):  # production's level (DEBUG makes libraries log request bodies)
         await alice.start()
@@ -431,8 +596,7 @@ async def test_workspaces_are_kept_apart(client: TestClient[Any, Any], fake: Fak
     alice = Practitioner(client, fake, TEAM, USER)
     twin = Practitioner(client, fake, OTHER_TEAM, USER)  # the same user id in another workspace
     await alice.start()
-    await alice.answer_form({"sc_text": "CS-TEAM-ONE"})
-    message = alice.check_message()
+    message = await to_the_decision(alice, "CS-TEAM-ONE")
     await drain(client)
 
     await twin.command("pending")
@@ -448,7 +612,7 @@ async def test_workspaces_are_kept_apart(client: TestClient[Any, Any], fake: Fak
     await drain(client)
     [told] = fake.calls[calls:]
     assert told.method == "chat.postEphemeral" and "not available to you" in told.args["text"]
-    assert (await checks_of(runtime_, workspace_id=TEAM))[0].revision == 1
+    assert (await checks_of(runtime_, workspace_id=TEAM))[0].revision == 2
 
     twin_calls = len(fake.calls_to("chat.postMessage"))
     await twin.command()
@@ -480,7 +644,7 @@ async def test_typed_commands_are_answered_to_the_person_where_they_typed_them(
     assert "Nothing open" in json.dumps((await fake.wait_calls("response_url", 4))[-1].args)
 
     await alice.start()
-    await alice.answer_form({"sc_text": "CS-PENDING-1"})
+    await to_the_decision(alice, "CS-PENDING-1")
     responded = len(fake.calls_to("response_url"))
     await alice.command("pending")
     assert "CS-PENDING-1" in json.dumps((await fake.wait_calls("response_url", responded + 1))[-1].args)
@@ -495,7 +659,7 @@ async def test_typed_in_the_dm_the_check_starts_there_without_a_notice(
     alice: Practitioner, fake: FakeSlack, client: TestClient[Any, Any]
 ) -> None:
     resp = await alice.post(command_body(TEAM, USER, "", fake.response_url(USER), channel=alice.dm))
-    assert resp.status == 200
+    assert resp.status == 200 and await resp.text() == ""
     await drain(client)
     assert len(alice.dm_messages()) == 1 and fake.calls_to("response_url") == []
 
@@ -517,7 +681,7 @@ async def test_start_a_check_button_opens_a_check_in_the_dm_with_its_form(
     pack = client.app[SLACK_ADAPTER].runtime.packs.pack()
     assert len(alice.dm_messages()) == 1 and step_of(alice.check_message())[0] == pack.start
     [opened] = fake.calls_to("views.open")
-    assert opened.args["view"]["callback_id"] == "sc:answer"
+    assert opened.args["view"]["callback_id"] == "sc:fields"
     assert len(fake.calls_to("chat.postMessage")) == 1
 
 
@@ -537,7 +701,7 @@ async def test_an_update_that_fails_carries_on_in_a_new_message(alice: Practitio
     fake.fail("chat.update", "message_not_found")
     view = await alice.form()
     posts = len(fake.calls_to("chat.postMessage"))
-    resp = await alice.submit(view, {"sc_text": "CS-3"})
+    resp = await alice.submit(view, {"sc_f:immediate_danger": "no", "sc_f:request_context": "asked"})
     assert resp.status == 200
     await fake.wait_for(lambda: len(fake.calls_to("chat.postMessage")) > posts)
     moved_on = Message(alice.dm, "new", fake.calls_to("chat.postMessage")[-1].args["blocks"], "")

@@ -365,11 +365,12 @@ async def test_ask_my_lead_now_and_resume_with_the_advice(stack: Stack, schedule
     alice = Practitioner(client, fake, TEAM, ALICE)
     await alice.start()
     pack = runtime.packs.pack()
-    await alice.complete(pack, until="purpose")
-    await alice.click_and_wait("sc:choice:unsure")
+    await alice.complete(pack, until="gates")
+    await alice.answer_fields({"purpose": "unsure", "risk_of_harm": "yes"})
+    assert step_of(alice.check_message())[0] == "advice_purpose"
     asking = await alice.click_and_wait("sc:choice:ask_lead")
-    # the check waits at the question it was asked about, saying so, with the urgent exit still there
-    assert step_of(asking)[0] == "purpose"
+    # the check waits at the questions it was asked about, saying so, with the urgent exit still there
+    assert step_of(asking)[0] == "gates"
     assert "I have asked your safeguarding lead for advice" in text_of(asking)
     assert "sc:urgent" in buttons(asking)
 
@@ -377,7 +378,7 @@ async def test_ask_my_lead_now_and_resume_with_the_advice(stack: Stack, schedule
     [request] = fake.dms_to(LEAD)
     assert "Advice needed now: case CS-2024-0113" in text_of(request)
     assert f"<@{ALICE}> is doing a ShareCheck" in text_of(request)
-    assert "clear and legitimate purpose" in text_of(request)
+    assert "The question: Is there a clear safeguarding purpose" in text_of(request)
     assert buttons(request) == ["sc:fu:share_ok", "sc:fu:dont_share", "sc:fu:talk"]
     # the lead answers in one click and a line, in the modal the button opens
     await click(stack, LEAD, request, "sc:fu:share_ok")
@@ -391,7 +392,7 @@ async def test_ask_my_lead_now_and_resume_with_the_advice(stack: Stack, schedule
     assert "Refer to MASH &lt;today&gt;" in text_of(advice)
 
     # the practitioner carries on at the question, and the case notes carry the advice
-    await alice.complete(pack, {"decision": "share", "recipient": Recipient(user_id=BOB)})
+    await alice.complete(pack, {"purpose": "yes", "decision": "share", "recipient": Recipient(user_id=BOB)})
     await drain(client)
     summary = fake.dms_to(ALICE)[-1]
     assert "Advice from the safeguarding lead" in text_of(summary) and "Sharing is justified" in text_of(summary)

@@ -108,7 +108,8 @@ async def test_myth_busters_show_above_the_next_question_with_source_and_authori
     lines = texts(blocks)
     myths = [i for i, t in enumerate(lines) if t.startswith(":bulb: *")]
     assert len(myths) == 2
-    question = next(i for i, t in enumerate(lines) if t.startswith("*Does the information identify"))
+    # the worries are ticked on the gates form; the decision is the question that follows it
+    question = next(i for i, t in enumerate(lines) if t.startswith("*What have you decided?"))
     assert max(myths) < question, "myths come above the question"
     for i in myths:
         title, _, body = lines[i].partition("\n")
@@ -143,7 +144,7 @@ async def test_a_share_summary_carries_the_covering_note_to_copy(stack: Stack) -
     _, summary, notes = await finish(stack, {"decision": "share"})
     title, note = covering_note(notes)
     assert title == "*Covering note (paste into the secure email, or read it out)*"
-    assert "CS-2024-0113" in note and "Onward sharing" in note
+    assert "CS-2024-0113" in note and "check with me before sharing it further" in note
     assert PLEASE_CONFIRM.search(note.splitlines()[-1]), note
     lines = texts(notes.blocks)
     assert lines.index(title) > lines.index("*Copy this into the case notes:*"), "under the case notes"
@@ -164,7 +165,7 @@ async def test_the_receipt_link_is_on_the_summary_and_revoke_withdraws_it(public
     assert f"<{PUBLIC_URL}/r/{token}|Receipt link for the recipient" in json.dumps(summary.blocks)
     assert (await client.get(f"/r/{token}")).status == 200
 
-    answered = len(fake.calls_to("response_url"))  # the channel was told the check went to the DM
+    answered = len(fake.calls_to("response_url"))  # replies to this person where they typed, so far
     await alice.command("revoke CS-2024-0113")
     calls = await fake.wait_calls("response_url", answered + 1)
     answer = calls[-1].args

@@ -143,27 +143,30 @@ async def test_a_slash_command_over_socket_mode_is_acked_and_starts_the_check(
     payload = dict(parse_qsl(command_body(TEAM, USER, "", fake.response_url()), keep_blank_values=True))
     envelope_id = await stand_in.push("slash_commands", payload)
     ack = await stand_in.ack_for(envelope_id)
-    assert ack["envelope_id"] == envelope_id and not ack.get("payload"), "acknowledged at once, the rest follows"
-    [notice] = await fake.wait_calls("response_url")  # typed in a channel: told privately the check is in the DM
-    assert "I have sent you a private message" in notice.args["text"]
+    assert ack["envelope_id"] == envelope_id, "acknowledged at once, the rest follows"
+    # typed in a channel: the ack itself tells them (privately) that the check is in the DM
+    assert "I have sent you a private message" in ack["payload"]["text"]
 
     # the check starts in the DM, through the Web API with the bot token, as over HTTP
     await fake.wait_calls("chat.postMessage")
     [first] = fake.dms_to(USER)
     assert "sc:choice:" in json.dumps(first.blocks) or "sc:form" in json.dumps(first.blocks)
     assert {c.token for c in fake.calls_to("chat.postMessage")} == {BOT_TOKEN}
+    assert fake.calls_to("response_url") == [], "said once, in the ack"
     async with runtime.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(Check)) == 1
 
-    # the first question is typed: its form was opened with the command's trigger; the submission comes as an
-    # "interactive" envelope, is acked (closing the form), and the message moves on to the next question
+    # the first step is a form: its modal was opened with the command's trigger; the submission comes as an
+    # "interactive" envelope, is acked (the next form takes its place), and the message moves on to the next step
     [opened] = fake.calls_to("views.open")
     view = opened.args["view"] if isinstance(opened.args["view"], dict) else json.loads(opened.args["view"])
-    values = input_values(view, {"sc_text": "CS-2024-0113"})
+    values = input_values(view, {"sc_f:immediate_danger": "no", "sc_f:request_context": "own_initiative"})
     envelope_id = await stand_in.push(
         "interactive", view_payload(TEAM, USER, {"id": "V1", **view}, values, "view_submission")
     )
-    await stand_in.ack_for(envelope_id)
+    ack = await stand_in.ack_for(envelope_id)
+    assert ack["payload"]["response_action"] == "update", ack
+    assert json.loads(ack["payload"]["view"]["private_metadata"])["s"] == "gates"
     await fake.wait_for(lambda: first.updates >= 1)
     async with runtime.sessions() as s:
         assert await s.scalar(select(Check.revision)) == 1

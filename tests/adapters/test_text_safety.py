@@ -18,16 +18,20 @@ from adapters.console import people as console_people
 from adapters.receipt import csrf_token
 from adapters.slack import render as slack
 from adapters.teams import cards
+from bot.checks.models import Actor
 from bot.clock import ManualClock
-from bot.db.models import FollowUp
+from bot.db.models import Check, FollowUp
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.services.receipts import hash_token
 from dialogs import text_safety
 from dialogs.content import AnswerKind
+from dialogs.engine import REVIEW
+from dialogs.messages import SAVE
 from dialogs.state import Recipient
 from sharecheck.platforms import build_deliverers
 from sharecheck.web import build_app
+from tests.support.checks import answer_until
 from tests.support.fake_connector import FakeConnector
 from tests.support.fake_slack import FakeSlack, Message
 from tests.support.receipts import LINK, PUBLIC_URL
@@ -237,16 +241,23 @@ async def teams_runtime(sqlite_url: str, clock: ManualClock) -> AsyncIterator[Ru
 
 
 async def teams_share(teams: Teams, recipient: Recipient) -> str:
-    """The sender runs a check naming an outside recipient as typed; returns the receipt token."""
+    """The sender runs a check in Teams naming an outside recipient as typed on the card; returns the receipt token.
+    The steps before and after the recipient are answered as any platform would (the Teams cards for them are
+    tested with the Teams flow); the recipient and Save are pressed on the cards."""
+    runtime = teams.runtime
     card = await teams.sender.say("share-check")
-    while (step := step_of(card)) is not None:
-        if teams.runtime.packs.pack().step(step).kind is AnswerKind.RECIPIENT:
-            inputs = {"sc_org": recipient.organisation, "sc_role": recipient.role}
-            card = await teams.sender.click(find_action(card, "answer"), inputs)
-        elif step == "decision":
-            card = await teams.sender.click(find_action(card, "answer", sc_choice="share"))
-        else:
-            card = await teams.sender.answer_step(card, step)
+    async with runtime.sessions() as s:
+        check = (await s.scalars(select(Check).where(Check.status == "active"))).one()
+    actor = Actor(check.platform, check.workspace_id, check.user_id)
+    await answer_until(runtime, actor, check.id, "recipient", {"decision": "share"})
+    card = await teams.sender.say("resume")
+    assert step_of(card) == "recipient" and runtime.packs.pack().step("recipient").kind is AnswerKind.RECIPIENT
+    inputs = {"sc_org": recipient.organisation, "sc_role": recipient.role}
+    card = await teams.sender.click(find_action(card, "answer"), inputs)
+    await answer_until(runtime, actor, check.id, REVIEW)
+    card = await teams.sender.say("resume")
+    assert step_of(card) == REVIEW
+    card = await teams.sender.click(find_action(card, "answer", sc_choice=SAVE))
     match = LINK.search(json.dumps(card))
     assert match is not None
     return match.group(1)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 
-from bot.checks.models import Actor, Reply
+from bot.checks.models import Actor, Outcome, Reply
 from bot.db.models import Check
 from bot.runtime import Runtime
 from dialogs.messages import Message, Prompt
-from dialogs.state import Answer
+from dialogs.state import Answer, DialogState
 from tests.support.flows import AnswerSpec, answer_at
 
 
@@ -54,3 +54,24 @@ async def _default(runtime: Runtime, reply: Reply) -> Answer:
         assert row is not None
         state = engine.load(row.state)
     return answer_at(engine.pack, state)
+
+
+async def answer_until(
+    runtime: Runtime, actor: Actor, check_id: uuid.UUID, step_id: str, script: Mapping[str, AnswerSpec] | None = None
+) -> DialogState:
+    """Answer a check in progress through the service (from ``script`` by step or form field id, else the
+    default; nobody in immediate danger unless the script says so) until it asks ``step_id`` (the review screen's
+    id too); its state then. For a test that drives one step on a platform and the rest as any platform would."""
+    script = {"immediate_danger": "no", **(script or {})}
+    engine = runtime.packs.engine()
+    for _ in range(100):
+        async with runtime.sessions() as s:
+            row = await s.get(Check, check_id)
+            assert row is not None
+            state = engine.load(row.state)
+        if state.step == step_id:
+            return state
+        assert state.step is not None, f"the check ended before {step_id}"
+        reply = await runtime.checks.answer(actor, check_id, answer_at(engine.pack, state, script))
+        assert reply.outcome is Outcome.ADVANCED, reply.error
+    raise AssertionError(f"{step_id} was not asked within 100 answers")

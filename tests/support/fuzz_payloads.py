@@ -23,6 +23,7 @@ from urllib.parse import quote, urlencode
 from hypothesis import strategies as st
 
 from adapters.slack import ids
+from adapters.teams.step_kinds import FIELD_CHOICES
 from tests.support.slack_requests import trigger_id
 
 MARK = "\ue0ff"
@@ -242,7 +243,7 @@ def block_actions(check: SlackCheck, action_id: str, value: str | None) -> dict[
         "state": {
             "values": {
                 ids.MULTI_BLOCK + "0": {
-                    ids.MULTI + "0": {"type": "checkboxes", "selected_options": [{"value": "school"}]}
+                    ids.MULTI + "0": {"type": "checkboxes", "selected_options": [{"value": "called_999"}]}
                 }
             }
         },
@@ -260,7 +261,7 @@ def block_actions(check: SlackCheck, action_id: str, value: str | None) -> dict[
     }
 
 
-def view(check: SlackCheck, kind: str, values: Mapping[str, Any]) -> dict[str, Any]:
+def view(check: SlackCheck, kind: str, values: Mapping[str, Any], callback_id: str = ids.ANSWER_VIEW) -> dict[str, Any]:
     metadata = check.ref(ch="D0FUZZ", ts="1764000000.000100")
     return {
         "type": kind,
@@ -272,7 +273,7 @@ def view(check: SlackCheck, kind: str, values: Mapping[str, Any]) -> dict[str, A
         "view": {
             "id": "V0FUZZ",
             "type": "modal",
-            "callback_id": ids.ANSWER_VIEW,
+            "callback_id": callback_id,
             "private_metadata": metadata,
             "team_id": check.team,
             "state": {"values": dict(values)},
@@ -302,9 +303,18 @@ def lifecycle_event(check: SlackCheck, kind: str) -> dict[str, Any]:
     }
 
 
+def _option(value: str) -> dict[str, Any]:
+    return {"text": {"type": "plain_text", "text": value}, "value": value}
+
+
 def slack_templates(check: SlackCheck) -> list[tuple[str, Callable[[], dict[str, Any]]]]:
     """(how Slack posts it, payload) for every kind of request ShareCheck handles."""
     text_value = {ids.TEXT_BLOCK: {ids.INPUT_ACTION: {"type": "plain_text_input", "value": "CS-2024-0113"}}}
+    # the default pack's first step, a form: one input block per field
+    form_values = {
+        ids.FIELD_BLOCK + field: {ids.INPUT_ACTION: {"type": "radio_buttons", "selected_option": _option(choice)}}
+        for field, choice in (("immediate_danger", "no"), ("request_context", "asked"))
+    }
     recipient = {
         ids.USER_BLOCK: {ids.INPUT_ACTION: {"type": "users_select", "selected_user": "U0COLLEAGUE"}},
         ids.ORG_BLOCK: {ids.INPUT_ACTION: {"type": "plain_text_input", "value": "Northshire Police"}},
@@ -324,6 +334,7 @@ def slack_templates(check: SlackCheck) -> list[tuple[str, Callable[[], dict[str,
         ("payload", lambda: block_actions(check, ids.RECONSIDER, json.dumps({"c": str(check.check_id)}))),
         ("payload", lambda: block_actions(check, ids.START, None)),
         ("payload", lambda: view(check, "view_submission", text_value)),
+        ("payload", lambda: view(check, "view_submission", form_values, ids.FIELDS_VIEW)),
         ("payload", lambda: view(check, "view_submission", recipient)),
         ("payload", lambda: view(check, "view_closed", {})),
         ("json", lambda: lifecycle_event(check, "tokens_revoked")),
@@ -387,6 +398,9 @@ def execute(check: TeamsCheck, verb: str, data: dict[str, Any]) -> dict[str, Any
     return activity(check, "invoke", name="adaptiveCard/action", value=value, replyToId="1700000000000001")
 
 
+START_FORM = {FIELD_CHOICES + "immediate_danger": "no", FIELD_CHOICES + "request_context": "asked"}
+
+
 def teams_templates(check: TeamsCheck) -> list[Callable[[], dict[str, Any]]]:
     return [
         lambda: activity(check, text="share-check"),
@@ -395,6 +409,8 @@ def teams_templates(check: TeamsCheck) -> list[Callable[[], dict[str, Any]]]:
         lambda: activity(check, value=check.data("answer", sc_choice="no"), replyToId="1700000000000001"),
         lambda: activity(check, value=check.data("answer", sc_text="CS-2024-0113"), replyToId="1700000000000001"),
         lambda: execute(check, "answer", check.data("answer", sc_choice="no")),
+        # the default pack's first step, a form: one input per field
+        lambda: execute(check, "answer", check.data("answer", **START_FORM)),
         lambda: execute(check, "answer", check.data("answer", sc_org="Northshire Police", sc_role="PC")),
         lambda: execute(check, "back", check.data("back")),
         lambda: execute(

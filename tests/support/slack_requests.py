@@ -7,6 +7,7 @@ Web API and clicks the buttons found there, so every value the adapter wrote is 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import itertools
@@ -20,6 +21,8 @@ from urllib.parse import urlencode
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
+from adapters.slack import SLACK_ADAPTER, ids
+from adapters.slack.render import DATETIME_PLACEHOLDER
 from dialogs.content import AnswerKind, Pack
 from dialogs.engine import REVIEW
 from dialogs.messages import ALL_TRUE, SAVE
@@ -29,6 +32,9 @@ from tests.support.flows import DEFAULT_RECIPIENT, DEFAULT_TEXT
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 EVENTS = "/slack/events"
+DEFAULT_REFERENCE = "CS-2024-0113"
+SETTLE_WITHIN = 30.0
+"""Seconds the adapter's work after an ack may take on a loaded machine before a test gives up on it."""
 _triggers = itertools.count(1)
 
 
@@ -182,6 +188,16 @@ def field_inputs(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+def typed_default(element: dict[str, Any], text: str = DEFAULT_TEXT) -> str:
+    """What a practitioner types into a form's text input, as the input shows what it wants: a long answer in a
+    multi-line box, a date where the placeholder asks for one, else (one line) a case reference."""
+    if element.get("multiline"):
+        return text
+    if element.get("placeholder", {}).get("text") == DATETIME_PLACEHOLDER:
+        return "now"
+    return DEFAULT_REFERENCE
+
+
 def elements(message: Message | dict[str, Any]) -> list[dict[str, Any]]:
     blocks = message.blocks if isinstance(message, Message) else message["blocks"]
     return [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
@@ -233,6 +249,8 @@ class Practitioner:
     sent: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     pushed: dict[str, Any] | None = None
     """The modal our last submission's ack put in place of the old one."""
+    modals: list[dict[str, Any]] = field(default_factory=list)
+    """Every modal of a step answered (``answer_form``), in order, as it was shown."""
 
     @property
     def dm(self) -> str:
@@ -272,10 +290,17 @@ class Practitioner:
         assert resp.status == 200, await resp.text()
         return resp
 
+    async def settle(self) -> None:
+        """Wait for the work the adapter started after its acks (the DM message's update, a modal it opens), so
+        the next step is read once it is all there: a machine under load never has a modal still on its way."""
+        async with asyncio.timeout(SETTLE_WITHIN):
+            await self.client.app[SLACK_ADAPTER].drain()
+
     async def click_and_wait(self, action_id: str, state: dict[str, Any] | None = None) -> Message:
         message = self.check_message()
         before = message.updates
         await self.click(action_id, message, state)
+        await self.settle()
         await self.fake.wait_for(lambda: message.updates > before)
         return message
 
@@ -288,6 +313,8 @@ class Practitioner:
         def opened() -> dict[str, Any] | None:
             for call in reversed(self.fake.calls_to("views.open")):
                 view: dict[str, Any] = call.args["view"]
+                if view.get("callback_id") not in (ids.ANSWER_VIEW, ids.FIELDS_VIEW):
+                    continue  # another kind of modal (a follow-up's note) opened meanwhile
                 # the check too: another person's check (another workspace's) can be at the same step
                 if opened_for(view) == (step, revision) and json.loads(view["private_metadata"])["c"] == check:
                     return {"id": "V" + str(revision), **view}
@@ -297,6 +324,7 @@ class Practitioner:
             return {"id": "V" + str(revision), **self.pushed}
         if opened() is None:
             await self.click("sc:form", message)
+            await self.settle()
         view: dict[str, Any] = await self.fake.wait_for(opened)
         return view
 
@@ -307,7 +335,9 @@ class Practitioner:
     async def answer_form(self, typed: Mapping[str, Given]) -> Message:
         message = self.check_message()
         before = message.updates
-        resp = await self.submit(await self.form(), typed)
+        view = await self.form()
+        self.modals.append(view)
+        resp = await self.submit(view, typed)
         assert resp.status == 200
         body = await resp.text()
         assert "errors" not in body, body
@@ -315,6 +345,7 @@ class Practitioner:
         self.pushed = json.loads(body)["view"] if body.startswith("{") else None
         if self.pushed is not None:
             assert not view_problems(self.pushed), view_problems(self.pushed)  # Slack checks it as views.update does
+        await self.settle()
         await self.fake.wait_for(lambda: message.updates > before)
         return message
 
@@ -333,11 +364,12 @@ class Practitioner:
             elif element.get("options"):
                 typed[block["block_id"]] = element["options"][0]["value"]
             else:
-                typed[block["block_id"]] = text
+                typed[block["block_id"]] = typed_default(element, text)
         return await self.answer_form(typed)
 
     async def start(self) -> Message:
         await self.command()
+        await self.settle()
         await self.fake.wait_for(lambda: [m for m in self.fake.messages.values() if m.channel == self.dm])
         return self.check_message()
 
@@ -373,7 +405,12 @@ class Practitioner:
                 continue
             step = pack.step(step_id)
             if step.kind is AnswerKind.FORM:
-                fields = {f.id: v for f in step.fields if isinstance(v := script.get(f.id), str | tuple)}
+                fields: dict[str, Given] = {
+                    f.id: v for f in step.fields if isinstance(v := script.get(f.id), str | tuple)
+                }
+                for f in step.fields:  # typed fields left to the default: as the field's kind wants
+                    if f.id not in fields and f.kind in (AnswerKind.CASE_REFERENCE, AnswerKind.DATETIME):
+                        fields[f.id] = DEFAULT_REFERENCE if f.kind is AnswerKind.CASE_REFERENCE else "now"
                 message = await self.answer_fields(fields)
             elif step.kind is AnswerKind.CONFIRM_LIST:
                 if isinstance(spec, tuple):
@@ -385,7 +422,7 @@ class Practitioner:
                 typed = {"sc_user": recipient.user_id, "sc_org": recipient.organisation, "sc_role": recipient.role}
                 message = await self.answer_form(typed)
             elif step.kind in (AnswerKind.CASE_REFERENCE, AnswerKind.FREE_TEXT, AnswerKind.DATETIME):
-                default = {AnswerKind.CASE_REFERENCE: "CS-2024-0113", AnswerKind.DATETIME: "now"}
+                default = {AnswerKind.CASE_REFERENCE: DEFAULT_REFERENCE, AnswerKind.DATETIME: "now"}
                 text = spec if isinstance(spec, str) else default.get(step.kind, DEFAULT_TEXT)
                 message = await self.answer_form({"sc_text": text})
             elif step.kind is AnswerKind.MULTI_CHOICE:
@@ -412,10 +449,12 @@ class Practitioner:
         payload["actions"][0]["placeholder"] = menu.get("placeholder")
         resp = await self.post(interaction_body(payload))
         assert resp.status == 200, await resp.text()
+        await self.settle()
         await self.fake.wait_for(lambda: message.updates > before)
         return message
 
     async def wait_for_new_message(self, after: int) -> Message:
+        await self.settle()
         await self.fake.wait_for(lambda: len(self.dm_messages()) > after)
         return self.dm_messages()[-1]
 
