@@ -25,8 +25,10 @@ from tests.support.settings import make_settings
 ALICE = Actor("console", "local", "alice")
 LEAD = Actor("console", "local", "dsl")
 CASE = "CS-2024-0113"
-# up to the purpose question: 'not sure', then 'ask my lead now'
-TO_ASK_LEAD = [*SHARE_SCRIPT[:3], "3", "1"]
+# 'before you start', then the gates form with the purpose 'not sure', then 'ask my lead now': the check waits at
+# the gates form, and carries on from it with the share script's answers
+TO_ASK_LEAD = [*SHARE_SCRIPT[:2], "3", "1", "", CASE, "1"]
+AFTER_ADVICE = SHARE_SCRIPT[2:]
 
 
 @pytest.fixture
@@ -74,17 +76,18 @@ async def test_ask_my_lead_now_in_the_terminal(runtime: Runtime, clock: ManualCl
     out = await inbox(runtime, LEAD, ["1", "Yes: refer to {user:x} MASH today."])
     assert "ADVICE NEEDED NOW: CASE CS-2024-0113" in out
     assert "@alice is doing a ShareCheck and asks for your advice." in out
-    assert "The question: Is there a clear and legitimate purpose for sharing" in out
+    assert "The question: Is there a clear safeguarding purpose, and a risk of harm if you do not share?" in out
     assert "Thank you: your answer is recorded" in out
     assert await inbox(runtime, LEAD, []) == "", "answered: nothing waits for the lead any more"
 
     # the practitioner comes back: the advice first, then the check at the question it waited at
-    out = await chat(runtime, ALICE, SHARE_SCRIPT[3:])
+    out = await chat(runtime, ALICE, AFTER_ADVICE)
     advice_at = out.index("ADVICE FROM YOUR SAFEGUARDING LEAD: CASE CS-2024-0113")
     assert "Your safeguarding lead advised on case CS-2024-0113: Sharing is justified." in out
     assert "“Yes: refer to (user:x) MASH today.”" in out, "a typed note cannot forge a mention"
     resumed_at = out.index("carrying on where you stopped")
-    assert advice_at < resumed_at < out.index("PURPOSE")
+    assert advice_at < resumed_at < out.index("SHOULD YOU SHARE?")
+    assert "Press Enter to keep: Not sure" in out, "the form as it was answered before the advice"
     assert "DECISION RECORDED: SHARE" in out
     # the advice is in the case notes and in the trail
     assert "Advice from the safeguarding lead (24 Nov 2026 10:20 UTC) on “Is there a clear" in out
@@ -154,7 +157,7 @@ def test_inbox_and_disagree_commands(tmp_path: Path) -> None:
     answered = run(["inbox", "--user", "dsl"], env, "2\n\n")
     assert answered.returncode == 0, answered.stderr
     assert "ADVICE NEEDED NOW" in flat(answered.stdout) and "Thank you" in flat(answered.stdout)
-    back = run(["chat", "--user", "alice"], env, "\n".join(SHARE_SCRIPT[3:]) + "\n")
+    back = run(["chat", "--user", "alice"], env, "\n".join(AFTER_ADVICE) + "\n")
     assert "advised on case CS-2024-0113: Do not share." in flat(back.stdout)
     assert "DECISION RECORDED: SHARE" in flat(back.stdout)  # advice informs; the practitioner decides and says why
 

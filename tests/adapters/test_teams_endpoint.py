@@ -16,7 +16,17 @@ from bot.services.users import get_user
 from dialogs.messages import Info
 from tests.support.fake_connector import FakeConnector
 from tests.support.settings import make_settings
-from tests.support.teams import BOT, EMULATOR, MESSAGE, USER, WORKSPACE, activity, find_action, step_of
+from tests.support.teams import (
+    BOT,
+    EMULATOR,
+    MESSAGE,
+    USER,
+    WORKSPACE,
+    activity,
+    card_answer,
+    find_action,
+    step_of,
+)
 
 SECRET = "Child-Jane-Doe-lives-at-12-Acacia"  # stands for personal data a practitioner might type
 
@@ -100,15 +110,25 @@ async def test_typed_text_never_reaches_the_logs(
     caplog.set_level(logging.INFO)
     caplog.set_level(logging.DEBUG, logger="adapters")
     caplog.set_level(logging.DEBUG, logger="microsoft_agents")
+    pack = runtime.packs.pack()
     await client.post("/api/messages", json=activity(connector.url, text="share-check"))
-    answer = find_action(connector.cards()[-1], "answer")
-    await client.post("/api/messages", json=activity(connector.url, value={**answer["data"], "sc_text": SECRET}))
+    act, inputs = card_answer(pack, connector.cards()[-1])
+    await client.post("/api/messages", json=activity(connector.url, value={**act["data"], **inputs}))
+    # the gates form: typed into its case reference, and (tampered) as a choice it does not offer
+    gates = connector.cards()[-1]
+    assert step_of(gates) == "gates"
+    act, inputs = card_answer(pack, gates, {"case_reference": SECRET})
+    await client.post("/api/messages", json=activity(connector.url, value={**act["data"], **inputs}))
     connector.fail_next(500, times=5)
     await client.post("/api/messages", json=activity(connector.url, text=SECRET))
-    await client.post("/api/messages", json=activity(connector.url, value={**answer["data"], "sc_text": SECRET}))
+    act, inputs = card_answer(pack, gates, {"case_reference": SECRET, "purpose": SECRET})
+    await client.post("/api/messages", json=activity(connector.url, value={**act["data"], **inputs}))
     # a body that is not an Activity: the SDK's validator would log the value that failed, with a stack trace
     not_an_activity = {**activity(connector.url, text="hello"), "timestamp": SECRET}
     assert (await client.post("/api/messages", json=not_an_activity)).status == 400
+    async with runtime.sessions() as s:
+        check = (await s.scalars(select(Check))).one()
+    assert check.state["answers"]["case_reference"]["text"] == SECRET, "the typed answer went through the turn"
     assert SECRET not in caplog.text
     assert "Traceback" not in caplog.text
 
@@ -240,12 +260,12 @@ async def test_replay_of_an_execute_records_once(
     client: TestClient, connector: FakeConnector, runtime: Runtime
 ) -> None:
     await client.post("/api/messages", json=activity(connector.url, text="share-check"))
-    answer = find_action(connector.cards()[-1], "answer")
+    answer, inputs = card_answer(runtime.packs.pack(), connector.cards()[-1])
     invoke = activity(
         connector.url,
         "invoke",
         name="adaptiveCard/action",
-        value={"action": {"type": "Action.Execute", "verb": "answer", "data": {**answer["data"], "sc_text": "CS-1"}}},
+        value={"action": {"type": "Action.Execute", "verb": "answer", "data": {**answer["data"], **inputs}}},
     )
     for _ in range(3):
         assert (await client.post("/api/messages", json=invoke)).status == 200

@@ -3,6 +3,7 @@ cards out to a fake Bot Framework connector; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Literal
 
@@ -12,8 +13,11 @@ from sqlalchemy import func, select
 
 from bot.db.models import Check, CheckEvent, PlatformUser
 from bot.runtime import Runtime
+from dialogs.engine import REVIEW
+from tests.support.adaptive_cards import assert_valid
 from tests.support.fake_connector import FakeConnector
-from tests.support.teams import EMULATOR, USER, WORKSPACE, Session, activity, find_action, press, step_of
+from tests.support.flows import AnswerSpec
+from tests.support.teams import EMULATOR, USER, WORKSPACE, Session, activity, card_answer, press, step_of
 
 
 @pytest.fixture
@@ -36,6 +40,10 @@ async def _events(runtime: Runtime) -> int:
         return int(await s.scalar(select(func.count()).select_from(CheckEvent)) or 0)
 
 
+SHARE_PATH = ["start", "gates", "decision", "what", "recipient", "how", "before_send", REVIEW]
+"""The default pack's main share path, one card each; nothing is recorded until Save on the review."""
+
+
 @pytest.mark.parametrize("style", ["execute", "submit"])
 async def test_whole_check_through_cards(
     runtime: Runtime, client: TestClient, connector: FakeConnector, style: Literal["execute", "submit"]
@@ -48,7 +56,13 @@ async def test_whole_check_through_cards(
     while (step := step_of(card)) is not None:
         steps.append(step)
         assert len(steps) < 60
+        if step == REVIEW:
+            async with runtime.sessions() as s:
+                assert (await s.scalars(select(Check))).one().status == "active", "nothing recorded before Save"
         card = await session.answer_step(card, step)
+    assert steps == SHARE_PATH
+    for shown in session.cards:
+        assert_valid(shown)
     assert any(b.get("id") == "sc_case_notes" for b in card["body"]), "the summary carries copyable case notes"
 
     async with runtime.sessions() as s:
@@ -74,10 +88,57 @@ async def test_whole_check_through_cards(
 
     # a double click on the first card, long after: refused as stale, nothing recorded again
     events = await _events(runtime)
-    again = press(find_action(first, "answer"), {"sc_text": "CS-2024-0113"}, connector.url, session.card_id)
+    act, inputs = card_answer(runtime.packs.pack(), first, {"immediate_danger": "yes"})
+    again = press(act, inputs, connector.url, session.card_id)
     resp = await client.post("/api/messages", json=again)
     assert resp.status in (200, 202)
     assert await _events(runtime) == events
+
+
+@pytest.mark.parametrize(
+    ("script", "path", "decision"),
+    [
+        (
+            {"request_context": "asked", "decision": "not_share", "not_share_reason": "not_proportionate"},
+            ["start", "gates", "decision", "not_sharing", "requester", REVIEW],
+            "not_share",
+        ),
+        (
+            {"immediate_danger": "yes", "urgent_action": ("called_999", "told_lead"), "urgent_told": ("police",)},
+            ["start", "urgent_action", "urgent_details", "urgent_account", REVIEW],
+            "share",
+        ),
+    ],
+    ids=["not-share-after-a-request", "urgent"],
+)
+async def test_the_other_main_paths_through_cards(
+    runtime: Runtime,
+    client: TestClient,
+    connector: FakeConnector,
+    script: dict[str, AnswerSpec],
+    path: list[str],
+    decision: str,
+) -> None:
+    """Not sharing when asked (the reason, then who asked) and the immediate-danger path, card by card."""
+    session = Session(client, connector, runtime.packs.engine())
+    done, steps = await session.walk(await session.say("share-check"), script)
+    assert steps == path
+    for shown in session.cards:
+        assert_valid(shown)
+    assert any(b.get("id") == "sc_case_notes" for b in done["body"]), "the summary carries copyable case notes"
+    async with runtime.sessions() as s:
+        check = (await s.scalars(select(Check))).one()
+    assert check.status == "completed" and check.decision == decision
+    assert check.case_reference == "CS-2024-0113"
+    answers = check.state["answers"]
+    if decision == "not_share":
+        assert answers["not_share_reason"]["choices"] == ["not_proportionate"]
+        assert answers["requester_told"]["choices"] == ["told"]
+    else:
+        assert check.state["urgent"] and answers["urgent_action"]["choices"] == ["called_999", "told_lead"]
+        assert answers["urgent_told"]["choices"] == ["police"]
+        urgent = session.cards[1]
+        assert "Call now" in json.dumps(urgent), "who to call comes first on the immediate-danger path"
 
 
 async def test_replayed_delivery_is_acted_on_once(

@@ -22,6 +22,7 @@ from bot.scheduler import Scheduler
 from bot.services.users import get_user
 from dialogs.messages import Info
 from sharecheck.platforms import build_deliverers
+from tests.support.adaptive_cards import inputs
 from tests.support.checks import finish_urgent_check
 from tests.support.fake_connector import FakeConnector
 from tests.support.teams import (
@@ -528,21 +529,19 @@ async def test_ask_my_lead_now_and_resume_with_the_advice(
     await teams.hello(SENDER)
     await teams.hello(LEAD)
     sender = teams.sender
-    card = await sender.say("share-check")
-    while (step := step_of(card)) != "purpose":
-        assert step is not None
-        card = await sender.answer_step(card, step)
-    card = await sender.click(find_action(card, "answer", sc_choice="unsure"))
+    card = await sender.answer_step(await sender.say("share-check"), "start")
+    card = await sender.answer_step(card, "gates", script={"purpose": "unsure"})
+    assert step_of(card) == "advice_purpose"
     card = await sender.click(find_action(card, "answer", sc_choice="ask_lead"))
     # the check waits at the question, saying so; the urgent exit stays
-    assert step_of(card) == "purpose" and "I have asked your safeguarding lead for advice" in text_of(card)
+    assert step_of(card) == "gates" and "I have asked your safeguarding lead for advice" in text_of(card)
     assert find_action(card, "urgent")
 
     await scheduler.run_once()
     [request] = teams.cards_to(LEAD)
     assert "Advice needed now: case CS-2024-0113" in text_of(request)
     assert "A colleague is doing a ShareCheck and asks for your advice" in text_of(request)
-    assert "clear and legitimate purpose" in text_of(request)
+    assert "Is there a clear safeguarding purpose, and a risk of harm if you do not share?" in text_of(request)
     since = len(teams.connector.calls)
     send = find_action(request, "follow_up", sc_choice="dont_share")
     result = await teams.execute(LEAD, send, {"sc_note_dont_share": "Not on what we know: ring me first"})
@@ -556,9 +555,8 @@ async def test_ask_my_lead_now_and_resume_with_the_advice(
         in (text_of(advice))
     )
     # the practitioner carries on from the question; the record keeps the advice
-    card = await sender.click(find_action(card, "answer", sc_choice="yes"))
-    while (step := step_of(card)) is not None:
-        card = await sender.answer_step(card, step)
+    assert inputs(card)["sc_fc_purpose"]["value"] == "unsure", "the form as it was answered"
+    card, _ = await sender.walk(card, {"purpose": "yes"})
     assert "Advice from the safeguarding lead" in text_of(card) and "Do not share" in text_of(card)
     async with runtime.sessions() as s:
         check_id = await s.scalar(select(Check.id))

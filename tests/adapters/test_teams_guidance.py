@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import pytest
@@ -28,11 +29,12 @@ from dialogs.engine import Engine
 from dialogs.messages import CitationView, MythView, Prompt
 from sharecheck.web import build_app
 from tests.support.adaptive_cards import HOSTILE, NOW, _text_blocks, assert_valid
+from tests.support.flows import AnswerSpec
 from tests.support.receipts import LINK, PUBLIC_URL, receipt_runtime
-from tests.support.teams import EMULATOR, actions, answer_inputs, find_action, step_of
+from tests.support.teams import EMULATOR, actions, card_answer, find_action, step_of
 from tests.support.teams_chat import CardChat
 
-Script = dict[str, tuple[str, ...]]
+Script = Mapping[str, AnswerSpec]
 WORRIES = ("data_protection", "consent")
 
 
@@ -46,7 +48,8 @@ def chat(runtime: Runtime, style: Literal["execute", "submit"] = "execute") -> C
 
 
 async def run_check(session: CardChat, script: Script) -> dict[str, dict[str, Any]]:
-    """A whole check through cards: scripted choices by step id, defaults otherwise.
+    """A whole check through cards, saved on the review: scripted answers by step or form field id, defaults
+    otherwise (tests/support/teams.py card_answer).
 
     Returns the card shown after each step was answered (keyed by that step), and the last under 'end'.
     """
@@ -55,11 +58,8 @@ async def run_check(session: CardChat, script: Script) -> dict[str, dict[str, An
     after: dict[str, dict[str, Any]] = {}
     while (step := step_of(card)) is not None:
         assert len(after) < 60
-        if step in script:
-            act, inputs = answer_inputs(session.engine.pack, card, step, script[step])
-            card = await session.click(act, inputs)
-        else:
-            card = await session.answer_step(card, step)
+        act, inputs = card_answer(session.engine.pack, card, script)
+        card = await session.click(act, inputs)
         assert_valid(card)
         after[step] = card
     after["end"] = card
@@ -97,7 +97,9 @@ async def test_worries_at_hesitation_bring_myth_busters_with_their_source_and_au
     session = chat(runtime, style)
     cards = await run_check(session, {"hesitation": WORRIES})
     pack = runtime.packs.pack()
-    shown = cards["hesitation"]
+    # the worries are ticked on the gates form: the answers come above the next question, the decision
+    shown = cards["gates"]
+    assert step_of(shown) == "decision"
     boxes = myth_containers(shown)
     assert len(boxes) == len(WORRIES)
     for box, worry in zip(boxes, WORRIES, strict=True):
@@ -111,7 +113,7 @@ async def test_worries_at_hesitation_bring_myth_busters_with_their_source_and_au
     body = shown["body"]
     question = next(n for n, b in enumerate(body) if b.get("type") == "TextBlock" and b.get("size") == "Medium")
     assert all(body.index(box) < question for box in boxes)
-    following = list(cards.values())[list(cards).index("hesitation") + 1]
+    following = cards["decision"]
     assert not myth_containers(following)
     async with runtime.sessions() as s:
         check = (await s.scalars(select(Check))).one()

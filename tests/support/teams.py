@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from aiohttp.test_utils import TestClient
 
 from adapters.teams.agent import EMULATOR_TENANT
-from dialogs.content import AnswerKind, Pack
-from dialogs.engine import Engine
-from dialogs.state import DialogState
+from adapters.teams.step_kinds import CHANGE, FIELD_CHOICES, FIELD_TEXT, TICKS
+from dialogs.content import AnswerKind, Pack, Step
+from dialogs.engine import REVIEW, Engine
+from dialogs.messages import ALL_TRUE, CHANGE_PREFIX, SAVE
+from dialogs.state import DialogState, Recipient
+from tests.support.adaptive_cards import inputs as card_inputs
 from tests.support.fake_connector import FakeConnector
-from tests.support.flows import default_answer
+from tests.support.flows import DEFAULT_RECIPIENT, DEFAULT_TEXT, AnswerSpec
 
 TENANT = "72f988bf-0000-4000-8000-00000000beef"
 """The tenant the activities carry (as Teams sends them)."""
@@ -179,33 +182,112 @@ class Session:
         return self._take(sent[-1].cards()[-1])
 
     async def answer_step(
-        self, card: dict[str, Any], state_step: str, state: DialogState | None = None
+        self,
+        card: dict[str, Any],
+        state_step: str,
+        state: DialogState | None = None,
+        script: Mapping[str, AnswerSpec] | None = None,
     ) -> dict[str, Any]:
-        act, inputs = default_card_answer(self.engine, card, state_step, state)
+        """Answer the step on the card: from ``script`` by step or form field id, else the default way."""
+        act, inputs = card_answer(self.engine.pack, card, script, state_step)
         return await self.click(act, inputs)
+
+    async def walk(
+        self, card: dict[str, Any], script: Mapping[str, AnswerSpec] | None = None, max_steps: int = 60
+    ) -> tuple[dict[str, Any], list[str]]:
+        """Answer card after card (``card_answer``) until one asks nothing more; that card and the steps seen."""
+        steps: list[str] = []
+        while (step := step_of(card)) is not None:
+            steps.append(step)
+            assert len(steps) < max_steps, f"no end after {max_steps} cards: {steps[-10:]}"
+            card = await self.answer_step(card, step, script=script)
+        return card, steps
 
 
 def default_card_answer(
     engine: Engine, card: dict[str, Any], step_id: str, state: DialogState | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The card action and inputs that answer ``step_id`` the default way (tests/support/flows.py); nobody is in
-    immediate danger."""
-    step = engine.pack.step(step_id)
-    revision = find_action(card, "cancel")["data"]["revision"]
-    now = datetime(2026, 11, 24, 10, tzinfo=UTC)
-    answer = default_answer(step, state or engine.start(now).state.model_copy(update={"revision": revision}))
-    if step.id == "immediate_danger":
-        answer = answer.model_copy(update={"choices": ("no",)})
-    recipient = answer.recipient
-    return answer_inputs(
-        engine.pack,
-        card,
-        step.id,
-        answer.choices,
-        text=answer.text,
-        organisation=recipient.organisation if recipient else None,
-        role=recipient.role if recipient else None,
-    )
+    """The card action and inputs that answer ``step_id`` the default way (``card_answer``); nobody is in
+    immediate danger. ``state`` is no longer needed (the card shows what is asked) and is ignored."""
+    return card_answer(engine.pack, card, None, step_id)
+
+
+TEXT_DEFAULTS = {AnswerKind.CASE_REFERENCE: "CS-2024-0113", AnswerKind.DATETIME: "now"}
+"""What a typed answer defaults to, by kind (else ``DEFAULT_TEXT``), as in tests/support/flows.py."""
+
+
+def card_answer(
+    pack: Pack, card: dict[str, Any], script: Mapping[str, AnswerSpec] | None = None, step_id: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The action to press and the inputs to send to answer the card on screen, whatever its kind: from
+    ``script`` by step id or form field id (as tests/support/flows.py scripts), else a default: the first choice
+    the card offers, a typed default, All true on a confirmation list, Save on the review. Nobody is in immediate
+    danger unless the script says so. The card decides what is asked (a form's fields, the choices offered).
+
+    A review's script entry ``change:<step>`` presses Change with that answer; a confirmation list's entry is
+    ``ALL_TRUE``, or the ticked item ids."""
+    script = {"immediate_danger": "no", **(script or {})}
+    step_id = step_id or step_of(card)
+    assert step_id is not None, "the card asks nothing"
+    if step_id == REVIEW:
+        review = script.get(REVIEW, SAVE)
+        if isinstance(review, str) and review.startswith(CHANGE_PREFIX):
+            return find_action(card, "answer", step_id=REVIEW, sc_choice=None), {CHANGE: review}
+        return find_action(card, "answer", sc_choice=SAVE), {}
+    step = pack.step(step_id)
+    spec = script.get(step_id)
+    if step.kind is AnswerKind.FORM:
+        return find_action(card, "answer"), form_values(step, card, script)
+    if step.kind is AnswerKind.CONFIRM_LIST:
+        if spec is None or spec == ALL_TRUE:
+            return find_action(card, "answer", sc_choice=ALL_TRUE), {}
+        ticked = (spec,) if isinstance(spec, str) else spec
+        assert isinstance(ticked, tuple)
+        return find_action(card, "answer", sc_choice=None), {TICKS: ",".join(ticked)}
+    if step.kind is AnswerKind.RECIPIENT:
+        recipient = spec if isinstance(spec, Recipient) else DEFAULT_RECIPIENT
+        return answer_inputs(pack, card, step_id, (), organisation=recipient.organisation, role=recipient.role)
+    if step.effective_choices():
+        chosen = (spec,) if isinstance(spec, str) else spec if isinstance(spec, tuple) else (first_choice(card),)
+        return answer_inputs(pack, card, step_id, chosen)
+    typed = spec if isinstance(spec, str) else TEXT_DEFAULTS.get(step.kind, DEFAULT_TEXT)
+    return answer_inputs(pack, card, step_id, (), text=typed)
+
+
+def first_choice(card: dict[str, Any]) -> str:
+    """The first choice the card offers: its first choice button, else the first option of its choice input."""
+    for act in actions(card):
+        data = act.get("data", {})
+        if data.get("sc_verb") == "answer" and data.get("sc_choice"):
+            return str(data["sc_choice"])
+    shown = card_inputs(card).get("sc_choice")
+    assert shown is not None and shown["choices"], "the card offers no choice"
+    return str(shown["choices"][0]["value"])
+
+
+def form_values(step: Step, card: dict[str, Any], script: Mapping[str, AnswerSpec]) -> dict[str, str]:
+    """The input values a form's Continue sends: each field on the card from ``script`` by field id, else the
+    value already in it, else (a required field) the first choice or a typed default; optional ones left empty."""
+    kinds = {f.id: f.kind for f in step.fields}
+    values: dict[str, str] = {}
+    for input_id, shown in card_inputs(card).items():
+        if not input_id.startswith((FIELD_CHOICES, FIELD_TEXT)):
+            continue
+        field_id = input_id.removeprefix(FIELD_CHOICES).removeprefix(FIELD_TEXT)
+        spec = script.get(field_id)
+        if isinstance(spec, tuple):
+            values[input_id] = ",".join(spec)
+        elif isinstance(spec, str):
+            values[input_id] = spec
+        elif "value" in shown:
+            values[input_id] = str(shown["value"])
+        elif not shown.get("isRequired"):
+            values[input_id] = ""
+        elif input_id.startswith(FIELD_CHOICES):
+            values[input_id] = str(shown["choices"][0]["value"])
+        else:
+            values[input_id] = TEXT_DEFAULTS.get(kinds[field_id], DEFAULT_TEXT)
+    return values
 
 
 def step_of(card: dict[str, Any]) -> str | None:

@@ -7,7 +7,7 @@ tests/support/teams.py; what ShareCheck answers, and how its cards look, is test
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,8 +21,9 @@ from bot.conversation.commands import Command, Who
 from bot.conversation.handler import Conversation
 from bot.conversation.replies import Moved, Reply, Unchanged
 from dialogs.engine import Engine
+from tests.support.flows import AnswerSpec
 from tests.support.messenger import CollectingMessenger
-from tests.support.teams import BOT, USER, default_card_answer
+from tests.support.teams import BOT, USER, card_answer
 
 NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
 
@@ -74,7 +75,8 @@ class CardChat:
             action = parse_submit(data)
         return await self.turn(action.command)
 
-    async def answer_step(self, card: Card, step_id: str) -> Card:
-        """Answer the step on the card the default way (tests/support/flows.py); nobody in immediate danger."""
-        act, inputs = default_card_answer(self.engine, card, step_id)
+    async def answer_step(self, card: Card, step_id: str, script: Mapping[str, AnswerSpec] | None = None) -> Card:
+        """Answer the step on the card: from ``script`` by step or form field id, else the default way
+        (tests/support/teams.py card_answer); nobody in immediate danger unless the script says so."""
+        act, inputs = card_answer(self.engine.pack, card, script, step_id)
         return await self.click(act, inputs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -14,6 +15,7 @@ from bot.runtime import Runtime
 from dialogs.content import AnswerKind
 from tests.support.adaptive_cards import assert_valid
 from tests.support.fake_connector import Call, FakeConnector
+from tests.support.flows import AnswerSpec
 from tests.support.teams import (
     CARD,
     PERSONAL,
@@ -22,7 +24,6 @@ from tests.support.teams import (
     WORKSPACE,
     Session,
     activity,
-    find_action,
     press,
     step_of,
 )
@@ -71,19 +72,22 @@ class Teams:
         assert_valid(card)
         return card
 
-    async def complete(self, script: dict[str, str] | None = None) -> uuid.UUID:
-        """The sender runs a whole check; a script entry is a choice id, or '@user' to name a colleague."""
+    async def complete(self, script: Mapping[str, AnswerSpec] | None = None) -> uuid.UUID:
+        """The sender runs a whole check and saves it on the review. A script entry answers a step or a form field
+        by its id (as tests/support/flows.py scripts; nobody in immediate danger unless it says so); '@user' at the
+        recipient names a colleague."""
         script = script or {}
         card = await self.sender.say("share-check")
+        seen = 0
         while (step := step_of(card)) is not None:
+            seen += 1
+            assert seen < 60, f"no end after 60 cards, at {step}"
             spec = script.get(step)
-            if spec is not None and spec.startswith("@"):
+            if isinstance(spec, str) and spec.startswith("@"):
                 assert self.runtime.packs.pack().step(step).kind is AnswerKind.RECIPIENT
                 card = await self.say(SENDER, "<at>Colleague</at>", [mention(spec[1:])])
-            elif spec is not None:
-                card = await self.sender.click(find_action(card, "answer", sc_choice=spec))
             else:
-                card = await self.sender.answer_step(card, step)
+                card = await self.sender.answer_step(card, step, script=script)
         async with self.runtime.sessions() as s:
             check_id = await s.scalar(select(FollowUp.check_id).order_by(FollowUp.created_at.desc()).limit(1))
         assert check_id is not None, "the check created no follow-up"
