@@ -17,10 +17,10 @@ from bot.db.migrate import upgrade
 from bot.db.models import JsonType, UTCDateTime
 from bot.runtime import Runtime
 from bot.services.audit import seal_pending, verify
-from tests.support.cli import SHARE_SCRIPT, run
+from tests.support.cli import SHARE_SCRIPT, SHARE_WHAT, run
 from tests.support.settings import T0, make_settings
 
-REASON = SHARE_SCRIPT[-1]
+REASON = SHARE_WHAT
 
 
 def test_audit_verify_seal_and_purge_from_the_command_line(env: dict[str, str], tmp_path: Path) -> None:
@@ -36,7 +36,7 @@ def test_audit_verify_seal_and_purge_from_the_command_line(env: dict[str, str], 
     assert kept.returncode == 0, kept.stderr
     assert "0 record(s) finished before" in kept.stdout and "nothing to remove" in kept.stdout
     dry = run(["purge", "--dry-run"], env | {"SHARECHECK_RETENTION": "0"})
-    assert "1 record(s)" in dry.stdout and "would remove 1 x answers.reasons" in dry.stdout
+    assert "1 record(s)" in dry.stdout and "would remove 1 x answers.what" in dry.stdout
     assert "nothing was changed" in dry.stdout and REASON not in dry.stdout
     applied = run(["purge", "--apply"], env | {"SHARECHECK_RETENTION": "0"})
     assert "removed 1 x snapshot.reasons" in applied.stdout and REASON not in applied.stdout

@@ -134,7 +134,7 @@ async def test_a_conversation_continues_across_instances(two_servers: list[str],
                 card = await session.answer_step(card, step)
                 steps += 1
                 assert steps < 60
-        assert client.sent[0] > 5 and client.sent[1] > 5, f"both instances served the check: {client.sent}"
+        assert min(client.sent) >= 4, f"both instances served several steps of the check: {client.sent}"
     finally:
         await connector.stop()
     con = await asyncpg.connect(plain_dsn(postgres_url))
