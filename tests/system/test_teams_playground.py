@@ -15,15 +15,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
 import pytest
 
-from dialogs.content import AnswerKind, load_pack
-from dialogs.engine import Engine
-from tests.support.flows import default_answer
 from tests.support.playground import (
     Playground,
     Stack,
@@ -40,8 +36,8 @@ pytestmark = pytest.mark.browser
 PACK = "children-england-2024"
 PLAYGROUND_USER = "user-id-0"
 """The Playground's default user (Alex Wilber in its default configuration): made the default lead, for `digest`."""
-NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
 FOLLOW_UP_TITLE = "Did it arrive, and was it understood?"
+WHAT = "Bruising the teacher saw on 3 Dec, so the social worker can assess today."
 
 
 @pytest.fixture(scope="module")
@@ -57,41 +53,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
 
 
-def answer_in_page(playground: Playground, engine: Engine, card: dict[str, Any]) -> None:
-    """Answer the step on screen as a practitioner would: the default answer of the test flows, by its labels."""
-    step = engine.pack.step(str(step_of(card)))
-    revision = find_action(card, "cancel")["data"]["revision"]
-    answer = default_answer(step, engine.start(NOW).state.model_copy(update={"revision": revision}))
-    if step.id == "immediate_danger":
-        answer = answer.model_copy(update={"choices": ("no",)})
-    # this very card, by its title (the Playground's log can run ahead of its rendering)
-    shown = playground.shown(title_of(card))
-
-    def press(title: str) -> None:
-        shown.get_by_role("button", name=title, exact=True).first.click()
-
-    if step.kind is AnswerKind.RECIPIENT:
-        assert answer.recipient is not None
-        shown.get_by_label("Organisation").fill(answer.recipient.organisation or "")
-        shown.get_by_label("Role (no names needed)").fill(answer.recipient.role or "")
-        press("Continue")
-        return
-    if not step.effective_choices():
-        shown.locator("input[type=text], textarea").first.fill(answer.text or "")
-        press("Continue")
-        return
-    on_card = [a["data"]["sc_choice"] for a in actions(card) if "sc_choice" in a.get("data", {})]
-    choice = answer.choices[0]
-    if on_card:  # one button per choice
-        pick = choice if choice in on_card else on_card[0]
-        press(next(a["title"] for a in actions(card) if a.get("data", {}).get("sc_choice") == pick))
-        return
-    [choice_set] = [b for b in card["body"] if b.get("type") == "Input.ChoiceSet"]
-    labels = {c["value"]: c["title"] for c in choice_set["choices"]}
-    shown.get_by_text(labels.get(choice, next(iter(labels.values()))), exact=True).first.click()
-    press("Continue")
-
-
 def of_the_check(card: dict[str, Any]) -> bool:
     """A step of the check or its summary (not a digest or notice that arrived meanwhile)."""
     return step_of(card) is not None or "Decision recorded" in text_of(card)
@@ -105,22 +66,65 @@ def playground(stack: Stack) -> Iterator[Playground]:
 
 @pytest.fixture(scope="module")
 def finished(playground: Playground) -> dict[str, Any]:
-    """A whole check through the page; returns the summary card."""
-    engine = Engine(load_pack(PACK))
+    """The common share path of the default pack through the page, as a practitioner answers it (forms field by
+    field, the 'before you send' list in one click, the review's Save); returns the summary card."""
     # the Playground installs the app on every page load: the welcome card, with its start button
     welcome = playground.card_after(0, "the welcome card", lambda c: "Hello, I'm ShareCheck" in text_of(c))
     assert find_action(welcome, "start")["title"] == "Start a check"
     card = playground.card_after(playground.say("share-check"), "the first step", lambda c: step_of(c) is not None)
-    steps = 0
-    while step_of(card) is not None:
-        steps += 1
-        assert steps < 60, "the check never ended"
+    walked: list[str] = []
+
+    def on(step: str) -> Any:
+        assert step_of(card) == step, (step_of(card), walked)
+        walked.append(step)
+        return playground.shown(title_of(card))
+
+    def pick(shown: Any, question: str, answer: str) -> None:
+        shown.get_by_role("radiogroup", name=question).get_by_label(answer, exact=True).check()
+
+    def select(shown: Any, question: str, answer: str) -> None:
+        # more than six choices: a drop-down
+        shown.get_by_role("combobox", name=question).click()
+        playground.page.get_by_role("option", name=answer, exact=True).click()
+
+    def press(shown: Any, title: str, then: str | None) -> dict[str, Any]:
         before = len(playground.traffic.cards())
-        if steps == 4:
-            playground.shown(title_of(card))
-            screenshot(playground, "teams-playground-check")
-        answer_in_page(playground, engine, card)
-        card = playground.card_after(before, f"the answer to step {step_of(card)}", of_the_check)
+        shown.get_by_role("button", name=title, exact=True).first.click()
+        if then is None:
+            return playground.card_after(before, "the summary", of_the_check)  # type: ignore[no-any-return]
+        return playground.card_after(before, f"step {then}", lambda c: step_of(c) == then)  # type: ignore[no-any-return]
+
+    shown = on("start")
+    pick(shown, "Is anyone in immediate danger now?", "No")
+    pick(shown, "Were you asked for this information, or is it your own initiative?", "My own initiative")
+    card = press(shown, "Continue", "gates")
+    shown = on("gates")
+    pick(shown, "Is there a clear safeguarding purpose for sharing?", "Yes")
+    pick(shown, "If you did not share, would a child be at risk of harm?", "Yes")
+    shown.locator("input[type=text]").first.fill("CS-2024-0113")
+    card = press(shown, "Continue", "decision")
+    shown = on("decision")
+    card = press(shown, "Share", "what")
+    shown = on("what")
+    shown.locator("textarea, input[type=text]").first.fill(WHAT)
+    card = press(shown, "Continue", "recipient")
+    shown = on("recipient")
+    shown.get_by_label("Organisation").fill("Northshire Police")
+    shown.get_by_label("Role (no names needed)").fill("MASH detective sergeant")
+    card = press(shown, "Continue", "how")
+    shown = on("how")
+    select(shown, "How will you send it?", "CJSM (Criminal Justice Secure eMail)")
+    pick(shown, "When will you share it?", "Now, or today")
+    select(shown, "Lawful basis (UK GDPR Article 6)", "Public task")
+    pick(shown, "Does it include health, ethnicity, religion, sex life or sexuality, or crime?", "No")
+    pick(shown, "Will you tell the child or family what you share, with whom and why?", "Already told them")
+    screenshot(playground, "teams-playground-check")
+    card = press(shown, "Continue", "before_send")
+    shown = on("before_send")
+    card = press(shown, "All true", "review")
+    shown = on("review")
+    card = press(shown, "Save", None)
+    assert walked == ["start", "gates", "decision", "what", "recipient", "how", "before_send", "review"]
     return card
 
 
