@@ -292,7 +292,9 @@ class Scheduler:
         )
         async with self._db_turn(), self.runtime.sessions.begin() as session:
             rows = (await session.execute(stmt)).all()
-        return [Claimed(*row) for row in rows]
+        # RETURNING comes in no set order (PostgreSQL): sends start oldest first, so a lead's missed digests
+        # arrive in the order of their periods
+        return sorted((Claimed(*row) for row in rows), key=lambda c: c.due_at)
 
     async def deliver_due(self, stats: PassStats | None = None) -> int:
         stats = stats if stats is not None else PassStats()

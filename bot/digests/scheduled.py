@@ -6,6 +6,7 @@ instances racing here queue it once; a period missed (the scheduler was down) is
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
@@ -48,7 +49,7 @@ class DueDigests:
                 while len(periods) < catch_up and periods[-1][0] > last:
                     periods.append(schedule.previous(periods[-1][0]))
                 periods = [p for p in periods if p[1] > last]
-            for p_start, p_end in reversed(periods):
+            for order, (p_start, p_end) in enumerate(reversed(periods)):
                 digest = await self._digests.build_period(
                     platform, workspace_id, lead_id, pack, schedule, p_start, p_end
                 )
@@ -65,7 +66,9 @@ class DueDigests:
                             )
                         )
                         await session.flush()
-                        session.add(outbox_row(platform, workspace_id, lead_id, digest, now))
+                        # due a microsecond apart, oldest period first (the outbox sends in due order), all by now
+                        due = now - timedelta(microseconds=len(periods) - order)
+                        session.add(outbox_row(platform, workspace_id, lead_id, digest, due))
                     queued += 1
                 except IntegrityError:
                     continue  # another instance queued this period

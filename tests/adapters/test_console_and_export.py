@@ -43,7 +43,8 @@ def test_piped_chat_records_a_check_that_exports_every_field(env: dict[str, str]
     assert "DECISION RECORDED: SHARE" in out
     assert "Copy this into the case notes:" in out
     assert "Case reference: CS-2024-0113" in out
-    assert "Reasons: Unexplained weight loss" in out
+    # typed once, written once: the reasons are what was shared and why
+    assert "What is shared, and why: Unexplained weight loss" in out and "Reasons: " not in out
     assert out.index("CHECK AND SAVE") < out.index("DECISION RECORDED: SHARE"), "the review comes before the record"
     assert "! " not in out, "no answer in the script should have been refused"
     assert "Covering note (paste into the secure email, or read it out)" in out
