@@ -32,7 +32,7 @@ from adapters.teams.agent import EMULATOR_TENANT
 from dialogs.content import load_pack
 from dialogs.engine import Engine
 from dialogs.state import Status
-from tests.support.flows import default_answer
+from tests.support.flows import answer_at
 
 TENANT = "72f988bf-0000-4000-8000-00000000beef"
 WORKSPACE = EMULATOR_TENANT  # emulator mode keeps every Teams user there, whatever tenant the body names
@@ -47,17 +47,13 @@ def free_port() -> int:
 
 
 def half_finished_state() -> dict[str, Any]:
+    """A check stopped halfway through the common share path: five screens answered, the 'how' form on screen."""
     engine = Engine(load_pack("children-england-2024"))
     now = datetime(2026, 11, 24, 10, tzinfo=UTC)
     turn = engine.start(now)
-    for _ in range(12):
-        assert turn.state.step is not None
-        step = engine.pack.step(turn.state.step)
-        answer = default_answer(step, turn.state)
-        if step.id == "immediate_danger":
-            answer = answer.model_copy(update={"choices": ("no",)})
-        turn = engine.answer(turn.state, answer, now)
-    assert turn.state.status is Status.ACTIVE
+    for _ in range(5):
+        turn = engine.answer(turn.state, answer_at(engine.pack, turn.state, {"immediate_danger": "no"}), now)
+    assert turn.state.status is Status.ACTIVE and turn.state.step == "how", turn.state.step
     return turn.state.model_dump(mode="json")
 
 
