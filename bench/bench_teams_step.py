@@ -23,9 +23,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from adapters.teams.step_kinds import FIELD_CHOICES, FIELD_TEXT, FORM
+from dialogs.content import Pack
 from tests.support.fake_connector import FakeConnector
-from tests.support.teams import USER, activity, find_action, step_of
+from tests.support.teams import USER, activity, card_answer, step_of
 
 CONCURRENCY = 32
 REQUESTS = 800
@@ -174,9 +174,16 @@ async def bench_step_and_echo(connector: FakeConnector, tmp: Path) -> tuple[dict
             if call.cards() and call.kind == "reply":
                 first[call.body["recipient"]["id"]] = (call.cards()[0], call.response_id or "")
         submissions = []
+        # the pack the server runs (SHARECHECK_CONTENT_DIR may hold another version of it)
+        from bot.packs import PackRegistry
+        from bot.settings import Settings
+
+        settings = Settings(_env_file=None)
+        pack = PackRegistry(settings.sharecheck_content_pack, own_packs=settings.sharecheck_content_dir).engine().pack
         for user in users:
             card, card_id = first[user]
-            submissions.append(activity(connector.url, value=first_answer(card), user=user, reply_to=card_id))
+            value = first_answer(pack, card)
+            submissions.append(activity(connector.url, value=value, user=user, reply_to=card_id))
         echoes = [activity(connector.url, text=f"hello {i}") for i in range(WARMUP + ROUNDS * REQUESTS)]
         connector.calls.clear()
         await _load(echo_url, echoes[:WARMUP], CONCURRENCY, 202)
@@ -194,33 +201,10 @@ async def bench_step_and_echo(connector: FakeConnector, tmp: Path) -> tuple[dict
         echo_proc.kill()
 
 
-def _inputs(card: Any) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    if isinstance(card, dict):
-        if str(card.get("type", "")).startswith("Input.") and "id" in card:
-            found[card["id"]] = card
-        for value in card.values():
-            found |= _inputs(value)
-    elif isinstance(card, list):
-        for value in card:
-            found |= _inputs(value)
-    return found
-
-
-def first_answer(card: dict[str, Any]) -> dict[str, Any]:
-    """The Submit data that answers the first step, whatever it is: a form's fields (nobody in immediate danger,
-    so the check goes on), or a typed case reference."""
-    data = dict(find_action(card, "answer")["data"])
-    if FORM not in data:
-        return {**data, "sc_text": "CS-2024-0113"}
-    inputs = _inputs(card)
-    for field_id in data[FORM]:
-        if (choices := inputs.get(FIELD_CHOICES + field_id)) is not None:
-            offered = [c["value"] for c in choices.get("choices", [])]
-            data[FIELD_CHOICES + field_id] = "no" if "no" in offered else offered[0]
-        elif FIELD_TEXT + field_id in inputs:
-            data[FIELD_TEXT + field_id] = "CS-2024-0113"
-    return data
+def first_answer(pack: Pack, card: dict[str, Any]) -> dict[str, Any]:
+    """The Submit data that answers the first step the default way (nobody in immediate danger), whatever it asks."""
+    action, inputs = card_answer(pack, card)
+    return {**action["data"], **inputs}
 
 
 # --- proactive and cards per check (in this process) ---------------------------------------
