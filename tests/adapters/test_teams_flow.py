@@ -16,7 +16,7 @@ from bot.runtime import Runtime
 from dialogs.engine import REVIEW
 from tests.support.adaptive_cards import assert_valid
 from tests.support.fake_connector import FakeConnector
-from tests.support.flows import AnswerSpec
+from tests.support.flows import NOT_SHARE_SCREENS, SHARE_SCREENS, AnswerSpec
 from tests.support.teams import EMULATOR, USER, WORKSPACE, Session, activity, card_answer, press, step_of
 
 
@@ -40,10 +40,6 @@ async def _events(runtime: Runtime) -> int:
         return int(await s.scalar(select(func.count()).select_from(CheckEvent)) or 0)
 
 
-SHARE_PATH = ["start", "gates", "decision", "what", "recipient", "how", "before_send", REVIEW]
-"""The default pack's main share path, one card each; nothing is recorded until Save on the review."""
-
-
 @pytest.mark.parametrize("style", ["execute", "submit"])
 async def test_whole_check_through_cards(
     runtime: Runtime, client: TestClient, connector: FakeConnector, style: Literal["execute", "submit"]
@@ -60,7 +56,7 @@ async def test_whole_check_through_cards(
             async with runtime.sessions() as s:
                 assert (await s.scalars(select(Check))).one().status == "active", "nothing recorded before Save"
         card = await session.answer_step(card, step)
-    assert steps == SHARE_PATH
+    assert steps == list(SHARE_SCREENS)
     for shown in session.cards:
         assert_valid(shown)
     assert any(b.get("id") == "sc_case_notes" for b in card["body"]), "the summary carries copyable case notes"
@@ -100,7 +96,7 @@ async def test_whole_check_through_cards(
     [
         (
             {"request_context": "asked", "decision": "not_share", "not_share_reason": "not_proportionate"},
-            ["start", "gates", "decision", "not_sharing", "requester", REVIEW],
+            list(NOT_SHARE_SCREENS),
             "not_share",
         ),
         (

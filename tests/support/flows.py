@@ -16,6 +16,11 @@ DEFAULT_TEXT = "Sharing is needed so the recipient can act on the concern today.
 DEFAULT_RECIPIENT = Recipient(organisation="Northshire Police", role="MASH detective sergeant")
 AnswerSpec = str | tuple[str, ...] | Recipient
 
+SHARE_SCREENS = ("start", "gates", "decision", "what", "recipient", "how", "before_send", REVIEW)
+"""The default pack's common share path, a screen each, ending on the review (the surfaces' walks expect it)."""
+NOT_SHARE_SCREENS = ("start", "gates", "decision", "not_sharing", "requester", REVIEW)
+"""The default pack's 'do not share' after a request."""
+
 
 def default_answer(step: Step, state: DialogState) -> Answer:
     base = {"step_id": step.id, "revision": state.revision}

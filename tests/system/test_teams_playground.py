@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests.support.flows import SHARE_SCREENS
 from tests.support.playground import (
     Playground,
     Stack,
@@ -124,7 +125,7 @@ def finished(playground: Playground) -> dict[str, Any]:
     card = press(shown, "All true", "review")
     shown = on("review")
     card = press(shown, "Save", None)
-    assert walked == ["start", "gates", "decision", "what", "recipient", "how", "before_send", "review"]
+    assert walked == list(SHARE_SCREENS)
     return card
 
 
