@@ -14,10 +14,10 @@ from tests.support.flows import AnswerSpec, answer_at
 
 
 async def finish_check(
-    runtime: Runtime, actor: Actor, script: Mapping[str, AnswerSpec] | None = None
+    runtime: Runtime, actor: Actor, script: Mapping[str, AnswerSpec] | None = None, *, strict: bool = False
 ) -> tuple[uuid.UUID, Message]:
     """Answer every step (from ``script`` by step id, else the default; nobody in immediate danger unless
-    the script says so) and return the check id and the final message."""
+    the script says so) and return the check id and the final message. ``strict``: every answer must advance."""
     script = {"immediate_danger": "no", **(script or {})}
     reply = await runtime.checks.start(actor)
     engine = runtime.packs.engine()
@@ -28,6 +28,7 @@ async def finish_check(
             state = engine.load(row.state)
         answer = answer_at(engine.pack, state, script)
         reply = await runtime.checks.answer(actor, reply.check_id, answer)
+        assert not strict or reply.outcome is Outcome.ADVANCED, reply.error
     return reply.check_id, reply.message
 
 
