@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from microsoft_agents.activity import Activity, ConversationReference
+from microsoft_agents.activity import Activity, ChannelAccount, ConversationAccount, ConversationReference
 from pydantic import ValidationError
 
 from adapters.teams.elements import ActionStyle
@@ -60,13 +60,39 @@ def aad_object_id(activity: Activity) -> str | None:
 
 
 def stored_ref(ref: ConversationReference) -> dict[str, Any]:
-    """The reference as stored: ids only. Display names are not needed to reach anyone, so not kept; nor is the
-    SDK's id of the request it came in (new on every request, it would make each one look like news to store)."""
-    stored: dict[str, Any] = ref.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"request_id"})
-    for party in ("user", "bot", "agent"):
-        if isinstance(stored.get(party), dict):
-            stored[party].pop("name", None)
+    """The reference as stored: what reaching the person later needs, and nothing else (no display names)."""
+    return _ids_only(ref.user, ref.agent, ref.conversation, ref.channel_id, ref.locale, ref.service_url)
+
+
+def _ids_only(
+    user: ChannelAccount | None,
+    agent: ChannelAccount | None,
+    conversation: ConversationAccount | None,
+    channel_id: str | None,
+    locale: str | None,
+    service_url: str | None,
+) -> dict[str, Any]:
+    """Built field by field, not dumped: on every request a dump of the SDK's models cost more than the rest of
+    telling who asked. The SDK's per-request id is left out too (it made every request look like news to store),
+    and so is the activity id (a later proactive message is a new message, not a reply)."""
+    stored: dict[str, Any] = {}
+    if user is not None:
+        stored["user"] = _present(id=user.id, aadObjectId=user.aad_object_id)
+    if agent is not None:
+        stored["bot"] = _present(id=agent.id)
+    if conversation is not None:
+        stored["conversation"] = _present(
+            conversationType=conversation.conversation_type,
+            id=conversation.id,
+            isGroup=conversation.is_group,
+            tenantId=conversation.tenant_id,
+        )
+    stored.update(_present(channelId=channel_id and str(channel_id), locale=locale, serviceUrl=service_url))
     return stored
+
+
+def _present(**fields: Any) -> dict[str, Any]:
+    return {key: value for key, value in fields.items() if value is not None}
 
 
 def style_of(activity: Activity) -> ActionStyle:
@@ -83,9 +109,14 @@ def who_of(activity: Activity, emulator: bool) -> Who | None:
     personal = is_personal(activity)
     ref: dict[str, Any] | None = None
     if personal:
-        reference = activity.get_conversation_reference()
-        reference.activity_id = None  # a later proactive message is a new message, not a reply
-        ref = stored_ref(reference)
+        ref = _ids_only(
+            activity.from_property,
+            activity.recipient,
+            activity.conversation,
+            activity.channel_id,
+            activity.locale,
+            activity.service_url,
+        )
     tz = activity.local_timezone or None
     conversation = activity.conversation.id if activity.conversation else None
     delivery = f"{conversation}:{activity.id}"[:DELIVERY_MAX] if conversation and activity.id else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from microsoft_agents.activity import Activity
+from microsoft_agents.activity import Activity, ConversationReference
 
 from adapters.teams.who import who_of
 from tests.support.teams import activity
@@ -29,3 +29,26 @@ def test_the_stored_reference_keeps_no_display_names() -> None:
     who = who_of(Activity.model_validate(sent), emulator=True)
     assert who is not None and who.conversation_ref is not None
     assert "Sam Carer" not in str(who.conversation_ref)
+
+
+def test_the_stored_reference_is_the_sdks_own_without_names_or_request_ids() -> None:
+    """Built field by field for speed, it must still say what the SDK's reference says (reaching the person later
+    goes through ConversationReference.model_validate), in the SDK's own spelling."""
+    sent = activity(SERVICE, text="hi", user="29:sam")
+    sent["conversation"]["isGroup"] = False
+    incoming = Activity.model_validate(sent)
+    incoming.request_id = "request-1"
+    sdk = incoming.get_conversation_reference().model_dump(
+        mode="json", by_alias=True, exclude_none=True, exclude={"request_id", "activity_id"}
+    )
+    for party in ("user", "bot"):
+        sdk[party].pop("name", None)
+    who = who_of(incoming, emulator=True)
+    assert who is not None and who.conversation_ref == sdk
+    again = ConversationReference.model_validate(who.conversation_ref).get_continuation_activity()
+    assert again.conversation is not None and again.recipient is not None and again.from_property is not None
+    assert (again.conversation.id, again.recipient.id, again.from_property.id) == (
+        "a:1personal-conversation",
+        "28:sharecheck-bot",
+        "29:sam",
+    )
