@@ -85,7 +85,12 @@ def slack_ack(r: dict[str, Any]) -> list[Row]:
 def teams_step(r: dict[str, Any]) -> list[Row]:
     ratio = _num(r["ratio"])
     value = f"{_num(r['step_rps']):,.0f} steps/s"
-    return [Row("teams_step", "step throughput", value, ">= 0.5 of bare echo", ratio >= 0.5, _x(ratio))]
+    rows = [Row("teams_step", "step throughput", value, ">= 0.5 of bare echo", ratio >= 0.5, _x(ratio))]
+    if "step_instructions" in r:  # only where valgrind is installed
+        step, echo = _num(r["step_instructions"]), _num(r["echo_instructions"])
+        value = f"{step / 1e6:.2f} M instructions"
+        rows.append(Row("teams_step", "server work per step", value, "(no target)", None, _x(step / echo) + " of echo"))
+    return rows
 
 
 def engine(r: dict[str, Any]) -> list[Row]:

@@ -10,10 +10,14 @@ takes 100 ms per call, and the cards a complete check produces.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import multiprocessing as mp
 import os
+import shutil
+import signal
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -36,6 +40,10 @@ machine then hits both sides alike, and the best round of each is compared (the 
 PROACTIVE_SENDS = 300
 PROACTIVE_CONCURRENCY = 32
 CONNECTOR_LATENCY = 0.1
+COUNTED = 30
+COUNTED_WARMUP = 10
+"""Requests counted under callgrind (about 50 times slower than a plain run), after a few to warm each server."""
+COUNTED_START_S = 120
 
 
 # --- the two servers (each in its own process) ---------------------------------------------
@@ -162,29 +170,38 @@ def _rates(results: list[tuple[float, list[float], float | None]]) -> dict[str, 
     }
 
 
+async def _first_steps(url: str, connector: FakeConnector, n: int) -> list[dict[str, Any]]:
+    """Start ``n`` checks, each for its own user, and return each user's answer to the first card it got."""
+    users = [f"29:bench-user-{i}" for i in range(n)]
+    await _post_all(url, [activity(connector.url, text="share-check", user=u) for u in users])
+    # the first card each user got, and its id on the connector (Submit answers name it as replyToId)
+    first: dict[str, tuple[dict[str, Any], str]] = {}
+    for call in connector.calls:
+        if call.cards() and call.kind == "reply":
+            first[call.body["recipient"]["id"]] = (call.cards()[0], call.response_id or "")
+    # the pack the server runs (SHARECHECK_CONTENT_DIR may hold another version of it)
+    from bot.packs import PackRegistry
+    from bot.settings import Settings
+
+    settings = Settings(_env_file=None)
+    pack = PackRegistry(settings.sharecheck_content_pack, own_packs=settings.sharecheck_content_dir).engine().pack
+    submissions = []
+    for user in users:
+        card, card_id = first[user]
+        submissions.append(activity(connector.url, value=first_answer(pack, card), user=user, reply_to=card_id))
+    return submissions
+
+
+def _echoes(connector: FakeConnector, n: int) -> list[dict[str, Any]]:
+    return [activity(connector.url, text=f"hello {i}") for i in range(n)]
+
+
 async def bench_step_and_echo(connector: FakeConnector, tmp: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     step_proc, step_url = _start(_serve_sharecheck, str(tmp / "bench.db"))
     echo_proc, echo_url = _start(_serve_echo)
     try:
-        users = [f"29:bench-user-{i}" for i in range(WARMUP + ROUNDS * REQUESTS)]
-        await _post_all(step_url, [activity(connector.url, text="share-check", user=u) for u in users])
-        # the first card each user got, and its id on the connector (Submit answers name it as replyToId)
-        first: dict[str, tuple[dict[str, Any], str]] = {}
-        for call in connector.calls:
-            if call.cards() and call.kind == "reply":
-                first[call.body["recipient"]["id"]] = (call.cards()[0], call.response_id or "")
-        submissions = []
-        # the pack the server runs (SHARECHECK_CONTENT_DIR may hold another version of it)
-        from bot.packs import PackRegistry
-        from bot.settings import Settings
-
-        settings = Settings(_env_file=None)
-        pack = PackRegistry(settings.sharecheck_content_pack, own_packs=settings.sharecheck_content_dir).engine().pack
-        for user in users:
-            card, card_id = first[user]
-            value = first_answer(pack, card)
-            submissions.append(activity(connector.url, value=value, user=user, reply_to=card_id))
-        echoes = [activity(connector.url, text=f"hello {i}") for i in range(WARMUP + ROUNDS * REQUESTS)]
+        submissions = await _first_steps(step_url, connector, WARMUP + ROUNDS * REQUESTS)
+        echoes = _echoes(connector, WARMUP + ROUNDS * REQUESTS)
         connector.calls.clear()
         await _load(echo_url, echoes[:WARMUP], CONCURRENCY, 202)
         await _load(step_url, submissions[:WARMUP], CONCURRENCY, 202)
@@ -205,6 +222,119 @@ def first_answer(pack: Pack, card: dict[str, Any]) -> dict[str, Any]:
     """The Submit data that answers the first step the default way (nobody in immediate danger), whatever it asks."""
     action, inputs = card_answer(pack, card)
     return {**action["data"], **inputs}
+
+
+# --- instructions per request (each server under callgrind) -------------------------------
+
+
+class _PortFile:
+    """Stands in for the multiprocessing queue a server puts its port on, for a server started by command line."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def put(self, port: int) -> None:
+        Path(self.path).write_text(str(port))
+
+
+async def _callgrind(tools: tuple[str, str], argv: list[str], port_file: Path) -> tuple[int, str, Path]:
+    """Start one server of this module (``--serve``) under callgrind, counting nothing until told; its pid,
+    URL and callgrind output file."""
+    valgrind, _ = tools
+    out = port_file.with_suffix(".callgrind")
+    proc = await asyncio.create_subprocess_exec(
+        valgrind,
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        f"--callgrind-out-file={out}",
+        sys.executable,
+        "-m",
+        "bench.bench_teams_step",
+        "--serve",
+        *argv,
+        str(port_file),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    port = await asyncio.to_thread(_port_when_ready, port_file, proc)
+    if port is None:
+        if proc.returncode is None:
+            proc.kill()
+        raise RuntimeError(f"a server under callgrind did not start ({' '.join(argv)})")
+    return proc.pid, f"http://127.0.0.1:{port}/api/messages", out
+
+
+def _port_when_ready(port_file: Path, proc: asyncio.subprocess.Process) -> str | None:
+    for _ in range(COUNTED_START_S * 10):
+        if port_file.exists() and (port := port_file.read_text()):
+            return port
+        if proc.returncode is not None:
+            return None
+        time.sleep(0.1)
+    return None
+
+
+async def _control(tools: tuple[str, str], *args: str) -> None:
+    _, control = tools
+    proc = await asyncio.create_subprocess_exec(
+        control, *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+    if await proc.wait():
+        raise RuntimeError(f"callgrind_control {' '.join(args)} failed")
+
+
+def _totals(dump: Path) -> int:
+    for line in dump.read_text().splitlines():
+        if line.startswith("totals:"):
+            return int(line.split()[1])
+    raise RuntimeError("callgrind wrote no totals")
+
+
+async def _instructions(tools: tuple[str, str], pid: int, out: Path, url: str, bodies: list[dict[str, Any]]) -> float:
+    """Instructions the server ran, all threads, for ``bodies`` posted one at a time: a count, not a time, so
+    the same code gives the same figure however busy the machine is."""
+    await _control(tools, "-i", "on", str(pid))
+    await _load(url, bodies, 1, 202)
+    await _control(tools, "-d", str(pid))  # the first dump: what ran since counting was switched on
+    return await asyncio.to_thread(_totals, Path(f"{out}.1")) / len(bodies)
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+async def bench_instructions(tmp: Path) -> dict[str, float] | None:
+    """Instructions per request for our step and for the echo bot, each server under callgrind; None without
+    valgrind. Requests per second move with whatever else the machine runs; this ratio does not."""
+    valgrind, control = shutil.which("valgrind"), shutil.which("callgrind_control")
+    if valgrind is None or control is None:
+        print("instructions per request: not measured (valgrind is not installed)")
+        return None
+    tools = (valgrind, control)
+    connector = FakeConnector(record=True)
+    await connector.start()
+    counts: dict[str, float] = {}
+    try:
+        pid, url, out = await _callgrind(tools, ["step", str(tmp / "counted.db")], tmp / "step.port")
+        try:
+            bodies = await _first_steps(url, connector, COUNTED_WARMUP + COUNTED)
+            await _load(url, bodies[:COUNTED_WARMUP], 1, 202)
+            counts["step"] = await _instructions(tools, pid, out, url, bodies[COUNTED_WARMUP:])
+        finally:
+            _kill(pid)
+        pid, url, out = await _callgrind(tools, ["echo"], tmp / "echo.port")
+        try:
+            bodies = _echoes(connector, COUNTED_WARMUP + COUNTED)
+            await _load(url, bodies[:COUNTED_WARMUP], 1, 202)
+            counts["echo"] = await _instructions(tools, pid, out, url, bodies[COUNTED_WARMUP:])
+        finally:
+            _kill(pid)
+    finally:
+        await connector.stop()
+    updates = sum(1 for c in connector.calls if c.kind == "update")
+    assert updates == COUNTED_WARMUP + COUNTED, f"expected every counted step to update its card, got {updates}"
+    return counts
 
 
 # --- proactive and cards per check (in this process) ---------------------------------------
@@ -299,6 +429,7 @@ async def main() -> None:
             await connector.stop()
         proactive = await bench_proactive(tmp)
         cards = await cards_per_check(tmp)
+        counted = await bench_instructions(tmp)
     ratio = step["rps"] / echo["rps"]
     median_ratio = step["median_rps"] / echo["median_rps"]
     print(
@@ -312,6 +443,12 @@ async def main() -> None:
         print(
             f"  server CPU per request (median round): step {step['cpu_ms']:.2f} ms, echo {echo['cpu_ms']:.2f} ms "
             f"(echo/step = {echo['cpu_ms'] / step['cpu_ms']:.2f}: less noisy than requests/s on a shared machine)"
+        )
+    if counted is not None:
+        step_m, echo_m = counted["step"] / 1e6, counted["echo"] / 1e6
+        print(
+            f"  server instructions per request (callgrind, {COUNTED} one at a time): step {step_m:.2f} M, "
+            f"echo {echo_m:.2f} M (step/echo = {step_m / echo_m:.2f}: a count, the same however busy the machine)"
         )
     print(
         f"proactive sends, connector at {CONNECTOR_LATENCY * 1000:.0f} ms: "
@@ -338,10 +475,17 @@ async def main() -> None:
                 "proactive_sequential_per_s": round(proactive["sequential_per_s"], 1),
                 "proactive_concurrent_per_s": round(proactive["concurrent_per_s"]),
                 **cards,
+                **({} if counted is None else {f"{k}_instructions": round(v) for k, v in counted.items()}),
             }
         )
     )
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.argv[1:2] == ["--serve"]:  # one server, started by bench_instructions under callgrind
+        if sys.argv[2] == "step":
+            _serve_sharecheck(sys.argv[3], _PortFile(sys.argv[4]))
+        else:
+            _serve_echo(_PortFile(sys.argv[3]))
+    else:
+        asyncio.run(main())

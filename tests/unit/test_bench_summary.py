@@ -58,6 +58,15 @@ def test_followups_need_rate_no_duplicates_no_misses_and_lag() -> None:
     }
 
 
+def test_teams_step_target_and_the_instruction_count_where_valgrind_ran() -> None:
+    timed = {"bench": "teams_step", "step_rps": 300, "ratio": 0.49}
+    assert results(timed) == {"step throughput": False}
+    counted = {**timed, "ratio": 0.8, "step_instructions": 5_000_000, "echo_instructions": 4_000_000}
+    assert results(counted) == {"step throughput": True, "server work per step": None}
+    row = rows_for(outcome(counted))[1]
+    assert (row.value, row.ratio) == ("5.00 M instructions", "1.25x of echo")
+
+
 def test_digest_and_memory_targets() -> None:
     digest = {"bench": "digest", "sqlite_digest_s": 2.5, "sqlite_count_only_s": 0.01, "postgres_digest_s": 1.2}
     digest["postgres_count_only_s"] = 0.01
