@@ -64,7 +64,8 @@ def mentions(text: str) -> list[tuple[str, Mention]]:
 
 
 def slash_command(cmd: SlashCommand) -> Command:
-    return parse_text(cmd.text, mentions(cmd.text))
+    """The words after ``/share-check``: the command word is the slash command itself."""
+    return parse_text(cmd.text, mentions(cmd.text), after_command_word=True)
 
 
 def button_command(payload: BlockActions) -> Command | None:

@@ -21,7 +21,6 @@ from bot.conversation.commands import (
     Cancel,
     Command,
     FollowUpAnswer,
-    Help,
     Pending,
     Reconsider,
     Resume,
@@ -221,10 +220,5 @@ def mentions(entities: object, bot_id: str | None) -> list[Mention]:
 
 def parse_typed(text: str | None, people: list[Mention]) -> Command:
     """A typed message: the one grammar every surface shares; who is meant comes from the mention entities
-    (their ids), never from the names in the text.
-
-    A message with no words at all (a file sent, the bot mentioned alone in a channel) is not the bare command
-    word: it is answered with help, as Teams always did, and starts nothing."""
-    if not (text or "").strip() and not people:
-        return Help()
+    (their ids), never from the names in the text."""
     return parse_text(text, [(person.text, UserMention(person.user_id)) for person in people])

@@ -6,7 +6,8 @@ mention entities), so who is meant comes from the platform's ids, never from nam
 is optional ('share-check pending' and 'pending' are the same), words are matched ignoring case and trailing
 punctuation, and a case reference is kept as typed.
 
-    (share-check)                         start
+    share-check (or /share-check alone)   start
+    (nothing at all)                      help: a file sent, or the bot mentioned alone
     start | resume | pending | digest | help
     back | cancel | urgent                the check in progress
     revoke CASE | disagree CASE | reconsider CASE
@@ -99,13 +100,17 @@ def _word(token: Token) -> str | None:
     return token.lower().lstrip("/").rstrip(_TRAILING)
 
 
-def parse(tokens: Sequence[Token]) -> Command:
-    """The command these tokens ask for (never fails: what is not understood is help, or an admin usage)."""
+def parse(tokens: Sequence[Token], *, after_command_word: bool = False) -> Command:
+    """The command these tokens ask for (never fails: what is not understood is help, or an admin usage).
+
+    ``after_command_word``: the tokens are what follows a command word the platform already gave (Slack's
+    ``/share-check``), so no words at all means start. A message with no words at all (a file sent, the bot
+    mentioned alone in a channel) asks for nothing, and is answered with help."""
     rest = list(tokens)
     if rest and _word(rest[0]) in ENTRY_WORDS:
-        rest = rest[1:]
+        rest, after_command_word = rest[1:], True
     if not rest:
-        return Start()
+        return Start() if after_command_word else Help()
     verb, args = _word(rest[0]), rest[1:]
     if verb in SIMPLE and not args:
         return SIMPLE[verb]()
@@ -122,8 +127,10 @@ def parse(tokens: Sequence[Token]) -> Command:
     return NameColleague(user_ids=people) if people else Help()
 
 
-def parse_text(text: str | None, mentions: Sequence[tuple[str, Mention]] = ()) -> Command:
-    return parse(tokenize(text, mentions))
+def parse_text(
+    text: str | None, mentions: Sequence[tuple[str, Mention]] = (), *, after_command_word: bool = False
+) -> Command:
+    return parse(tokenize(text, mentions), after_command_word=after_command_word)
 
 
 def _case_reference(args: Sequence[Token]) -> str | None:

@@ -124,7 +124,7 @@ async def test_answering_a_follow_up(runtime: Runtime, ann: Person) -> None:
 
 async def test_a_required_note_is_asked_for_before_anything_is_recorded(runtime: Runtime, ann: Person) -> None:
     # a share with a colleague: the follow-up asks them, and 'I need clarification' needs a note
-    await ann.say("")
+    await ann.say("share-check")
     while ann.prompt().step_id != "recipient":
         await ann.fill({"immediate_danger": "no"})
     await ann.answer(Recipient(user_id="UCOLL"))
@@ -154,7 +154,7 @@ async def test_a_required_note_is_asked_for_before_anything_is_recorded(runtime:
 
 
 async def test_a_colleague_named_by_mention_gets_the_follow_up(runtime: Runtime, ann: Person) -> None:
-    await ann.say("")
+    await ann.say("share-check")
     while ann.prompt().step_id != "recipient":
         await ann.fill({"immediate_danger": "no"})
     await ann.say("<@UCOLL>", [("<@UCOLL>", UserMention("UCOLL"))])

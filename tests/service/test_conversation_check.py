@@ -55,7 +55,7 @@ async def check_row(runtime: Runtime, check_id: str | None) -> Check:
 
 async def answer_until(person: Person, step_id: str) -> Prompt:
     """Start a check and answer the default way (nobody in immediate danger) until it asks ``step_id``."""
-    await person.say("")
+    await person.say("share-check")
     while person.prompt().step_id != step_id:
         await person.fill(NOT_URGENT)
     return person.prompt()
@@ -108,7 +108,7 @@ async def test_a_refused_answer_shows_the_step_again_with_why(runtime: Runtime, 
 
 
 async def test_a_button_of_a_finished_check_changes_nothing_and_says_so(runtime: Runtime, ann: Person) -> None:
-    await ann.say("")
+    await ann.say("share-check")
     old = ann.prompt()
     await ann.say("cancel")
     assert isinstance(ann.on_screen(), Cancelled)
@@ -129,7 +129,7 @@ async def test_typed_moves_act_on_the_check_in_progress(ann: Person) -> None:
         title="No check in progress", lines=("Type `/share-check` or press the button to start one.",)
     )
     assert isinstance(ann.messenger.last, ShowNew) and ann.messenger.last.offer_start
-    await ann.say("")
+    await ann.say("share-check")
     await ann.fill(NOT_URGENT)
     assert ann.prompt().step_id == "gates"
     reply = await ann.say("back")
@@ -142,7 +142,7 @@ async def test_typed_moves_act_on_the_check_in_progress(ann: Person) -> None:
 async def test_resume_and_pending(ann: Person) -> None:
     await ann.say("resume")
     assert isinstance(ann.on_screen(), Info), "nothing to resume"
-    await ann.say("")
+    await ann.say("share-check")
     started = ann.prompt()
     await ann.say("start")
     assert ann.prompt().check_id == started.check_id, "one check at a time: the one in progress"
@@ -161,8 +161,8 @@ async def test_resume_and_pending(ann: Person) -> None:
 
 
 async def test_a_repeated_delivery_is_acted_on_once(runtime: Runtime, ann: Person) -> None:
-    assert isinstance(await ann.say("", delivery="T-1"), ShowNew)
-    assert await ann.say("", delivery="T-1") == Unchanged()
+    assert isinstance(await ann.say("share-check", delivery="T-1"), ShowNew)
+    assert await ann.say("share-check", delivery="T-1") == Unchanged()
     assert await ann.say("pending", delivery="T-1") == Unchanged(), "the key is the delivery, whatever it says"
     assert isinstance(await ann.say("pending", delivery="T-2"), ShowNew)
     # another workspace's delivery with the same id is another delivery
@@ -173,7 +173,7 @@ async def test_a_repeated_delivery_is_acted_on_once(runtime: Runtime, ann: Perso
 
 
 async def test_the_typed_form_opens_only_for_the_current_step(ann: Person) -> None:
-    await ann.say("")
+    await ann.say("share-check")
     first = ann.prompt()
     check_id = uuid.UUID(str(first.check_id))
     reply = await ann.do(OpenForm(check_id=check_id, step_id=first.step_id, revision=first.revision))
@@ -262,7 +262,7 @@ async def test_teams_in_a_channel_continues_in_the_private_chat(runtime: Runtime
 async def test_slack_answers_privately_in_a_channel_but_checks_go_to_the_private_chat(ann: Person) -> None:
     in_channel: dict[str, Any] = {"private": False, "channel_id": "CGEN"}
     assert isinstance(await ann.say("pending", **in_channel), ShowNew), "an ephemeral message is private"
-    reply = await ann.say("", **in_channel)
+    reply = await ann.say("share-check", **in_channel)
     assert isinstance(reply, Moved) and isinstance(reply.then.message, Prompt)
 
 

@@ -124,7 +124,7 @@ class Person:
         """Start (or carry on with) a check and answer every step until it ends: from ``script`` by step id, else
         the first choice (a form's fields by field id); nobody in immediate danger unless the script says so."""
         script = {"immediate_danger": "no", **(script or {})}
-        await self.say("")
+        await self.say("share-check")
         for _ in range(max_steps):
             message = self.on_screen()
             if not isinstance(message, Prompt):

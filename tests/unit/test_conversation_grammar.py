@@ -29,7 +29,7 @@ USAGE = Admin(action=AdminAction.USAGE)
 
 TABLE: list[tuple[list[str | Mention], Command]] = [
     # starting and carrying on: the command word is optional, case and punctuation do not matter
-    ([], Start()),
+    ([], Help()),  # a message with no words (a file, the bot mentioned alone) asks for nothing
     (["share-check"], Start()),
     (["/share-check"], Start()),
     (["ShareCheck"], Start()),
@@ -107,6 +107,13 @@ TABLE: list[tuple[list[str | Mention], Command]] = [
 @pytest.mark.parametrize(("tokens", "expected"), TABLE, ids=[" ".join(map(str, t)) or "(empty)" for t, _ in TABLE])
 def test_grammar(tokens: list[str | Mention], expected: Command) -> None:
     assert parse(tokens) == expected
+
+
+def test_after_a_command_word_the_platform_gave_no_words_means_start() -> None:
+    """Slack's /share-check carries the command word itself: alone it starts, with words it is those words."""
+    assert parse([], after_command_word=True) == Start()
+    assert parse(["pending"], after_command_word=True) == Pending()
+    assert parse(["hello"], after_command_word=True) == Help()
 
 
 def test_mentions_take_the_place_of_their_text() -> None:
