@@ -321,6 +321,15 @@ class Engine:
 
     # --- reading a state -----------------------------------------------------------------
 
+    def case_reference(self, state: DialogState) -> str | None:
+        """The case reference given so far, whichever question asked it (the urgent path asks its own), or
+        filled in for a reconsidered decision: what a check in progress is known by before its record holds it."""
+        for step_id, value in state.answers.items():
+            step = self._steps.get(step_id)
+            if step is not None and step.field == "case_reference" and value.text:
+                return value.text
+        return None
+
     def load(self, raw: str | bytes | dict[str, object]) -> DialogState:
         """Parse stored state, refusing anything that does not fit this pack."""
         try:

@@ -31,6 +31,7 @@ from bot.checks.messaging import (
 from bot.checks.models import Actor, CheckNotFound, CompletionExtras, EventKind, Outcome, Reply
 from bot.checks.store import CheckStore, Held, Moving
 from bot.clock import Clock
+from bot.db.models import Check
 from bot.db.transactions import ShortTransactions
 from bot.metrics import CHECKS_FINISHED, CHECKS_STARTED
 from bot.packs import PackRegistry
@@ -132,24 +133,33 @@ class CheckService:
         return Reply(existing.check_id, Outcome.REFUSED, existing.message, FINISH_FIRST)
 
     async def resume(self, actor: Actor) -> Reply | None:
-        check = await self.store.active(actor)
-        if check is None:
+        active = await self._active(actor)
+        if active is None:
             return None
-        engine = self._packs.engine(check.pack_id, check.pack_version)
-        state = engine.load(check.state)
-        self.store.remember(check.id, actor, check.pack_id, state)
+        check, engine, state = active
         notice = CARRYING_ON if state.history else None
         return Reply(check.id, Outcome.RESUMED, with_id(engine.view(state, notice), check.id))
 
     async def pending(self, actor: Actor) -> PendingList:
         """What is still open for this practitioner (the follow-up service adds its items to this)."""
         items: list[PendingItem] = []
-        resumed = await self.resume(actor)
-        if resumed is not None and isinstance(resumed.message, Prompt):
-            case_reference = await self.store.case_reference(resumed.check_id)
-            items.append(in_progress(resumed.check_id, resumed.message, case_reference))
+        active = await self._active(actor)
+        if active is not None:
+            check, engine, state = active
+            message = engine.view(state)
+            if isinstance(message, Prompt):
+                items.append(in_progress(check.id, message, engine.case_reference(state)))
         items.extend(await self.flows.pending(actor))
         return PendingList(items=tuple(items))
+
+    async def _active(self, actor: Actor) -> tuple[Check, Engine, DialogState] | None:
+        check = await self.store.active(actor)
+        if check is None:
+            return None
+        engine = self._packs.engine(check.pack_id, check.pack_version)
+        state = engine.load(check.state)
+        self.store.remember(check.id, actor, check.pack_id, state)
+        return check, engine, state
 
     async def current(self, actor: Actor, check_id: uuid.UUID) -> Reply:
         check = await self.store.get(actor, check_id)

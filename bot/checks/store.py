@@ -211,16 +211,6 @@ class CheckStore:
         async with self._sessions() as session:
             return await _get(session, actor, check_id)
 
-    async def case_reference(self, check_id: uuid.UUID) -> str | None:
-        """The case reference answered so far (a check in progress has none on its row yet)."""
-        async with self._sessions() as session:
-            check = await session.get(Check, check_id)
-        if check is None:
-            return None
-        answer = (check.state.get("answers") or {}).get("case_reference") or {}
-        text = answer.get("text") if isinstance(answer, dict) else None
-        return text if isinstance(text, str) else None
-
     # --- moves ----------------------------------------------------------------------------------
 
     async def step(

@@ -58,8 +58,8 @@ class FollowUpService:
         clock: Clock,
         settings: Settings,
         leads: LeadDirectory,
+        packs: PackRegistry,
         content: FollowUpContent | None = None,
-        packs: PackRegistry | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
@@ -204,7 +204,7 @@ class FollowUpService:
             await append_event(session, check.id, "advice_not_asked", str(actor), now, {"step": step_id})
             return notices.advice_no_lead
         question_step = state.step or step_id
-        case_answer = state.answers.get("case_reference")
+        case_reference = self._packs.engine(check.pack_id, check.pack_version).case_reference(state)
         fu = FollowUp(
             id=uuid.uuid4(),
             check_id=check.id,
@@ -213,7 +213,7 @@ class FollowUpService:
             kind=Kind.ADVICE,
             sender_id=check.user_id,
             target_id=lead,
-            case_reference=case_answer.text if case_answer else None,
+            case_reference=case_reference,
             details={"question": self._question_text(check.pack_id, question_step)},
             state=State.AWAITING,
             due_at=None,  # leads are asked once, at once; the practitioner can ask again
@@ -236,8 +236,8 @@ class FollowUpService:
         return notices.advice_asked
 
     def _question_text(self, pack_id: str, step_id: str) -> str:
-        pack = self._packs.pack(pack_id) if self._packs else None
-        return pack.step(step_id).question if pack is not None and pack.has_step(step_id) else step_id
+        pack = self._packs.pack(pack_id)
+        return pack.step(step_id).question if pack.has_step(step_id) else step_id
 
     # --- answers --------------------------------------------------------------------------
 

@@ -9,7 +9,9 @@ from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.services.dedupe import first_time, forget_before
 from bot.services.users import get_user, remember_user
+from dialogs.engine import REVIEW
 from dialogs.messages import Prompt
+from tests.support.checks import answer_until
 from tests.support.conversation import answer_to
 from tests.support.statements import failed_statements
 
@@ -34,6 +36,18 @@ async def test_pending_lists_the_check_in_progress(runtime: Runtime) -> None:
     [item] = (await runtime.checks.pending(ALICE)).items
     assert item.status == "check in progress: Share"
     assert (await runtime.checks.pending(Actor("slack", "T2", "U1"))).items == ()
+
+
+async def test_pending_lists_an_unfinished_urgent_check_by_its_case_reference(runtime: Runtime) -> None:
+    """The urgent path asks the case reference on a question of its own: the check in progress is known by it
+    all the same."""
+    started = await runtime.checks.start(ALICE)
+    state = await answer_until(
+        runtime, ALICE, started.check_id, REVIEW, {"immediate_danger": "yes", "urgent_reference": "CS-URG-7"}
+    )
+    assert state.urgent and "urgent_reference" in state.answers and "case_reference" not in state.answers
+    [item] = (await runtime.checks.pending(ALICE)).items
+    assert item.kind == "check_in_progress" and item.case_reference == "CS-URG-7"
 
 
 async def test_users_are_remembered_and_updated(runtime: Runtime, clock: ManualClock) -> None:
