@@ -15,7 +15,6 @@ import json
 import multiprocessing as mp
 import os
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -237,8 +236,10 @@ class _PortFile:
         Path(self.path).write_text(str(port))
 
 
-async def _callgrind(tools: tuple[str, str], argv: list[str], port_file: Path) -> tuple[int, str, Path]:
-    """Start one server of this module (``--serve``) under callgrind, counting nothing until told; its pid,
+async def _callgrind(
+    tools: tuple[str, str], argv: list[str], port_file: Path
+) -> tuple[asyncio.subprocess.Process, str, Path]:
+    """Start one server of this module (``--serve``) under callgrind, counting nothing until told; its process,
     URL and callgrind output file."""
     valgrind, _ = tools
     out = port_file.with_suffix(".callgrind")
@@ -261,7 +262,7 @@ async def _callgrind(tools: tuple[str, str], argv: list[str], port_file: Path) -
         if proc.returncode is None:
             proc.kill()
         raise RuntimeError(f"a server under callgrind did not start ({' '.join(argv)})")
-    return proc.pid, f"http://127.0.0.1:{port}/api/messages", out
+    return proc, f"http://127.0.0.1:{port}/api/messages", out
 
 
 def _port_when_ready(port_file: Path, proc: asyncio.subprocess.Process) -> str | None:
@@ -299,9 +300,10 @@ async def _instructions(tools: tuple[str, str], pid: int, out: Path, url: str, b
     return await asyncio.to_thread(_totals, Path(f"{out}.1")) / len(bodies)
 
 
-def _kill(pid: int) -> None:
+async def _stop(proc: asyncio.subprocess.Process) -> None:
     with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+        proc.kill()
+    await proc.wait()
 
 
 async def bench_instructions(tmp: Path) -> dict[str, float] | None:
@@ -316,20 +318,20 @@ async def bench_instructions(tmp: Path) -> dict[str, float] | None:
     await connector.start()
     counts: dict[str, float] = {}
     try:
-        pid, url, out = await _callgrind(tools, ["step", str(tmp / "counted.db")], tmp / "step.port")
+        proc, url, out = await _callgrind(tools, ["step", str(tmp / "counted.db")], tmp / "step.port")
         try:
             bodies = await _first_steps(url, connector, COUNTED_WARMUP + COUNTED)
             await _load(url, bodies[:COUNTED_WARMUP], 1, 202)
-            counts["step"] = await _instructions(tools, pid, out, url, bodies[COUNTED_WARMUP:])
+            counts["step"] = await _instructions(tools, proc.pid, out, url, bodies[COUNTED_WARMUP:])
         finally:
-            _kill(pid)
-        pid, url, out = await _callgrind(tools, ["echo"], tmp / "echo.port")
+            await _stop(proc)
+        proc, url, out = await _callgrind(tools, ["echo"], tmp / "echo.port")
         try:
             bodies = _echoes(connector, COUNTED_WARMUP + COUNTED)
             await _load(url, bodies[:COUNTED_WARMUP], 1, 202)
-            counts["echo"] = await _instructions(tools, pid, out, url, bodies[COUNTED_WARMUP:])
+            counts["echo"] = await _instructions(tools, proc.pid, out, url, bodies[COUNTED_WARMUP:])
         finally:
-            _kill(pid)
+            await _stop(proc)
     finally:
         await connector.stop()
     updates = sum(1 for c in connector.calls if c.kind == "update")
